@@ -1,0 +1,108 @@
+"""The feature catalogue: the one place names, units and descriptions live.
+
+Explanations reuse ``reason``: a ``str.format`` template over the member's feature row, so a SHAP
+contribution can be told in words ("no purchase for 214 days, 6.0x their usual gap").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: its column name, unit, what it means, and how to say its value."""
+
+    name: str
+    unit: str
+    description: str
+    reason: str
+    needs_category: bool = False
+    when_missing: str = "not known yet"
+    churn_direction: int = 0  # +1: more of it never lowers churn risk; -1: never raises it; 0: free
+
+    def in_words(self, row: Mapping[str, float]) -> str:
+        """Render ``reason`` for one member; say ``when_missing`` when its value is missing."""
+        if not _is_present(row.get(self.name)):
+            return f"{self.description}: {self.when_missing}"
+        values = {key: value for key, value in row.items() if _is_present(value)}
+        try:
+            return self.reason.format(**values)
+        except KeyError:  # the template names another feature that is missing for this member
+            return f"{self.description}: {row[self.name]:,.2f}"
+
+
+def _is_present(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+ONE_PURCHASE: Final = "only one purchase so far"
+
+CATALOGUE: Final[tuple[Feature, ...]] = (
+    Feature("recency_days", "days", "days since the last purchase",
+            "no purchase for {recency_days:.0f} days", churn_direction=1),
+    Feature("tenure_days", "days", "days since the first purchase",
+            "a member for {tenure_days:.0f} days"),
+    Feature("orders_total", "orders", "purchases ever made",
+            "{orders_total:.0f} purchases in total", churn_direction=-1),
+    Feature("spend_total", "currency", "net spend ever (returns subtracted)",
+            "{spend_total:,.2f} spent in total"),
+    Feature("order_value_mean", "currency", "mean net value of a purchase",
+            "spends {order_value_mean:,.2f} per purchase on average"),
+    Feature("order_value_max", "currency", "largest net value of one purchase",
+            "largest purchase {order_value_max:,.2f}"),
+    Feature("lines_per_order", "lines", "mean number of lines in a purchase (basket size)",
+            "{lines_per_order:.1f} lines per basket on average"),
+    Feature("gap_mean_days", "days", "mean days between consecutive purchases",
+            "usually buys every {gap_mean_days:.0f} days", when_missing=ONE_PURCHASE),
+    Feature("gap_std_days", "days", "standard deviation of the days between purchases",
+            "irregular rhythm: gaps vary by {gap_std_days:.0f} days", when_missing="fewer than three purchases"),
+    Feature("gap_last_days", "days", "days between the last two purchases",
+            "{gap_last_days:.0f} days between the last two purchases", when_missing=ONE_PURCHASE),
+    Feature("gap_ratio", "ratio", "days since the last purchase divided by the member's usual gap",
+            "no purchase for {recency_days:.0f} days, {gap_ratio:.1f}x their usual gap",
+            when_missing="only one purchase so far, so no usual gap to compare with", churn_direction=1),
+    Feature("orders_30d", "orders", "purchases in the last 30 days",
+            "{orders_30d:.0f} purchases in the last 30 days", churn_direction=-1),
+    Feature("orders_90d", "orders", "purchases in the last 90 days",
+            "{orders_90d:.0f} purchases in the last 90 days", churn_direction=-1),
+    Feature("orders_180d", "orders", "purchases in the last 180 days",
+            "{orders_180d:.0f} purchases in the last 180 days", churn_direction=-1),
+    Feature("orders_365d", "orders", "purchases in the last 365 days",
+            "{orders_365d:.0f} purchases in the last 365 days", churn_direction=-1),
+    Feature("spend_30d", "currency", "net spend in the last 30 days",
+            "spent {spend_30d:,.2f} in the last 30 days"),
+    Feature("spend_90d", "currency", "net spend in the last 90 days",
+            "spent {spend_90d:,.2f} in the last 90 days"),
+    Feature("spend_180d", "currency", "net spend in the last 180 days",
+            "spent {spend_180d:,.2f} in the last 180 days"),
+    Feature("spend_365d", "currency", "net spend in the last 365 days",
+            "spent {spend_365d:,.2f} in the last 365 days"),
+    Feature("orders_trend_90d", "orders", "purchases in the last 90 days minus the 90 days before",
+            "{orders_trend_90d:+.0f} purchases versus the previous 90 days"),
+    Feature("spend_trend_90d", "currency", "net spend in the last 90 days minus the 90 days before",
+            "spend {spend_trend_90d:+,.2f} versus the previous 90 days"),
+    Feature("returns_share", "share", "share of gross spend returned or cancelled",
+            "returned {returns_share:.0%} of what they bought", when_missing="nothing bought"),
+    Feature("categories_distinct", "categories", "distinct categories bought",
+            "buys in {categories_distinct:.0f} categories", needs_category=True),
+    Feature("category_entropy", "nats", "how evenly spend spreads over categories (entropy)",
+            "spend spread over categories (entropy {category_entropy:.2f})", needs_category=True),
+    Feature("top_category_share", "share", "share of spend in the member's top category",
+            "{top_category_share:.0%} of spend in one category", needs_category=True),
+)
+
+BY_NAME: Final[Mapping[str, Feature]] = {feature.name: feature for feature in CATALOGUE}
+
+
+def churn_monotone_constraints(names: list[str]) -> dict[str, int]:
+    """XGBoost monotone constraints for churn from the catalogue's domain directions."""
+    return {name: BY_NAME[name].churn_direction for name in names if name in BY_NAME and BY_NAME[name].churn_direction}
+
+
+def feature_names(has_category: bool) -> list[str]:
+    """Catalogue order of the features a dataset with (or without) categories provides."""
+    return [f.name for f in CATALOGUE if has_category or not f.needs_category]

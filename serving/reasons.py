@@ -1,0 +1,43 @@
+"""From exact TreeSHAP contributions to the top-k reasons of a score, in words.
+
+XGBoost's ``pred_contribs=True`` gives one column per feature plus a last column holding the base
+value; per row they sum to the margin (log-odds for churn).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.catalogue import BY_NAME
+from serving.schemas import Reason
+
+
+def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int) -> list[list[Reason]]:
+    """The ``k`` largest contributions by magnitude for every row, each told in words.
+
+    ``contributions`` has shape (rows, len(features.columns) + 1), bias last.
+    """
+    if k <= 0:
+        return [[] for _ in range(len(features))]
+    names = list(features.columns)
+    per_feature = contributions[:, : len(names)]
+    order = np.argsort(-np.abs(per_feature), axis=1, kind="stable")[:, :k]
+    rows = features.to_dict(orient="records")
+    return [
+        [_reason(names[j], float(per_feature[i, j]), rows[i]) for j in order[i]]
+        for i in range(len(rows))
+    ]
+
+
+def _reason(name: str, contribution: float, row: dict[str, float]) -> Reason:
+    feature = BY_NAME.get(name)
+    value = row.get(name)
+    text = feature.in_words(row) if feature else f"{name}: {value}"
+    return Reason(
+        feature=name,
+        value=None if value is None or value != value else float(value),
+        contribution=contribution,
+        direction="raises" if contribution > 0 else "lowers",
+        text=text,
+    )

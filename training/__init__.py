@@ -1,0 +1,1 @@
+"""Rolling-origin training, honest baselines, MLflow tracking and the champion gate."""

@@ -1,0 +1,67 @@
+"""Honest baselines for churn, with the same interface as the model: fit on training rows, predict P.
+
+Each baseline turns a hand-made risk score into a probability with an isotonic map fitted on the
+training rows only, so Brier scores compare like with like.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+
+from features.rfm import RFMScorer
+
+
+class _CalibratedScore:
+    """Base: subclasses define ``_fit_score`` and ``_score`` (higher = more likely to churn)."""
+
+    name = "baseline"
+
+    def fit(self, features: pd.DataFrame, churned: np.ndarray) -> _CalibratedScore:
+        self._fit_score(features)
+        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        self.calibrator_.fit(self._score(features), churned)
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.calibrator_.predict(self._score(features)), dtype=float)
+
+    def _fit_score(self, features: pd.DataFrame) -> None:
+        raise NotImplementedError
+
+    def _score(self, features: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RFMRule(_CalibratedScore):
+    """Classic RFM: the lower R + F + M (quintile scores 1-5), the higher the churn risk."""
+
+    name = "rfm_rule"
+
+    def _fit_score(self, features: pd.DataFrame) -> None:
+        self.scorer_ = RFMScorer().fit(features)
+
+    def _score(self, features: pd.DataFrame) -> np.ndarray:
+        return -self.scorer_.transform(features).sum(axis=1).to_numpy(dtype=float)
+
+
+class RecencyOverGap(_CalibratedScore):
+    """Days since the last purchase over the member's usual gap between purchases.
+
+    One-time buyers have no gap of their own; they get the median gap of repeat buyers in the
+    training rows.
+    """
+
+    name = "recency_over_gap"
+
+    def _fit_score(self, features: pd.DataFrame) -> None:
+        gaps = features["gap_mean_days"].dropna()
+        self.typical_gap_ = float(gaps.median()) if len(gaps) else 1.0
+
+    def _score(self, features: pd.DataFrame) -> np.ndarray:
+        gap = features["gap_mean_days"].fillna(self.typical_gap_).clip(lower=1.0)
+        return (features["recency_days"] / gap).to_numpy(dtype=float)
+
+
+BASELINES = (RFMRule, RecencyOverGap)

@@ -1,0 +1,52 @@
+"""TrainConfig: every knob of a training run, parsed once from YAML at the edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def default_xgb_params() -> dict[str, Any]:
+    """Shallow, regularised trees: tabular churn data is small and noisy."""
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": "auc",
+        "max_depth": 4,
+        "eta": 0.05,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "min_child_weight": 5.0,
+        "lambda": 1.0,
+        "tree_method": "hist",
+        "nthread": 2,
+    }
+
+
+class TrainConfig(BaseModel):
+    """How a churn model is trained and judged."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    horizon_days: int = Field(90, ge=1, le=730, description="label window length H")
+    n_train_cutoffs: int = Field(6, ge=1, le=52, description="rolling training cut-offs")
+    cutoff_step_days: int = Field(28, ge=1, description="days between training cut-offs (whole weeks keep weekdays aligned)")
+    min_history_days: int = Field(60, ge=0, description="history required before the first cut-off")
+    num_boost_round: int = Field(1000, ge=1, description="upper bound; early stopping picks fewer")
+    early_stopping_rounds: int = Field(50, ge=0, description="0 disables; validates on the latest training cut-off")
+    monotone: bool = Field(True, description="apply the catalogue's churn directions as monotone constraints")
+    seed: int = 7
+    promotion_metric: str = "roc_auc"
+    xgb_params: dict[str, Any] = Field(default_factory=default_xgb_params)
+
+
+def read_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
+    """Load a TrainConfig from YAML (defaults when no path), then apply CLI overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle) or {}
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    return TrainConfig.model_validate(raw)

@@ -1,0 +1,135 @@
+"""The only module that talks to MLflow: tracking store, runs, registered models and aliases.
+
+The store follows ``MLFLOW_TRACKING_URI``; without it, a local SQLite store under ``mlruns/``
+(artifacts beside it) holds runs and the registry, so only the URI changes at scale.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.xgboost
+import pandas as pd
+import xgboost as xgb
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def model_name(task: str) -> str:
+    """Registered model (and experiment) name of a task: ``memberscore-<task>``."""
+    return f"memberscore-{task.replace('_', '-')}"
+
+
+def local_store_uri(home: Path) -> str:
+    """The embedded default: a SQLite tracking + registry database under ``home/mlruns``."""
+    return f"sqlite:///{(home / 'mlruns' / 'mlflow.db').resolve()}"
+
+
+def configure_tracking(home: Path | None = None) -> str:
+    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the local store; returns the URI in use."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri(home or Path.cwd())
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def _artifact_root(uri: str) -> str | None:
+    """Artifacts sit beside a local SQLite store; a tracking server decides for itself."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+    return None
+
+
+def _experiment_id(name: str) -> str:
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    root = _artifact_root(mlflow.get_tracking_uri())
+    return mlflow.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
+
+
+def code_version() -> str:
+    """The git commit of the code that trained (``unknown`` outside a checkout)."""
+    try:
+        completed = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                   cwd=Path(__file__).resolve().parent)
+        return completed.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+@dataclass
+class RunRecord:
+    """Everything one training run logs; built by the pipeline, written here in one go."""
+
+    task: str
+    booster: xgb.Booster
+    input_example: pd.DataFrame
+    params: dict[str, Any]
+    tags: dict[str, str]
+    metrics: dict[str, float]
+    figures: dict[str, Figure] = field(default_factory=dict)
+    documents: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    run_id: str
+    version: str
+
+
+def log_run(record: RunRecord) -> LoggedModel:
+    """Log params, tags, metrics, figures, JSON documents and the model; register a new version."""
+    name = model_name(record.task)
+    with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
+        mlflow.set_tags({**record.tags, "git_sha": code_version(), "task": record.task})
+        mlflow.log_params({key: str(value)[:500] for key, value in record.params.items()})
+        mlflow.log_metrics({k: v for k, v in record.metrics.items() if v == v})  # NaN is not loggable
+        for filename, figure in record.figures.items():
+            mlflow.log_figure(figure, filename)
+        for filename, document in record.documents.items():
+            mlflow.log_dict(document, filename)
+        example = record.input_example.astype("float32")
+        signature = infer_signature(example, record.booster.predict(xgb.DMatrix(example)))
+        info = mlflow.xgboost.log_model(record.booster, name="model", signature=signature,
+                                        input_example=example, registered_model_name=name)
+    return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
+
+
+def set_alias(task: str, alias: str, version: str) -> None:
+    MlflowClient().set_registered_model_alias(model_name(task), alias, version)
+
+
+def alias_version(task: str, alias: str) -> str | None:
+    """The version an alias points at, or None when the model or alias does not exist."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(model_name(task), alias).version)
+    except MlflowException:
+        return None
+
+
+def load_booster(task: str, alias: str = CHAMPION) -> xgb.Booster | None:
+    """The booster behind ``models:/memberscore-<task>@<alias>``, or None when there is none."""
+    if alias_version(task, alias) is None:
+        return None
+    return mlflow.xgboost.load_model(f"models:/{model_name(task)}@{alias}")
+
+
+def version_run_id(task: str, version: str) -> str:
+    return str(MlflowClient().get_model_version(model_name(task), version).run_id)
+
+
+def run_metrics(run_id: str) -> dict[str, float]:
+    return dict(MlflowClient().get_run(run_id).data.metrics)
