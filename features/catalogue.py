@@ -21,13 +21,13 @@ class Feature:
     description: str
     reason: str
     needs_category: bool = False
-    when_missing: str = "not known yet"
+    when_missing: str | None = None  # a full sentence for members without a value
     churn_direction: int = 0  # +1: more of it never lowers churn risk; -1: never raises it; 0: free
 
     def in_words(self, row: Mapping[str, float]) -> str:
         """Render ``reason`` for one member; say ``when_missing`` when its value is missing."""
         if not _is_present(row.get(self.name)):
-            return f"{self.description}: {self.when_missing}"
+            return self.when_missing or f"{self.description}: not known"
         values = {key: value for key, value in row.items() if _is_present(value)}
         try:
             return self.reason.format(**values)
@@ -39,7 +39,7 @@ def _is_present(value: object) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-ONE_PURCHASE: Final = "only one purchase so far"
+ONE_PURCHASE: Final = "only one purchase so far, so no usual gap between purchases"
 
 CATALOGUE: Final[tuple[Feature, ...]] = (
     Feature("recency_days", "days", "days since the last purchase",
@@ -59,12 +59,12 @@ CATALOGUE: Final[tuple[Feature, ...]] = (
     Feature("gap_mean_days", "days", "mean days between consecutive purchases",
             "usually buys every {gap_mean_days:.0f} days", when_missing=ONE_PURCHASE),
     Feature("gap_std_days", "days", "standard deviation of the days between purchases",
-            "irregular rhythm: gaps vary by {gap_std_days:.0f} days", when_missing="fewer than three purchases"),
+            "irregular rhythm: gaps vary by {gap_std_days:.0f} days", when_missing="fewer than three purchases, so no rhythm to measure yet"),
     Feature("gap_last_days", "days", "days between the last two purchases",
             "{gap_last_days:.0f} days between the last two purchases", when_missing=ONE_PURCHASE),
     Feature("gap_ratio", "ratio", "days since the last purchase divided by the member's usual gap",
             "no purchase for {recency_days:.0f} days, {gap_ratio:.1f}x their usual gap",
-            when_missing="only one purchase so far, so no usual gap to compare with", churn_direction=1),
+            when_missing=ONE_PURCHASE, churn_direction=1),
     Feature("orders_30d", "orders", "purchases in the last 30 days",
             "{orders_30d:.0f} purchases in the last 30 days", churn_direction=-1),
     Feature("orders_90d", "orders", "purchases in the last 90 days",
@@ -86,7 +86,7 @@ CATALOGUE: Final[tuple[Feature, ...]] = (
     Feature("spend_trend_90d", "currency", "net spend in the last 90 days minus the 90 days before",
             "spend {spend_trend_90d:+,.2f} versus the previous 90 days"),
     Feature("returns_share", "share", "share of gross spend returned or cancelled",
-            "returned {returns_share:.0%} of what they bought", when_missing="nothing bought"),
+            "returned {returns_share:.0%} of what they bought", when_missing="nothing bought yet"),
     Feature("categories_distinct", "categories", "distinct categories bought",
             "buys in {categories_distinct:.0f} categories", needs_category=True),
     Feature("category_entropy", "nats", "how evenly spend spreads over categories (entropy)",

@@ -1,0 +1,104 @@
+"""Shared fixtures: seeded synthetic transactions, isolated MLflow/BentoML/snapshot stores.
+
+BentoML resolves its home once per process, so one temporary BENTOML_HOME is set for the whole
+run in ``pytest_configure``; MLflow and the snapshot store are isolated per fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.simulate import simulate_transactions
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SIM_START = date(2023, 1, 1)
+SIM_DAYS = 540
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="memberscore-bentoml-"))
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+
+
+def shared_dataset(relative: str) -> Path:
+    """A real dataset from ../shared/data; skips (with the reason) where it is not mounted."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real dataset {path} not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """800 simulated members over 540 days with categories and returns: (transactions, truth)."""
+    return simulate_transactions(800, SIM_START, SIM_DAYS, seed=3)
+
+
+@dataclass(frozen=True)
+class Stores:
+    root: Path
+    tracking_uri: str
+    snapshots: Path
+
+
+def _isolated_stores(root: Path, monkeypatch: pytest.MonkeyPatch) -> Stores:
+    stores = Stores(root, f"sqlite:///{root / 'mlruns' / 'mlflow.db'}", root / "snapshots")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stores.tracking_uri)
+    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(stores.snapshots))
+    (root / "mlruns").mkdir(parents=True, exist_ok=True)
+    return stores
+
+
+@pytest.fixture
+def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stores:
+    """A fresh MLflow store and snapshot directory for one test (never the developer's mlruns/)."""
+    from training import registry
+
+    isolated = _isolated_stores(tmp_path, monkeypatch)
+    registry.configure_tracking()
+    return isolated
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> Iterator[Stores]:
+    """One churn model trained on the synthetic data, promoted, imported and snapshotted, per run.
+
+    The environment points at its stores only while a test uses this fixture.
+    """
+    from features.snapshot import build_snapshot
+    from features.store import write_snapshot
+    from serving.artefacts import import_champion
+    from training import registry
+    from training.config import TrainConfig
+    from training.pipeline import train_churn
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolated = _isolated_stores(tmp_path_factory.mktemp("trained"), monkeypatch)
+        registry.configure_tracking()
+        transactions, _ = synthetic
+        result = train_churn(transactions, TrainConfig(horizon_days=60, n_train_cutoffs=4))
+        assert result.decision.promote, result.decision.reason
+        import_champion("churn")
+        end = transactions["ts"].max().date()
+        write_snapshot(build_snapshot(transactions, end), isolated.snapshots)
+    yield isolated
+
+
+@pytest.fixture
+def use_trained(trained: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
+    """Point this test's environment (and MLflow) at the session's trained stores."""
+    from training import registry
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
+    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(trained.snapshots))
+    registry.configure_tracking()
+    return trained
