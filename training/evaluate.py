@@ -9,12 +9,17 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 def lift_at(churned: np.ndarray, probability: np.ndarray, fraction: float = 0.1) -> float:
     """Churn rate among the top ``fraction`` by probability over the overall churn rate.
 
-    Ties at the boundary are broken by a stable sort on the negated score.
+    Scores tied at the boundary share the remaining places pro rata (their mean churn rate
+    counts), so a coarse score such as an RFM rule is neither helped nor hurt by row order.
     """
+    churned = np.asarray(churned, dtype=float)
+    probability = np.asarray(probability, dtype=float)
     n_top = max(1, int(round(fraction * len(churned))))
-    top = np.argsort(-probability, kind="stable")[:n_top]
-    base_rate = float(np.mean(churned))
-    return float(np.mean(churned[top]) / base_rate) if base_rate > 0 else float("nan")
+    threshold = np.sort(probability)[::-1][n_top - 1]
+    above, tied = probability > threshold, probability == threshold
+    expected_churners = churned[above].sum() + (n_top - above.sum()) * churned[tied].mean()
+    base_rate = churned.mean()
+    return float(expected_churners / n_top / base_rate) if base_rate > 0 else float("nan")
 
 
 def binary_metrics(churned: np.ndarray, probability: np.ndarray) -> dict[str, float]:
