@@ -27,8 +27,12 @@ def purchase_history(lines: Table, as_of: date) -> Table:
     """
     all_orders = orders(lines)
     bought = all_orders.filter(all_orders.net > 0)
-    by_member = ibis.window(group_by=bought[contract.MEMBER_ID], order_by=bought.ts)
-    gaps = bought.mutate(gap=days_between(bought.ts, bought.ts.lag().over(by_member)))
+    # ties on ts are ordered by order key so the "last" gap is well defined (0 for same-time orders)
+    by_member = ibis.window(group_by=bought[contract.MEMBER_ID], order_by=[bought.ts, bought._order])
+    gaps = bought.mutate(
+        gap=days_between(bought.ts, bought.ts.lag().over(by_member)),
+        sequence=ibis.row_number().over(by_member),
+    )
     cut = timestamp_literal(as_of)
     history = gaps.group_by(contract.MEMBER_ID).aggregate(
         recency_days=days_between(cut, gaps.ts.max()),
@@ -39,7 +43,7 @@ def purchase_history(lines: Table, as_of: date) -> Table:
         lines_per_order=gaps.lines.mean(),
         gap_mean_days=gaps.gap.mean(),
         gap_std_days=gaps.gap.std(how="sample"),
-        gap_last_days=gaps.gap.argmax(gaps.ts),
+        gap_last_days=gaps.gap.argmax(gaps.sequence),
     )
     usual_gap = ibis.ifelse(history.gap_mean_days > 0, history.gap_mean_days, ibis.null("float64"))
     return history.mutate(gap_ratio=history.recency_days / usual_gap)

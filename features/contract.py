@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Final
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 MEMBER_ID: Final = "member_id"
 TS: Final = "ts"
@@ -69,4 +69,9 @@ def read_mapping(path: str | Path | None) -> ColumnMapping:
         raw = yaml.safe_load(handle) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"mapping {path}: expected a YAML mapping with 'columns' and 'timezone'")
-    return ColumnMapping.model_validate(raw)
+    try:
+        return ColumnMapping.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "mapping"
+        raise ValueError(f"mapping {path}: {field}: {first['msg']}") from None

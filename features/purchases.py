@@ -15,6 +15,8 @@ from ibis.expr.types import Table
 from features import contract
 from features.engine import timestamp_literal
 
+NET_DECIMALS = 6
+
 
 def lines_in_window(lines: Table, start: date | None, end: date) -> Table:
     """Lines with ``start <= ts < end`` (no lower bound when ``start`` is None)."""
@@ -42,7 +44,8 @@ def orders(lines: Table) -> Table:
     )
     return keyed.group_by([contract.MEMBER_ID, "_order"]).aggregate(
         ts=keyed[contract.TS].min(),
-        net=keyed[contract.AMOUNT].sum(),
+        # rounded so that 0.10 + 0.20 - 0.10 - 0.20 is 0, not 2.8e-17: no currency has 6 decimals
+        net=keyed[contract.AMOUNT].sum().round(NET_DECIMALS),
         gross=keyed._gross.sum(),
         returned=keyed._returned.sum(),
         lines=keyed.count(),

@@ -31,6 +31,8 @@ class RFMScorer:
     def transform(self, features: pd.DataFrame) -> pd.DataFrame:
         scores = {}
         for score, column in RFM_COLUMNS.items():
-            rank = np.searchsorted(self.edges_[score], features[column].to_numpy(dtype=float), side="right")
+            # number of edges strictly below the value: x <= q20 is the bottom quintile, so the many
+            # tied one-time buyers share f_score 1 instead of being lifted into the middle
+            rank = np.searchsorted(self.edges_[score], features[column].to_numpy(dtype=float), side="left")
             scores[score] = (5 - rank) if score == "r_score" else (1 + rank)
         return pd.DataFrame(scores, index=features.index).astype("int64")

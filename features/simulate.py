@@ -56,8 +56,12 @@ def simulate_transactions(
 
 
 def _purchase_times(rng: np.random.Generator, first: float, rate: float, dropout: float, days: int) -> np.ndarray:
-    """First purchase, then exponential gaps until drop-out (after a purchase) or the end of data."""
-    times = [first]
+    """First purchase, then exponential gaps until drop-out or the end of data.
+
+    As in BG/NBD, a member can drop out only after a *repeat* purchase (the likelihood's x = 0
+    term carries no p), never right after the first one.
+    """
+    times = [first, first + rng.exponential(1.0 / rate)]
     while times[-1] < days and rng.random() >= dropout:
         times.append(times[-1] + rng.exponential(1.0 / rate))
     return np.asarray(times)
