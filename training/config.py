@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def default_xgb_params() -> dict[str, Any]:
@@ -34,12 +34,18 @@ class TrainConfig(BaseModel):
     n_train_cutoffs: int = Field(6, ge=1, le=52, description="rolling training cut-offs")
     cutoff_step_days: int = Field(28, ge=1, description="days between training cut-offs (whole weeks keep weekdays aligned)")
     min_history_days: int = Field(60, ge=0, description="history required before the first cut-off")
-    num_boost_round: int = Field(1000, ge=1, description="upper bound; early stopping picks fewer")
+    num_boost_round: int = Field(500, ge=1, description="upper bound; early stopping picks fewer, used as is when it cannot run")
     early_stopping_rounds: int = Field(50, ge=0, description="0 disables; validates on the latest training cut-off")
     monotone: bool = Field(True, description="apply the catalogue's churn directions as monotone constraints")
     seed: int = 7
-    promotion_metric: str = "roc_auc"
+    promotion_metric: Literal["roc_auc", "pr_auc"] = Field("roc_auc", description="higher is better")
     xgb_params: dict[str, Any] = Field(default_factory=default_xgb_params)
+
+    @field_validator("xgb_params")
+    @classmethod
+    def _over_defaults(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """A partial override (e.g. only max_depth) keeps every other default, objective included."""
+        return {**default_xgb_params(), **params}
 
 
 def read_config(path: str | Path | None, **overrides: Any) -> TrainConfig:

@@ -28,11 +28,17 @@ def booster_params(feature_names: list[str], config: TrainConfig) -> dict[str, o
 
 
 def choose_rounds(examples: pd.DataFrame, labels: np.ndarray, feature_names: list[str], config: TrainConfig) -> int:
-    """Best round count when validating on the latest training cut-off (all rounds if not possible)."""
-    latest = examples[CUTOFF_COLUMN] == examples[CUTOFF_COLUMN].max()
-    if config.early_stopping_rounds == 0 or latest.all() or len(np.unique(labels[latest])) < 2:
+    """Best round count when validating on the latest training cut-off.
+
+    Only cut-offs whose label window ends by the latest cut-off are fitted on, so the validation
+    is out of time; without such cut-offs (or without both classes) all rounds are used.
+    """
+    cutoffs = examples[CUTOFF_COLUMN]
+    latest = cutoffs.max()
+    valid_rows = (cutoffs == latest).to_numpy()
+    fit_rows = (cutoffs + pd.Timedelta(days=config.horizon_days) <= latest).to_numpy()
+    if config.early_stopping_rounds == 0 or not fit_rows.any() or len(np.unique(labels[valid_rows])) < 2:
         return config.num_boost_round
-    fit_rows, valid_rows = ~latest.to_numpy(), latest.to_numpy()
     booster = xgb.train(
         booster_params(feature_names, config),
         to_matrix(examples[fit_rows], feature_names, labels[fit_rows]),

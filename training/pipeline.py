@@ -18,7 +18,7 @@ from training.evaluate import binary_metrics
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN, build_examples
 from training.fit import fit_booster, predict_proba
 from training.plots import lift_figure, roc_figure, shap_summary_figure
-from training.promotion import Decision, judge
+from training.promotion import Decision, judge, refuse_incomparable
 from features.snapshot import data_fingerprint
 
 TASK = "churn"
@@ -73,11 +73,14 @@ def train_churn(
     scores = {"model": predict_proba(booster, evaluation)}
     scores.update({b.name: b().fit(train, y_train).predict_proba(evaluation) for b in BASELINES})
     champion = registry.load_booster(TASK)
-    if champion is not None and set(champion.feature_names or []) <= set(evaluation.columns):
+    missing = [f for f in (champion.feature_names or []) if f not in evaluation.columns] if champion else []
+    if champion is not None and not missing:
         scores["champion"] = predict_proba(champion, evaluation)
     out_of_time = {name: binary_metrics(y_eval, p) for name, p in scores.items()}
     baselines = {b.name: out_of_time[b.name] for b in BASELINES}
     decision = judge(out_of_time["model"], baselines, out_of_time.get("champion"), config.promotion_metric)
+    if missing:
+        decision = refuse_incomparable(registry.alias_version(TASK, registry.CHAMPION) or "?", missing)
     train_metrics = binary_metrics(y_train, predict_proba(booster, train))
     progress("logging the run to MLflow")
     record = registry.RunRecord(

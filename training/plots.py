@@ -47,7 +47,6 @@ def shap_summary_figure(booster: xgb.Booster, features: pd.DataFrame, max_rows: 
 
     sample = features.sample(n=min(max_rows, len(features)), random_state=0)
     values = shap.TreeExplainer(booster).shap_values(sample)
+    figure = plt.figure(figsize=(7, 6))  # shap draws on the current figure: make it a fresh one
     shap.summary_plot(values, sample, show=False, max_display=15)
-    figure = plt.gcf()
-    figure.set_size_inches(7, 6)
     return figure

@@ -31,3 +31,9 @@ def judge(
     beaten = ", ".join(f"{name} {m[metric]:.4f}" for name, m in baselines.items())
     versus = f"; champion {champion[metric]:.4f}" if champion is not None else "; no champion yet"
     return Decision(True, f"promoted: {metric} {score:.4f} beats {beaten}{versus}")
+
+
+def refuse_incomparable(champion_version: str, missing_features: list[str]) -> Decision:
+    """A champion that cannot be scored on the new rows cannot be beaten on them: refuse."""
+    return Decision(False, f"not promoted: champion v{champion_version} needs features absent from this data "
+                           f"({', '.join(missing_features)}), so the two cannot be compared on the same rows")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import matplotlib.pyplot as plt
 import mlflow.xgboost
 import pandas as pd
 import xgboost as xgb
@@ -99,6 +100,7 @@ def log_run(record: RunRecord) -> LoggedModel:
         mlflow.log_metrics({k: v for k, v in record.metrics.items() if v == v})  # NaN is not loggable
         for filename, figure in record.figures.items():
             mlflow.log_figure(figure, filename)
+            plt.close(figure)
         for filename, document in record.documents.items():
             mlflow.log_dict(document, filename)
         example = record.input_example.astype("float32")
