@@ -8,14 +8,17 @@ imported model from the store, so ``bentoml build`` pins exactly what serves.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import bentoml
+import pandas as pd
 import xgboost as xgb
 
 from features.snapshot import Snapshot
 from features.store import latest_snapshot_path, read_snapshot
+from serving.scoring import index_by_member
 from training import registry
 
 
@@ -31,29 +34,34 @@ class ServingModel:
 
 
 def import_champion(task: str) -> bentoml.Model | None:
-    """Import ``models:/memberscore-<task>@champion`` into the BentoML store (once per version)."""
+    """Make the MLflow champion of ``task`` the newest model of its name in the BentoML store.
+
+    The store's ``:latest`` is what serves, so the champion is re-imported whenever the latest
+    stored model is another run: after a promotion, a rollback of the alias, or a new registry.
+    A stored model is matched by run id (unique), not by version number (reused across registries).
+    """
     version = registry.alias_version(task, registry.CHAMPION)
     if version is None:
         return None
     name = registry.model_name(task)
-    for existing in _stored_versions(name):
-        if existing.info.labels.get("mlflow_version") == version:
-            return existing
     run_id = registry.version_run_id(task, version)
+    latest = _latest_stored(name)
+    if latest is not None and latest.info.labels.get("run_id") == run_id:
+        return latest
     metrics = {k: v for k, v in registry.run_metrics(run_id).items() if k.startswith("oot_")}
     return bentoml.mlflow.import_model(
         name,
-        f"models:/{name}@{registry.CHAMPION}",
+        f"models:/{name}/{version}",
         labels={"mlflow_version": version, "run_id": run_id, "task": task},
         metadata={"metrics": json.dumps(metrics)},
     )
 
 
-def _stored_versions(name: str) -> list[bentoml.Model]:
+def _latest_stored(name: str) -> bentoml.Model | None:
     try:
-        return bentoml.models.list(name)
+        return bentoml.models.get(f"{name}:latest")
     except bentoml.exceptions.NotFound:
-        return []
+        return None
 
 
 def load_model(task: str) -> ServingModel:
@@ -71,9 +79,33 @@ def load_model(task: str) -> ServingModel:
     )
 
 
-def load_latest_snapshot(directory: Path) -> Snapshot:
-    """The newest snapshot in ``directory``; a clear error when there is none."""
-    path = latest_snapshot_path(directory)
-    if path is None:
-        raise FileNotFoundError(f"no feature snapshot in {directory}: run `memberscore train` or `memberscore snapshot`")
-    return read_snapshot(path)
+class LiveSnapshot:
+    """The newest snapshot of a directory, re-read when a newer one appears (no restart needed).
+
+    The directory is looked at no more often than every ``poll_seconds``; the snapshot and its
+    member index are swapped together, so a request sees one consistent pair.
+    """
+
+    def __init__(self, directory: Path, poll_seconds: float) -> None:
+        self.directory, self.poll_seconds = directory, poll_seconds
+        self._checked_at = -float("inf")
+        self._key: tuple[Path, int] | None = None
+        self._current = self._refresh_if_newer()
+
+    def current(self) -> tuple[Snapshot, pd.DataFrame]:
+        """(snapshot, features indexed by member id), refreshed when a newer file is found."""
+        if time.monotonic() - self._checked_at >= self.poll_seconds:
+            self._current = self._refresh_if_newer() or self._current
+        return self._current  # type: ignore[return-value]
+
+    def _refresh_if_newer(self) -> tuple[Snapshot, pd.DataFrame] | None:
+        self._checked_at = time.monotonic()
+        path = latest_snapshot_path(self.directory)
+        if path is None:
+            raise FileNotFoundError(f"no feature snapshot in {self.directory}: run `memberscore train` or `memberscore snapshot`")
+        key = (path, path.stat().st_mtime_ns)
+        if key == self._key:
+            return None
+        snapshot = read_snapshot(path)
+        self._key = key
+        return snapshot, index_by_member(snapshot.frame)

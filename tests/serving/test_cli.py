@@ -1,0 +1,279 @@
+"""The ``memberscore`` command line: train, score and snapshot from a transactions file.
+
+``train`` runs once per module as a real subprocess of the console script, with its own MLflow
+store, snapshot directory and BentoML home (so the session's shared BentoML store is untouched).
+The other commands run in-process through Typer's CliRunner. Expected failures must exit 2 with
+one ``error:`` line naming what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner, Result
+
+from features.store import read_snapshot
+from serving.cli import app
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+MEMBERSCORE = Path(sys.executable).with_name("memberscore")
+AS_OF = "2024-01-01"
+EARLY_AS_OF = "2023-06-01"  # members are still joining then, so the count depends on the cut-off
+# rows without a member id: rejected with a reason, written out, never lost
+BAD_ROWS = pd.DataFrame({
+    "member_id": ["", "", ""],
+    "ts": ["2023-06-01 10:00:00", "2023-09-15 12:30:00", "2024-03-02 08:00:00"],
+    "amount": ["111.11", "222.22", "333.33"],
+    "order_id": ["bad-1", "bad-2", "bad-3"],
+    "category": ["grocery", "dairy", "bakery"],
+})
+runner = CliRunner()
+
+
+def run(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def error_line(result: Result, *needles: str) -> str:
+    """Exit code 2, no traceback, and exactly one ``error:`` line (the last) mentioning every needle."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+def members_before(csv: Path, as_of: str | None) -> set[str]:
+    """Independent count, straight from the file: ids with a purchase (an order whose lines before
+    ``as_of`` net to a positive amount; a fully returned order is no purchase) before ``as_of``."""
+    raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    raw = raw[raw["member_id"].str.strip() != ""]
+    if as_of is not None:
+        raw = raw[pd.to_datetime(raw["ts"]) < pd.Timestamp(as_of)]
+    net = raw.assign(amount=raw["amount"].astype(float)).groupby(["member_id", "order_id"])["amount"].sum()
+    return set(net[net > 0].index.get_level_values("member_id"))
+
+
+@pytest.fixture(scope="module")
+def transactions_csv(synthetic: tuple[pd.DataFrame, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic transactions plus three rows lacking a member id, as a CSV on the contract."""
+    transactions, _ = synthetic
+    path = tmp_path_factory.mktemp("cli_data") / "x.csv"
+    pd.concat([transactions.astype(str), BAD_ROWS], ignore_index=True).to_csv(path, index=False)
+    return path
+
+
+@dataclass(frozen=True)
+class TrainedByCli:
+    root: Path
+    completed: subprocess.CompletedProcess[str]
+    report: Path
+    rejects: Path
+    snapshots: Path
+    bentoml_home: Path
+
+
+@pytest.fixture(scope="module")
+def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedByCli]:
+    """``memberscore train`` once into fresh stores; the environment points at them for the module."""
+    import mlflow
+
+    root = tmp_path_factory.mktemp("cli_trained")
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
+        "MEMBERSCORE_SNAPSHOT_DIR": str(root / "snapshots"),
+        "BENTOML_HOME": str(root / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    report, rejects = root / "r.json", root / "rejected.csv"
+    completed = subprocess.run(
+        [str(MEMBERSCORE), "train", "--transactions", str(transactions_csv), "--horizon-days", "60",
+         "--report", str(report), "--rejects", str(rejects)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+    )
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+        monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", env["MEMBERSCORE_SNAPSHOT_DIR"])
+        monkeypatch.chdir(root)  # default outputs (var/rejects) stay in the temporary directory
+        yield TrainedByCli(root, completed, report, rejects, root / "snapshots", root / "bentoml")
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])
+
+
+@pytest.fixture
+def trained_ok(cli_trained: TrainedByCli) -> TrainedByCli:
+    assert cli_trained.completed.returncode == 0, cli_trained.completed.stderr[-3000:]
+    return cli_trained
+
+
+# --- train -------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_train_reports_out_of_time_metrics_cutoffs_and_promotion(trained_ok: TrainedByCli) -> None:
+    """train exits 0; the report has model and both baselines out of time, the cut-offs, and promoted."""
+    report = json.loads(trained_ok.report.read_text())
+    assert report["promoted"] is True and report["model_version"] == "1"
+    for scorer in ("model", "rfm_rule", "recency_over_gap"):
+        assert 0.0 <= report["out_of_time"][scorer]["roc_auc"] <= 1.0
+    assert report["out_of_time"]["model"]["roc_auc"] > report["out_of_time"]["rfm_rule"]["roc_auc"]
+    cutoffs = report["cutoffs"]
+    assert cutoffs["horizon_days"] == 60
+    train = [date.fromisoformat(d) for d in cutoffs["train"]]
+    evaluation = date.fromisoformat(cutoffs["evaluation"])
+    assert train == sorted(train) and len(train) >= 2
+    assert train[-1] + timedelta(days=60) <= evaluation, "no training label window may overlap evaluation"
+    assert "promoted" in trained_ok.completed.stdout
+
+
+@pytest.mark.slow
+def test_train_counts_and_writes_rejected_rows(trained_ok: TrainedByCli, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """Three rows without a member id: counted in the report's load section and written to --rejects."""
+    load = json.loads(trained_ok.report.read_text())["load"]
+    rows = len(synthetic[0])
+    assert (load["rows_read"], load["rows_kept"], load["rows_rejected"]) == (rows + 3, rows, 3)
+    assert load["rejected_by_reason"] == {"missing member_id": 3}
+    assert Path(load["rejects_path"]) == trained_ok.rejects
+    rejected = pd.read_csv(trained_ok.rejects, dtype=str)
+    assert len(rejected) == 3
+    assert set(rejected["_reason"]) == {"missing member_id"}
+    assert sorted(rejected["amount"]) == sorted(BAD_ROWS["amount"])
+    assert sorted(rejected["order_id"]) == sorted(BAD_ROWS["order_id"])
+
+
+@pytest.mark.slow
+def test_train_writes_a_snapshot_and_imports_the_champion(trained_ok: TrainedByCli, transactions_csv: Path,
+                                                          synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """train leaves a snapshot as of the day after the last row, and the champion in the BentoML store."""
+    last_day = synthetic[0]["ts"].max().date()
+    snapshot = read_snapshot(trained_ok.snapshots / f"snapshot-{last_day + timedelta(days=1)}.parquet")
+    assert set(snapshot.frame["member_id"].astype(str)) == members_before(transactions_csv, None)
+    assert (trained_ok.bentoml_home / "models" / "memberscore-churn").is_dir()
+
+
+# --- score -------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("as_of", [AS_OF, EARLY_AS_OF])
+def test_score_writes_one_row_per_member_with_history(trained_ok: TrainedByCli, transactions_csv: Path, tmp_path: Path,
+                                                      as_of: str) -> None:
+    """score --as-of D: one row per member with a purchase before D; member_id, churn_probability in [0, 1]."""
+    out = tmp_path / "s.csv"
+    result = run("score", "--transactions", str(transactions_csv), "--as-of", as_of, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out, dtype={"member_id": str})
+    assert list(scores.columns) == ["member_id", "churn_probability"]
+    expected = members_before(transactions_csv, as_of)
+    assert len(scores) == len(expected)
+    assert set(scores["member_id"]) == expected
+    assert scores["churn_probability"].between(0, 1).all()
+    assert scores["churn_probability"].nunique() > 10
+
+
+def test_early_cut_off_leaves_members_out(transactions_csv: Path) -> None:
+    """Fixture check: at EARLY_AS_OF some members have not bought yet, so row counts can tell cut-offs apart."""
+    assert 0 < len(members_before(transactions_csv, EARLY_AS_OF)) < len(members_before(transactions_csv, AS_OF))
+
+
+@pytest.mark.slow
+def test_score_ignores_rows_on_or_after_as_of(trained_ok: TrainedByCli, transactions_csv: Path, tmp_path: Path) -> None:
+    """Point in time: removing every row with ts >= D from the input leaves the score file byte-identical."""
+    raw = pd.read_csv(transactions_csv, dtype=str, keep_default_na=False)
+    before = raw[pd.to_datetime(raw["ts"]) < pd.Timestamp(AS_OF)]
+    assert 0 < len(before) < len(raw)
+    truncated = tmp_path / "before.csv"
+    before.to_csv(truncated, index=False)
+    full_out, truncated_out = tmp_path / "full.csv", tmp_path / "truncated.csv"
+    assert run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(full_out)).exit_code == 0
+    assert run("score", "--transactions", str(truncated), "--as-of", AS_OF, "--out", str(truncated_out)).exit_code == 0
+    assert full_out.read_bytes() == truncated_out.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "score"])
+def test_missing_transactions_file_is_named_with_a_champion(trained_ok: TrainedByCli, tmp_path: Path, command: str) -> None:
+    """train / score with a transactions path that does not exist: exit 2 naming the file (nothing trained)."""
+    missing = tmp_path / "nowhere.csv"
+    extra = ["--as-of", AS_OF, "--out", str(tmp_path / "s.csv")] if command == "score" else []
+    error_line(run(command, "--transactions", str(missing), *extra), str(missing))
+    from training import registry
+
+    assert registry.alias_version("churn", registry.CHALLENGER) == "1", "a failed load must log no run"
+
+
+def test_score_refuses_an_unknown_output_type(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
+    """--out s.txt: exit 2 with one line naming --out and the accepted types; nothing written."""
+    out = tmp_path / "s.txt"
+    result = run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(out))
+    error_line(result, "--out", ".csv")
+    assert result.stderr.strip().count("\n") == 0
+    assert not out.exists()
+
+
+def test_score_refuses_an_impossible_date(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
+    """--as-of 2024-13-01: exit 2 naming --as-of, the value and the expected format."""
+    result = run("score", "--transactions", str(transactions_csv), "--as-of", "2024-13-01", "--out", str(tmp_path / "s.csv"))
+    error_line(result, "--as-of", "2024-13-01", "YYYY-MM-DD")
+
+
+def test_score_without_a_champion_says_to_train(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
+    """A fresh store has no champion: exit 2 telling the user to run `memberscore train`."""
+    out = tmp_path / "s.csv"
+    error_line(run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(out)),
+               "memberscore train")
+    assert not out.exists()
+
+
+# --- snapshot and loading errors ---------------------------------------------------------------------
+
+def test_snapshot_writes_the_dated_file_into_the_store(stores: object, transactions_csv: Path) -> None:
+    """snapshot --as-of D writes snapshot-D.parquet into MEMBERSCORE_SNAPSHOT_DIR, one row per member before D."""
+    result = run("snapshot", "--transactions", str(transactions_csv), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    path = Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / f"snapshot-{AS_OF}.parquet"
+    assert path.is_file()
+    assert [p.name for p in path.parent.glob("snapshot-*.parquet")] == [path.name]
+    snapshot = read_snapshot(path)
+    assert snapshot.as_of == date.fromisoformat(AS_OF)
+    assert set(snapshot.frame["member_id"].astype(str)) == members_before(transactions_csv, AS_OF)
+    assert (snapshot.frame["recency_days"] > 0).all()
+
+
+def test_snapshot_missing_transactions_file_is_named(stores: object, tmp_path: Path) -> None:
+    """snapshot with a transactions path that does not exist: exit 2 naming the file, no snapshot."""
+    missing = tmp_path / "nowhere.csv"
+    error_line(run("snapshot", "--transactions", str(missing)), str(missing))
+    assert not any(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).glob("snapshot-*.parquet"))
+
+
+def test_mapping_with_an_unknown_contract_column_is_named(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
+    """A mapping onto a contract column that does not exist: exit 2, and the one line names it."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("columns: {member_id: member_id, bogus: amount}\ntimezone: UTC\n")
+    error_line(run("snapshot", "--transactions", str(transactions_csv), "--mapping", str(mapping), "--as-of", AS_OF),
+               "bogus")
+
+
+def test_mapping_naming_a_missing_column_is_named(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
+    """A mapping onto a source column the file lacks: exit 2 naming that column."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("columns: {member_id: customer_id}\ntimezone: UTC\n")
+    error_line(run("snapshot", "--transactions", str(transactions_csv), "--mapping", str(mapping), "--as-of", AS_OF),
+               "customer_id")
+    assert not any(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).glob("snapshot-*.parquet"))

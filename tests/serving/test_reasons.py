@@ -1,0 +1,215 @@
+"""serving.reasons: exact TreeSHAP contributions, and the top-k reasons told in the catalogue's words.
+
+DESIGN.md: explanations are exact TreeSHAP computed by XGBoost (``pred_contribs=True``); the shap
+library must agree with it; reasons are rendered from the feature descriptions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from features.catalogue import BY_NAME, ONE_PURCHASE
+from features.store import latest_snapshot_path, read_snapshot
+from serving.reasons import top_reasons
+from serving.scoring import feature_matrix
+
+ROWS = 200
+
+
+@pytest.fixture
+def churn(use_trained: object) -> tuple[xgb.Booster, pd.DataFrame, np.ndarray]:
+    """The served churn booster, ~200 snapshot rows in its feature order, and their contributions."""
+    from serving.artefacts import load_model
+
+    booster = load_model("churn").booster
+    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
+    features = snapshot.frame[list(booster.feature_names)].head(ROWS).reset_index(drop=True)
+    assert len(features) == ROWS
+    contributions = booster.predict(feature_matrix(booster, features), pred_contribs=True)
+    return booster, features, contributions
+
+
+# --- agreement with the shap library and with the margin ------------------------------------------
+
+def test_pred_contribs_agree_with_shap_tree_explainer(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
+    """XGBoost's native TreeSHAP equals shap.TreeExplainer's values (atol 1e-5), bias included."""
+    import shap
+
+    booster, features, contributions = churn
+    explainer = shap.TreeExplainer(booster)
+    values = np.asarray(explainer.shap_values(features.to_numpy(dtype=np.float32)))
+    assert values.shape == (ROWS, features.shape[1])
+    np.testing.assert_allclose(contributions[:, :-1], values, atol=1e-5)
+    np.testing.assert_allclose(contributions[:, -1], float(np.ravel(explainer.expected_value)[0]), atol=1e-5)
+
+
+def test_contributions_sum_to_the_margin(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
+    """Per row, bias + sum of the feature contributions equals the log-odds the booster predicts."""
+    booster, features, contributions = churn
+    margin = booster.predict(feature_matrix(booster, features), output_margin=True)
+    assert contributions.shape == (ROWS, features.shape[1] + 1)
+    np.testing.assert_allclose(contributions.sum(axis=1), margin, atol=1e-4)
+    probability = booster.predict(feature_matrix(booster, features))
+    np.testing.assert_allclose(1 / (1 + np.exp(-contributions.sum(axis=1))), probability, atol=1e-5)
+
+
+# --- top_reasons on the trained model ----------------------------------------------------------------
+
+def test_top_reasons_are_the_k_largest_by_magnitude_in_order(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
+    """Each row gets exactly k reasons, |contribution| descending, and no omitted feature outranks them."""
+    _, features, contributions = churn
+    k = 5
+    names = list(features.columns)
+    reasons = top_reasons(contributions, features, k)
+    assert len(reasons) == ROWS
+    for i, row_reasons in enumerate(reasons):
+        assert len(row_reasons) == k
+        magnitudes = [abs(r.contribution) for r in row_reasons]
+        assert magnitudes == sorted(magnitudes, reverse=True)
+        chosen = {r.feature for r in row_reasons}
+        assert len(chosen) == k
+        rest = [abs(contributions[i, j]) for j, name in enumerate(names) if name not in chosen]
+        assert min(magnitudes) >= max(rest)
+
+
+def test_each_reason_carries_its_own_contribution_value_and_direction(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
+    """A reason's contribution is that feature's SHAP column, its value the member's, direction its sign."""
+    _, features, contributions = churn
+    names = list(features.columns)
+    for i, row_reasons in enumerate(top_reasons(contributions, features, 3)):
+        for reason in row_reasons:
+            j = names.index(reason.feature)
+            assert reason.contribution == pytest.approx(float(contributions[i, j]), abs=1e-7)
+            expected_value = features.iloc[i, j]
+            if math.isnan(expected_value):
+                assert reason.value is None
+            else:
+                assert reason.value == pytest.approx(expected_value)
+            assert reason.contribution != 0
+            assert reason.direction == ("raises" if reason.contribution > 0 else "lowers")
+
+
+def test_reason_texts_come_from_the_catalogue(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
+    """Texts are the catalogue's sentences; recency says the rounded day count."""
+    _, features, contributions = churn
+    rows = features.to_dict(orient="records")
+    recency_seen = 0
+    for row, row_reasons in zip(rows, top_reasons(contributions, features, 3)):
+        for reason in row_reasons:
+            assert reason.text == BY_NAME[reason.feature].in_words(row)
+            if reason.feature == "recency_days":
+                recency_seen += 1
+                assert reason.text == f"no purchase for {round(row['recency_days'])} days"
+    assert recency_seen > ROWS // 2, "recency should be among the top reasons of most members"
+
+
+def test_k_zero_gives_one_empty_list_per_row(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
+    """explain=0: no reasons, but still one (empty) entry per row."""
+    _, features, contributions = churn
+    assert top_reasons(contributions, features, 0) == [[] for _ in range(ROWS)]
+
+
+def test_k_beyond_the_feature_count_gives_every_feature_once(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
+    """Asking for more reasons than features yields each feature exactly once, never the bias."""
+    _, features, contributions = churn
+    reasons = top_reasons(contributions[:3], features.head(3), features.shape[1] + 10)
+    for row_reasons in reasons:
+        assert sorted(r.feature for r in row_reasons) == sorted(features.columns)
+
+
+# --- hand-built truth tables ----------------------------------------------------------------------
+
+HAND_FEATURES = pd.DataFrame({
+    "recency_days": [214.4, 3.0],
+    "gap_ratio": [6.04, np.nan],
+    "orders_total": [5.0, 1.0],
+    "gap_mean_days": [35.5, np.nan],
+})
+# the last column is the bias; it is the largest here and must never become a reason
+HAND_CONTRIBUTIONS = np.array([
+    [1.5, 0.7, -2.0, 0.1, 100.0],
+    [-0.3, 0.2, 0.25, -0.9, -100.0],
+])
+
+
+@pytest.mark.parametrize(
+    ("row", "k", "expected"),
+    [
+        (0, 1, [("orders_total", -2.0, "lowers", "5 purchases in total")]),
+        (0, 2, [("orders_total", -2.0, "lowers", "5 purchases in total"),
+                ("recency_days", 1.5, "raises", "no purchase for 214 days")]),
+        (0, 3, [("orders_total", -2.0, "lowers", "5 purchases in total"),
+                ("recency_days", 1.5, "raises", "no purchase for 214 days"),
+                ("gap_ratio", 0.7, "raises", "no purchase for 214 days, 6.0x their usual gap")]),
+        (1, 2, [("gap_mean_days", -0.9, "lowers", ONE_PURCHASE),
+                ("recency_days", -0.3, "lowers", "no purchase for 3 days")]),
+        (1, 4, [("gap_mean_days", -0.9, "lowers", ONE_PURCHASE),
+                ("recency_days", -0.3, "lowers", "no purchase for 3 days"),
+                ("orders_total", 0.25, "raises", "1 purchases in total"),
+                ("gap_ratio", 0.2, "raises", ONE_PURCHASE)]),
+    ],
+)
+def test_top_reasons_truth_table(row: int, k: int, expected: list[tuple[str, float, str, str]]) -> None:
+    """Hand-built contributions: order by magnitude, sign -> direction, catalogue text, bias ignored."""
+    reasons = top_reasons(HAND_CONTRIBUTIONS, HAND_FEATURES, k)
+    assert len(reasons) == 2
+    got = [(r.feature, r.contribution, r.direction, r.text) for r in reasons[row]]
+    assert got == expected
+
+
+def test_missing_value_is_null_and_told_in_words() -> None:
+    """A NaN feature value becomes value=None and the catalogue's when_missing sentence."""
+    reason = top_reasons(HAND_CONTRIBUTIONS, HAND_FEATURES, 1)[1][0]
+    assert reason.feature == "gap_mean_days"
+    assert reason.value is None
+    assert reason.text == ONE_PURCHASE
+
+
+def test_unknown_feature_falls_back_to_name_and_value() -> None:
+    """A feature outside the catalogue still gets a readable reason naming it and its value."""
+    features = pd.DataFrame({"mystery_score": [7.0]})
+    (reason,) = top_reasons(np.array([[-0.4, 0.0]]), features, 3)[0]
+    assert reason.feature == "mystery_score"
+    assert reason.value == 7.0
+    assert "mystery_score" in reason.text and "7" in reason.text
+
+
+def test_tiny_stump_has_exact_known_contributions() -> None:
+    """One depth-1 tree on recency: recency's SHAP value is leaf - cover-weighted mean leaf, others 0."""
+    rng = np.random.default_rng(11)
+    recency = rng.uniform(0, 100, 400)
+    frame = pd.DataFrame({"recency_days": recency, "orders_total": rng.integers(1, 20, 400).astype(float),
+                          "mystery_score": rng.normal(size=400)})
+    labels = (recency > 50).astype(float)
+    names = list(frame.columns)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 1, "eta": 1.0, "lambda": 0.0, "min_child_weight": 0.0,
+         "base_score": 0.5, "nthread": 1, "seed": 0},
+        xgb.DMatrix(frame.to_numpy(np.float32), label=labels, feature_names=names),
+        num_boost_round=1,
+    )
+    tree = booster.trees_to_dataframe()
+    assert list(tree.loc[tree["Feature"] != "Leaf", "Feature"]) == ["recency_days"]
+    leaves = tree[tree["Feature"] == "Leaf"].set_index("ID")
+    split = tree.iloc[0]
+    expected_mean = float((leaves["Gain"] * leaves["Cover"]).sum() / leaves["Cover"].sum())
+
+    probe = pd.DataFrame({"recency_days": [10.0, 90.0], "orders_total": [3.0, 3.0], "mystery_score": [0.0, 0.0]})
+    contributions = booster.predict(feature_matrix(booster, probe), pred_contribs=True)
+    for i, value in enumerate(probe["recency_days"]):
+        leaf = leaves.loc[split["Yes"] if value < split["Split"] else split["No"], "Gain"]
+        assert contributions[i, 0] == pytest.approx(leaf - expected_mean, abs=1e-5)
+        assert contributions[i, 1] == 0 and contributions[i, 2] == 0
+        assert contributions[i, 3] == pytest.approx(expected_mean, abs=1e-5)  # base_score 0.5 = margin 0
+    assert contributions[0, 0] < 0 < contributions[1, 0]
+
+    reasons = top_reasons(contributions, probe, 1)
+    assert [(r[0].feature, r[0].direction) for r in reasons] == [("recency_days", "lowers"), ("recency_days", "raises")]
+    assert reasons[1][0].text == "no purchase for 90 days"

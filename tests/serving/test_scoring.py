@@ -1,0 +1,147 @@
+"""serving.scoring: batch scoring of snapshot members, in request order, with reasons.
+
+DESIGN.md: unknown ids come back as such, not as errors; one predict call serves a whole batch, so
+vectorisation must not change any member's result.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from features import contract
+from features.store import latest_snapshot_path, read_snapshot
+from serving.scoring import feature_matrix, index_by_member, score_frame, score_members
+
+
+@pytest.fixture
+def served(use_trained: object) -> tuple[xgb.Booster, pd.DataFrame]:
+    """The served churn booster and the newest snapshot frame (member_id + features)."""
+    from serving.artefacts import load_model
+
+    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
+    return load_model("churn").booster, snapshot.frame
+
+
+def reference_probabilities(booster: xgb.Booster, frame: pd.DataFrame, ids: list[str]) -> np.ndarray:
+    """booster.predict on the same snapshot rows, built independently of serving.scoring."""
+    rows = frame.set_index(frame[contract.MEMBER_ID].astype(str)).loc[ids, list(booster.feature_names)]
+    matrix = xgb.DMatrix(rows.to_numpy(np.float32), feature_names=list(booster.feature_names))
+    return booster.predict(matrix).astype(float)
+
+
+def test_results_follow_request_order_and_match_booster_predict(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """One entry per id in request order; each probability is booster.predict on that member's row."""
+    booster, frame = served
+    ids = list(frame[contract.MEMBER_ID].astype(str).sample(40, random_state=5))
+    results = score_members(booster, index_by_member(frame), ids, explain=2)
+    assert [r.member_id for r in results] == ids
+    assert all(r.status == "scored" for r in results)
+    np.testing.assert_allclose([r.churn_probability for r in results], reference_probabilities(booster, frame, ids),
+                               rtol=0, atol=1e-7)
+    assert all(0.0 <= r.churn_probability <= 1.0 for r in results)
+
+
+def test_unknown_ids_are_listed_with_null_probability(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """Ids absent from the snapshot come back in place, status 'unknown', no probability, no reasons."""
+    booster, frame = served
+    known = list(frame[contract.MEMBER_ID].astype(str).iloc[[3, 10]])
+    ids = ["no-such-member", known[0], "", known[1], "M00003"]
+    results = score_members(booster, index_by_member(frame), ids, explain=3)
+    assert [r.member_id for r in results] == ids
+    assert [r.status for r in results] == ["unknown", "scored", "unknown", "scored", "unknown"]
+    for result in (results[0], results[2], results[4]):
+        assert result.churn_probability is None and result.reasons == []
+    for result in (results[1], results[3]):
+        assert result.churn_probability is not None and len(result.reasons) == 3
+
+
+def test_only_unknown_ids_score_without_error(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """A batch with no known member is answered (all 'unknown'), not an error from an empty matrix."""
+    booster, frame = served
+    results = score_members(booster, index_by_member(frame), ["x", "y"], explain=3)
+    assert [(r.member_id, r.status, r.churn_probability) for r in results] == [("x", "unknown", None), ("y", "unknown", None)]
+
+
+def test_duplicate_ids_each_get_an_identical_entry(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """A repeated id is answered every time it is asked, with the same scores and reasons."""
+    booster, frame = served
+    a, b = frame[contract.MEMBER_ID].astype(str).iloc[[1, 2]]
+    ids = [a, b, a, "ghost", a, "ghost"]
+    results = score_members(booster, index_by_member(frame), ids, explain=3)
+    assert [r.member_id for r in results] == ids
+    assert results[0] == results[2] == results[4]
+    assert results[3] == results[5] and results[3].status == "unknown"
+    assert results[0].churn_probability != results[1].churn_probability
+
+
+def test_explain_zero_gives_no_reasons(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """explain=0 scores the members but attaches no reasons."""
+    booster, frame = served
+    ids = list(frame[contract.MEMBER_ID].astype(str).head(10))
+    results = score_members(booster, index_by_member(frame), ids, explain=0)
+    assert all(r.status == "scored" and r.churn_probability is not None and r.reasons == [] for r in results)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_explain_k_gives_k_reasons_naming_their_own_shap_column(served: tuple[xgb.Booster, pd.DataFrame], k: int) -> None:
+    """explain=k gives exactly k reasons, each with the pred_contribs value of the feature it names."""
+    booster, frame = served
+    names = list(booster.feature_names)
+    ids = list(frame[contract.MEMBER_ID].astype(str).iloc[::97])
+    results = score_members(booster, index_by_member(frame), ids, explain=k)
+    rows = frame.set_index(frame[contract.MEMBER_ID].astype(str)).loc[ids, names]
+    contributions = booster.predict(xgb.DMatrix(rows.to_numpy(np.float32), feature_names=names), pred_contribs=True)
+    for i, result in enumerate(results):
+        assert len(result.reasons) == k
+        for reason in result.reasons:
+            assert reason.contribution == pytest.approx(float(contributions[i, names.index(reason.feature)]), abs=1e-7)
+
+
+def test_batch_of_500_gives_the_same_result_as_one_by_one(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """Scoring an id alone or inside a 500-id batch gives the same probability and the same reasons."""
+    booster, frame = served
+    by_id = index_by_member(frame)
+    ids = list(frame[contract.MEMBER_ID].astype(str).head(500))
+    assert len(ids) == 500
+    batch = score_members(booster, by_id, ids, explain=3)
+    for position in (0, 1, 137, 250, 499):
+        (alone,) = score_members(booster, by_id, [ids[position]], explain=3)
+        assert alone.churn_probability == pytest.approx(batch[position].churn_probability, abs=1e-7)
+        assert [(r.feature, r.text, r.direction) for r in alone.reasons] == \
+               [(r.feature, r.text, r.direction) for r in batch[position].reasons]
+        for mine, theirs in zip(alone.reasons, batch[position].reasons):
+            assert mine.contribution == pytest.approx(theirs.contribution, abs=1e-6)
+
+
+def test_feature_column_order_does_not_matter(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """Snapshot columns are matched to the booster by name, so shuffling them changes nothing."""
+    booster, frame = served
+    shuffled = frame[[contract.MEMBER_ID, *reversed([c for c in frame.columns if c != contract.MEMBER_ID])]]
+    np.testing.assert_array_equal(score_frame(booster, shuffled)["churn_probability"],
+                                  score_frame(booster, frame)["churn_probability"])
+
+
+def test_feature_matrix_names_a_missing_feature(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """A snapshot lacking a model feature is a ValueError naming it, never silently zero-filled."""
+    booster, frame = served
+    with pytest.raises(ValueError, match="gap_ratio"):
+        feature_matrix(booster, frame.drop(columns="gap_ratio"))
+
+
+def test_score_frame_has_one_row_per_snapshot_member(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """score_frame: member_id, churn_probability for every snapshot member, equal to booster.predict."""
+    booster, frame = served
+    scores = score_frame(booster, frame)
+    assert list(scores.columns) == [contract.MEMBER_ID, "churn_probability"]
+    assert len(scores) == len(frame) == frame[contract.MEMBER_ID].nunique()
+    assert list(scores[contract.MEMBER_ID].astype(str)) == list(frame[contract.MEMBER_ID].astype(str))
+    assert scores["churn_probability"].between(0, 1).all()
+    np.testing.assert_allclose(scores["churn_probability"],
+                               reference_probabilities(booster, frame, list(frame[contract.MEMBER_ID].astype(str))),
+                               rtol=0, atol=1e-7)

@@ -1,0 +1,108 @@
+"""serving.service.MemberScoring called directly, without HTTP (BentoML's testing pattern).
+
+``@bentoml.service`` wraps the class in a ``bentoml.Service``; calling it instantiates the inner
+class, whose API methods are then plain Python methods.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from features.store import latest_snapshot_path, read_snapshot, write_snapshot
+from serving.schemas import Metadata, ScoreResponse
+
+
+@pytest.fixture
+def service(use_trained: object) -> object:
+    from serving.service import MemberScoring
+
+    return MemberScoring()
+
+
+def served_snapshot():
+    return read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
+
+
+def test_service_exposes_score_as_an_api() -> None:
+    """The Bento publishes /score as a service API (metadata is a FastAPI route beside it)."""
+    from serving.service import MemberScoring
+
+    assert "score" in MemberScoring.apis
+    assert MemberScoring.apis["score"].route == "/score"
+
+
+def test_score_returns_known_and_unknown_in_order(service: object) -> None:
+    """score(): per-id results in request order, unknown ids listed, model and snapshot named."""
+    snapshot = served_snapshot()
+    known = [str(x) for x in snapshot.frame["member_id"].iloc[[5, 0]]]
+    response = service.score(member_ids=[known[0], "nobody", known[1]], explain=2)
+    assert isinstance(response, ScoreResponse)
+    assert [r.member_id for r in response.results] == [known[0], "nobody", known[1]]
+    assert [r.status for r in response.results] == ["scored", "unknown", "scored"]
+    assert all(len(r.reasons) == 2 and all(reason.text for reason in r.reasons)
+               for r in response.results if r.status == "scored")
+    assert response.results[1].churn_probability is None
+    assert response.model_version == "1"
+    assert response.snapshot_as_of == snapshot.as_of.isoformat()
+
+
+def test_score_default_explain_is_three(service: object) -> None:
+    """Without explain, each scored member gets three reasons."""
+    member = str(served_snapshot().frame["member_id"].iloc[0])
+    (result,) = service.score(member_ids=[member]).results
+    assert len(result.reasons) == 3
+
+
+def test_metadata_reports_model_snapshot_and_metrics(service: object) -> None:
+    """metadata(): the champion's version and run, the snapshot date, size and fingerprint, OOT metrics."""
+    from training import registry
+
+    snapshot = served_snapshot()
+    metadata = service.metadata()
+    assert isinstance(metadata, Metadata)
+    assert metadata.model_name.startswith("memberscore-churn:")
+    assert metadata.model_version == "1"
+    assert metadata.mlflow_run_id == registry.version_run_id("churn", "1")
+    assert metadata.snapshot_as_of == snapshot.as_of.isoformat()
+    assert metadata.snapshot_members == len(snapshot.frame)
+    assert metadata.data_fingerprint == snapshot.fingerprint
+    logged = registry.run_metrics(metadata.mlflow_run_id)
+    assert metadata.metrics["oot_model_roc_auc"] == pytest.approx(logged["oot_model_roc_auc"])
+    assert metadata.metrics["oot_model_roc_auc"] > 0.7
+    assert all(name.startswith("oot_") for name in metadata.metrics)
+
+
+def test_service_without_a_snapshot_says_how_to_make_one(use_trained: object, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """No snapshot in the store: a FileNotFoundError that names the directory and the command to run."""
+    from serving.service import MemberScoring
+
+    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="memberscore snapshot") as error:
+        MemberScoring()
+    assert "empty" in str(error.value)
+
+
+def test_service_picks_up_a_newer_snapshot_without_restart(use_trained: object, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot written after start-up is served by the running instance (metadata and scores)."""
+    from serving.service import MemberScoring
+
+    current = latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]))
+    directory = tmp_path / "snapshots"
+    directory.mkdir()
+    shutil.copy(current, directory / current.name)
+    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(directory))
+    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_POLL_SECONDS", "0")
+    service = MemberScoring()
+    old = read_snapshot(current)
+    newer = dataclasses.replace(old, as_of=old.as_of + timedelta(days=1))
+    write_snapshot(newer, directory)
+    assert service.metadata().snapshot_as_of == newer.as_of.isoformat()
+    assert service.score(member_ids=["nobody"]).snapshot_as_of == newer.as_of.isoformat()
