@@ -1,0 +1,225 @@
+"""Retail membership playbooks as rules: RFM segments, ABC classes, lifecycle stages and tiers.
+
+The rules live in one YAML file parsed once into ``SegmentRules`` (``features.segment_rules``). Everything learned from data (RFM quintile edges, Pareto spend thresholds, the
+typical gap, quantile tier thresholds) is fitted on the training window and applied unchanged to
+later snapshots, so a member's label never depends on who else is being scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.contract import MEMBER_ID
+from features.rfm import RFMScorer
+from features.segment_rules import (
+    ABC_CLASSES,
+    LIFECYCLE_STAGES,
+    AbcRules,
+    LifecycleRules,
+    RfmRules,
+    SegmentRules,
+    TierRules,
+    read_segment_rules,
+)
+
+__all__ = ["ABC_CLASSES", "LIFECYCLE_STAGES", "ABCClassifier", "FittedSegments", "LifecycleStager", "RfmRules",
+           "SegmentRules", "TierAssigner", "TierRules", "assign_tiers", "fit_segments", "read_segment_rules",
+           "rfm_segments", "segment_members"]
+
+
+def _labelled(
+    values: np.ndarray, labels: tuple[str, ...], index: pd.Index, name: str, ordered: bool = False
+) -> pd.Series:
+    """Categorical with every configured label as a category, so segment sizes list empty ones too."""
+    return pd.Series(pd.Categorical(values, categories=list(labels), ordered=ordered), index=index, name=name)
+
+
+def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype=float)
+
+
+def _spend(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Spend with missing as zero: no recorded spend in the window is no spend."""
+    return np.nan_to_num(_values(frame, column), nan=0.0)
+
+
+def rfm_segments(scores: pd.DataFrame, rules: RfmRules) -> pd.Series:
+    """Name each member's RFM cell: the first rule whose ranges all hold, else ``catch_all``."""
+    names = np.full(len(scores), rules.catch_all, dtype=object)
+    unnamed = np.ones(len(scores), dtype=bool)
+    for segment in rules.segments:
+        hit = unnamed.copy()
+        for axis, bounds in (("r", segment.r), ("f", segment.f), ("m", segment.m)):
+            if bounds is not None:
+                score = scores[f"{axis}_score"].to_numpy()
+                hit &= (score >= bounds[0]) & (score <= bounds[1])
+        names[hit] = segment.name
+        unnamed &= ~hit
+    return _labelled(names, rules.labels, scores.index, "rfm_segment")
+
+
+class ABCClassifier:
+    """Pareto classes AA/A/B/C by spend, with the spend thresholds learned on the training window.
+
+    On the fitted frame, class A (AA included: the elite is part of A) is the smallest top set whose
+    spend reaches ``a_share`` of total positive spend; the spend of the member who crosses the share
+    becomes ``thresholds_["A"]`` (likewise AA and B). Members tied at a threshold all join the higher
+    class, so equal spend always means equal class. Zero or negative spend is C: it contributes nothing.
+    """
+
+    def __init__(self, rules: AbcRules) -> None:
+        self.rules = rules
+
+    def fit(self, frame: pd.DataFrame) -> ABCClassifier:
+        spend = np.sort(_spend(frame, self.rules.spend_column))[::-1]
+        spend = spend[spend > 0]
+        shares = {"AA": self.rules.aa_share, "A": self.rules.a_share, "B": self.rules.b_share}
+        if spend.size == 0:  # nobody bought in the window, so nobody can rank above C
+            self.thresholds_ = {label: float("inf") for label in shares}
+            return self
+        cumulative = np.cumsum(spend)
+        # relative tolerance: a share reached exactly must not be missed by float rounding
+        targets = [share * cumulative[-1] * (1 - 1e-12) for share in shares.values()]
+        crossing = np.minimum(np.searchsorted(cumulative, targets, side="left"), spend.size - 1)
+        self.thresholds_ = {label: float(spend[i]) for label, i in zip(shares, crossing)}
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.Series:
+        spend, bars = _spend(frame, self.rules.spend_column), self.thresholds_
+        labels = np.select([spend >= bars["AA"], spend >= bars["A"], spend >= bars["B"]], ABC_CLASSES[:3], "C")
+        return _labelled(labels, ABC_CLASSES, frame.index, "abc_class")
+
+
+class LifecycleStager:
+    """Stages new / active / sleeping / lost from recency measured in the member's own rhythm.
+
+    Members without a usable own gap (one purchase, or all purchases at one instant) are measured
+    against ``typical_gap_days_``, the median ``gap_mean_days`` of repeat buyers in the training
+    window: "a long time" then means the same for them as for a typical repeat buyer.
+    """
+
+    def __init__(self, rules: LifecycleRules) -> None:
+        self.rules = rules
+
+    def fit(self, frame: pd.DataFrame) -> LifecycleStager:
+        gaps = _values(frame, "gap_mean_days")
+        gaps = gaps[np.isfinite(gaps) & (gaps > 0)]
+        self.typical_gap_days_ = float(np.median(gaps)) if gaps.size else self.rules.fallback_gap_days
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.Series:
+        rules, own = self.rules, _values(frame, "gap_ratio")
+        ratio = np.where(np.isfinite(own), own, _values(frame, "recency_days") / self.typical_gap_days_)
+        is_new = _values(frame, "tenure_days") <= rules.new_days
+        is_new &= _values(frame, "orders_total") <= rules.new_max_orders
+        stages = np.select([is_new, ratio <= rules.active_ratio, ratio <= rules.lost_ratio], LIFECYCLE_STAGES[:3], "lost")
+        return _labelled(stages, LIFECYCLE_STAGES, frame.index, "lifecycle_stage")
+
+
+def assign_tiers(
+    frame: pd.DataFrame,
+    rules: TierRules,
+    previous: pd.Series | None = None,
+    *,
+    thresholds: Mapping[str, float] | None = None,
+) -> pd.Series:
+    """Tier per member: the highest rung whose threshold <= qualifying spend, with downgrade grace.
+
+    A snapshot has no tier history, so tiers are a pure function of spend plus, optionally,
+    ``previous`` (last period's tier, indexed by member id; missing = no history). A member whose
+    previous tier is above what spend earns keeps it while spend >= ``retain_share`` x its threshold,
+    else drops straight to the earned tier. ``thresholds`` (tier -> amount) default to the ladder's
+    amounts; a quantile ladder needs fitted ones (``TierAssigner``).
+    """
+    if thresholds is None:
+        if rules.uses_quantiles:
+            raise ValueError("quantile tier ladder: fit a TierAssigner on the training window for thresholds")
+        thresholds = rules.amounts()
+    bars = np.array([thresholds[rung.name] for rung in rules.ladder], dtype=float)
+    spend = _spend(frame, rules.qualifying_column)
+    rank = np.where(spend > 0, np.searchsorted(bars, spend, side="right"), 0)  # no spend, no tier
+    if previous is not None:
+        held = _previous_ranks(previous.reindex(frame[MEMBER_ID].to_numpy()), rules.labels)
+        bar_held = np.concatenate([[0.0], bars])[held]
+        rank = np.where((held > rank) & (spend >= rules.retain_share * bar_held), held, rank)
+    # ordered base -> top, so campaigns can select ``tier >= "platinum"``
+    return _labelled(np.asarray(rules.labels, dtype=object)[rank], rules.labels, frame.index, "tier", ordered=True)
+
+
+def _previous_ranks(previous: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
+    """Ladder positions of last period's tiers; no history counts as the base tier."""
+    unknown = sorted(set(previous.dropna().astype(str)) - set(labels))
+    if unknown:
+        raise ValueError(f"previous tiers {unknown} are not on the ladder {list(labels)}")
+    rank_of = {label: rank for rank, label in enumerate(labels)}
+    return previous.astype(object).map(rank_of).fillna(0).to_numpy(dtype=int)
+
+
+class TierAssigner:
+    """Learns tier thresholds: quantiles of positive qualifying spend, or the ladder's fixed amounts.
+
+    Quantiles skip members with no spend in the window; a base of lapsed members would otherwise
+    pull the silver threshold down to zero.
+    """
+
+    def __init__(self, rules: TierRules) -> None:
+        self.rules = rules
+
+    def fit(self, frame: pd.DataFrame) -> TierAssigner:
+        if not self.rules.uses_quantiles:
+            self.thresholds_ = self.rules.amounts()
+            return self
+        spend = _spend(frame, self.rules.qualifying_column)
+        spend = spend[spend > 0]
+        self.thresholds_ = {
+            rung.name: float(np.quantile(spend, rung.quantile)) if spend.size else float("inf")
+            for rung in self.rules.ladder
+        }
+        return self
+
+    def transform(self, frame: pd.DataFrame, previous: pd.Series | None = None) -> pd.Series:
+        return assign_tiers(frame, self.rules, previous, thresholds=self.thresholds_)
+
+
+@dataclass(frozen=True)
+class FittedSegments:
+    """Every segmenter fitted on one training window, ready for any later snapshot."""
+
+    rules: SegmentRules
+    rfm: RFMScorer
+    abc: ABCClassifier
+    lifecycle: LifecycleStager
+    tiers: TierAssigner
+
+
+def fit_segments(train_frame: pd.DataFrame, rules: SegmentRules) -> FittedSegments:
+    """Fit RFM edges, Pareto thresholds, the typical gap and tier thresholds on the training window only."""
+    return FittedSegments(
+        rules,
+        RFMScorer().fit(train_frame),
+        ABCClassifier(rules.abc).fit(train_frame),
+        LifecycleStager(rules.lifecycle).fit(train_frame),
+        TierAssigner(rules.tiers).fit(train_frame),
+    )
+
+
+def segment_members(
+    frame: pd.DataFrame, fitted: FittedSegments, previous_tiers: pd.Series | None = None
+) -> pd.DataFrame:
+    """Columns rfm_segment, abc_class, lifecycle_stage, tier, with ``frame``'s index.
+
+    ``previous_tiers`` (last period's tier by member id) turns on the tier downgrade grace.
+    """
+    return pd.concat(
+        [
+            rfm_segments(fitted.rfm.transform(frame), fitted.rules.rfm),
+            fitted.abc.transform(frame),
+            fitted.lifecycle.transform(frame),
+            fitted.tiers.transform(frame, previous_tiers),
+        ],
+        axis=1,
+    )
