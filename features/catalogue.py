@@ -21,6 +21,7 @@ class Feature:
     description: str
     reason: str
     needs_category: bool = False
+    lifetime: bool = False  # from the BG/NBD + Gamma-Gamma fit (features.lifetime), not an Ibis expression
     when_missing: str | None = None  # a full sentence for members without a value
     churn_direction: int = 0  # +1: more of it never lowers churn risk; -1: never raises it; 0: free
 
@@ -87,6 +88,15 @@ CATALOGUE: Final[tuple[Feature, ...]] = (
             "spend {spend_trend_90d:+,.2f} versus the previous 90 days"),
     Feature("returns_share", "share", "share of gross spend returned or cancelled",
             "returned {returns_share:.0%} of what they bought", when_missing="nothing bought yet"),
+    Feature("p_alive", "probability", "BG/NBD probability that the member is still active",
+            "{p_alive:.0%} likely to still be an active customer", lifetime=True,
+            when_missing="too little history in the data to estimate whether still active"),
+    Feature("bgnbd_purchases_90d", "orders", "BG/NBD expected purchases in the next 90 days",
+            "expected to buy {bgnbd_purchases_90d:.1f} times in the next 90 days", lifetime=True,
+            when_missing="too little history in the data to forecast purchases"),
+    Feature("gg_order_value", "currency", "Gamma-Gamma expected spend per purchase",
+            "expected to spend {gg_order_value:,.2f} per purchase", lifetime=True,
+            when_missing="too little history in the data to forecast spend per purchase"),
     Feature("categories_distinct", "categories", "distinct categories bought",
             "buys in {categories_distinct:.0f} categories", needs_category=True),
     Feature("category_entropy", "nats", "how evenly spend spreads over categories (entropy)",
@@ -103,6 +113,9 @@ def churn_monotone_constraints(names: list[str]) -> dict[str, int]:
     return {name: BY_NAME[name].churn_direction for name in names if name in BY_NAME and BY_NAME[name].churn_direction}
 
 
-def feature_names(has_category: bool) -> list[str]:
-    """Catalogue order of the features a dataset with (or without) categories provides."""
-    return [f.name for f in CATALOGUE if has_category or not f.needs_category]
+def feature_names(has_category: bool, lifetime: bool = True) -> list[str]:
+    """Catalogue order of the features a dataset with (or without) categories provides.
+
+    ``lifetime=False`` leaves out the BG/NBD + Gamma-Gamma features, which are not Ibis expressions.
+    """
+    return [f.name for f in CATALOGUE if (has_category or not f.needs_category) and (lifetime or not f.lifetime)]

@@ -6,7 +6,12 @@ so a return does not make a category look more important.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from datetime import date
+
 import ibis
+import pandas as pd
 from ibis.expr.types import Table
 
 from features import contract
@@ -25,3 +30,36 @@ def category_breadth(lines: Table) -> Table:
         category_entropy=-(shares.share * shares.share.ln()).sum(),
         top_category_share=shares.share.max(),
     )
+
+
+SHARE_PREFIX = "share_"
+MAX_SHARE_COLUMNS = 100
+
+
+def share_column(category: str) -> str:
+    """The feature name of a member's spend share in ``category``: ``share_`` + a lower-case slug."""
+    ascii_name = unicodedata.normalize("NFKD", str(category)).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+    return SHARE_PREFIX + (slug or "blank")
+
+
+def category_shares(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Each member's share of gross spend per category before ``as_of``, one column per category.
+
+    Only the MAX_SHARE_COLUMNS categories with the most buyers get a column (a model offers only
+    frequent categories); categories whose slugs collide share one column. Members are those
+    with any positive line before ``as_of``; a model needing a column absent here reads it as 0.
+    """
+    bought = transactions[(transactions[contract.TS] < pd.Timestamp(as_of)) & (transactions[contract.AMOUNT] > 0)
+                          & transactions[contract.CATEGORY].notna()]
+    spend = bought.groupby([contract.MEMBER_ID, contract.CATEGORY], observed=True)[contract.AMOUNT].sum()
+    buyers = spend.groupby(level=contract.CATEGORY, observed=True).size()
+    frequent = buyers.sort_index().sort_values(ascending=False, kind="stable").index[:MAX_SHARE_COLUMNS]
+    spend = spend[spend.index.get_level_values(contract.CATEGORY).isin(frequent)]
+    shares = spend / bought.groupby(contract.MEMBER_ID, observed=True)[contract.AMOUNT].sum().reindex(
+        spend.index.get_level_values(contract.MEMBER_ID)).to_numpy()
+    wide = shares.rename(lambda c: share_column(c), level=contract.CATEGORY).groupby(level=[0, 1]).sum().unstack(fill_value=0.0)
+    wide.columns = wide.columns.astype(str)
+    wide = wide.reindex(columns=sorted(wide.columns)).astype("float64").reset_index()
+    wide[contract.MEMBER_ID] = wide[contract.MEMBER_ID].astype("string")
+    return wide.rename_axis(columns=None)

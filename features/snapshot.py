@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -14,22 +14,45 @@ from ibis.expr.types import Table
 from features import contract
 from features.behaviour import purchase_history, spend_and_returns, trailing_activity
 from features.catalogue import feature_names
-from features.categories import category_breadth
+from features.categories import category_breadth, category_shares
 from features.engine import as_table, execute
+from features.lifetime import lifetime_features
+from features.segment_rules import SegmentRules, read_segment_rules
+from features.segments import fit_segments, segment_members
 from features.purchases import lines_in_window
+
+
+SEGMENT_COLUMNS = ("rfm_segment", "abc_class", "lifecycle_stage", "tier")
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Features of every member with a purchase before ``as_of``, one row each, sorted by id."""
+    """Features of every member with a purchase before ``as_of``, one row each, sorted by id.
+
+    ``profile`` holds what is shown beside the scores but never fed to a model: the BG/NBD +
+    Gamma-Gamma 12-month CLV and, once ``features.profile`` has run, the playbook segments.
+    """
 
     frame: pd.DataFrame
     as_of: date
     fingerprint: str
+    profile: pd.DataFrame = field(default_factory=lambda: _members_only())
+    shares: pd.DataFrame = field(default_factory=lambda: _members_only())  # share_<category> columns
 
     @property
     def feature_names(self) -> list[str]:
         return [c for c in self.frame.columns if c != contract.MEMBER_ID]
+
+    def model_inputs(self) -> pd.DataFrame:
+        """Features and category spend shares side by side (a member without spend in a category: 0)."""
+        joined = self.frame.merge(self.shares, on=contract.MEMBER_ID, how="left", validate="one_to_one")
+        share_columns = [c for c in self.shares.columns if c != contract.MEMBER_ID]
+        joined[share_columns] = joined[share_columns].fillna(0.0)
+        return joined
+
+
+def _members_only() -> pd.DataFrame:
+    return pd.DataFrame({contract.MEMBER_ID: pd.Series(dtype="string")})
 
 
 def snapshot_expression(lines: Table, as_of: date) -> Table:
@@ -45,19 +68,39 @@ def snapshot_expression(lines: Table, as_of: date) -> Table:
         parts.append(category_breadth(history))
     for part in parts:
         members = members.left_join(part, contract.MEMBER_ID).drop(f"{contract.MEMBER_ID}_right")
-    return members.select(contract.MEMBER_ID, *feature_names(has_category))
+    return members.select(contract.MEMBER_ID, *feature_names(has_category, lifetime=False))
 
 
 def build_snapshot(
-    transactions: pd.DataFrame, as_of: date, backend: BaseBackend | None = None
+    transactions: pd.DataFrame, as_of: date, backend: BaseBackend | None = None, rules: SegmentRules | None = None
 ) -> Snapshot:
-    """Compute the snapshot as of ``as_of`` from clean transactions (see ``features.load``)."""
+    """Compute the snapshot as of ``as_of`` from clean transactions (see ``features.load``).
+
+    The playbook segments in the profile use ``rules`` (the packaged defaults when None), fitted
+    on this snapshot's own members.
+    """
     expression = snapshot_expression(as_table(transactions), as_of)
     frame = execute(expression, backend)
+    frame[contract.MEMBER_ID] = frame[contract.MEMBER_ID].astype("string")
+    lifetime = lifetime_features(transactions, as_of)
+    frame = frame.merge(lifetime.drop(columns="clv_12m"), on=contract.MEMBER_ID, how="left", validate="one_to_one")
     frame = frame.sort_values(contract.MEMBER_ID, kind="stable").reset_index(drop=True)
-    frame = _with_model_dtypes(frame)
+    frame = _with_model_dtypes(frame[[contract.MEMBER_ID, *feature_names(contract.CATEGORY in transactions.columns)]])
+    profile = frame[[contract.MEMBER_ID]].merge(lifetime[[contract.MEMBER_ID, "clv_12m"]], on=contract.MEMBER_ID, how="left")
+    profile["clv_12m"] = profile["clv_12m"].astype("float64")
+    profile = pd.concat([profile, _segments(frame, rules)], axis=1)
+    shares = category_shares(transactions, as_of) if contract.CATEGORY in transactions.columns else _members_only()
     history = transactions[transactions[contract.TS] < pd.Timestamp(as_of)]
-    return Snapshot(frame=frame, as_of=as_of, fingerprint=data_fingerprint(history))
+    return Snapshot(frame=frame, as_of=as_of, fingerprint=data_fingerprint(history), profile=profile, shares=shares)
+
+
+def _segments(frame: pd.DataFrame, rules: SegmentRules | None) -> pd.DataFrame:
+    """RFM segment, ABC class, lifecycle stage and tier as plain strings, row-aligned with ``frame``."""
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in SEGMENT_COLUMNS})
+    rules = rules or read_segment_rules()
+    segments = segment_members(frame, fit_segments(frame, rules))
+    return segments.astype("string").reset_index(drop=True)[list(SEGMENT_COLUMNS)]
 
 
 def _with_model_dtypes(frame: pd.DataFrame) -> pd.DataFrame:

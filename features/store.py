@@ -13,6 +13,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.catalogue import BY_NAME
+from features.categories import SHARE_PREFIX
+from features.contract import MEMBER_ID
 from features.snapshot import Snapshot
 
 METADATA_KEY = b"memberscore"
@@ -26,7 +29,10 @@ def default_snapshot_dir() -> Path:
 def write_snapshot(snapshot: Snapshot, directory: Path) -> Path:
     """Write atomically (temp file, then rename) so a reader never sees half a snapshot."""
     directory.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(snapshot.frame, preserve_index=False)
+    joined = snapshot.frame
+    for part in (snapshot.profile, snapshot.shares):
+        joined = joined.merge(part, on=MEMBER_ID, how="left", validate="one_to_one")
+    table = pa.Table.from_pandas(joined, preserve_index=False)
     meta = {"as_of": snapshot.as_of.isoformat(), "fingerprint": snapshot.fingerprint}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()})
     path = directory / f"snapshot-{snapshot.as_of.isoformat()}.parquet"
@@ -43,7 +49,13 @@ def latest_snapshot_path(directory: Path) -> Path | None:
 
 
 def read_snapshot(path: Path) -> Snapshot:
+    """A stored snapshot, split back into model features (catalogue names) and the profile."""
     table = pq.read_table(path)
     meta = json.loads((table.schema.metadata or {})[METADATA_KEY])
-    frame = table.to_pandas()
-    return Snapshot(frame=frame, as_of=date.fromisoformat(meta["as_of"]), fingerprint=meta["fingerprint"])
+    joined = table.to_pandas()
+    features = [c for c in joined.columns if c in BY_NAME]
+    shares = [c for c in joined.columns if c.startswith(SHARE_PREFIX)]
+    profile = [c for c in joined.columns if c != MEMBER_ID and c not in BY_NAME and c not in shares]
+    return Snapshot(frame=joined[[MEMBER_ID, *features]], as_of=date.fromisoformat(meta["as_of"]),
+                    fingerprint=meta["fingerprint"], profile=joined[[MEMBER_ID, *profile]],
+                    shares=joined[[MEMBER_ID, *shares]])

@@ -6,13 +6,15 @@ order, or a member-day without order ids, with positive net amount) in the horiz
 
 from __future__ import annotations
 
+import math
+
 from datetime import date
 
 import pandas as pd
 import pytest
 
 from features.contract import MEMBER_ID
-from features.labels import build_labels
+from features.labels import LABEL_COLUMNS, build_labels
 from tests.features.conftest import transactions_frame
 
 AS_OF = date(2024, 7, 1)
@@ -85,8 +87,35 @@ def test_churn_label(labels: pd.DataFrame, member: str, churned: int, orders: in
     assert (row["churned"], row["orders_in_horizon"]) == (churned, orders)
 
 
+# (member, days_to_next, spend_in_horizon, spend_before_horizon): T = 2024-07-01, H = 30 days
+TIMING_AND_SPEND = [
+    ("at_end", math.nan, 0.0, 20.0),
+    ("at_t", 0.0, 15.0, 20.0),
+    ("cancelled", math.nan, 0.0, 20.0),  # bought and cancelled in the horizon: no purchase, no spend
+    ("last_minute", 29 + (23 * 60 + 59) / 1440, 15.0, 20.0),
+    ("late_return", math.nan, -5.0, 20.0),  # a return of an earlier order is negative spend
+    ("member_day", 5 + 9 / 24, 6.0, 20.0),  # the day's first line times the purchase
+    ("return_only", math.nan, -20.0, 20.0),
+    ("two", 1 + 10 / 24, 10.0, 0.0),  # bought on 2024-05-01, before the 30 days before T
+]
+
+
+@pytest.mark.parametrize(("member", "days", "spend_in", "spend_before"), TIMING_AND_SPEND,
+                         ids=[m for m, *_ in TIMING_AND_SPEND])
+def test_days_to_next_and_spend_windows(
+    labels: pd.DataFrame, member: str, days: float, spend_in: float, spend_before: float
+) -> None:
+    row = labels.set_index(MEMBER_ID).loc[member]
+    if math.isnan(days):
+        assert math.isnan(row["days_to_next"])
+    else:
+        assert row["days_to_next"] == pytest.approx(days, abs=1e-9)
+    assert row["spend_in_horizon"] == pytest.approx(spend_in, abs=1e-9)
+    assert row["spend_before_horizon"] == pytest.approx(spend_before, abs=1e-9)
+
+
 def test_label_frame_shape_and_dtypes(labels: pd.DataFrame) -> None:
-    assert list(labels.columns) == [MEMBER_ID, "churned", "orders_in_horizon"]
+    assert list(labels.columns) == [MEMBER_ID, *LABEL_COLUMNS]
     assert isinstance(labels[MEMBER_ID].dtype, pd.StringDtype)
     assert labels["churned"].dtype == "int64"
     assert labels["orders_in_horizon"].dtype == "int64"

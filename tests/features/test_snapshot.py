@@ -205,9 +205,14 @@ def assert_features(actual: dict[str, float], expected: dict[str, float]) -> Non
         assert actual[name] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True), name
 
 
+LIFETIME = [f.name for f in CATALOGUE if f.lifetime]
+# a typical fitted member's BG/NBD + Gamma-Gamma outputs, for rendering their words
+LIFETIME_ROW = {"p_alive": 0.62, "bgnbd_purchases_90d": 1.4, "gg_order_value": 37.5}
+
+
 def test_expected_table_names_every_catalogue_feature() -> None:
     for values in EXPECTED.values():
-        assert list(values) == feature_names(True)
+        assert list(values) == feature_names(True, lifetime=False)
 
 
 def test_only_members_with_a_purchase_before_the_cut_off_are_scored(snapshot: Snapshot) -> None:
@@ -218,7 +223,10 @@ def test_only_members_with_a_purchase_before_the_cut_off_are_scored(snapshot: Sn
 
 @pytest.mark.parametrize("member", sorted(EXPECTED))
 def test_every_feature_of_every_member(snapshot: Snapshot, member: str) -> None:
-    assert_features(frame_row(snapshot.frame, member), EXPECTED[member])
+    """The hand-computed table; four members are too few for a BG/NBD fit, so those are missing."""
+    row = frame_row(snapshot.frame, member)
+    assert all(np.isnan(row.pop(name)) for name in LIFETIME)
+    assert_features(row, EXPECTED[member])
 
 
 def test_frame_columns_and_dtypes_follow_the_catalogue(snapshot: Snapshot) -> None:
@@ -238,7 +246,8 @@ def test_without_a_category_column_category_features_are_absent(lines: pd.DataFr
     assert not category_features & set(frame.columns)
     for member, expected in EXPECTED.items():
         kept = {name: value for name, value in expected.items() if name in feature_names(False)}
-        assert_features(frame_row(frame, member), kept)
+        row = {name: value for name, value in frame_row(frame, member).items() if name not in LIFETIME}
+        assert_features(row, kept)
 
 
 # Without an order_id column every purchase is a member-day: a's return (06-25) and cancelled
@@ -396,7 +405,7 @@ def test_every_feature_has_words_that_render_for_a_typical_member(
     snapshot: Snapshot, feature: catalogue.Feature
 ) -> None:
     """Member b has every feature present; its reason must render from the template itself."""
-    row = frame_row(snapshot.frame, "b")
+    row = {**frame_row(snapshot.frame, "b"), **LIFETIME_ROW}
     words = feature.in_words(row)
 
     assert feature.description.strip() and feature.unit.strip()
