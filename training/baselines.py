@@ -60,6 +60,10 @@ class RecencyOverGap(_CalibratedScore):
         self.typical_gap_ = float(gaps.median()) if len(gaps) else 1.0
 
     def _score(self, features: pd.DataFrame) -> np.ndarray:
+        return self.ratio(features)
+
+    def ratio(self, features: pd.DataFrame) -> np.ndarray:
+        """The raw rule: recency over the member's usual gap (the fitted typical gap for one-time buyers)."""
         gap = features["gap_mean_days"].fillna(self.typical_gap_).clip(lower=1.0)
         return (features["recency_days"] / gap).to_numpy(dtype=float)
 

@@ -40,6 +40,11 @@ class TrainConfig(BaseModel):
     seed: int = 7
     promotion_metric: Literal["roc_auc", "pr_auc"] = Field("roc_auc", description="higher is better")
     xgb_params: dict[str, Any] = Field(default_factory=default_xgb_params)
+    aft_distribution: Literal["normal", "logistic", "extreme"] = Field("normal", description="next-purchase AFT noise")
+    aft_sigma: float = Field(1.0, gt=0, description="next-purchase AFT scale of log-time noise")
+    spend_up_growth: float = Field(0.2, ge=0, description="without categories, upsell = next-H spend >= (1 + g) x trailing-H spend")
+    max_categories: int = Field(20, ge=1, le=200, description="categories the upsell model ranks (most owned first)")
+    value_tweedie_power: float = Field(1.5, gt=1, lt=2, description="member value: Tweedie variance power")
 
     @field_validator("xgb_params")
     @classmethod

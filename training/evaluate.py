@@ -6,6 +6,21 @@ import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 
+def _top_fraction_total(values: np.ndarray, scores: np.ndarray, fraction: float) -> tuple[float, int]:
+    """Expected sum of ``values`` over the top ``fraction`` of rows by ``scores``, and that row count.
+
+    The top is round(fraction * n) rows, at least one. Scores tied at the boundary share the
+    remaining places pro rata (each place counts their mean value), so a coarse score such as an
+    RFM rule is neither helped nor hurt by row order. Shared by every "top x%" metric.
+    """
+    values = np.asarray(values, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    n_top = max(1, int(round(fraction * len(values))))
+    threshold = np.sort(scores)[::-1][n_top - 1]
+    above, tied = scores > threshold, scores == threshold
+    return float(values[above].sum() + (n_top - above.sum()) * values[tied].mean()), n_top
+
+
 def lift_at(churned: np.ndarray, probability: np.ndarray, fraction: float = 0.1) -> float:
     """Churn rate among the top ``fraction`` by probability over the overall churn rate.
 
@@ -13,11 +28,7 @@ def lift_at(churned: np.ndarray, probability: np.ndarray, fraction: float = 0.1)
     counts), so a coarse score such as an RFM rule is neither helped nor hurt by row order.
     """
     churned = np.asarray(churned, dtype=float)
-    probability = np.asarray(probability, dtype=float)
-    n_top = max(1, int(round(fraction * len(churned))))
-    threshold = np.sort(probability)[::-1][n_top - 1]
-    above, tied = probability > threshold, probability == threshold
-    expected_churners = churned[above].sum() + (n_top - above.sum()) * churned[tied].mean()
+    expected_churners, n_top = _top_fraction_total(churned, probability, fraction)
     base_rate = churned.mean()
     return float(expected_churners / n_top / base_rate) if base_rate > 0 else float("nan")
 

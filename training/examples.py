@@ -8,24 +8,48 @@ from datetime import date
 import pandas as pd
 
 from features import contract
-from features.labels import build_labels
+from features.categories import SHARE_PREFIX
+from features.labels import LABEL_COLUMNS, build_labels, category_history
 from features.snapshot import build_snapshot
 
 CUTOFF_COLUMN = "cutoff"
 LABEL_COLUMN = "churned"
+NOT_FEATURES = (contract.MEMBER_ID, CUTOFF_COLUMN, *LABEL_COLUMNS)
 
 
 def build_examples(transactions: pd.DataFrame, cutoffs: Iterable[date], horizon_days: int) -> pd.DataFrame:
-    """Features as of each cut-off joined to the churn label of the horizon after it."""
+    """Features (and category spend shares) as of each cut-off joined to every label of the horizon after it.
+
+    A category share column absent at one cut-off is 0 there: the member spent nothing in it.
+    """
     frames = [_examples_at(transactions, cutoff, horizon_days) for cutoff in cutoffs]
-    return pd.concat(frames, ignore_index=True)
+    stacked = pd.concat(frames, ignore_index=True)
+    shares = [c for c in stacked.columns if c.startswith(SHARE_PREFIX)]
+    stacked[shares] = stacked[shares].fillna(0.0)
+    return stacked
+
+
+def feature_columns(examples: pd.DataFrame) -> list[str]:
+    """Model inputs of an examples frame: everything but ids, cut-offs and labels."""
+    return [c for c in examples.columns if c not in NOT_FEATURES]
 
 
 def _examples_at(transactions: pd.DataFrame, cutoff: date, horizon_days: int) -> pd.DataFrame:
     snapshot = build_snapshot(transactions, cutoff)
-    labels = build_labels(transactions, cutoff, horizon_days)[[contract.MEMBER_ID, LABEL_COLUMN]]
-    examples = snapshot.frame.merge(labels, on=contract.MEMBER_ID, how="inner", validate="one_to_one")
-    if len(examples) != len(snapshot.frame):
+    labels = build_labels(transactions, cutoff, horizon_days)
+    features = snapshot.model_inputs()
+    examples = features.merge(labels, on=contract.MEMBER_ID, how="inner", validate="one_to_one")
+    if len(examples) != len(features):
         raise AssertionError(f"labels do not cover every member scored at {cutoff}")
     examples.insert(1, CUTOFF_COLUMN, pd.Timestamp(cutoff))
     return examples
+
+
+def build_category_history(transactions: pd.DataFrame, cutoffs: Iterable[date], horizon_days: int) -> pd.DataFrame:
+    """``features.labels.category_history`` for each cut-off, stacked with a ``cutoff`` column."""
+    frames = []
+    for cutoff in cutoffs:
+        history = category_history(transactions, cutoff, horizon_days)
+        history.insert(0, CUTOFF_COLUMN, pd.Timestamp(cutoff))
+        frames.append(history)
+    return pd.concat(frames, ignore_index=True)

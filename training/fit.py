@@ -1,10 +1,13 @@
-"""Fit the XGBoost churn booster.
+"""Fit XGBoost boosters for any task.
 
 The number of boosting rounds is chosen out of time inside the training window: fit on the
 earlier training cut-offs, stop early on the latest one, then refit on all of them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,49 +17,57 @@ from features.catalogue import churn_monotone_constraints
 from training.config import TrainConfig
 from training.examples import CUTOFF_COLUMN
 
+MatrixFor = Callable[[pd.DataFrame], xgb.DMatrix]  # example rows -> DMatrix with the task's labels
+
 
 def to_matrix(features: pd.DataFrame, feature_names: list[str], label: np.ndarray | None = None) -> xgb.DMatrix:
-    """A DMatrix carrying the feature names, so the booster knows its own inputs."""
-    return xgb.DMatrix(features[feature_names].to_numpy(dtype=np.float32), label=label, feature_names=feature_names)
+    """A DMatrix carrying the feature names, so the booster knows its own inputs.
+
+    A category share column the rows lack is 0: the member spent nothing in that category.
+    """
+    columns = {name: features[name] if name in features.columns else 0.0 for name in feature_names}
+    values = pd.DataFrame(columns, index=features.index).to_numpy(dtype=np.float32)
+    return xgb.DMatrix(values, label=label, feature_names=feature_names)
 
 
 def booster_params(feature_names: list[str], config: TrainConfig) -> dict[str, object]:
+    """The churn booster's parameters: the configured ones, the seed, and monotone directions."""
     params: dict[str, object] = {**config.xgb_params, "seed": config.seed}
     if config.monotone:
         params["monotone_constraints"] = churn_monotone_constraints(feature_names)
     return params
 
 
-def choose_rounds(examples: pd.DataFrame, labels: np.ndarray, feature_names: list[str], config: TrainConfig) -> int:
+def choose_rounds(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping[str, Any], config: TrainConfig) -> int:
     """Best round count when validating on the latest training cut-off.
 
     Only cut-offs whose label window ends by the latest cut-off are fitted on, so the validation
-    is out of time; without such cut-offs (or without both classes) all rounds are used.
+    is out of time; without such cut-offs all rounds are used.
     """
     cutoffs = examples[CUTOFF_COLUMN]
     latest = cutoffs.max()
-    valid_rows = (cutoffs == latest).to_numpy()
     fit_rows = (cutoffs + pd.Timedelta(days=config.horizon_days) <= latest).to_numpy()
-    if config.early_stopping_rounds == 0 or not fit_rows.any() or len(np.unique(labels[valid_rows])) < 2:
+    if config.early_stopping_rounds == 0 or not fit_rows.any():
         return config.num_boost_round
-    booster = xgb.train(
-        booster_params(feature_names, config),
-        to_matrix(examples[fit_rows], feature_names, labels[fit_rows]),
-        num_boost_round=config.num_boost_round,
-        evals=[(to_matrix(examples[valid_rows], feature_names, labels[valid_rows]), "latest_cutoff")],
-        early_stopping_rounds=config.early_stopping_rounds,
-        verbose_eval=False,
-    )
+    validation = matrix_for(examples[(cutoffs == latest).to_numpy()])
+    if str(params.get("objective", "")).startswith("binary") and len(np.unique(validation.get_label())) < 2:
+        return config.num_boost_round  # AUC is undefined on one class
+    try:
+        booster = xgb.train(dict(params), matrix_for(examples[fit_rows]), num_boost_round=config.num_boost_round,
+                            evals=[(validation, "latest_cutoff")], early_stopping_rounds=config.early_stopping_rounds,
+                            verbose_eval=False)
+    except xgb.core.XGBoostError:  # e.g. AUC undefined: one class only in the validation rows
+        return config.num_boost_round
     return int(booster.best_iteration) + 1
 
 
-def fit_booster(examples: pd.DataFrame, labels: np.ndarray, feature_names: list[str], config: TrainConfig) -> xgb.Booster:
+def fit_booster(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping[str, Any], config: TrainConfig) -> xgb.Booster:
     """Train on every training cut-off with the chosen round count; deterministic for a seed."""
-    rounds = choose_rounds(examples, labels, feature_names, config)
-    return xgb.train(booster_params(feature_names, config), to_matrix(examples, feature_names, labels), num_boost_round=rounds)
+    rounds = choose_rounds(examples, matrix_for, params, config)
+    return xgb.train(dict(params), matrix_for(examples), num_boost_round=rounds)
 
 
 def predict_proba(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:
-    """P(churn) for each row, with the booster's own feature list."""
+    """The booster's prediction for each row (P(churn) for churn), with its own feature list."""
     names = list(booster.feature_names or [])
     return booster.predict(to_matrix(features, names)).astype(float)

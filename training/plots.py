@@ -28,25 +28,31 @@ def roc_figure(churned: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
     return figure
 
 
-def lift_figure(churned: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:
-    """Cumulative gain: share of churners caught when contacting the top x% by score."""
+def lift_figure(churned: np.ndarray, scores: Mapping[str, np.ndarray], what: str = "churners") -> Figure:
+    """Cumulative gain: share of ``what`` (churners, buyers, spend) reached contacting the top x% by score."""
     figure, axes = plt.subplots(figsize=(5, 5))
     share = np.arange(1, len(churned) + 1) / len(churned)
     for name, probability in scores.items():
         ordered = np.asarray(churned)[np.argsort(-probability, kind="stable")]
         axes.plot(share, np.cumsum(ordered) / max(1, ordered.sum()), label=name)
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    axes.set(xlabel="share of members contacted", ylabel="share of churners reached", title="Gain, out of time")
+    axes.set(xlabel="share of members contacted", ylabel=f"share of {what} reached", title="Gain, out of time")
     axes.legend(loc="lower right")
     return figure
 
 
-def shap_summary_figure(booster: xgb.Booster, features: pd.DataFrame, max_rows: int = 2000) -> Figure:
-    """The shap library's beeswarm summary of exact TreeSHAP values on a sample of rows."""
+def shap_summary_figure(booster: xgb.Booster, features: pd.DataFrame, max_rows: int = 2000,
+                        output: int | None = None) -> Figure:
+    """The shap library's beeswarm summary of exact TreeSHAP values on a sample of rows.
+
+    ``output`` picks one output of a multi-output booster (e.g. upsell's "any new category").
+    """
     import shap
 
     sample = features.sample(n=min(max_rows, len(features)), random_state=0)
     values = shap.TreeExplainer(booster).shap_values(sample)
+    if output is not None:
+        values = values[output] if isinstance(values, list) else np.asarray(values)[..., output]
     figure = plt.figure(figsize=(7, 6))  # shap draws on the current figure: make it a fresh one
     shap.summary_plot(values, sample, show=False, max_display=15)
     return figure

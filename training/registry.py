@@ -135,3 +135,8 @@ def version_run_id(task: str, version: str) -> str:
 
 def run_metrics(run_id: str) -> dict[str, float]:
     return dict(MlflowClient().get_run(run_id).data.metrics)
+
+
+def log_text(run_id: str, text: str, filename: str) -> None:
+    """Add a text artifact (e.g. the evaluation page) to a finished run."""
+    MlflowClient().log_text(run_id, text, filename)

@@ -15,7 +15,7 @@ import pytest
 
 from features.labels import build_labels
 from features.snapshot import build_snapshot
-from training.examples import CUTOFF_COLUMN, LABEL_COLUMN, build_examples
+from training.examples import CUTOFF_COLUMN, LABEL_COLUMN, build_examples, feature_columns
 
 CUTOFFS = (date(2023, 9, 1), date(2024, 1, 5))
 HORIZON = 60
@@ -53,13 +53,14 @@ def test_one_row_per_member_and_cutoff(examples: pd.DataFrame, transactions: pd.
 def test_features_and_labels_equal_snapshot_and_labels(
     examples: pd.DataFrame, transactions: pd.DataFrame, cutoff: date
 ) -> None:
-    """Rows at T: features == build_snapshot(T).frame, churned == build_labels(T, H).churned."""
+    """Rows at T: features == build_snapshot(T).model_inputs(), labels == build_labels(T, H)."""
     at = examples[examples[CUTOFF_COLUMN] == pd.Timestamp(cutoff)].reset_index(drop=True)
     snapshot = build_snapshot(transactions, cutoff)
-    pd.testing.assert_frame_equal(at.drop(columns=[CUTOFF_COLUMN, LABEL_COLUMN]), snapshot.frame)
-    labels = build_labels(transactions, cutoff, HORIZON).set_index("member_id")["churned"]
-    pd.testing.assert_series_equal(at.set_index("member_id")[LABEL_COLUMN], labels.loc[at["member_id"]],
-                                   check_names=False)
+    inputs = snapshot.model_inputs()
+    pd.testing.assert_frame_equal(at[inputs.columns], inputs)
+    assert feature_columns(examples) == [c for c in inputs.columns if c != "member_id"]
+    labels = build_labels(transactions, cutoff, HORIZON)
+    pd.testing.assert_frame_equal(at[labels.columns], labels)
     assert 0 < at[LABEL_COLUMN].mean() < 1
     assert list(examples.columns[:2]) == ["member_id", CUTOFF_COLUMN]
 
@@ -70,8 +71,8 @@ def test_features_ignore_rows_at_or_after_the_cutoff(transactions: pd.DataFrame)
     full = build_examples(transactions, [cutoff], HORIZON)
     past = transactions[transactions["ts"] < pd.Timestamp(cutoff)]
     truncated = build_examples(past, [cutoff], HORIZON)
-    feature_columns = [c for c in full.columns if c != LABEL_COLUMN]
-    pd.testing.assert_frame_equal(full[feature_columns], truncated[feature_columns])
+    inputs = ["member_id", CUTOFF_COLUMN, *feature_columns(full)]
+    pd.testing.assert_frame_equal(full[inputs], truncated[inputs])
     assert truncated[LABEL_COLUMN].eq(1).all()  # nothing observed after T: everyone looks churned
 
 

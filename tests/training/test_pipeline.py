@@ -148,7 +148,8 @@ def test_first_run_logs_the_reproducibility_record(in_gate: Gate, synthetic: tup
     assert tags["cutoffs"] == SYNTHETIC_TRAIN_CUTOFFS
     assert tags["evaluation_cutoff"] == SYNTHETIC_EVALUATION.isoformat()
     assert tags["horizon_days"] == "60"
-    assert tags["feature_list"] == ",".join(feature_names(has_category=True)) == ",".join(result.feature_names)
+    shares = sorted(f"share_{c}" for c in synthetic[0]["category"].unique())  # one spend share per category
+    assert tags["feature_list"] == ",".join(feature_names(has_category=True) + shares) == ",".join(result.feature_names)
     assert re.fullmatch(r"[0-9a-f]{40}", tags["git_sha"])
     for scorer in SCORERS:
         assert metrics[f"oot_{scorer}_roc_auc"] == pytest.approx(roc_auc(result, scorer), rel=1e-12)

@@ -1,0 +1,179 @@
+"""training.report_page: the evaluation page read back with the standard-library HTML parser.
+
+Pinned: one section per task; one table row per scorer (model first, champion last) and one column
+per metric, values to 4 decimals; the best cell per column marked (lower is better for brier and
+mae, higher otherwise; descriptive columns such as n never marked); NaN as an em dash; figures as
+inline base64 PNGs with alt text; every report string escaped; nothing loaded from outside the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from matplotlib.figure import Figure
+
+from training.report_page import render_report_page
+
+NAN = float("nan")
+HOSTILE = "<script>alert('x')</script> & \"quoted\""
+
+REPORT: dict[str, Any] = {
+    "data_fingerprint": "sha256:abc123",
+    "cutoffs": {"evaluation": "2024-07-01", "training": ["2024-01-01", "2024-04-01"]},
+    "tasks": {
+        "churn": {
+            "promoted": True,
+            "decision": "challenger roc_auc 0.8300 beats the baselines",
+            "model_version": "3",
+            "out_of_time": {
+                "rfm_rule": {"roc_auc": 0.7012, "brier": 0.2001, "lift_top_decile": 1.5, "n": 500.0},
+                "model": {"roc_auc": 0.8300, "brier": 0.1523, "lift_top_decile": 2.25, "n": 500.0},
+                "champion": {"roc_auc": 0.8111, "brier": 0.1499, "lift_top_decile": NAN, "n": 500.0},
+                "recency_over_gap": {"roc_auc": 0.7564, "brier": 0.2345, "lift_top_decile": 1.75, "n": 500.0},
+            },
+        },
+        "value": {
+            "promoted": False,
+            "decision": HOSTILE,
+            "model_version": "1",
+            "out_of_time": {
+                "model": {"normalized_gini": 0.61, "mae": 41.125, "spearman": NAN},
+                "bgnbd": {"normalized_gini": 0.55, "mae": 39.5, "spearman": 0.42},
+            },
+        },
+    },
+}
+
+
+class _Page(HTMLParser):
+    """Collects table rows as [(tag, class, text)], the <img> attributes and tag-level facts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[tuple[str, str, str]]]] = []
+        self.images: list[dict[str, str]] = []
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.decisions: list[str] = []
+        self._cell: tuple[str, str] | None = None
+        self._text = ""
+        self._in_decision = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {key: value or "" for key, value in attrs}
+        self.tags.append((tag, attributes))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell, self._text = (tag, attributes.get("class", "")), ""
+        elif tag == "img":
+            self.images.append(attributes)
+        elif tag == "span" and attributes.get("class") == "decision":
+            self._in_decision, self._text = True, ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell:
+            self.tables[-1][-1].append((*self._cell, self._text))
+            self._cell = None
+        elif tag == "span" and self._in_decision:
+            self.decisions.append(self._text)
+            self._in_decision = False
+
+    def handle_data(self, data: str) -> None:
+        self._text += data
+
+
+def _figure() -> Figure:
+    figure = Figure(figsize=(2, 2))
+    figure.add_subplot().plot([0, 1], [0, 1])
+    return figure
+
+
+@pytest.fixture(scope="module")
+def html() -> str:
+    figures = {"churn": {"roc.png": _figure(), "gain.png": _figure()}, "value": {"lorenz.png": _figure()}}
+    return render_report_page(REPORT, figures)
+
+
+@pytest.fixture(scope="module")
+def page(html: str) -> _Page:
+    parser = _Page()
+    parser.feed(html)
+    return parser
+
+
+def _table(page: _Page, index: int) -> dict[str, dict[str, tuple[str, str]]]:
+    """scorer -> metric -> (class, text) for the index-th metric table."""
+    header, *rows = page.tables[index]
+    metrics = [text for _, _, text in header[1:]]
+    return {row[0][2]: {m: (cls, text) for m, (_, cls, text) in zip(metrics, row[1:], strict=True)} for row in rows}
+
+
+def test_page_has_every_task_scorer_and_value_to_four_decimals(page: _Page) -> None:
+    headings = [tag for tag, _ in page.tags if tag == "h2"]
+    assert len(headings) == len(page.tables) == 2
+    for index, task in enumerate(REPORT["tasks"].values()):
+        table = _table(page, index)
+        assert set(table) == set(task["out_of_time"])
+        for scorer, metrics in task["out_of_time"].items():
+            assert set(table[scorer]) == set(metrics)
+            for metric, value in metrics.items():
+                if value == value:  # not NaN
+                    assert table[scorer][metric][1] == f"{value:.4f}"
+    assert _table(page, 0)["model"]["roc_auc"][1] == "0.8300"
+
+
+def test_model_row_first_and_champion_row_last(page: _Page) -> None:
+    scorers = [row[0][2] for row in page.tables[0][1:]]
+    assert scorers == ["model", "rfm_rule", "recency_over_gap", "champion"]
+
+
+def test_best_cell_per_column_is_marked(page: _Page) -> None:
+    """Higher is better for roc_auc and normalized_gini, lower for brier and mae; n is never ranked."""
+    marked = {
+        index: {(scorer, metric) for scorer, row in _table(page, index).items() for metric, (cls, _) in row.items()
+                if cls == "best"}
+        for index in (0, 1)
+    }
+    assert marked[0] == {("model", "roc_auc"), ("champion", "brier"), ("model", "lift_top_decile")}
+    # spearman: the model's NaN cannot win, the one finite value does
+    assert marked[1] == {("model", "normalized_gini"), ("bgnbd", "mae"), ("bgnbd", "spearman")}
+
+
+def test_nan_renders_as_an_em_dash(page: _Page) -> None:
+    assert _table(page, 0)["champion"]["lift_top_decile"] == ("", "\u2014")
+    assert _table(page, 1)["model"]["spearman"] == ("", "\u2014")
+
+
+def test_figures_are_inline_pngs_with_alt_text(page: _Page) -> None:
+    assert [image["alt"] for image in page.images] == ["churn: roc.png", "churn: gain.png", "value: lorenz.png"]
+    for image in page.images:
+        prefix, _, payload = image["src"].partition(",")
+        assert prefix == "data:image/png;base64"
+        assert base64.b64decode(payload, validate=True).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_hostile_strings_are_escaped(html: str, page: _Page) -> None:
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;" in html
+    assert page.decisions == [REPORT["tasks"]["churn"]["decision"], HOSTILE]  # text round-trips intact
+
+
+def test_page_is_self_contained(html: str, page: _Page) -> None:
+    assert not any(tag in ("script", "link", "iframe") for tag, _ in page.tags)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "sha256:abc123" in html and "2024-07-01" in html
+
+
+def test_escapes_task_and_scorer_names_and_handles_a_bare_report() -> None:
+    """Names are escaped as well; a report without tasks or figures still renders a page."""
+    hostile = {"tasks": {"<b>x</b>": {"out_of_time": {"<i>m</i>": {"<u>auc</u>": 0.5}}}}}
+    html = render_report_page(hostile)
+    assert "<b>" not in html and "<i>" not in html and "<u>" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "0.5000" in html
+    assert render_report_page({}).startswith("<!DOCTYPE html>")

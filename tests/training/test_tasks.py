@@ -1,0 +1,121 @@
+"""Every model task end to end on the seeded simulation, against a real (temporary) MLflow store.
+
+One ``train_tasks`` run with all four tasks (categories present) and one upsell run without
+categories; the checks are about contracts that could break: each task is its own experiment and
+registered model, its baselines are scored on the same rows, outputs have the right shape and
+range, and the evaluation page is logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from features.snapshot import build_snapshot
+from serving.scoring import OUTPUT_COLUMNS, score_frame
+from tests.conftest import Stores, _isolated_stores
+from training import registry
+from training.config import TrainConfig
+from training.next_purchase import predict_timing
+from training.pipeline import TrainingRun, train_tasks
+from training.report_page import render_report_page
+from training.tasks import TASK_NAMES, all_tasks
+from training.upsell import Upsell, booster_categories
+
+pytestmark = pytest.mark.integration
+CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=4)
+BASELINES = {
+    "churn": {"rfm_rule", "recency_over_gap"},
+    "next_purchase": {"bgnbd", "recency_over_gap"},
+    "upsell": {"popular_new_categories", "co_purchase"},
+    "value": {"bgnbd_gamma_gamma", "last_period_repeated"},
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> Iterator[tuple[TrainingRun, Stores]]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        stores = _isolated_stores(tmp_path_factory.mktemp("tasks"), monkeypatch)
+        registry.configure_tracking()
+        page = lambda run, figures: render_report_page(run.report(), figures)  # noqa: E731
+        yield train_tasks(synthetic[0], CONFIG, all_tasks(), page=page), stores
+
+
+@pytest.fixture
+def in_run(run: tuple[TrainingRun, Stores], monkeypatch: pytest.MonkeyPatch) -> TrainingRun:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", run[1].tracking_uri)
+    registry.configure_tracking()
+    return run[0]
+
+
+def test_every_task_is_trained_and_registered_under_its_own_name(in_run: TrainingRun) -> None:
+    assert [r.task for r in in_run.results] == list(TASK_NAMES) and in_run.skipped == {}
+    client = MlflowClient()
+    for result in in_run.results:
+        name = registry.model_name(result.task)
+        assert client.get_model_version(name, result.version).run_id == result.run_id
+        run = client.get_run(result.run_id)
+        assert client.get_experiment(run.info.experiment_id).name == name
+        assert "evaluation.html" in {a.path for a in client.list_artifacts(result.run_id)}
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_model_and_baselines_are_scored_on_the_same_rows(in_run: TrainingRun, task: str) -> None:
+    (result,) = [r for r in in_run.results if r.task == task]
+    assert set(result.out_of_time) == {"model", *BASELINES[task]}
+    counts = {scorer: metrics["n"] for scorer, metrics in result.out_of_time.items()}
+    assert len(set(counts.values())) == 1, counts
+    assert result.decision.promote == (result.decision.reason.startswith("promoted"))
+
+
+def test_upsell_ranks_categories_and_knows_them(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    (result,) = [r for r in in_run.results if r.task == "upsell"]
+    booster = registry.load_booster("upsell", registry.CHALLENGER)
+    assert set(booster_categories(booster)) <= set(synthetic[0]["category"].unique())
+    for scorer in ("model", "popular_new_categories", "co_purchase"):
+        assert 0.0 <= result.out_of_time[scorer]["hit_rate_at_3"] <= 1.0
+    # the model sees the planted churn-like structure far better than category popularity alone
+    assert result.out_of_time["model"]["roc_auc"] > result.out_of_time["popular_new_categories"]["roc_auc"]
+
+
+def test_next_purchase_probabilities_grow_with_the_window(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    booster = registry.load_booster("next_purchase", registry.CHALLENGER)
+    inputs = build_snapshot(synthetic[0], date(2024, 3, 1)).model_inputs()
+    timing = predict_timing(booster, inputs)
+    assert (timing["p_within_7d"] <= timing["p_within_30d"]).all()
+    assert (timing["p_within_30d"] <= timing["p_within_90d"]).all()
+    assert (timing["median_days"] > 0).all()
+    # P(within the median) is one half, by definition of the median
+    margin_check = predict_timing(booster, inputs.head(5), days=(float(timing["median_days"].iloc[0]),))
+    assert margin_check.iloc[0, 1] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_score_frame_fills_every_output_column(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    models = {task: registry.load_booster(task, registry.CHALLENGER) for task in TASK_NAMES}
+    snapshot = build_snapshot(synthetic[0], date(2024, 3, 1))
+    scores = score_frame(models, snapshot.model_inputs(), snapshot.profile, snapshot.as_of)
+    assert list(scores.columns) == list(OUTPUT_COLUMNS)
+    assert len(scores) == len(snapshot.frame)
+    numeric = ["churn_probability", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d", "upsell_probability", "p_alive"]
+    assert scores[numeric].apply(lambda c: c.between(0, 1)).all().all()
+    assert (scores["expected_value"] >= 0).all() and (scores["clv_12m"] >= 0).all()
+    assert scores[["rfm_segment", "abc_class", "lifecycle_stage", "tier"]].notna().all().all()
+    shares = snapshot.model_inputs().set_index("member_id")
+    for member, offered in zip(scores["member_id"], scores["upsell_categories"]):
+        for category in filter(None, offered.split("|")):  # never a category the member already buys
+            assert shares.loc[member, f"share_{category}"] == 0.0
+
+
+def test_without_categories_upsell_is_spend_up(stores: Stores, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    run = train_tasks(synthetic[0].drop(columns="category"), CONFIG, [Upsell()])
+    (result,) = run.results
+    assert set(result.out_of_time) == {"model", "rfm_rule", "spend_trend"}
+    booster = registry.load_booster("upsell", registry.CHALLENGER)
+    assert booster.attr("upsell_target") == "spend_up" and booster_categories(booster) == []

@@ -1,0 +1,72 @@
+"""What every model task provides to the shared pipeline, and the data they all share.
+
+The pipeline plans cut-offs and builds examples once; each task then fits its booster, scores
+it and its baselines on the same out-of-time rows, and draws its figures. Logging, the champion
+gate and registration are the pipeline's, identical for every task.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pandas as pd
+import xgboost as xgb
+from matplotlib.figure import Figure
+
+from features.lifetime import LifetimeModel
+from training.config import TrainConfig
+from training.cutoffs import CutoffPlan
+from training.examples import CUTOFF_COLUMN
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Examples of the training cut-offs and of the evaluation cut-off, and what baselines need."""
+
+    train: pd.DataFrame
+    evaluation: pd.DataFrame
+    feature_names: list[str]
+    plan: CutoffPlan
+    lifetime_at_evaluation: LifetimeModel | None = None
+    category_history: pd.DataFrame | None = None  # training.examples.build_category_history, all cut-offs
+
+    def categories_at(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The category history of the cut-offs present in ``rows``."""
+        if self.category_history is None:
+            raise ValueError("no category column in these transactions")
+        return self.category_history[self.category_history[CUTOFF_COLUMN].isin(rows[CUTOFF_COLUMN].unique())]
+
+
+@dataclass
+class Assessment:
+    """Out-of-time metrics per scorer (``model`` and each baseline) and the figures to log."""
+
+    out_of_time: dict[str, dict[str, float]]
+    figures: dict[str, Figure] = field(default_factory=dict)
+    documents: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """One model: its target, booster, metrics and baselines."""
+
+    name: ClassVar[str]
+    promotion_metric: ClassVar[str]  # higher is better
+    baseline_names: ClassVar[tuple[str, ...]]
+
+    def unavailable(self, data: TaskData) -> str | None:
+        """Why this task cannot be trained on ``data`` (None when it can)."""
+        return None
+
+    @abstractmethod
+    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
+        """Train on ``data.train`` only."""
+
+    @abstractmethod
+    def metrics(self, booster: xgb.Booster, rows: pd.DataFrame, data: TaskData) -> dict[str, float]:
+        """The task's metrics of ``booster`` on example rows (training or evaluation)."""
+
+    @abstractmethod
+    def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
+        """Model and baselines on ``data.evaluation``, with figures."""

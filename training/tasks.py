@@ -1,0 +1,16 @@
+"""The model tasks memberscore trains, in the order a run trains them."""
+
+from __future__ import annotations
+
+from training.churn import Churn
+from training.next_purchase import NextPurchase
+from training.task import Task
+from training.upsell import Upsell
+from training.value import Value
+
+TASK_NAMES = ("churn", "next_purchase", "upsell", "value")
+
+
+def all_tasks() -> list[Task]:
+    """Fresh task objects (a task may adapt to the data it is given, e.g. upsell without categories)."""
+    return [Churn(), NextPurchase(), Upsell(), Value()]

@@ -1,0 +1,160 @@
+"""Upsell / cross-sell: will the member buy into a category new to them, and which one to offer?
+
+With a category column, one multi-output XGBoost booster predicts "any new category" (output 0)
+and, per frequent category, "adopts this one" (outputs 1..K): one model, one registry entry,
+exact TreeSHAP per output. The category names are stored on the booster. Without categories the
+target is spend-up: next-H spend >= (1 + g) x the H days before the cut-off, and some spend.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.isotonic import IsotonicRegression
+
+from features.categories import share_column
+from training.config import TrainConfig
+from training.cross_sell import (
+    CoPurchaseBaseline,
+    PopularityBaseline,
+    frequent_categories,
+    hit_rate_at_k,
+    new_category_any,
+    new_category_targets,
+    ownership_matrix,
+    precision_at_fraction,
+)
+from training.evaluate import binary_metrics
+from training.examples import CUTOFF_COLUMN
+from training.fit import fit_booster, to_matrix
+from training.plots import lift_figure, roc_figure, shap_summary_figure
+from training.task import Assessment, Task, TaskData
+
+CATEGORIES_ATTR = "upsell_categories"  # JSON list of the category names of outputs 1..K
+TARGET_ATTR = "upsell_target"  # "new_category" or "spend_up"
+
+
+def member_keys(rows: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([rows[CUTOFF_COLUMN], rows["member_id"].astype(str)], names=["cutoff", "member_id"])
+
+
+def spend_up(rows: pd.DataFrame, growth: float) -> np.ndarray:
+    """Next-H spend at least (1 + g) x the trailing H days' spend, and positive."""
+    later, before = rows["spend_in_horizon"], rows["spend_before_horizon"].clip(lower=0.0)
+    return ((later > 0) & (later >= (1.0 + growth) * before)).to_numpy(dtype=int)
+
+
+def upsell_metrics(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    return {**binary_metrics(y, probability), "precision_top_decile": precision_at_fraction(y, probability, 0.1)}
+
+
+def booster_categories(booster: xgb.Booster) -> list[str]:
+    """The categories a new-category booster ranks (empty for a spend-up booster)."""
+    return json.loads(booster.attr(CATEGORIES_ATTR) or "[]")
+
+
+class Upsell(Task):
+    name: ClassVar[str] = "upsell"
+    promotion_metric: ClassVar[str] = "roc_auc"
+    baseline_names: ClassVar[tuple[str, ...]] = ("popular_new_categories", "co_purchase")
+
+    def __init__(self, with_categories: bool = True) -> None:
+        self.with_categories = with_categories
+        self.growth = 0.2  # set from the config in ``fit``
+
+    def unavailable(self, data: TaskData) -> str | None:
+        if self.with_categories and data.category_history is None:
+            self.with_categories = False
+        if not self.with_categories:
+            self.baseline_names = ("rfm_rule", "spend_trend")  # type: ignore[misc]
+        return None
+
+    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
+        self.growth = config.spend_up_growth
+        params = {key: value for key, value in config.xgb_params.items() if key != "objective"}
+        params.update(objective="binary:logistic", eval_metric="logloss", seed=config.seed)
+        names = data.feature_names
+        if not self.with_categories:
+            booster = fit_booster(data.train, lambda r: to_matrix(r, names, spend_up(r, self.growth)), params, config)
+            booster.set_attr(**{TARGET_ATTR: "spend_up", CATEGORIES_ATTR: "[]"})
+            return booster
+        vocabulary = frequent_categories(data.categories_at(data.train), config.max_categories)
+        params["multi_strategy"] = "one_output_per_tree"
+        booster = fit_booster(data.train, lambda r: to_matrix(r, names, self._targets(r, data, vocabulary)), params, config)
+        booster.set_attr(**{TARGET_ATTR: "new_category", CATEGORIES_ATTR: json.dumps(vocabulary)})
+        return booster
+
+    def _targets(self, rows: pd.DataFrame, data: TaskData, vocabulary: list[str]) -> np.ndarray:
+        history, keys = data.categories_at(rows), member_keys(rows)
+        return np.column_stack([new_category_any(history, keys), new_category_targets(history, keys, vocabulary)])
+
+    def _label(self, rows: pd.DataFrame, data: TaskData) -> np.ndarray:
+        if self.with_categories:
+            return new_category_any(data.categories_at(rows), member_keys(rows))
+        return spend_up(rows, self.growth)
+
+    def metrics(self, booster: xgb.Booster, rows: pd.DataFrame, data: TaskData) -> dict[str, float]:
+        return upsell_metrics(self._label(rows, data), self._any_new(booster, rows))
+
+    @staticmethod
+    def _any_new(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:
+        predicted = booster.predict(to_matrix(rows, list(booster.feature_names or [])))
+        return (predicted[:, 0] if predicted.ndim == 2 else predicted).astype(float)
+
+    def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
+        evaluation = data.evaluation
+        y = self._label(evaluation, data)
+        scores = {"model": self._any_new(booster, evaluation)}
+        documents: dict[str, object] = {}
+        if self.with_categories:
+            scores.update(self._category_baselines(booster, data, documents))
+        else:
+            scores.update(self._spend_up_baselines(data))
+        out_of_time = {name: upsell_metrics(y, p) for name, p in scores.items()}
+        for name, hit in documents.pop("hit_rate_at_3", {}).items():  # type: ignore[union-attr]
+            out_of_time[name]["hit_rate_at_3"] = hit
+        figures = {
+            "roc.png": roc_figure(y, scores),
+            "gain.png": lift_figure(y, scores, what="upsell buyers"),
+            "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names],
+                                                    output=0 if self.with_categories else None),
+        }
+        return Assessment(out_of_time, figures, documents)
+
+    def _category_baselines(self, booster: xgb.Booster, data: TaskData, documents: dict[str, object]) -> dict[str, np.ndarray]:
+        """Popularity and co-purchase baselines; hit rate at 3 of every ranker on the same members."""
+        vocabulary = booster_categories(booster)
+        train_history, history = data.categories_at(data.train), data.categories_at(data.evaluation)
+        keys = member_keys(data.evaluation)
+        owned = ownership_matrix(history, keys, vocabulary).to_numpy() > 0
+        targets = new_category_targets(history, keys, vocabulary)
+        model = booster.predict(to_matrix(data.evaluation, list(booster.feature_names or [])))[:, 1:]
+        rankers = {"model": np.where(owned, -np.inf, model)}
+        probabilities = {}
+        for name, baseline in (("popular_new_categories", PopularityBaseline()), ("co_purchase", CoPurchaseBaseline())):
+            baseline.fit(train_history)
+            rankers[name] = baseline.score(history, keys, vocabulary)
+            probabilities[name] = baseline.probability_any_new(history, keys, vocabulary)
+        documents["hit_rate_at_3"] = {name: hit_rate_at_k(s, targets, 3) for name, s in rankers.items()}
+        documents["categories.json"] = {"vocabulary": vocabulary, "share_columns": [share_column(c) for c in vocabulary]}
+        return probabilities
+
+    def _spend_up_baselines(self, data: TaskData) -> dict[str, np.ndarray]:
+        """Calibrated rules on the training rows: RFM total, and the 90-day spend trend."""
+        from features.rfm import RFMScorer
+
+        y_train = spend_up(data.train, self.growth)
+        scorer = RFMScorer().fit(data.train)
+        rules = {
+            "rfm_rule": lambda rows: scorer.transform(rows).sum(axis=1).to_numpy(float),
+            "spend_trend": lambda rows: rows["spend_trend_90d"].fillna(0.0).to_numpy(float),
+        }
+        out = {}
+        for name, rule in rules.items():
+            calibrator = IsotonicRegression(increasing="auto", out_of_bounds="clip", y_min=0.0, y_max=1.0)
+            out[name] = calibrator.fit(rule(data.train), y_train).predict(rule(data.evaluation))
+        return out

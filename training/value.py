@@ -1,0 +1,61 @@
+"""Member value: what will the member spend in the next H days? XGBoost Tweedie beside BG/NBD + Gamma-Gamma.
+
+Spend in a horizon is mostly zero with a long tail, which a Tweedie (compound Poisson-Gamma)
+loss models directly. Net spend below zero (returns exceeding purchases) counts as zero.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from training.config import TrainConfig
+from training.fit import fit_booster, predict_proba, to_matrix
+from training.plots import lift_figure, shap_summary_figure
+from training.task import Assessment, Task, TaskData
+from training.value_metrics import value_metrics
+
+
+def spend_target(rows: pd.DataFrame) -> np.ndarray:
+    return rows["spend_in_horizon"].clip(lower=0.0).to_numpy(float)
+
+
+class Value(Task):
+    name: ClassVar[str] = "value"
+    promotion_metric: ClassVar[str] = "normalized_gini"
+    baseline_names: ClassVar[tuple[str, ...]] = ("bgnbd_gamma_gamma", "last_period_repeated")
+
+    def unavailable(self, data: TaskData) -> str | None:
+        if data.lifetime_at_evaluation is None:
+            return "too little history at the evaluation cut-off for the BG/NBD + Gamma-Gamma baseline"
+        return None
+
+    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
+        names = data.feature_names
+        params = {key: value for key, value in config.xgb_params.items() if key not in ("objective", "eval_metric")}
+        params.update(objective="reg:tweedie", tweedie_variance_power=config.value_tweedie_power,
+                      eval_metric=f"tweedie-nloglik@{config.value_tweedie_power}", seed=config.seed)
+        return fit_booster(data.train, lambda rows: to_matrix(rows, names, spend_target(rows)), params, config)
+
+    def metrics(self, booster: xgb.Booster, rows: pd.DataFrame, data: TaskData) -> dict[str, float]:
+        return value_metrics(spend_target(rows), predict_proba(booster, rows))
+
+    def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
+        evaluation, horizon = data.evaluation, float(data.plan.horizon_days)
+        lifetime = data.lifetime_at_evaluation
+        assert lifetime is not None
+        bgnbd = pd.Series(lifetime.expected_spend(horizon), index=lifetime.summary.index.astype(str))
+        predicted = {
+            "model": predict_proba(booster, evaluation),
+            "bgnbd_gamma_gamma": bgnbd.reindex(evaluation["member_id"].astype(str)).fillna(0.0).to_numpy(),
+            "last_period_repeated": evaluation["spend_before_horizon"].clip(lower=0.0).to_numpy(float),
+        }
+        actual = spend_target(evaluation)
+        figures = {
+            "gain.png": lift_figure(actual, predicted, what="spend"),
+            "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names]),
+        }
+        return Assessment({name: value_metrics(actual, p) for name, p in predicted.items()}, figures)
