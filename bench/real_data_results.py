@@ -1,9 +1,9 @@
-"""Train churn on every real dataset in ../shared/data and tabulate out-of-time metrics.
+"""Train every model on every real dataset in ../shared/data and tabulate out-of-time metrics.
 
 Each dataset gets its own throw-away MLflow store, BentoML home and snapshot directory, so the
 numbers come from a first run with no prior champion. Usage (from the repo root):
 
-    .venv/bin/python bench/real_data_results.py --data ../shared/data --out bench/churn_results.md
+    .venv/bin/python bench/real_data_results.py --data ../shared/data --out bench/results_real_data.md
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ DATASETS = {
     "online_retail": "online_retail/online_retail.parquet",
     "complete_journey": "complete_journey/transactions.parquet",
 }
-SCORERS = ("model", "rfm_rule", "recency_over_gap")
 
 
 def train_report(name: str, transactions: Path, workdir: Path) -> tuple[dict, float]:
@@ -39,32 +38,49 @@ def train_report(name: str, transactions: Path, workdir: Path) -> tuple[dict, fl
     return json.loads(report.read_text()), time.perf_counter() - started
 
 
+# per task: the metrics shown, promotion metric first
+COLUMNS = {
+    "churn": ("roc_auc", "pr_auc", "brier", "lift_top_decile"),
+    "next_purchase": ("concordance", "roc_auc_30d", "brier_30d"),
+    "upsell": ("roc_auc", "precision_top_decile", "brier", "hit_rate_at_3"),
+    "value": ("normalized_gini", "spearman", "top_decile_share", "mae"),
+}
+
+
 def table(reports: dict[str, tuple[dict, float]]) -> str:
-    lines = ["| dataset | members evaluated | churn rate | scorer | ROC AUC | PR AUC | Brier | lift top 10% |",
-             "|---|---:|---:|---|---:|---:|---:|---:|"]
-    for name, (report, _) in reports.items():
-        for scorer in SCORERS:
-            m = report["out_of_time"][scorer]
-            lines.append(f"| {name} | {int(m['n']):,} | {m['base_rate']:.3f} | {scorer} | {m['roc_auc']:.4f} | "
-                         f"{m['pr_auc']:.4f} | {m['brier']:.4f} | {m['lift_top_decile']:.3f} |")
-    lines.append("")
+    """One table per task: every scorer on every dataset, on the same out-of-time rows."""
+    lines = []
+    for task, metrics in COLUMNS.items():
+        lines += [f"### {task}", "", "| dataset | members | scorer | " + " | ".join(metrics) + " | promoted |",
+                  "|---|---:|---|" + "---:|" * len(metrics) + "---|"]
+        for name, (report, _) in reports.items():
+            result = report["tasks"].get(task)
+            if result is None:
+                lines.append(f"| {name} | | skipped: {report['skipped'].get(task, '?')} |" + " |" * (len(metrics) + 1))
+                continue
+            for scorer, values in result["out_of_time"].items():
+                shown = " | ".join(f"{values[m]:.4f}" if m in values else "" for m in metrics)
+                promoted = ("yes" if result["promoted"] else "no") if scorer == "model" else ""
+                lines.append(f"| {name} | {int(values['n']):,} | {scorer} | {shown} | {promoted} |")
+        lines.append("")
     for name, (report, seconds) in reports.items():
         cut = report["cutoffs"]
         lines.append(f"- {name}: training cut-offs {', '.join(cut['train'])}; evaluation {cut['evaluation']} "
-                     f"(H = {cut['horizon_days']} days); {report['decision']}; wall time {seconds:.0f} s")
+                     f"(H = {cut['horizon_days']} days); wall time {seconds:.0f} s")
+        lines += [f"  - {task}: {result['decision']}" for task, result in report["tasks"].items()]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "churn_results.md")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results_real_data.md")
     args = parser.parse_args()
     reports = {}
     for name, relative in DATASETS.items():
         with tempfile.TemporaryDirectory(prefix=f"memberscore-{name}-") as workdir:
             reports[name] = train_report(name, args.data / relative, Path(workdir))
-            print(f"{name}: {reports[name][0]['decision']}", file=sys.stderr)
+            print(f"{name}: done in {reports[name][1]:.0f} s", file=sys.stderr)
     args.out.write_text(table(reports))
     print(table(reports))
 

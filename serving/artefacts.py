@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,9 @@ import xgboost as xgb
 
 from features.snapshot import Snapshot
 from features.store import latest_snapshot_path, read_snapshot
-from serving.scoring import index_by_member
+from serving.scoring import index_by_member, score_frame
 from training import registry
+from training.tasks import TASK_NAMES
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,19 @@ def _latest_stored(name: str) -> bentoml.Model | None:
         return None
 
 
+def load_models() -> dict[str, ServingModel]:
+    """Every task's newest imported model; churn is required, the others serve when present."""
+    models = {"churn": load_model("churn")}
+    models.update({task: load_model(task) for task in TASK_NAMES[1:] if _latest_stored(registry.model_name(task))})
+    return models
+
+
+def import_champions() -> dict[str, bentoml.Model]:
+    """``import_champion`` for every task that has a champion."""
+    imported = {task: import_champion(task) for task in TASK_NAMES}
+    return {task: model for task, model in imported.items() if model is not None}
+
+
 def load_model(task: str) -> ServingModel:
     """The newest imported model of ``task`` from the BentoML store, as a native XGBoost booster."""
     import mlflow.xgboost
@@ -79,6 +94,15 @@ def load_model(task: str) -> ServingModel:
     )
 
 
+@dataclass(frozen=True)
+class LoadedSnapshot:
+    """A snapshot ready to serve: model inputs and every output (no reasons) indexed by member id."""
+
+    snapshot: Snapshot
+    features_by_id: pd.DataFrame
+    scores_by_id: pd.DataFrame
+
+
 class LiveSnapshot:
     """The newest snapshot of a directory, re-read when a newer one appears (no restart needed).
 
@@ -86,19 +110,19 @@ class LiveSnapshot:
     member index are swapped together, so a request sees one consistent pair.
     """
 
-    def __init__(self, directory: Path, poll_seconds: float) -> None:
-        self.directory, self.poll_seconds = directory, poll_seconds
+    def __init__(self, directory: Path, poll_seconds: float, models: Mapping[str, xgb.Booster]) -> None:
+        self.directory, self.poll_seconds, self.models = directory, poll_seconds, models
         self._checked_at = -float("inf")
         self._key: tuple[Path, int] | None = None
         self._current = self._refresh_if_newer()
 
-    def current(self) -> tuple[Snapshot, pd.DataFrame]:
-        """(snapshot, features indexed by member id), refreshed when a newer file is found."""
+    def current(self) -> LoadedSnapshot:
+        """The snapshot with its inputs and scores indexed by member id, refreshed when a newer file is found."""
         if time.monotonic() - self._checked_at >= self.poll_seconds:
             self._current = self._refresh_if_newer() or self._current
         return self._current  # type: ignore[return-value]
 
-    def _refresh_if_newer(self) -> tuple[Snapshot, pd.DataFrame] | None:
+    def _refresh_if_newer(self) -> LoadedSnapshot | None:
         self._checked_at = time.monotonic()
         path = latest_snapshot_path(self.directory)
         if path is None:
@@ -107,5 +131,7 @@ class LiveSnapshot:
         if key == self._key:
             return None
         snapshot = read_snapshot(path)
+        inputs = snapshot.model_inputs()
+        scores = score_frame(self.models, inputs, snapshot.profile, snapshot.as_of)
         self._key = key
-        return snapshot, index_by_member(snapshot.frame)
+        return LoadedSnapshot(snapshot, index_by_member(inputs), index_by_member(scores))

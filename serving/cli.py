@@ -74,46 +74,69 @@ def _end_of_data(frame: Any) -> date:
 def train(
     transactions: TransactionsOption,
     mapping: MappingOption = None,
-    horizon_days: Annotated[int | None, typer.Option(help="churn horizon H in days (default 90)")] = None,
+    horizon_days: Annotated[int | None, typer.Option(help="label horizon H in days (default 90)")] = None,
     config: Annotated[Path | None, typer.Option(help="TrainConfig YAML")] = None,
-    report: Annotated[Path | None, typer.Option(help="write the JSON report here")] = None,
+    report: Annotated[Path | None, typer.Option(help="write the JSON report here (and the HTML page beside it)")] = None,
     rejects: RejectsOption = None,
-    skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a champion and a snapshot exist")] = False,
+    skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
 ) -> None:
-    """Train the churn model on rolling cut-offs, log it to MLflow, promote it if it wins."""
+    """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners."""
     from features.snapshot import build_snapshot
     from features.store import default_snapshot_dir, latest_snapshot_path, write_snapshot
-    from serving.artefacts import import_champion
+    from serving.artefacts import import_champions
     from training import registry
     from training.config import read_config
-    from training.pipeline import TASK, train_churn
+    from training.pipeline import train_tasks
+    from training.report_page import render_report_page
+    from training.tasks import all_tasks
 
     progress = Progress()
     registry.configure_tracking()
-    champion = registry.alias_version(TASK, registry.CHAMPION)
+    champion = registry.alias_version("churn", registry.CHAMPION)
     if skip_if_champion and champion and latest_snapshot_path(default_snapshot_dir()):
-        import_champion(TASK)
-        typer.echo(f"champion {registry.model_name(TASK)} v{champion} exists; training skipped")
+        import_champions()
+        typer.echo(f"champion {registry.model_name('churn')} v{champion} exists; training skipped")
         return
     train_config = read_config(config, horizon_days=horizon_days)
     frame, load_report = _load(transactions, mapping, rejects, progress)
-    result = train_churn(frame, train_config, load_report.to_dict(), progress)
+    pages: list[str] = []
+
+    def page(run: Any, figures: dict[str, Any]) -> str:
+        pages.append(render_report_page(_report(run, load_report), figures))
+        return pages[-1]
+
+    run = train_tasks(frame, train_config, all_tasks(), load_report.to_dict(), progress, page)
     snapshot_path = write_snapshot(build_snapshot(frame, _end_of_data(frame)), default_snapshot_dir())
     progress(f"snapshot written to {snapshot_path}")
-    if result.decision.promote:
-        progress(f"imported into the BentoML store as {import_champion(TASK).tag}")
+    for task, model in import_champions().items():
+        progress(f"{task}: champion in the BentoML store as {model.tag}")
     if report is not None:
-        report.write_text(json.dumps({**result.report(), "load": load_report.to_dict()}, indent=2))
-    typer.echo(_train_summary(result, registry.model_name(TASK)))
+        report.write_text(json.dumps(_report(run, load_report), indent=2))
+        if pages:
+            report.with_suffix(".html").write_text(pages[-1], encoding="utf-8")
+    typer.echo(_train_summary(run))
 
 
-def _train_summary(result: Any, name: str) -> str:
-    lines = [f"run {result.run_id}: {name} v{result.version}, evaluated at {result.plan.evaluation} "
-             f"on {result.members['evaluation_members']:,} members"]
-    for scorer, metrics in result.out_of_time.items():
-        lines.append(f"  {scorer:<18} ROC AUC {metrics['roc_auc']:.4f}  PR AUC {metrics['pr_auc']:.4f}  "
-                     f"Brier {metrics['brier']:.4f}  lift@10% {metrics['lift_top_decile']:.3f}")
-    lines.append(result.decision.reason)
+def _report(run: Any, load_report: Any) -> dict[str, Any]:
+    """The JSON report: every task's out-of-time metrics beside its baselines, and the load report.
+
+    The churn task's fields are also at the top level, as the foundation's report had them.
+    """
+    tasks = run.report()
+    churn = tasks["tasks"].get("churn", {})
+    return {**churn, **tasks, "load": load_report.to_dict()}
+
+
+def _train_summary(run: Any) -> str:
+    lines = []
+    for result in run.results:
+        lines.append(f"{result.task}: run {result.run_id}, v{result.version}, evaluated at {result.plan.evaluation} "
+                     f"on {result.members['evaluation_members']:,} members")
+        for scorer, metrics in result.out_of_time.items():
+            shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items() if name not in ("n", "base_rate"))
+            lines.append(f"  {scorer:<22} {shown}")
+        lines.append(f"  {result.decision.reason}")
+    lines.extend(f"{task}: skipped ({why})" for task, why in run.skipped.items())
     return "\n".join(lines)
 
 
@@ -146,25 +169,27 @@ def score(
     mapping: MappingOption = None,
     rejects: RejectsOption = None,
 ) -> None:
-    """Score every member with a purchase before --as-of with the champion model."""
+    """Score every member with a purchase before --as-of with every champion model."""
     from features.snapshot import build_snapshot
     from serving.scoring import score_frame
     from training import registry
-    from training.pipeline import TASK
+    from training.tasks import TASK_NAMES
 
     if out.suffix not in (".csv", ".parquet"):
         raise ValueError(f"--out {out}: expected a .csv or .parquet file")
     cutoff = _parse_date(as_of)
     progress = Progress()
     registry.configure_tracking()
-    booster = registry.load_booster(TASK)
-    if booster is None:
-        raise NotReady(f"no champion for {registry.model_name(TASK)}: run `memberscore train` first")
+    models = {task: registry.load_booster(task) for task in TASK_NAMES}
+    models = {task: booster for task, booster in models.items() if booster is not None}
+    if "churn" not in models:
+        raise NotReady(f"no champion for {registry.model_name('churn')}: run `memberscore train` first")
     frame, _ = _load(transactions, mapping, rejects, progress)
-    scores = score_frame(booster, build_snapshot(frame, cutoff).frame)
+    built = build_snapshot(frame, cutoff)
+    scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
     out.parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, index=False) if out.suffix == ".csv" else scores.to_parquet(out, index=False)
-    typer.echo(f"scored {len(scores):,} members as of {cutoff} "
+    typer.echo(f"scored {len(scores):,} members as of {cutoff} with {', '.join(sorted(models))} "
                f"(mean churn probability {scores['churn_probability'].mean():.3f}) -> {out}")
 
 
@@ -182,13 +207,12 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 3000,
 ) -> None:
     """Serve the champion model and the newest snapshot over HTTP (BentoML)."""
-    from serving.artefacts import import_champion
+    from serving.artefacts import import_champions
     from training import registry
-    from training.pipeline import TASK
 
     registry.configure_tracking()
-    if import_champion(TASK) is None:
-        raise NotReady(f"no champion for {registry.model_name(TASK)}: run `memberscore train` first")
+    if "churn" not in import_champions():
+        raise NotReady(f"no champion for {registry.model_name('churn')}: run `memberscore train` first")
     typer.echo(f"serving on http://{host}:{port} (POST /score, GET /metadata, GET /healthz)", err=True)
     command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", host, "--port", str(port)]
     os.execv(sys.executable, command)

@@ -33,7 +33,7 @@ def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int) -> li
 def _reason(name: str, contribution: float, row: dict[str, float]) -> Reason:
     feature = BY_NAME.get(name)
     value = row.get(name)
-    text = feature.in_words(row) if feature else f"{name}: {value}"
+    text = feature.in_words(row) if feature else _unlisted_in_words(name, value)
     return Reason(
         feature=name,
         value=None if value is None or value != value else float(value),
@@ -41,3 +41,10 @@ def _reason(name: str, contribution: float, row: dict[str, float]) -> Reason:
         direction="raises" if contribution > 0 else "lowers",
         text=text,
     )
+
+
+def _unlisted_in_words(name: str, value: float | None) -> str:
+    """Words for features outside the catalogue: per-category spend shares, else name and value."""
+    if name.startswith("share_") and value is not None:
+        return f"{value:.0%} of spend in {name.removeprefix('share_').replace('_', ' ')}"
+    return f"{name}: {value}"

@@ -1,68 +1,148 @@
-"""Scoring, pure: (booster, snapshot frame, ids) -> scores with reasons, one XGBoost call per batch."""
+"""Scoring, pure: (champion boosters, snapshot rows, ids) -> every output with reasons.
+
+One XGBoost call per model per batch (and one ``pred_contribs`` call per model when explaining).
+A task without a champion leaves its columns empty rather than failing the others.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
 from features import contract
+from features.categories import share_column
+from features.snapshot import SEGMENT_COLUMNS
 from serving.reasons import top_reasons
 from serving.schemas import MemberScore, Reason
+from training.next_purchase import predict_timing
+from training.upsell import booster_categories
+
+OUTPUT_COLUMNS = (
+    contract.MEMBER_ID, "churn_probability",
+    "next_purchase_median_days", "next_purchase_date", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d",
+    "upsell_probability", "upsell_categories",
+    "expected_value", "clv_12m", "p_alive",
+    *SEGMENT_COLUMNS,
+)
+TOP_CATEGORIES = 3
 
 
 def feature_matrix(booster: xgb.Booster, features: pd.DataFrame) -> xgb.DMatrix:
-    """Rows in the booster's own feature order; a missing feature column is an error, not a zero."""
+    """Rows in the booster's own feature order; a missing catalogue feature is an error, not a zero.
+
+    Category spend shares are the exception: no column means no spend in that category (0).
+    """
     names = list(booster.feature_names or [])
-    missing = [name for name in names if name not in features.columns]
+    missing = [n for n in names if n not in features.columns and not n.startswith("share_")]
     if missing:
         raise ValueError(f"features missing for the model: {missing}")
-    return xgb.DMatrix(features[names].to_numpy(dtype=np.float32), feature_names=names)
+    columns = {n: features[n] if n in features.columns else 0.0 for n in names}
+    return xgb.DMatrix(pd.DataFrame(columns, index=features.index).to_numpy(dtype=np.float32), feature_names=names)
 
 
 def churn_probabilities(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:
     return booster.predict(feature_matrix(booster, features)).astype(float)
 
 
-def score_frame(booster: xgb.Booster, snapshot: pd.DataFrame) -> pd.DataFrame:
-    """Every member of a snapshot: ``member_id, churn_probability`` (the batch file of the CLI)."""
+def model_outputs(models: Mapping[str, xgb.Booster], features: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Every model output column for the rows of ``features`` (NaN / empty where a model is absent)."""
+    out = pd.DataFrame(index=features.index)
+    out["churn_probability"] = churn_probabilities(models["churn"], features) if "churn" in models else np.nan
+    out = out.join(_timing(models.get("next_purchase"), features, as_of))
+    out = out.join(_upsell(models.get("upsell"), features))
+    out["expected_value"] = churn_probabilities(models["value"], features) if "value" in models else np.nan
+    return out
+
+
+def _timing(booster: xgb.Booster | None, features: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    columns = ["next_purchase_median_days", "next_purchase_date", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d"]
+    if booster is None:
+        return pd.DataFrame({c: np.nan for c in columns}, index=features.index).astype({"next_purchase_date": "string"})
+    timing = predict_timing(booster, features)
+    start = pd.Timestamp(as_of)
+    dates = (start + pd.to_timedelta(timing["median_days"].clip(upper=3650).round(), unit="D")).dt.date.astype(str)
     return pd.DataFrame({
-        contract.MEMBER_ID: snapshot[contract.MEMBER_ID].to_numpy(),
-        "churn_probability": churn_probabilities(booster, snapshot),
-    })
+        "next_purchase_median_days": timing["median_days"],
+        "next_purchase_date": dates.astype("string"),
+        "p_purchase_7d": timing["p_within_7d"],
+        "p_purchase_30d": timing["p_within_30d"],
+        "p_purchase_90d": timing["p_within_90d"],
+    }, index=features.index)
+
+
+def _upsell(booster: xgb.Booster | None, features: pd.DataFrame) -> pd.DataFrame:
+    """P(upsell) and, for a new-category booster, the top categories the member does not own yet."""
+    if booster is None:
+        return pd.DataFrame({"upsell_probability": np.nan, "upsell_categories": ""}, index=features.index)
+    predicted = booster.predict(feature_matrix(booster, features))
+    categories = booster_categories(booster)
+    if predicted.ndim == 1 or not categories:
+        return pd.DataFrame({"upsell_probability": predicted.astype(float), "upsell_categories": ""}, index=features.index)
+    owned = np.column_stack([features[c].to_numpy(float) > 0 if c in features.columns else np.zeros(len(features), bool)
+                             for c in map(share_column, categories)])
+    ranked = np.where(owned, -np.inf, predicted[:, 1:])
+    order = np.argsort(-ranked, axis=1, kind="stable")[:, :TOP_CATEGORIES]
+    offers = ["|".join(categories[j] for j in row if np.isfinite(ranked[i, j])) for i, row in enumerate(order)]
+    return pd.DataFrame({"upsell_probability": predicted[:, 0].astype(float), "upsell_categories": offers},
+                        index=features.index)
+
+
+def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """Every member of a snapshot with every output column (the batch file of ``memberscore score``)."""
+    outputs = model_outputs(models, inputs, as_of)
+    frame = pd.concat([inputs[[contract.MEMBER_ID]], outputs], axis=1)
+    frame["p_alive"] = inputs["p_alive"].to_numpy() if "p_alive" in inputs.columns else np.nan
+    frame = frame.merge(profile, on=contract.MEMBER_ID, how="left")
+    for column in OUTPUT_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = np.nan
+    return frame[list(OUTPUT_COLUMNS)]
 
 
 def index_by_member(snapshot: pd.DataFrame) -> pd.DataFrame:
-    """The snapshot indexed by member id, built once at load so each request is a hash lookup."""
+    """A frame indexed by member id, built once at load so each request is a hash lookup."""
     return snapshot.set_index(snapshot[contract.MEMBER_ID].astype(str)).drop(columns=contract.MEMBER_ID)
 
 
-def score_members(booster: xgb.Booster, features_by_id: pd.DataFrame, member_ids: Sequence[str], explain: int) -> list[MemberScore]:
+def score_members(models: Mapping[str, xgb.Booster], scored_by_id: pd.DataFrame, features_by_id: pd.DataFrame,
+                  member_ids: Sequence[str], explain: int) -> list[MemberScore]:
     """Scores for the requested ids in request order; ids absent from the snapshot are 'unknown'.
 
-    ``features_by_id`` comes from ``index_by_member``. One predict call (and one ``pred_contribs``
-    call when explaining) serves the whole batch.
+    ``scored_by_id`` holds every output per member (``score_frame`` indexed by id) and
+    ``features_by_id`` the model inputs; reasons are computed for the requested rows only.
     """
-    positions = features_by_id.index.get_indexer(list(member_ids))
-    rows = features_by_id.iloc[positions[positions >= 0]]
-    matrix = feature_matrix(booster, rows)
-    probabilities = booster.predict(matrix).astype(float)
-    reasons = _reasons(booster, matrix, rows, explain)
-    scored = iter(zip(probabilities, reasons))
-    results = []
+    positions = scored_by_id.index.get_indexer(list(member_ids))
+    found = positions[positions >= 0]
+    rows = features_by_id.iloc[found]
+    reasons = {task: _reasons(booster, rows, explain) for task, booster in models.items()}
+    records = scored_by_id.iloc[found].to_dict(orient="records")
+    results, k = [], 0
     for member_id, position in zip(member_ids, positions):
         if position < 0:
             results.append(MemberScore(member_id=member_id, status="unknown"))
             continue
-        probability, member_reasons = next(scored)
-        results.append(MemberScore(member_id=member_id, status="scored", churn_probability=probability, reasons=member_reasons))
+        values = {key: (None if _missing(value) else value) for key, value in records[k].items()}
+        by_model = {task: per_row[k] for task, per_row in reasons.items()}
+        results.append(MemberScore(member_id=member_id, status="scored", **values,
+                                   reasons=by_model.get("churn", []), model_reasons=by_model))
+        k += 1
     return results
 
 
-def _reasons(booster: xgb.Booster, matrix: xgb.DMatrix, rows: pd.DataFrame, explain: int) -> list[list[Reason]]:
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
+
+
+def _reasons(booster: xgb.Booster, rows: pd.DataFrame, explain: int) -> list[list[Reason]]:
     if explain <= 0 or len(rows) == 0:
         return [[] for _ in range(len(rows))]
-    contributions = booster.predict(matrix, pred_contribs=True)
-    return top_reasons(contributions, rows[list(booster.feature_names or [])], explain)
+    contributions = booster.predict(feature_matrix(booster, rows), pred_contribs=True)
+    if contributions.ndim == 3:  # multi-output upsell: explain output 0, "any new category"
+        contributions = contributions[:, 0, :]
+    names = list(booster.feature_names or [])
+    frame = pd.DataFrame({n: rows[n] if n in rows.columns else 0.0 for n in names}, index=rows.index)
+    return top_reasons(contributions, frame, explain)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from features.store import default_snapshot_dir
 from serving import artefacts
-from serving.schemas import Metadata, ScoreRequest, ScoreResponse
+from serving.schemas import Metadata, ModelInfo, ScoreRequest, ScoreResponse
 from serving.scoring import score_members
 
 web = FastAPI()
@@ -18,29 +18,34 @@ web = FastAPI()
 @bentoml.service(traffic={"timeout": 30})
 @bentoml.asgi_app(web, path="/")
 class MemberScoring:
-    """Churn scores with exact SHAP reasons for the members of the newest feature snapshot."""
+    """Every champion model's scores, with exact SHAP reasons, for the members of the newest snapshot."""
 
     def __init__(self) -> None:
-        self.churn = artefacts.load_model("churn")
+        self.models = artefacts.load_models()
+        self.boosters = {task: model.booster for task, model in self.models.items()}
         poll_seconds = float(os.environ.get("MEMBERSCORE_SNAPSHOT_POLL_SECONDS", "5"))
-        self.snapshots = artefacts.LiveSnapshot(default_snapshot_dir(), poll_seconds)
+        self.snapshots = artefacts.LiveSnapshot(default_snapshot_dir(), poll_seconds, self.boosters)
 
     @bentoml.api(route="/score", input_spec=ScoreRequest)
     def score(self, member_ids: list[str], explain: int = 3) -> ScoreResponse:
-        snapshot, features_by_id = self.snapshots.current()
-        results = score_members(self.churn.booster, features_by_id, member_ids, explain)
-        return ScoreResponse(results=results, snapshot_as_of=snapshot.as_of.isoformat(),
-                             model_version=self.churn.mlflow_version)
+        loaded = self.snapshots.current()
+        results = score_members(self.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
+        return ScoreResponse(results=results, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
+                             model_version=self.models["churn"].mlflow_version,
+                             model_versions={task: m.mlflow_version for task, m in self.models.items()})
 
     @web.get("/metadata")
     def metadata(self) -> Metadata:
-        snapshot, features_by_id = self.snapshots.current()
+        loaded = self.snapshots.current()
+        churn = self.models["churn"]
         return Metadata(
-            model_name=self.churn.name,
-            model_version=self.churn.mlflow_version,
-            mlflow_run_id=self.churn.run_id,
-            snapshot_as_of=snapshot.as_of.isoformat(),
-            snapshot_members=len(features_by_id),
-            data_fingerprint=snapshot.fingerprint,
-            metrics=self.churn.metrics,
+            model_name=churn.name,
+            model_version=churn.mlflow_version,
+            mlflow_run_id=churn.run_id,
+            models={task: ModelInfo(model_name=m.name, model_version=m.mlflow_version, mlflow_run_id=m.run_id,
+                                    metrics=m.metrics) for task, m in self.models.items()},
+            snapshot_as_of=loaded.snapshot.as_of.isoformat(),
+            snapshot_members=len(loaded.features_by_id),
+            data_fingerprint=loaded.snapshot.fingerprint,
+            metrics=churn.metrics,
         )

@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 
 from features.store import read_snapshot
 from serving.cli import app
+from serving.scoring import OUTPUT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +179,7 @@ def test_score_writes_one_row_per_member_with_history(trained_ok: TrainedByCli, 
     result = run("score", "--transactions", str(transactions_csv), "--as-of", as_of, "--out", str(out))
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(out, dtype={"member_id": str})
-    assert list(scores.columns) == ["member_id", "churn_probability"]
+    assert list(scores.columns) == list(OUTPUT_COLUMNS)
     expected = members_before(transactions_csv, as_of)
     assert len(scores) == len(expected)
     assert set(scores["member_id"]) == expected

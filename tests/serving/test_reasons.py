@@ -30,7 +30,7 @@ def churn(use_trained: object) -> tuple[xgb.Booster, pd.DataFrame, np.ndarray]:
 
     booster = load_model("churn").booster
     snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
-    features = snapshot.frame[list(booster.feature_names)].head(ROWS).reset_index(drop=True)
+    features = snapshot.model_inputs()[list(booster.feature_names)].head(ROWS).reset_index(drop=True)
     assert len(features) == ROWS
     contributions = booster.predict(feature_matrix(booster, features), pred_contribs=True)
     return booster, features, contributions
@@ -97,12 +97,17 @@ def test_each_reason_carries_its_own_contribution_value_and_direction(churn: tup
 
 
 def test_reason_texts_come_from_the_catalogue(churn: tuple[xgb.Booster, pd.DataFrame, np.ndarray]) -> None:
-    """Texts are the catalogue's sentences; recency says the rounded day count."""
+    """Texts are the catalogue's sentences (a category share: "x% of spend in <category>");
+    recency says the rounded day count."""
     _, features, contributions = churn
     rows = features.to_dict(orient="records")
     recency_seen = 0
     for row, row_reasons in zip(rows, top_reasons(contributions, features, 3)):
         for reason in row_reasons:
+            if reason.feature.startswith("share_"):
+                category = reason.feature.removeprefix("share_").replace("_", " ")
+                assert reason.text == f"{row[reason.feature]:.0%} of spend in {category}"
+                continue
             assert reason.text == BY_NAME[reason.feature].in_words(row)
             if reason.feature == "recency_days":
                 recency_seen += 1

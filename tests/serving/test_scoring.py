@@ -6,6 +6,8 @@ vectorisation must not change any member's result.
 
 from __future__ import annotations
 
+from datetime import date
+
 import os
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import xgboost as xgb
 
 from features import contract
 from features.store import latest_snapshot_path, read_snapshot
-from serving.scoring import feature_matrix, index_by_member, score_frame, score_members
+from serving.scoring import OUTPUT_COLUMNS, feature_matrix, index_by_member, score_frame, score_members
 
 
 @pytest.fixture
@@ -25,7 +27,21 @@ def served(use_trained: object) -> tuple[xgb.Booster, pd.DataFrame]:
     from serving.artefacts import load_model
 
     snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
-    return load_model("churn").booster, snapshot.frame
+    return load_model("churn").booster, snapshot.model_inputs()
+
+
+AS_OF = date(2024, 6, 1)
+
+
+def churn_only(booster: xgb.Booster, frame: pd.DataFrame) -> pd.DataFrame:
+    """score_frame with the churn booster alone and no profile."""
+    return score_frame({"churn": booster}, frame, frame[[contract.MEMBER_ID]], AS_OF)
+
+
+def score(booster: xgb.Booster, by_id: pd.DataFrame, ids: list[str], explain: int) -> list:
+    """score_members with the churn booster alone: scores from score_frame, reasons from the inputs."""
+    frame = by_id.reset_index(names=contract.MEMBER_ID)
+    return score_members({"churn": booster}, index_by_member(churn_only(booster, frame)), by_id, ids, explain)
 
 
 def reference_probabilities(booster: xgb.Booster, frame: pd.DataFrame, ids: list[str]) -> np.ndarray:
@@ -39,7 +55,7 @@ def test_results_follow_request_order_and_match_booster_predict(served: tuple[xg
     """One entry per id in request order; each probability is booster.predict on that member's row."""
     booster, frame = served
     ids = list(frame[contract.MEMBER_ID].astype(str).sample(40, random_state=5))
-    results = score_members(booster, index_by_member(frame), ids, explain=2)
+    results = score(booster, index_by_member(frame), ids, explain=2)
     assert [r.member_id for r in results] == ids
     assert all(r.status == "scored" for r in results)
     np.testing.assert_allclose([r.churn_probability for r in results], reference_probabilities(booster, frame, ids),
@@ -52,7 +68,7 @@ def test_unknown_ids_are_listed_with_null_probability(served: tuple[xgb.Booster,
     booster, frame = served
     known = list(frame[contract.MEMBER_ID].astype(str).iloc[[3, 10]])
     ids = ["no-such-member", known[0], "", known[1], "M00003"]
-    results = score_members(booster, index_by_member(frame), ids, explain=3)
+    results = score(booster, index_by_member(frame), ids, explain=3)
     assert [r.member_id for r in results] == ids
     assert [r.status for r in results] == ["unknown", "scored", "unknown", "scored", "unknown"]
     for result in (results[0], results[2], results[4]):
@@ -64,7 +80,7 @@ def test_unknown_ids_are_listed_with_null_probability(served: tuple[xgb.Booster,
 def test_only_unknown_ids_score_without_error(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
     """A batch with no known member is answered (all 'unknown'), not an error from an empty matrix."""
     booster, frame = served
-    results = score_members(booster, index_by_member(frame), ["x", "y"], explain=3)
+    results = score(booster, index_by_member(frame), ["x", "y"], explain=3)
     assert [(r.member_id, r.status, r.churn_probability) for r in results] == [("x", "unknown", None), ("y", "unknown", None)]
 
 
@@ -73,7 +89,7 @@ def test_duplicate_ids_each_get_an_identical_entry(served: tuple[xgb.Booster, pd
     booster, frame = served
     a, b = frame[contract.MEMBER_ID].astype(str).iloc[[1, 2]]
     ids = [a, b, a, "ghost", a, "ghost"]
-    results = score_members(booster, index_by_member(frame), ids, explain=3)
+    results = score(booster, index_by_member(frame), ids, explain=3)
     assert [r.member_id for r in results] == ids
     assert results[0] == results[2] == results[4]
     assert results[3] == results[5] and results[3].status == "unknown"
@@ -84,7 +100,7 @@ def test_explain_zero_gives_no_reasons(served: tuple[xgb.Booster, pd.DataFrame])
     """explain=0 scores the members but attaches no reasons."""
     booster, frame = served
     ids = list(frame[contract.MEMBER_ID].astype(str).head(10))
-    results = score_members(booster, index_by_member(frame), ids, explain=0)
+    results = score(booster, index_by_member(frame), ids, explain=0)
     assert all(r.status == "scored" and r.churn_probability is not None and r.reasons == [] for r in results)
 
 
@@ -94,7 +110,7 @@ def test_explain_k_gives_k_reasons_naming_their_own_shap_column(served: tuple[xg
     booster, frame = served
     names = list(booster.feature_names)
     ids = list(frame[contract.MEMBER_ID].astype(str).iloc[::97])
-    results = score_members(booster, index_by_member(frame), ids, explain=k)
+    results = score(booster, index_by_member(frame), ids, explain=k)
     rows = frame.set_index(frame[contract.MEMBER_ID].astype(str)).loc[ids, names]
     contributions = booster.predict(xgb.DMatrix(rows.to_numpy(np.float32), feature_names=names), pred_contribs=True)
     for i, result in enumerate(results):
@@ -109,9 +125,9 @@ def test_batch_of_500_gives_the_same_result_as_one_by_one(served: tuple[xgb.Boos
     by_id = index_by_member(frame)
     ids = list(frame[contract.MEMBER_ID].astype(str).head(500))
     assert len(ids) == 500
-    batch = score_members(booster, by_id, ids, explain=3)
+    batch = score(booster, by_id, ids, explain=3)
     for position in (0, 1, 137, 250, 499):
-        (alone,) = score_members(booster, by_id, [ids[position]], explain=3)
+        (alone,) = score(booster, by_id, [ids[position]], explain=3)
         assert alone.churn_probability == pytest.approx(batch[position].churn_probability, abs=1e-7)
         assert [(r.feature, r.text, r.direction) for r in alone.reasons] == \
                [(r.feature, r.text, r.direction) for r in batch[position].reasons]
@@ -123,8 +139,8 @@ def test_feature_column_order_does_not_matter(served: tuple[xgb.Booster, pd.Data
     """Snapshot columns are matched to the booster by name, so shuffling them changes nothing."""
     booster, frame = served
     shuffled = frame[[contract.MEMBER_ID, *reversed([c for c in frame.columns if c != contract.MEMBER_ID])]]
-    np.testing.assert_array_equal(score_frame(booster, shuffled)["churn_probability"],
-                                  score_frame(booster, frame)["churn_probability"])
+    np.testing.assert_array_equal(churn_only(booster, shuffled)["churn_probability"],
+                                  churn_only(booster, frame)["churn_probability"])
 
 
 def test_feature_matrix_names_a_missing_feature(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
@@ -137,8 +153,9 @@ def test_feature_matrix_names_a_missing_feature(served: tuple[xgb.Booster, pd.Da
 def test_score_frame_has_one_row_per_snapshot_member(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
     """score_frame: member_id, churn_probability for every snapshot member, equal to booster.predict."""
     booster, frame = served
-    scores = score_frame(booster, frame)
-    assert list(scores.columns) == [contract.MEMBER_ID, "churn_probability"]
+    scores = churn_only(booster, frame)
+    assert list(scores.columns) == list(OUTPUT_COLUMNS)
+    assert scores["expected_value"].isna().all() and (scores["upsell_categories"] == "").all()  # no such models
     assert len(scores) == len(frame) == frame[contract.MEMBER_ID].nunique()
     assert list(scores[contract.MEMBER_ID].astype(str)) == list(frame[contract.MEMBER_ID].astype(str))
     assert scores["churn_probability"].between(0, 1).all()
