@@ -36,11 +36,25 @@ SHARE_PREFIX = "share_"
 MAX_SHARE_COLUMNS = 100
 
 
+def category_slug(category: str) -> str:
+    """Lower-case [a-z0-9_] form of a category name for feature columns ("Café & Bar" -> "cafe_bar")."""
+    slug = _slug(category)
+    if not slug:
+        raise ValueError(f"category {category!r} has no letters or digits to name a column by")
+    return slug
+
+
 def share_column(category: str) -> str:
-    """The feature name of a member's spend share in ``category``: ``share_`` + a lower-case slug."""
+    """The feature name of a member's spend share in ``category``: ``share_`` + its slug.
+
+    A snapshot must not fail on a category made only of symbols: that one becomes ``share_blank``.
+    """
+    return SHARE_PREFIX + (_slug(category) or "blank")
+
+
+def _slug(category: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", str(category)).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
-    return SHARE_PREFIX + (slug or "blank")
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
 
 
 def category_shares(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:

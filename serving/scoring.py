@@ -18,8 +18,10 @@ from features.categories import share_column
 from features.snapshot import SEGMENT_COLUMNS
 from serving.reasons import top_reasons
 from serving.schemas import MemberScore, Reason
+from training.cross_sell import top_categories
+from training.fit import model_frame, predict_proba, to_matrix
 from training.next_purchase import predict_timing
-from training.upsell import booster_categories
+from training.upsell import any_new_probability, booster_categories
 
 OUTPUT_COLUMNS = (
     contract.MEMBER_ID, "churn_probability",
@@ -32,29 +34,18 @@ TOP_CATEGORIES = 3
 
 
 def feature_matrix(booster: xgb.Booster, features: pd.DataFrame) -> xgb.DMatrix:
-    """Rows in the booster's own feature order; a missing catalogue feature is an error, not a zero.
-
-    Category spend shares are the exception: no column means no spend in that category (0).
-    """
-    names = list(booster.feature_names or [])
-    missing = [n for n in names if n not in features.columns and not n.startswith("share_")]
-    if missing:
-        raise ValueError(f"features missing for the model: {missing}")
-    columns = {n: features[n] if n in features.columns else 0.0 for n in names}
-    return xgb.DMatrix(pd.DataFrame(columns, index=features.index).to_numpy(dtype=np.float32), feature_names=names)
-
-
-def churn_probabilities(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:
-    return booster.predict(feature_matrix(booster, features)).astype(float)
+    """Rows in the booster's own feature order (``training.fit.to_matrix``: a missing feature is
+    an error, a missing category share is 0)."""
+    return to_matrix(features, list(booster.feature_names or []))
 
 
 def model_outputs(models: Mapping[str, xgb.Booster], features: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """Every model output column for the rows of ``features`` (NaN / empty where a model is absent)."""
     out = pd.DataFrame(index=features.index)
-    out["churn_probability"] = churn_probabilities(models["churn"], features) if "churn" in models else np.nan
+    out["churn_probability"] = predict_proba(models["churn"], features) if "churn" in models else np.nan
     out = out.join(_timing(models.get("next_purchase"), features, as_of))
     out = out.join(_upsell(models.get("upsell"), features))
-    out["expected_value"] = churn_probabilities(models["value"], features) if "value" in models else np.nan
+    out["expected_value"] = predict_proba(models["value"], features) if "value" in models else np.nan
     return out
 
 
@@ -79,16 +70,13 @@ def _upsell(booster: xgb.Booster | None, features: pd.DataFrame) -> pd.DataFrame
     if booster is None:
         return pd.DataFrame({"upsell_probability": np.nan, "upsell_categories": ""}, index=features.index)
     predicted = booster.predict(feature_matrix(booster, features))
-    categories = booster_categories(booster)
+    probability, categories = any_new_probability(predicted), booster_categories(booster)
     if predicted.ndim == 1 or not categories:
-        return pd.DataFrame({"upsell_probability": predicted.astype(float), "upsell_categories": ""}, index=features.index)
+        return pd.DataFrame({"upsell_probability": probability, "upsell_categories": ""}, index=features.index)
     owned = np.column_stack([features[c].to_numpy(float) > 0 if c in features.columns else np.zeros(len(features), bool)
                              for c in map(share_column, categories)])
-    ranked = np.where(owned, -np.inf, predicted[:, 1:])
-    order = np.argsort(-ranked, axis=1, kind="stable")[:, :TOP_CATEGORIES]
-    offers = ["|".join(categories[j] for j in row if np.isfinite(ranked[i, j])) for i, row in enumerate(order)]
-    return pd.DataFrame({"upsell_probability": predicted[:, 0].astype(float), "upsell_categories": offers},
-                        index=features.index)
+    offers = top_categories(predicted[:, 1:], categories, owned, TOP_CATEGORIES)
+    return pd.DataFrame({"upsell_probability": probability, "upsell_categories": offers}, index=features.index)
 
 
 def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile: pd.DataFrame, as_of: date) -> pd.DataFrame:
@@ -140,9 +128,8 @@ def _missing(value: object) -> bool:
 def _reasons(booster: xgb.Booster, rows: pd.DataFrame, explain: int) -> list[list[Reason]]:
     if explain <= 0 or len(rows) == 0:
         return [[] for _ in range(len(rows))]
-    contributions = booster.predict(feature_matrix(booster, rows), pred_contribs=True)
+    frame = model_frame(rows, list(booster.feature_names or []))
+    contributions = booster.predict(feature_matrix(booster, frame), pred_contribs=True)
     if contributions.ndim == 3:  # multi-output upsell: explain output 0, "any new category"
         contributions = contributions[:, 0, :]
-    names = list(booster.feature_names or [])
-    frame = pd.DataFrame({n: rows[n] if n in rows.columns else 0.0 for n in names}, index=rows.index)
     return top_reasons(contributions, frame, explain)

@@ -19,7 +19,6 @@ from training.task import Assessment, Task, TaskData
 class Churn(Task):
     name: ClassVar[str] = "churn"
     promotion_metric: ClassVar[str] = "roc_auc"
-    baseline_names: ClassVar[tuple[str, ...]] = tuple(b.name for b in BASELINES)
 
     def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
         names = data.feature_names

@@ -9,8 +9,6 @@ is one (cutoff, member_id) pair. The vocabulary and all rates are fitted on trai
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Final
 
@@ -21,6 +19,7 @@ from scipy.special import comb
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from features.categories import SHARE_PREFIX, category_slug
 from training.evaluate import _top_fraction_total
 
 CUTOFF: Final = "cutoff"
@@ -52,15 +51,6 @@ def frequent_categories(history: pd.DataFrame, max_categories: int = 20) -> list
     return [str(category) for category in ranked[CATEGORY].head(max_categories)]
 
 
-def category_slug(category: str) -> str:
-    """Lower-case [a-z0-9_] form of a category name for feature columns ("Café & Bar" -> "cafe_bar")."""
-    ascii_name = unicodedata.normalize("NFKD", category).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
-    if not slug:
-        raise ValueError(f"category {category!r} has no letters or digits to name a column by")
-    return slug
-
-
 def ownership_matrix(history: pd.DataFrame, members: pd.Index, vocabulary: Sequence[str]) -> pd.DataFrame:
     """Share of each member's positive pre-cut-off spend in each vocabulary category.
 
@@ -68,7 +58,7 @@ def ownership_matrix(history: pd.DataFrame, members: pd.Index, vocabulary: Seque
     than 1 for members who also buy outside it. Net-negative categories (returns) count as 0.
     Columns ``share_<slug>``; members without rows get all-zero shares.
     """
-    columns = [f"share_{category_slug(category)}" for category in vocabulary]
+    columns = [SHARE_PREFIX + category_slug(category) for category in vocabulary]
     if len(set(columns)) < len(columns):
         raise ValueError(f"vocabulary categories collide on feature columns: {columns}")
     rows = _clean(history, horizon=False)

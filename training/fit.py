@@ -14,19 +14,30 @@ import pandas as pd
 import xgboost as xgb
 
 from features.catalogue import churn_monotone_constraints
+from features.categories import SHARE_PREFIX
 from training.config import TrainConfig
 from training.examples import CUTOFF_COLUMN
 
 MatrixFor = Callable[[pd.DataFrame], xgb.DMatrix]  # example rows -> DMatrix with the task's labels
 
 
-def to_matrix(features: pd.DataFrame, feature_names: list[str], label: np.ndarray | None = None) -> xgb.DMatrix:
-    """A DMatrix carrying the feature names, so the booster knows its own inputs.
+def model_frame(features: pd.DataFrame, feature_names: list[str]) -> pd.DataFrame:
+    """The rows' values in the model's feature order, for training, scoring and explaining alike.
 
-    A category share column the rows lack is 0: the member spent nothing in that category.
+    A category share column the rows lack is 0: the member spent nothing in that category (the
+    category was not among those the snapshot kept). Any other missing feature is an error naming
+    it, never a silent zero.
     """
+    missing = [n for n in feature_names if n not in features.columns and not n.startswith(SHARE_PREFIX)]
+    if missing:
+        raise ValueError(f"features missing for the model: {missing}")
     columns = {name: features[name] if name in features.columns else 0.0 for name in feature_names}
-    values = pd.DataFrame(columns, index=features.index).to_numpy(dtype=np.float32)
+    return pd.DataFrame(columns, index=features.index)
+
+
+def to_matrix(features: pd.DataFrame, feature_names: list[str], label: np.ndarray | None = None) -> xgb.DMatrix:
+    """A DMatrix of ``model_frame`` carrying the feature names, so the booster knows its own inputs."""
+    values = model_frame(features, feature_names).to_numpy(dtype=np.float32)
     return xgb.DMatrix(values, label=label, feature_names=feature_names)
 
 

@@ -53,7 +53,6 @@ def predict_timing(booster: xgb.Booster, features: pd.DataFrame, days: tuple[flo
 class NextPurchase(Task):
     name: ClassVar[str] = "next_purchase"
     promotion_metric: ClassVar[str] = "concordance"
-    baseline_names: ClassVar[tuple[str, ...]] = ("bgnbd", "recency_over_gap")
 
     def unavailable(self, data: TaskData) -> str | None:
         if data.plan.horizon_days < HORIZON_DAYS:

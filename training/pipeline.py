@@ -91,12 +91,12 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
     """Fit, score beside baselines and the current champion on the same rows, and decide."""
     booster = task.fit(data, config)
     assessment = task.assess(booster, data)
+    baselines = {name: metrics for name, metrics in assessment.out_of_time.items() if name != "model"}
     champion = registry.load_booster(task.name)
     missing = [f for f in (champion.feature_names or []) if f not in data.evaluation.columns] if champion else []
     if champion is not None and not missing:
         assessment.out_of_time["champion"] = task.metrics(champion, data.evaluation, data)
     out_of_time = assessment.out_of_time
-    baselines = {name: out_of_time[name] for name in task.baseline_names}
     decision = judge(out_of_time["model"], baselines, out_of_time.get("champion"), task.promotion_metric)
     if missing:
         decision = refuse_incomparable(registry.alias_version(task.name, registry.CHAMPION) or "?", missing)

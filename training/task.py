@@ -41,7 +41,11 @@ class TaskData:
 
 @dataclass
 class Assessment:
-    """Out-of-time metrics per scorer (``model`` and each baseline) and the figures to log."""
+    """Out-of-time metrics per scorer and the figures to log.
+
+    ``out_of_time`` holds ``model`` and every baseline the task compares it with: the gate reads
+    the baselines from here, so a task cannot declare one and forget to score it.
+    """
 
     out_of_time: dict[str, dict[str, float]]
     figures: dict[str, Figure] = field(default_factory=dict)
@@ -53,7 +57,6 @@ class Task(ABC):
 
     name: ClassVar[str]
     promotion_metric: ClassVar[str]  # higher is better
-    baseline_names: ClassVar[tuple[str, ...]]
 
     def unavailable(self, data: TaskData) -> str | None:
         """Why this task cannot be trained on ``data`` (None when it can)."""

@@ -60,25 +60,15 @@ def booster_categories(booster: xgb.Booster) -> list[str]:
 class Upsell(Task):
     name: ClassVar[str] = "upsell"
     promotion_metric: ClassVar[str] = "roc_auc"
-    baseline_names: ClassVar[tuple[str, ...]] = ("popular_new_categories", "co_purchase")
-
-    def __init__(self, with_categories: bool = True) -> None:
-        self.with_categories = with_categories
-        self.growth = 0.2  # set from the config in ``fit``
-
-    def unavailable(self, data: TaskData) -> str | None:
-        if self.with_categories and data.category_history is None:
-            self.with_categories = False
-        if not self.with_categories:
-            self.baseline_names = ("rfm_rule", "spend_trend")  # type: ignore[misc]
-        return None
+    def __init__(self) -> None:
+        self.growth = 0.2  # spend-up growth g, set from the config in ``fit``
 
     def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
         self.growth = config.spend_up_growth
         params = {key: value for key, value in config.xgb_params.items() if key != "objective"}
         params.update(objective="binary:logistic", eval_metric="logloss", seed=config.seed)
         names = data.feature_names
-        if not self.with_categories:
+        if data.category_history is None:
             booster = fit_booster(data.train, lambda r: to_matrix(r, names, spend_up(r, self.growth)), params, config)
             booster.set_attr(**{TARGET_ATTR: "spend_up", CATEGORIES_ATTR: "[]"})
             return booster
@@ -93,55 +83,54 @@ class Upsell(Task):
         return np.column_stack([new_category_any(history, keys), new_category_targets(history, keys, vocabulary)])
 
     def _label(self, rows: pd.DataFrame, data: TaskData) -> np.ndarray:
-        if self.with_categories:
+        if data.category_history is not None:
             return new_category_any(data.categories_at(rows), member_keys(rows))
         return spend_up(rows, self.growth)
 
     def metrics(self, booster: xgb.Booster, rows: pd.DataFrame, data: TaskData) -> dict[str, float]:
-        return upsell_metrics(self._label(rows, data), self._any_new(booster, rows))
-
-    @staticmethod
-    def _any_new(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:
-        predicted = booster.predict(to_matrix(rows, list(booster.feature_names or [])))
-        return (predicted[:, 0] if predicted.ndim == 2 else predicted).astype(float)
+        return upsell_metrics(self._label(rows, data), any_new_probability(_predict(booster, rows)))
 
     def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
         evaluation = data.evaluation
         y = self._label(evaluation, data)
-        scores = {"model": self._any_new(booster, evaluation)}
+        predicted = _predict(booster, evaluation)
+        scores = {"model": any_new_probability(predicted)}
+        hits: dict[str, float] = {}
         documents: dict[str, object] = {}
-        if self.with_categories:
-            scores.update(self._category_baselines(booster, data, documents))
+        if data.category_history is not None:
+            vocabulary = booster_categories(booster)
+            probabilities, hits = self._category_baselines(vocabulary, predicted[:, 1:], data)
+            scores.update(probabilities)
+            documents["categories.json"] = {"vocabulary": vocabulary, "share_columns": [share_column(c) for c in vocabulary]}
         else:
             scores.update(self._spend_up_baselines(data))
         out_of_time = {name: upsell_metrics(y, p) for name, p in scores.items()}
-        for name, hit in documents.pop("hit_rate_at_3", {}).items():  # type: ignore[union-attr]
+        for name, hit in hits.items():
             out_of_time[name]["hit_rate_at_3"] = hit
         figures = {
             "roc.png": roc_figure(y, scores),
             "gain.png": lift_figure(y, scores, what="upsell buyers"),
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names],
-                                                    output=0 if self.with_categories else None),
+                                                    output=0 if data.category_history is not None else None),
         }
         return Assessment(out_of_time, figures, documents)
 
-    def _category_baselines(self, booster: xgb.Booster, data: TaskData, documents: dict[str, object]) -> dict[str, np.ndarray]:
-        """Popularity and co-purchase baselines; hit rate at 3 of every ranker on the same members."""
-        vocabulary = booster_categories(booster)
+    @staticmethod
+    def _category_baselines(vocabulary: list[str], per_category: np.ndarray,
+                            data: TaskData) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Popularity and co-purchase P(any new category), and the hit rate at 3 of every ranker
+        (the model's per-category outputs included) on the same members."""
         train_history, history = data.categories_at(data.train), data.categories_at(data.evaluation)
         keys = member_keys(data.evaluation)
         owned = ownership_matrix(history, keys, vocabulary).to_numpy() > 0
         targets = new_category_targets(history, keys, vocabulary)
-        model = booster.predict(to_matrix(data.evaluation, list(booster.feature_names or [])))[:, 1:]
-        rankers = {"model": np.where(owned, -np.inf, model)}
+        rankers = {"model": np.where(owned, -np.inf, per_category)}
         probabilities = {}
         for name, baseline in (("popular_new_categories", PopularityBaseline()), ("co_purchase", CoPurchaseBaseline())):
             baseline.fit(train_history)
             rankers[name] = baseline.score(history, keys, vocabulary)
             probabilities[name] = baseline.probability_any_new(history, keys, vocabulary)
-        documents["hit_rate_at_3"] = {name: hit_rate_at_k(s, targets, 3) for name, s in rankers.items()}
-        documents["categories.json"] = {"vocabulary": vocabulary, "share_columns": [share_column(c) for c in vocabulary]}
-        return probabilities
+        return probabilities, {name: hit_rate_at_k(s, targets, 3) for name, s in rankers.items()}
 
     def _spend_up_baselines(self, data: TaskData) -> dict[str, np.ndarray]:
         """Calibrated rules on the training rows: RFM total, and the 90-day spend trend."""
@@ -158,3 +147,12 @@ class Upsell(Task):
             calibrator = IsotonicRegression(increasing="auto", out_of_bounds="clip", y_min=0.0, y_max=1.0)
             out[name] = calibrator.fit(rule(data.train), y_train).predict(rule(data.evaluation))
         return out
+
+
+def _predict(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:
+    return booster.predict(to_matrix(rows, list(booster.feature_names or [])))
+
+
+def any_new_probability(predicted: np.ndarray) -> np.ndarray:
+    """P(upsell): output 0 of a new-category booster, the only output of a spend-up one."""
+    return (predicted[:, 0] if predicted.ndim == 2 else predicted).astype(float)

@@ -26,7 +26,6 @@ def spend_target(rows: pd.DataFrame) -> np.ndarray:
 class Value(Task):
     name: ClassVar[str] = "value"
     promotion_metric: ClassVar[str] = "normalized_gini"
-    baseline_names: ClassVar[tuple[str, ...]] = ("bgnbd_gamma_gamma", "last_period_repeated")
 
     def unavailable(self, data: TaskData) -> str | None:
         if data.lifetime_at_evaluation is None:

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.categories import category_slug, share_column
 from training.cross_sell import (
     CoPurchaseBaseline,
     PopularityBaseline,
-    category_slug,
     frequent_categories,
     history_members,
     hit_rate_at_k,
@@ -114,7 +114,16 @@ def test_new_category_targets_and_any(hand: pd.DataFrame) -> None:
     [("Beauty & Care", "beauty_care"), ("Café", "cafe"), ("  Home/Garden 2 ", "home_garden_2"), ("TV", "tv")],
 )
 def test_category_slug(name: str, slug: str) -> None:
+    """One slug for the model's share features and the snapshot's share columns."""
     assert category_slug(name) == slug
+    assert share_column(name) == f"share_{slug}"
+
+
+def test_a_category_without_letters_or_digits() -> None:
+    """No vocabulary column can be named after it; a snapshot still stores it, as share_blank."""
+    with pytest.raises(ValueError, match="no letters or digits"):
+        category_slug("&/-")
+    assert share_column("&/-") == "share_blank"
 
 
 def test_colliding_slugs_are_refused(hand: pd.DataFrame) -> None:
