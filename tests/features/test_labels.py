@@ -114,6 +114,21 @@ def test_days_to_next_and_spend_windows(
     assert row["spend_before_horizon"] == pytest.approx(spend_before, abs=1e-9)
 
 
+def test_spend_before_covers_exactly_the_h_days_before_the_cut_off() -> None:
+    """[T - H, T): a purchase at T - H counts, one a minute earlier does not."""
+    transactions = transactions_frame(
+        [
+            ("x", "2024-05-01 10:00", 7.0, "x-1"),  # 61 days before T: outside
+            ("x", "2024-05-31 23:59", 11.0, "x-2"),  # one minute before T - H: outside
+            ("x", "2024-06-01 00:00", 13.0, "x-3"),  # exactly T - H: inside
+            ("x", "2024-06-30 23:59", 17.0, "x-4"),  # the last minute before T: inside
+        ],
+        ("member_id", "ts", "amount", "order_id"),
+    )
+    (before,) = build_labels(transactions, AS_OF, HORIZON_DAYS)["spend_before_horizon"]
+    assert before == 30.0
+
+
 def test_label_frame_shape_and_dtypes(labels: pd.DataFrame) -> None:
     assert list(labels.columns) == [MEMBER_ID, *LABEL_COLUMNS]
     assert isinstance(labels[MEMBER_ID].dtype, pd.StringDtype)
