@@ -92,7 +92,7 @@ CATALOGUE: Final[tuple[Feature, ...]] = (
             "{p_alive:.0%} likely to still be an active customer", lifetime=True,
             when_missing="too little history in the data to estimate whether still active"),
     Feature("bgnbd_purchases_90d", "orders", "BG/NBD expected purchases in the next 90 days",
-            "expected to buy {bgnbd_purchases_90d:.1f} times in the next 90 days", lifetime=True,
+            "expected to buy {bgnbd_purchases_90d:.2f} times in the next 90 days", lifetime=True,
             when_missing="too little history in the data to forecast purchases"),
     Feature("gg_order_value", "currency", "Gamma-Gamma expected spend per purchase",
             "expected to spend {gg_order_value:,.2f} per purchase", lifetime=True,
