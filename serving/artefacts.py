@@ -8,18 +8,13 @@ imported model from the store, so ``bentoml build`` pins exactly what serves.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import bentoml
 import pandas as pd
 import xgboost as xgb
 
 from features.snapshot import Snapshot
-from features.store import latest_snapshot_path, read_snapshot
-from serving.scoring import index_by_member, score_frame
 from training import registry
 from training.tasks import TASK_NAMES
 
@@ -33,6 +28,7 @@ class ServingModel:
     mlflow_version: str
     run_id: str
     metrics: dict[str, float]
+    training: dict[str, str] = field(default_factory=dict)
 
 
 def import_champion(task: str) -> bentoml.Model | None:
@@ -55,7 +51,7 @@ def import_champion(task: str) -> bentoml.Model | None:
         name,
         f"models:/{name}/{version}",
         labels={"mlflow_version": version, "run_id": run_id, "task": task},
-        metadata={"metrics": json.dumps(metrics)},
+        metadata={"metrics": json.dumps(metrics), "training": json.dumps(registry.run_training_facts(run_id))},
     )
 
 
@@ -66,11 +62,10 @@ def _latest_stored(name: str) -> bentoml.Model | None:
         return None
 
 
-def load_models() -> dict[str, ServingModel]:
-    """Every task's newest imported model; churn is required, the others serve when present."""
-    models = {"churn": load_model("churn")}
-    models.update({task: load_model(task) for task in TASK_NAMES[1:] if _latest_stored(registry.model_name(task))})
-    return models
+def stored_tag(task: str) -> str | None:
+    """The BentoML tag of ``task``'s newest imported model (what would serve), or None."""
+    stored = _latest_stored(registry.model_name(task))
+    return None if stored is None else str(stored.tag)
 
 
 def import_champions() -> dict[str, bentoml.Model]:
@@ -91,47 +86,18 @@ def load_model(task: str) -> ServingModel:
         mlflow_version=stored.info.labels.get("mlflow_version", "unknown"),
         run_id=stored.info.labels.get("run_id", "unknown"),
         metrics=json.loads(stored.info.metadata.get("metrics", "{}")),
+        training=json.loads(stored.info.metadata.get("training", "{}")),
     )
 
 
 @dataclass(frozen=True)
 class LoadedSnapshot:
-    """A snapshot ready to serve: model inputs and every output (no reasons) indexed by member id."""
+    """A snapshot ready to serve: model inputs and every output (no reasons) indexed by member id.
+
+    Scores are computed once when the snapshot (or a model) changes, so ``/score`` is a lookup;
+    reasons are computed per request for the requested rows only.
+    """
 
     snapshot: Snapshot
     features_by_id: pd.DataFrame
     scores_by_id: pd.DataFrame
-
-
-class LiveSnapshot:
-    """The newest snapshot of a directory, re-read when a newer one appears (no restart needed).
-
-    The directory is looked at no more often than every ``poll_seconds``; the snapshot and its
-    member index are swapped together, so a request sees one consistent pair.
-    """
-
-    def __init__(self, directory: Path, poll_seconds: float, models: Mapping[str, xgb.Booster]) -> None:
-        self.directory, self.poll_seconds, self.models = directory, poll_seconds, models
-        self._checked_at = -float("inf")
-        self._key: tuple[Path, int] | None = None
-        self._current = self._refresh_if_newer()
-
-    def current(self) -> LoadedSnapshot:
-        """The snapshot with its inputs and scores indexed by member id, refreshed when a newer file is found."""
-        if time.monotonic() - self._checked_at >= self.poll_seconds:
-            self._current = self._refresh_if_newer() or self._current
-        return self._current  # type: ignore[return-value]
-
-    def _refresh_if_newer(self) -> LoadedSnapshot | None:
-        self._checked_at = time.monotonic()
-        path = latest_snapshot_path(self.directory)
-        if path is None:
-            raise FileNotFoundError(f"no feature snapshot in {self.directory}: run `memberscore train` or `memberscore snapshot`")
-        key = (path, path.stat().st_mtime_ns)
-        if key == self._key:
-            return None
-        snapshot = read_snapshot(path)
-        inputs = snapshot.model_inputs()
-        scores = score_frame(self.models, inputs, snapshot.profile, snapshot.as_of)
-        self._key = key
-        return LoadedSnapshot(snapshot, index_by_member(inputs), index_by_member(scores))

@@ -81,8 +81,7 @@ def train(
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
 ) -> None:
     """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners."""
-    from features.snapshot import build_snapshot
-    from features.store import default_snapshot_dir, latest_snapshot_path, write_snapshot
+    from features.store import default_snapshot_dir, latest_snapshot_path
     from serving.artefacts import import_champions
     from training import registry
     from training.config import read_config
@@ -106,7 +105,7 @@ def train(
         return pages[-1]
 
     run = train_tasks(frame, train_config, all_tasks(), load_report.to_dict(), progress, page)
-    snapshot_path = write_snapshot(build_snapshot(frame, _end_of_data(frame)), default_snapshot_dir())
+    _, snapshot_path = _store_snapshot(frame, _end_of_data(frame))
     progress(f"snapshot written to {snapshot_path}")
     for task, model in import_champions().items():
         progress(f"{task}: champion in the BentoML store as {model.tag}")
@@ -148,16 +147,29 @@ def snapshot(
     as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the day after the last row)")] = None,
     rejects: RejectsOption = None,
 ) -> None:
-    """Write every member's features as of a date into the snapshot store (no retraining)."""
-    from features.snapshot import build_snapshot
-    from features.store import default_snapshot_dir, write_snapshot
+    """Write every member's features as of a date into the snapshot store (no retraining).
 
+    Tiers keep the downgrade grace: the newest older snapshot in the store gives last period's tiers.
+    """
     progress = Progress()
     frame, _ = _load(transactions, mapping, rejects, progress)
     cutoff = _parse_date(as_of) if as_of else _end_of_data(frame)
-    built = build_snapshot(frame, cutoff)
-    path = write_snapshot(built, default_snapshot_dir())
+    built, path = _store_snapshot(frame, cutoff)
     typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}")
+
+
+def _store_snapshot(frame: Any, as_of: date) -> tuple[Any, Path]:
+    """Build the serving snapshot as of ``as_of`` and write it to the store.
+
+    The newest stored snapshot older than ``as_of`` supplies last period's tiers, so a member
+    keeps a higher tier while their spend stays within the grace (segment_rules.yaml, tiers).
+    """
+    from features.snapshot import build_snapshot
+    from features.store import default_snapshot_dir, previous_tiers, write_snapshot
+
+    directory = default_snapshot_dir()
+    built = build_snapshot(frame, as_of, previous_tiers=previous_tiers(directory, as_of))
+    return built, write_snapshot(built, directory)
 
 
 @app.command()
@@ -193,11 +205,11 @@ def score(
                f"(mean churn probability {scores['churn_probability'].mean():.3f}) -> {out}")
 
 
-def _parse_date(text: str) -> date:
+def _parse_date(text: str, option: str = "--as-of") -> date:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
-        raise ValueError(f"--as-of {text!r}: expected a date as YYYY-MM-DD") from None
+        raise ValueError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
 
 
 @app.command()
@@ -205,17 +217,176 @@ def _parse_date(text: str) -> date:
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 3000,
+    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="serve without API keys (local use only)")] = False,
 ) -> None:
-    """Serve the champion model and the newest snapshot over HTTP (BentoML)."""
+    """Serve the champion models and the newest snapshot over HTTP (BentoML), API keys required."""
+    from serving import auth
     from serving.artefacts import import_champions
     from training import registry
 
     registry.configure_tracking()
-    if "churn" not in import_champions():
-        raise NotReady(f"no champion for {registry.model_name('churn')}: run `memberscore train` first")
-    typer.echo(f"serving on http://{host}:{port} (POST /score, GET /metadata, GET /healthz)", err=True)
+    if insecure_no_auth:
+        os.environ[auth.INSECURE_ENV] = "1"
+    ring = auth.key_ring_from_env()
+    if not ring.hashes and not insecure_no_auth:
+        raise NotReady(f"no API key configured: set {auth.KEYS_ENV} or {auth.KEY_FILE_ENV} "
+                       "(`memberscore keys create --file F`), or pass --insecure-no-auth for local use")
+    mode = f"{len(ring.hashes)} API key(s), header X-API-Key" if ring.hashes else "NO AUTHENTICATION (--insecure-no-auth)"
+    imported = import_champions()
+    if "churn" not in imported:
+        typer.echo(f"warning: no champion for {registry.model_name('churn')} yet: /readyz says 503 until "
+                   "`memberscore train` promotes one", err=True)
+    typer.echo(f"serving on http://{host}:{port} ({mode}); marketers' page at /ui, API at /docs.json", err=True)
     command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", host, "--port", str(port)]
     os.execv(sys.executable, command)
+
+
+keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+@one_line_errors
+def create_key(
+    file: Annotated[Path, typer.Option("--file", help="key file to append the new key's hash to")],
+) -> None:
+    """Create a key, append its hash to --file and print the key once (it is not stored anywhere)."""
+    from serving import auth
+
+    key = auth.new_key()
+    if file.exists():
+        auth.read_key_file(file)  # refuse to append to a file the service could not read
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with file.open("a", encoding="utf-8") as out:
+        out.write(auth.hash_key(key) + "\n")
+    file.chmod(0o600)
+    typer.echo(key)
+    typer.echo(f"its hash was appended to {file}; serve with {auth.KEY_FILE_ENV}={file}", err=True)
+
+
+LabelsOption = Annotated[list[str] | None, typer.Option(help="keep only these (repeat the option for several)")]
+# request fields as the targets command spells them, for one-line errors
+TARGET_OPTIONS = {"campaign": "--campaign", "limit": "--limit", "explain": "--explain",
+                  "filters.segments": "--segment", "filters.tiers": "--tier", "filters.abc_classes": "--abc",
+                  "filters.lifecycle_stages": "--stage", "filters.min_value": "--min-value",
+                  "filters.exclude_member_ids": "--exclude"}
+
+
+@app.command()
+@one_line_errors
+def targets(
+    campaign: Annotated[str, typer.Option(help="winback, retain_high_value, upsell or next_purchase_reminder")],
+    out: Annotated[Path, typer.Option(help="output file, .csv or .json")],
+    limit: Annotated[int, typer.Option(help="rows to write, best first (1 to 10,000)")] = 100,
+    segment: LabelsOption = None,
+    tier: LabelsOption = None,
+    abc: LabelsOption = None,
+    stage: LabelsOption = None,
+    min_value: Annotated[float | None, typer.Option(help="keep members worth at least this")] = None,
+    exclude: Annotated[Path | None, typer.Option(help="file of member ids to leave out, one per line")] = None,
+    explain: Annotated[int, typer.Option(help="reasons per row from the campaign's model (0 to 10)")] = 3,
+) -> None:
+    """Write a campaign's ranked target list, each member with the reasons of the campaign's model."""
+    from features.store import default_snapshot_dir, latest_snapshot_path
+    from serving.live import load_snapshot
+    from serving.targets import targets_csv, targets_response
+
+    if out.suffix not in (".csv", ".json"):
+        raise ValueError(f"--out {out}: expected a .csv or .json file")
+    filters = {"segments": segment, "tiers": tier, "abc_classes": abc, "lifecycle_stages": stage, "min_value": min_value,
+               "exclude_member_ids": _member_ids(exclude) if exclude else []}
+    request = _with_option_names(_targets_request, {"campaign": campaign, "limit": limit, "filters": filters,
+                                                    "explain": explain})
+    models = _champion_boosters()
+    path = latest_snapshot_path(default_snapshot_dir())
+    if path is None:
+        raise NotReady(f"no feature snapshot in {default_snapshot_dir()}: run `memberscore train` or `memberscore snapshot`")
+    response = _with_option_names(targets_response, models, load_snapshot(path, models), request)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(targets_csv(response) if out.suffix == ".csv" else response.model_dump_json(indent=2), encoding="utf-8")
+    typer.echo(f"{response.campaign}: {len(response.rows):,} of {response.eligible:,} eligible members "
+               f"(snapshot as of {response.snapshot_as_of}) -> {out}")
+
+
+def _member_ids(path: Path) -> list[str]:
+    """One id per line; blank lines and surrounding spaces are ignored."""
+    if not path.is_file():
+        raise FileNotFoundError(f"--exclude {path}: no such file")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _targets_request(fields: dict[str, Any]) -> Any:
+    """The request (known campaign first), with pydantic's first complaint as one ValueError naming the field."""
+    from pydantic import ValidationError
+
+    from serving.schemas import TargetsRequest
+    from serving.targets import campaign_named
+
+    campaign_named(fields["campaign"])
+    try:
+        return TargetsRequest.model_validate(fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+def _with_option_names(call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)``, with a request field that starts an error message renamed to its option."""
+    try:
+        return call(*args)
+    except ValueError as error:
+        field, _, rest = str(error).partition(":")
+        if field in TARGET_OPTIONS:
+            raise ValueError(f"{TARGET_OPTIONS[field]}:{rest}") from None
+        raise
+
+
+def _champion_boosters() -> dict[str, Any]:
+    """Every task's champion booster from the MLflow registry (tasks without one are left out)."""
+    from training import registry
+    from training.tasks import TASK_NAMES
+
+    registry.configure_tracking()
+    boosters = {task: registry.load_booster(task) for task in TASK_NAMES}
+    return {task: booster for task, booster in boosters.items() if booster is not None}
+
+
+@app.command()
+@one_line_errors
+def simulate(
+    members: Annotated[int, typer.Option(help="members to simulate (>= 1)")],
+    out: Annotated[Path, typer.Option(help="output file, .csv or .parquet; the planted truth goes beside it")],
+    seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same file")] = 0,
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2023-01-01",
+    days: Annotated[int, typer.Option(help="days of history (>= 1)")] = 730,
+) -> None:
+    """Write synthetic transactions with known behaviour (BG/NBD, Gamma-Gamma, affinities, returns, seasons)."""
+    from features.simulate import simulate_retail, write_simulation
+
+    if members < 1:
+        raise ValueError(f"--members {members}: must be at least 1")
+    if days < 1:
+        raise ValueError(f"--days {days}: must be at least 1")
+    if out.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"--out {out}: expected a .csv or .parquet file")
+    first_day = _parse_date(start, option="--start")
+    started = time.perf_counter()
+    transactions, truth = simulate_retail(members, first_day, days, seed)
+    truth_file = write_simulation(transactions, truth, out)
+    returns = int((transactions["amount"] < 0).sum())
+    typer.echo(f"simulated {members:,} members, {len(transactions):,} lines ({returns:,} returns) from {first_day} "
+               f"over {days} days in {time.perf_counter() - started:.1f} s -> {out} (truth: {truth_file})")
+
+
+@app.command()
+@one_line_errors
+def validate(transactions: TransactionsOption, mapping: MappingOption = None, rejects: RejectsOption = None) -> None:
+    """Load and check a transactions file without training; print the load report as JSON.
+
+    Exit 0 when some rows are usable; exit 2 with one line when none are or the file cannot be read.
+    """
+    _, load_report = _load(transactions, mapping, rejects, Progress())
+    typer.echo(json.dumps(load_report.to_dict(), indent=2))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,19 +67,158 @@ class ScoreResponse(BaseModel):
     model_versions: dict[str, str] = Field(default_factory=dict, description="MLflow version per served model")
 
 
+MAX_FEATURE_ROWS = 1_000
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class FeatureRow(BaseModel):
+    """One caller-supplied feature row: every feature the served models use (null = unknown)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: str | None = Field(None, max_length=200, description="echoed back; row-<i> when absent")
+    features: dict[str, FiniteFloat | None] = Field(
+        ..., description="feature name -> value (finite; null when unknown); names as in GET /metadata")
+
+
+class ScoreFeaturesRequest(BaseModel):
+    """Rows to score as given (no snapshot): same outputs and reasons as /score, computed on the fly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[FeatureRow] = Field(..., min_length=1, max_length=MAX_FEATURE_ROWS,
+                                   description=f"1 to {MAX_FEATURE_ROWS:,} feature rows")
+    explain: int = Field(3, ge=0, le=25, description="top-k reasons per score (0 for none)")
+    as_of: date | None = Field(None, description="the rows' as-of date, for next_purchase_date "
+                                                 "(default: the served snapshot's)")
+
+
+class ExplainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: str = Field(..., min_length=1, max_length=200, description="a member of the served snapshot")
+
+
+class ModelExplanation(BaseModel):
+    """A model's full TreeSHAP vector for one member: base_value + sum(contributions) == margin."""
+
+    base_value: float = Field(description="the model's expected margin (the SHAP bias term)")
+    margin: float = Field(description="the model's raw output for this member (log-odds for churn)")
+    contributions: dict[str, float] = Field(description="exact TreeSHAP contribution of every feature")
+    feature_values: dict[str, float | None] = Field(description="the member's feature values (null = missing)")
+    output: str = Field(description="what the margin is: e.g. log-odds of churn")
+
+
+class ExplainResponse(BaseModel):
+    member_id: str
+    snapshot_as_of: str
+    models: dict[str, ModelExplanation]
+
+
+class SegmentCount(BaseModel):
+    name: str
+    members: int
+    share_members: float
+    value: float = Field(description="sum of the value column over the group's members")
+    share_value: float
+
+
+class SegmentsResponse(BaseModel):
+    snapshot_as_of: str
+    members: int
+    value_column: str = Field(description="the value summed per group (clv_12m: 12-month expected spend)")
+    total_value: float
+    dimensions: dict[str, list[SegmentCount]] = Field(
+        description="rfm_segment, tier, abc_class, lifecycle_stage: every configured label, empty ones too")
+
+
+class Readiness(BaseModel):
+    ready: bool
+    reasons: list[str] = Field(default_factory=list, description="why the service is not ready (empty when ready)")
+    models: dict[str, str] = Field(default_factory=dict, description="served model tag per task")
+    snapshot_as_of: str | None = None
+
+
 class ModelInfo(BaseModel):
-    model_name: str
-    model_version: str
+    model_name: str = Field(description="BentoML tag of the served model (memberscore-<task>:<tag>)")
+    model_version: str = Field(description="MLflow registered model version")
     mlflow_run_id: str
-    metrics: dict[str, float]
+    metrics: dict[str, float] = Field(description="out-of-time metrics: oot_<scorer>_<metric>, scorer 'model' or a baseline")
+    features: list[str] = Field(default_factory=list, description="the model's input features, in order")
+    training: dict[str, str] = Field(default_factory=dict, description="data_fingerprint, evaluation_cutoff, cutoffs, "
+                                                                         "horizon_days, git_sha of the training run")
 
 
 class Metadata(BaseModel):
-    model_name: str
-    model_version: str
-    mlflow_run_id: str
+    """What serves now. The top-level model fields repeat the churn model's (null before it exists)."""
+
+    model_name: str | None = None
+    model_version: str | None = None
+    mlflow_run_id: str | None = None
     models: dict[str, ModelInfo] = Field(default_factory=dict, description="every served model by task")
-    snapshot_as_of: str
-    snapshot_members: int
-    data_fingerprint: str
-    metrics: dict[str, float]
+    snapshot_as_of: str | None = Field(None, description="the served snapshot's date (history before it)")
+    snapshot_members: int = 0
+    data_fingerprint: str | None = Field(None, description="fingerprint of the transactions behind the snapshot")
+    metrics: dict[str, float] = Field(default_factory=dict)
+    ready: bool = False
+
+
+# --- campaign target lists (serving.targets) --------------------------------------------------------
+
+MAX_TARGETS = 10_000
+MAX_EXCLUDED = 100_000
+
+
+class TargetFilters(BaseModel):
+    """Which eligible members a list may hold; every filter given must hold (an empty list filters nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segments: list[str] | None = Field(None, description="RFM segment names to keep", examples=[["at_risk"]])
+    tiers: list[str] | None = Field(None, description="membership tiers to keep", examples=[["platinum", "diamond"]])
+    abc_classes: list[str] | None = Field(None, description="ABC classes to keep (AA, A, B, C)", examples=[["AA", "A"]])
+    lifecycle_stages: list[str] | None = Field(None, description="lifecycle stages to keep (new, active, sleeping, lost)")
+    min_value: float | None = Field(None, ge=0, description="keep members whose value (see TargetRow.expected_value) is at least this")
+    exclude_member_ids: list[str] = Field(
+        default_factory=list, max_length=MAX_EXCLUDED,
+        description="member ids never to list, e.g. already contacted (up to 100,000)")
+
+
+class TargetsRequest(BaseModel):
+    """A ranked target list for one campaign (GET /metadata and serving.targets.CAMPAIGNS name them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign: str = Field(..., description="winback, retain_high_value, upsell or next_purchase_reminder",
+                          examples=["winback"])
+    limit: int = Field(100, ge=1, le=MAX_TARGETS, description="rows to return, best first (1 to 10,000)")
+    filters: TargetFilters = Field(default_factory=TargetFilters)
+    explain: int = Field(3, ge=0, le=10, description="top-k reasons per row from the campaign's model (0 for none)")
+
+
+class TargetRow(BaseModel):
+    """One member of a target list, with the score that ranks it and why the model thinks so."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rank: int = Field(description="1 = best target")
+    member_id: str
+    score: float = Field(description="the campaign's ranking score, e.g. churn probability x value for winback")
+    expected_value: float = Field(description="value model's expected spend, else the 12-month BG/NBD CLV")
+    rfm_segment: str | None = None
+    tier: str | None = None
+    abc_class: str | None = None
+    lifecycle_stage: str | None = None
+    percentile_global: float = Field(description="share of all scored members (%) whose ranking score is <= this one's")
+    percentile_in_segment: float = Field(description="the same within the member's RFM segment")
+    offer_category: str | None = Field(None, description="upsell only: the category to offer")
+    reasons: list[str] = Field(default_factory=list, description="top reasons of the campaign's model, in words")
+
+
+class TargetsResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign: str
+    snapshot_as_of: str = Field(description="features are as of this date (history before it)")
+    eligible: int = Field(description="members passing the campaign rule and the filters (before the limit)")
+    rows: list[TargetRow] = Field(description="best first, at most `limit`")

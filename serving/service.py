@@ -1,51 +1,174 @@
-"""The BentoML service: wiring only. Logic lives in scoring.py and reasons.py."""
+"""The BentoML service: wiring only. Logic lives in scoring, explain, targets and segment_summary.
+
+Every route but the probes needs an API key (``serving.auth.ApiKeyMiddleware``, checked before
+routing). What serves (models and snapshot) is one ``serving.live.Served`` read per request.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import bentoml
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from features.segment_rules import read_segment_rules
 from features.store import default_snapshot_dir
-from serving import artefacts
-from serving.schemas import Metadata, ModelInfo, ScoreRequest, ScoreResponse
+from serving.auth import ApiKeyMiddleware
+from serving.errors import http_error, validation_error
+from serving.explain import explain_row, score_feature_rows
+from serving.live import LiveState, Served
+from serving.probes import ReadinessProbeMiddleware
+from serving.schemas import (
+    ExplainRequest,
+    ExplainResponse,
+    Metadata,
+    ModelInfo,
+    Readiness,
+    ScoreFeaturesRequest,
+    ScoreRequest,
+    ScoreResponse,
+    SegmentsResponse,
+    TargetsRequest,
+    TargetsResponse,
+)
 from serving.scoring import score_members
+from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
+from serving.targets import CAMPAIGNS, targets_csv, targets_response
 
-web = FastAPI()
+web = FastAPI(title="memberscore")
+PAGE = Path(__file__).with_name("static") / "marketer.html"
 
 
-@bentoml.service(traffic={"timeout": 30})
+@bentoml.service(traffic={"timeout": 60})
 @bentoml.asgi_app(web, path="/")
 class MemberScoring:
     """Every champion model's scores, with exact SHAP reasons, for the members of the newest snapshot."""
 
     def __init__(self) -> None:
-        self.models = artefacts.load_models()
-        self.boosters = {task: model.booster for task, model in self.models.items()}
-        poll_seconds = float(os.environ.get("MEMBERSCORE_SNAPSHOT_POLL_SECONDS", "5"))
-        self.snapshots = artefacts.LiveSnapshot(default_snapshot_dir(), poll_seconds, self.boosters)
+        poll_seconds = float(os.environ.get("MEMBERSCORE_POLL_SECONDS", "5"))
+        self.live = LiveState(default_snapshot_dir(), poll_seconds)
+        self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))
+
+    def _ready(self) -> Served:
+        """What serves now, or 503 with the reasons when a model or the snapshot is missing."""
+        served = self.live.current()
+        if not served.ready:
+            raise bentoml.exceptions.ServiceUnavailable("not ready: " + "; ".join(served.not_ready_reasons()))
+        return served
 
     @bentoml.api(route="/score", input_spec=ScoreRequest)
     def score(self, member_ids: list[str], explain: int = 3) -> ScoreResponse:
-        loaded = self.snapshots.current()
-        results = score_members(self.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
+        served = self._ready()
+        loaded = served.snapshot
+        results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
         return ScoreResponse(results=results, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
-                             model_version=self.models["churn"].mlflow_version,
-                             model_versions={task: m.mlflow_version for task, m in self.models.items()})
+                             model_version=served.models["churn"].mlflow_version,
+                             model_versions={task: m.mlflow_version for task, m in served.models.items()})
+
+    @web.post("/score_features")
+    def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
+        """Score caller-supplied feature rows (no snapshot lookup): same outputs and reasons as /score."""
+        served = _http_ready(self.live.current())
+        as_of = request.as_of or served.snapshot.snapshot.as_of
+        try:
+            results = score_feature_rows(served.boosters, request.rows, as_of, request.explain)
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from None
+        return ScoreResponse(results=results, snapshot_as_of=as_of.isoformat(),
+                             model_version=served.models["churn"].mlflow_version,
+                             model_versions={task: m.mlflow_version for task, m in served.models.items()})
+
+    @web.post("/explain")
+    def explain(self, request: ExplainRequest) -> ExplainResponse:
+        """One member's full SHAP vector per model, with base value, margin and feature values."""
+        served = _http_ready(self.live.current())
+        features = served.snapshot.features_by_id
+        if request.member_id not in features.index:
+            raise HTTPException(status_code=404, detail=f"member_id {request.member_id!r} is not in the served snapshot")
+        row = features.loc[[request.member_id]]
+        return ExplainResponse(member_id=request.member_id, snapshot_as_of=served.snapshot.snapshot.as_of.isoformat(),
+                               models=explain_row(served.boosters, row))
+
+    @web.get("/segments")
+    def segments(self) -> SegmentsResponse:
+        """Members and 12-month value per RFM segment, tier, ABC class and lifecycle stage."""
+        loaded = _http_ready(self.live.current()).snapshot
+        scores = loaded.scores_by_id
+        return SegmentsResponse(snapshot_as_of=loaded.snapshot.as_of.isoformat(), members=len(scores),
+                                value_column=VALUE_COLUMN, total_value=total_value(scores),
+                                dimensions=segment_counts(scores, self.labels))
+
+    @web.get("/campaigns")
+    def campaigns(self) -> dict[str, list[dict[str, str]]]:
+        """The campaigns /targets knows, with what each selects and ranks by."""
+        return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()]}
+
+    @web.post("/targets", response_model=TargetsResponse,
+              responses={200: {"content": {"text/csv": {}}, "description": "the list (JSON, or CSV with ?format=csv)"}})
+    def targets(self, request: TargetsRequest, format: str = "json") -> TargetsResponse | PlainTextResponse:
+        """A ranked target list for a campaign; ``?format=csv`` returns the same rows as CSV."""
+        if format not in ("json", "csv"):
+            raise HTTPException(status_code=422, detail=f"format: expected 'json' or 'csv', got {format!r}")
+        served = _http_ready(self.live.current())
+        try:
+            response = targets_response(served.boosters, served.snapshot, request)
+        except ValueError as error:
+            raise HTTPException(status_code=422, detail=str(error)) from None
+        if format == "csv":
+            return PlainTextResponse(targets_csv(response), media_type="text/csv")
+        return response
 
     @web.get("/metadata")
     def metadata(self) -> Metadata:
-        loaded = self.snapshots.current()
-        churn = self.models["churn"]
+        """Served models (names, versions, training data and cut-offs, metrics) and the snapshot."""
+        served = self.live.current()
+        models = {task: ModelInfo(model_name=m.name, model_version=m.mlflow_version, mlflow_run_id=m.run_id,
+                                  metrics=m.metrics, features=list(m.booster.feature_names or []), training=m.training)
+                  for task, m in served.models.items()}
+        churn = models.get("churn")
+        loaded = served.snapshot
         return Metadata(
-            model_name=churn.name,
-            model_version=churn.mlflow_version,
-            mlflow_run_id=churn.run_id,
-            models={task: ModelInfo(model_name=m.name, model_version=m.mlflow_version, mlflow_run_id=m.run_id,
-                                    metrics=m.metrics) for task, m in self.models.items()},
-            snapshot_as_of=loaded.snapshot.as_of.isoformat(),
-            snapshot_members=len(loaded.features_by_id),
-            data_fingerprint=loaded.snapshot.fingerprint,
-            metrics=churn.metrics,
+            model_name=churn and churn.model_name, model_version=churn and churn.model_version,
+            mlflow_run_id=churn and churn.mlflow_run_id, metrics=churn.metrics if churn else {}, models=models,
+            snapshot_as_of=loaded and loaded.snapshot.as_of.isoformat(),
+            snapshot_members=len(loaded.features_by_id) if loaded else 0,
+            data_fingerprint=loaded and loaded.snapshot.fingerprint, ready=served.ready,
         )
+
+    @web.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}})
+    def readiness(self) -> JSONResponse:
+        """Why the service is (not) ready: 200 or 503 with the reasons. GET /readyz answers from here."""
+        return _readiness(self.live.current())
+
+    @web.post("/admin/reload", response_model=Readiness, responses={503: {"model": Readiness}})
+    def reload(self) -> JSONResponse:
+        """Look for a new champion or snapshot now instead of at the next poll."""
+        return _readiness(self.live.reload())
+
+    @web.get("/ui", response_class=HTMLResponse, include_in_schema=False)
+    def page(self) -> HTMLResponse:
+        """The marketers' page (static: it calls the API with the key the user enters)."""
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+
+web.add_exception_handler(RequestValidationError, validation_error)
+web.add_exception_handler(StarletteHTTPException, http_error)
+MemberScoring.add_asgi_middleware(ReadinessProbeMiddleware)
+MemberScoring.add_asgi_middleware(ApiKeyMiddleware)
+
+
+def _http_ready(served: Served) -> Served:
+    if not served.ready:
+        raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
+    return served
+
+
+def _readiness(served: Served) -> JSONResponse:
+    body = Readiness(ready=served.ready, reasons=[] if served.ready else served.not_ready_reasons(),
+                     models={task: m.name for task, m in served.models.items()},
+                     snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat())
+    return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)

@@ -137,6 +137,15 @@ def run_metrics(run_id: str) -> dict[str, float]:
     return dict(MlflowClient().get_run(run_id).data.metrics)
 
 
+TRAINING_TAGS = ("data_fingerprint", "evaluation_cutoff", "cutoffs", "horizon_days", "git_sha")
+
+
+def run_training_facts(run_id: str) -> dict[str, str]:
+    """The tags that say what a model was trained on: data fingerprint, cut-offs, horizon, code."""
+    tags = MlflowClient().get_run(run_id).data.tags
+    return {key: tags[key] for key in TRAINING_TAGS if key in tags}
+
+
 def log_text(run_id: str, text: str, filename: str) -> None:
     """Add a text artifact (e.g. the evaluation page) to a finished run."""
     MlflowClient().log_text(run_id, text, filename)

@@ -7,14 +7,6 @@ DESIGN.md: a stable JSON contract, unknown ids listed not errored, clear 4xx err
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,73 +16,6 @@ from features.store import latest_snapshot_path, read_snapshot
 from serving.schemas import MAX_BATCH
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
-READY_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate the server's whole process group (BentoML forks workers), then make sure."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    except ProcessLookupError:
-        pass
-
-
-@pytest.fixture(scope="module")
-def server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real BentoML server on a free loopback port, serving the session's trained champion."""
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": trained.tracking_uri,
-        "MEMBERSCORE_SNAPSHOT_DIR": str(trained.snapshots),
-        "BENTOML_HOME": os.environ["BENTOML_HOME"],
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "bentoml.log"
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring",
-               "--host", HOST, "--port", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    base = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready after {READY_TIMEOUT_S:.0f}s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        stop(process)
-
-
-@pytest.fixture(scope="module")
-def client(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=30) as http:
-        yield http
-
 
 @pytest.fixture(scope="module")
 def snapshot(trained: object):

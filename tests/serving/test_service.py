@@ -7,6 +7,7 @@ class, whose API methods are then plain Python methods.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from datetime import timedelta
@@ -78,15 +79,22 @@ def test_metadata_reports_model_snapshot_and_metrics(service: object) -> None:
     assert all(name.startswith("oot_") for name in metadata.metrics)
 
 
-def test_service_without_a_snapshot_says_how_to_make_one(use_trained: object, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """No snapshot in the store: a FileNotFoundError that names the directory and the command to run."""
+def test_service_without_a_snapshot_starts_not_ready_and_says_how_to_make_one(
+        use_trained: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No snapshot in the store: the service starts, readiness is 503 naming the command, /score is 503."""
+    import bentoml
+
     from serving.service import MemberScoring
 
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(tmp_path / "empty"))
-    with pytest.raises(FileNotFoundError, match="memberscore snapshot") as error:
-        MemberScoring()
-    assert "empty" in str(error.value)
+    service = MemberScoring()
+    readiness = service.readiness()
+    assert readiness.status_code == 503
+    body = json.loads(readiness.body)
+    assert body["ready"] is False and any("memberscore snapshot" in reason for reason in body["reasons"])
+    assert body["models"]["churn"].startswith("memberscore-churn:")
+    with pytest.raises(bentoml.exceptions.ServiceUnavailable, match="no feature snapshot"):
+        service.score(member_ids=["anyone"])
 
 
 def test_service_picks_up_a_newer_snapshot_without_restart(use_trained: object, tmp_path: Path,
@@ -99,7 +107,7 @@ def test_service_picks_up_a_newer_snapshot_without_restart(use_trained: object, 
     directory.mkdir()
     shutil.copy(current, directory / current.name)
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(directory))
-    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_POLL_SECONDS", "0")
+    monkeypatch.setenv("MEMBERSCORE_POLL_SECONDS", "0")
     service = MemberScoring()
     old = read_snapshot(current)
     newer = dataclasses.replace(old, as_of=old.as_of + timedelta(days=1))

@@ -1,0 +1,33 @@
+"""One error body for every 4xx of the FastAPI routes: ``{"error": "<field>: <reason>", "detail": [...]}``.
+
+FastAPI's default validation response echoes the offending input, which fails to render when the
+input is NaN or infinity (a 500 for bad input); this one names the field and never echoes values.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+
+def field_path(location: tuple[object, ...] | list[object]) -> str:
+    """``("body", "rows", 0, "features", "x")`` -> ``rows[0].features.x``."""
+    text = ""
+    for part in location:
+        if part in ("body", "query") and not text:
+            continue
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    details = [{"loc": list(item.get("loc", ())), "msg": str(item.get("msg", "")), "type": str(item.get("type", ""))}
+               for item in error.errors()]
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    return JSONResponse(status_code=422, content={"error": f"{field_path(first['loc'])}: {first['msg']}", "detail": details})
+
+
+async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+    return JSONResponse(status_code=error.status_code, content={"error": str(error.detail)}, headers=error.headers)

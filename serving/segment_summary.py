@@ -1,0 +1,49 @@
+"""Segment sizes and value shares of the served snapshot, for GET /segments and the marketers' page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, SegmentRules
+from features.snapshot import SEGMENT_COLUMNS
+from serving.schemas import SegmentCount
+
+VALUE_COLUMN = "clv_12m"
+
+
+def configured_labels(rules: SegmentRules) -> dict[str, tuple[str, ...]]:
+    """Every label each segment dimension can take under ``rules``, in the playbook's order."""
+    return {"rfm_segment": rules.rfm.labels, "abc_class": ABC_CLASSES,
+            "lifecycle_stage": LIFECYCLE_STAGES, "tier": rules.tiers.labels}
+
+
+def segment_counts(scores: pd.DataFrame, labels: dict[str, tuple[str, ...]]) -> dict[str, list[SegmentCount]]:
+    """Members and summed value per label of every segment dimension.
+
+    Configured labels come first, in their order, so an empty segment shows as 0 rather than
+    vanishing; labels found in the data but not configured (a snapshot built with other rules)
+    follow. A member without a value counts as 0 value. Shares are of all members / total value.
+    """
+    value = pd.to_numeric(scores[VALUE_COLUMN], errors="coerce").fillna(0.0).clip(lower=0.0)
+    total_members, total_value = len(scores), float(value.sum())
+    counts = {}
+    for column in SEGMENT_COLUMNS:
+        groups = pd.DataFrame({"label": scores[column].astype("string"), "value": value})
+        sizes = groups.groupby("label", dropna=True)["value"].agg(["size", "sum"])
+        known = list(labels.get(column, ()))
+        order = known + sorted(str(x) for x in sizes.index if x not in known)
+        counts[column] = [_count(name, sizes, total_members, total_value) for name in order]
+    return counts
+
+
+def _count(name: str, sizes: pd.DataFrame, total_members: int, total_value: float) -> SegmentCount:
+    members = int(sizes["size"].get(name, 0))
+    summed = float(sizes["sum"].get(name, 0.0))
+    return SegmentCount(name=name, members=members,
+                        share_members=members / total_members if total_members else 0.0,
+                        value=summed, share_value=summed / total_value if total_value > 0 else 0.0)
+
+
+def total_value(scores: pd.DataFrame) -> float:
+    return float(np.nansum(pd.to_numeric(scores[VALUE_COLUMN], errors="coerce").clip(lower=0.0)))

@@ -1,0 +1,104 @@
+"""A real BentoML server on loopback (``bentoml serve serving.service:MemberScoring``), for the HTTP,
+page and property-based API tests. One per test module; the environment points it at the session's
+trained stores and gives it one API key.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 90.0
+API_KEY = "test-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate the server's whole process group (BentoML forks workers), then make sure."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+@dataclass
+class RunningServer:
+    base: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200) -> RunningServer:
+    """Start the service on a free loopback port; wait until /readyz answers ``wait_for`` (200 or 503)."""
+    port = free_port()
+    log_path = log_dir / "bentoml.log"
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", HOST, "--port", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **env},
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = RunningServer(f"http://{HOST}:{port}", process, log_path)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()[-3000:]}")
+        try:
+            if httpx.get(f"{server.base}/readyz", timeout=2).status_code == wait_for:
+                return server
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"server not answering {wait_for} after {READY_TIMEOUT_S:.0f}s:\n{server.log()[-3000:]}")
+        time.sleep(0.3)
+
+
+def trained_env(trained: object) -> dict[str, str]:
+    return {
+        "MLFLOW_TRACKING_URI": trained.tracking_uri,
+        "MEMBERSCORE_SNAPSHOT_DIR": str(trained.snapshots),
+        "BENTOML_HOME": os.environ["BENTOML_HOME"],
+        "MEMBERSCORE_API_KEYS": API_KEY,
+    }
+
+
+@pytest.fixture(scope="module")
+def server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a real server serving the session's trained champions (key: ``API_KEY``)."""
+    running = start_server(tmp_path_factory.mktemp("server"), trained_env(trained))
+    try:
+        yield running.base
+    finally:
+        stop(running.process)
+
+
+@pytest.fixture(scope="module")
+def client(server: str) -> Iterator[httpx.Client]:
+    """An HTTP client with the API key."""
+    with httpx.Client(base_url=server, timeout=60, headers={"X-API-Key": API_KEY}) as http:
+        yield http
