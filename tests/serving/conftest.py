@@ -1,5 +1,6 @@
 """A real BentoML server on loopback (``bentoml serve serving.service:MemberScoring``), for the HTTP,
-page and property-based API tests. One per test module; the environment points it at the session's
+page and property-based API tests. One per test session (tests that change what it serves start
+their own with ``start_server``); the environment points it at the session's
 trained stores and gives it one API key.
 """
 
@@ -87,7 +88,7 @@ def trained_env(trained: object) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a real server serving the session's trained champions (key: ``API_KEY``)."""
     running = start_server(tmp_path_factory.mktemp("server"), trained_env(trained))
@@ -97,7 +98,7 @@ def server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         stop(running.process)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def client(server: str) -> Iterator[httpx.Client]:
     """An HTTP client with the API key."""
     with httpx.Client(base_url=server, timeout=60, headers={"X-API-Key": API_KEY}) as http:
