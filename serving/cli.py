@@ -285,14 +285,18 @@ def targets(
     min_value: Annotated[float | None, typer.Option(help="keep members worth at least this")] = None,
     exclude: Annotated[Path | None, typer.Option(help="file of member ids to leave out, one per line")] = None,
     explain: Annotated[int, typer.Option(help="reasons per row from the campaign's model (0 to 10)")] = 3,
+    pseudonymise: Annotated[bool, typer.Option("--pseudonymise", help="write keyed pseudonyms (HMAC-SHA256 with "
+                                               "MEMBERSCORE_PSEUDONYM_KEY) instead of member ids")] = False,
 ) -> None:
     """Write a campaign's ranked target list, each member with the reasons of the campaign's model."""
     from features.store import default_snapshot_dir, latest_snapshot_path
     from serving.live import load_snapshot
+    from serving.pseudonym import pseudonym_key, pseudonymised
     from serving.targets import targets_csv, targets_response
 
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out {out}: expected a .csv or .json file")
+    key = pseudonym_key() if pseudonymise else None  # before any work: no key, no list
     filters = {"segments": segment, "tiers": tier, "abc_classes": abc, "lifecycle_stages": stage, "min_value": min_value,
                "exclude_member_ids": _member_ids(exclude) if exclude else []}
     request = _with_option_names(_targets_request, {"campaign": campaign, "limit": limit, "filters": filters,
@@ -302,6 +306,7 @@ def targets(
     if path is None:
         raise NotReady(f"no feature snapshot in {default_snapshot_dir()}: run `memberscore train` or `memberscore snapshot`")
     response = _with_option_names(targets_response, models, load_snapshot(path, models), request)
+    response = pseudonymised(response, key) if key is not None else response
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(targets_csv(response) if out.suffix == ".csv" else response.model_dump_json(indent=2), encoding="utf-8")
     typer.echo(f"{response.campaign}: {len(response.rows):,} of {response.eligible:,} eligible members "
@@ -387,6 +392,21 @@ def validate(transactions: TransactionsOption, mapping: MappingOption = None, re
     """
     _, load_report = _load(transactions, mapping, rejects, Progress())
     typer.echo(json.dumps(load_report.to_dict(), indent=2))
+
+
+@app.command()
+@one_line_errors
+def build(
+    bentofile: Annotated[Path, typer.Option(help="the Bento's build file")] = Path("bentofile.yaml"),
+) -> None:
+    """Build a Bento serving the current champions (then: bentoml containerize <tag>)."""
+    from serving.bento import build_bento
+    from training import registry
+
+    registry.configure_tracking()
+    bento = build_bento(bentofile)
+    models = ", ".join(str(model.tag) for model in bento.info.models)
+    typer.echo(f"built {bento.tag} with {models}; containerize with `bentoml containerize {bento.tag}`")
 
 
 if __name__ == "__main__":

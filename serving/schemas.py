@@ -13,7 +13,8 @@ MAX_BATCH = 10_000
 class ScoreRequest(BaseModel):
     """Members to score from the newest snapshot, and how many reasons to give per score."""
 
-    model_config = ConfigDict(extra="forbid")
+    # BentoML logs a rejected /score body's validation error: never with the member ids in it
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     member_ids: list[str] = Field(
         ..., min_length=1, max_length=MAX_BATCH,
@@ -134,7 +135,8 @@ class SegmentsResponse(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    reasons: list[str] = Field(default_factory=list, description="why the service is not ready (empty when ready)")
+    reasons: list[str] = Field(default_factory=list, description="why the service is not ready; when ready, any "
+                                                                 "model or snapshot refused (the previous one keeps serving)")
     models: dict[str, str] = Field(default_factory=dict, description="served model tag per task")
     snapshot_as_of: str | None = None
 
@@ -145,6 +147,8 @@ class ModelInfo(BaseModel):
     mlflow_run_id: str
     metrics: dict[str, float] = Field(description="out-of-time metrics: oot_<scorer>_<metric>, scorer 'model' or a baseline")
     features: list[str] = Field(default_factory=list, description="the model's input features, in order")
+    promotion_metric: str | None = Field(None, description="the out-of-time metric its champion gate compares "
+                                                           "(oot_model_<metric> vs oot_<baseline>_<metric>)")
     training: dict[str, str] = Field(default_factory=dict, description="data_fingerprint, evaluation_cutoff, cutoffs, "
                                                                          "horizon_days, git_sha of the training run")
 
@@ -178,7 +182,7 @@ class TargetFilters(BaseModel):
     tiers: list[str] | None = Field(None, description="membership tiers to keep", examples=[["platinum", "diamond"]])
     abc_classes: list[str] | None = Field(None, description="ABC classes to keep (AA, A, B, C)", examples=[["AA", "A"]])
     lifecycle_stages: list[str] | None = Field(None, description="lifecycle stages to keep (new, active, sleeping, lost)")
-    min_value: float | None = Field(None, ge=0, description="keep members whose value (see TargetRow.expected_value) is at least this")
+    min_value: FiniteFloat | None = Field(None, ge=0, description="keep members whose value (see TargetRow.expected_value) is at least this")
     exclude_member_ids: list[str] = Field(
         default_factory=list, max_length=MAX_EXCLUDED,
         description="member ids never to list, e.g. already contacted (up to 100,000)")

@@ -20,8 +20,10 @@ from features.store import default_snapshot_dir
 from serving.auth import ApiKeyMiddleware
 from serving.errors import http_error, validation_error
 from serving.explain import explain_row, score_feature_rows
+from serving.limits import RequestLimitsMiddleware
 from serving.live import LiveState, Served
 from serving.probes import ReadinessProbeMiddleware
+from serving.pseudonym import pseudonym_key, pseudonymised
 from serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -109,13 +111,19 @@ class MemberScoring:
 
     @web.post("/targets", response_model=TargetsResponse,
               responses={200: {"content": {"text/csv": {}}, "description": "the list (JSON, or CSV with ?format=csv)"}})
-    def targets(self, request: TargetsRequest, format: str = "json") -> TargetsResponse | PlainTextResponse:
-        """A ranked target list for a campaign; ``?format=csv`` returns the same rows as CSV."""
+    def targets(self, request: TargetsRequest, format: str = "json",
+                pseudonymise: bool = False) -> TargetsResponse | PlainTextResponse:
+        """A ranked target list for a campaign; ``?format=csv`` returns the same rows as CSV.
+
+        ``?pseudonymise=true`` replaces member ids by keyed pseudonyms (``MEMBERSCORE_PSEUDONYM_KEY``).
+        """
         if format not in ("json", "csv"):
             raise HTTPException(status_code=422, detail=f"format: expected 'json' or 'csv', got {format!r}")
         served = _http_ready(self.live.current())
         try:
+            key = pseudonym_key() if pseudonymise else None  # no key: 422 before any work
             response = targets_response(served.boosters, served.snapshot, request)
+            response = pseudonymised(response, key) if key is not None else response
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
         if format == "csv":
@@ -127,7 +135,8 @@ class MemberScoring:
         """Served models (names, versions, training data and cut-offs, metrics) and the snapshot."""
         served = self.live.current()
         models = {task: ModelInfo(model_name=m.name, model_version=m.mlflow_version, mlflow_run_id=m.run_id,
-                                  metrics=m.metrics, features=list(m.booster.feature_names or []), training=m.training)
+                                  metrics=m.metrics, features=list(m.booster.feature_names or []), training=m.training,
+                                  promotion_metric=m.training.get("promotion_metric"))
                   for task, m in served.models.items()}
         churn = models.get("churn")
         loaded = served.snapshot
@@ -159,6 +168,7 @@ web.add_exception_handler(RequestValidationError, validation_error)
 web.add_exception_handler(StarletteHTTPException, http_error)
 MemberScoring.add_asgi_middleware(ReadinessProbeMiddleware)
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware)
+MemberScoring.add_asgi_middleware(RequestLimitsMiddleware)  # inside the key check: anonymous bodies are never read
 
 
 def _http_ready(served: Served) -> Served:
@@ -168,7 +178,7 @@ def _http_ready(served: Served) -> Served:
 
 
 def _readiness(served: Served) -> JSONResponse:
-    body = Readiness(ready=served.ready, reasons=[] if served.ready else served.not_ready_reasons(),
+    body = Readiness(ready=served.ready, reasons=served.not_ready_reasons(),  # when ready: what was refused
                      models={task: m.name for task, m in served.models.items()},
                      snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat())
     return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)

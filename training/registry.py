@@ -22,6 +22,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from training import provenance
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
@@ -95,7 +97,8 @@ def log_run(record: RunRecord) -> LoggedModel:
     """Log params, tags, metrics, figures, JSON documents and the model; register a new version."""
     name = model_name(record.task)
     with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
-        mlflow.set_tags({**record.tags, "git_sha": code_version(), "task": record.task})
+        mlflow.set_tags({**record.tags, "git_sha": code_version(), "task": record.task, **provenance.environment_tags()})
+        mlflow.log_text(provenance.installed_requirements(), provenance.REQUIREMENTS_ARTIFACT)
         mlflow.log_params({key: str(value)[:500] for key, value in record.params.items()})
         mlflow.log_metrics({k: v for k, v in record.metrics.items() if v == v})  # NaN is not loggable
         for filename, figure in record.figures.items():
@@ -141,9 +144,23 @@ TRAINING_TAGS = ("data_fingerprint", "evaluation_cutoff", "cutoffs", "horizon_da
 
 
 def run_training_facts(run_id: str) -> dict[str, str]:
-    """The tags that say what a model was trained on: data fingerprint, cut-offs, horizon, code."""
-    tags = MlflowClient().get_run(run_id).data.tags
-    return {key: tags[key] for key in TRAINING_TAGS if key in tags}
+    """What a model was trained on and judged by: data fingerprint, cut-offs, horizon, code, gate metric."""
+    data = MlflowClient().get_run(run_id).data
+    facts = {key: data.tags[key] for key in TRAINING_TAGS if key in data.tags}
+    if "promotion_metric" in data.params:
+        facts["promotion_metric"] = data.params["promotion_metric"]
+    return facts
+
+
+def run_reproduction_facts(run_id: str) -> dict[str, dict[str, str]]:
+    """Everything a run recorded that decides its model: params (config and seed) and our tags.
+
+    MLflow's own ``mlflow.*`` tags (user, start time, source) describe the occasion, not the model,
+    and are left out; two runs that should give the same model must agree on everything returned.
+    """
+    data = MlflowClient().get_run(run_id).data
+    tags = {key: value for key, value in data.tags.items() if not key.startswith("mlflow.")}
+    return {"params": dict(data.params), "tags": tags}
 
 
 def log_text(run_id: str, text: str, filename: str) -> None:

@@ -55,13 +55,15 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200) -> RunningServer:
-    """Start the service on a free loopback port; wait until /readyz answers ``wait_for`` (200 or 503)."""
+def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,
+                 target: str = "serving.service:MemberScoring", cwd: Path = REPO) -> RunningServer:
+    """Start ``target`` (the service, or a built Bento's tag) on a free loopback port; wait until
+    /readyz answers ``wait_for`` (200 or 503)."""
     port = free_port()
     log_path = log_dir / "bentoml.log"
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", HOST, "--port", str(port)]
+    command = [sys.executable, "-m", "bentoml", "serve", target, "--host", HOST, "--port", str(port)]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **env},
+        process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **env},
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = RunningServer(f"http://{HOST}:{port}", process, log_path)
     deadline = time.monotonic() + READY_TIMEOUT_S

@@ -70,6 +70,7 @@ def test_metadata_names_training_data_and_cutoff(client: httpx.Client, trained: 
     tags = __import__("mlflow").MlflowClient(trained.tracking_uri).get_run(churn["mlflow_run_id"]).data.tags
     assert churn["training"]["data_fingerprint"] == tags["data_fingerprint"]
     assert churn["training"]["evaluation_cutoff"] == tags["evaluation_cutoff"]
+    assert churn["promotion_metric"] == "roc_auc"
     assert registry.model_name("churn") in churn["model_name"]
 
 
