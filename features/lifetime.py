@@ -90,9 +90,12 @@ def _fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaFitter | None:
     return fitted if fitted.q_ > 1 else None
 
 
-def lifetime_features(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """member_id plus LIFETIME_FEATURES and ``clv_12m`` as of ``as_of`` (NaN when no fit)."""
-    model = fit_lifetime(transactions, as_of)
+def lifetime_features(transactions: pd.DataFrame, as_of: date, model: LifetimeModel | None = None) -> pd.DataFrame:
+    """member_id plus LIFETIME_FEATURES and ``clv_12m`` as of ``as_of`` (NaN when no fit).
+
+    ``model``, when given, is one already fitted as of ``as_of``: it is used rather than refitted.
+    """
+    model = model or fit_lifetime(transactions, as_of)
     if model is None:
         return pd.DataFrame(columns=[contract.MEMBER_ID, *LIFETIME_FEATURES, "clv_12m"])
     return pd.DataFrame({

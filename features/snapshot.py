@@ -16,7 +16,7 @@ from features.behaviour import purchase_history, spend_and_returns, trailing_act
 from features.catalogue import feature_names
 from features.categories import category_breadth, category_shares
 from features.engine import as_table, execute
-from features.lifetime import lifetime_features
+from features.lifetime import LifetimeModel, lifetime_features
 from features.segment_rules import SegmentRules, read_segment_rules
 from features.segments import fit_segments, segment_members
 from features.purchases import lines_in_window
@@ -72,34 +72,43 @@ def snapshot_expression(lines: Table, as_of: date) -> Table:
 
 
 def build_snapshot(
-    transactions: pd.DataFrame, as_of: date, backend: BaseBackend | None = None, rules: SegmentRules | None = None
+    transactions: pd.DataFrame,
+    as_of: date,
+    backend: BaseBackend | None = None,
+    rules: SegmentRules | None = None,
+    *,
+    previous_tiers: pd.Series | None = None,
+    lifetime: LifetimeModel | None = None,
 ) -> Snapshot:
     """Compute the snapshot as of ``as_of`` from clean transactions (see ``features.load``).
 
     The playbook segments in the profile use ``rules`` (the packaged defaults when None), fitted
-    on this snapshot's own members.
+    on this snapshot's own members. ``previous_tiers`` (last period's tier by member id, e.g.
+    ``features.store.previous_tiers``) turns on the tier downgrade grace; without it a tier is
+    what spend earns today. ``lifetime``, a BG/NBD + Gamma-Gamma model already fitted as of
+    ``as_of``, spares a second fit when the caller needs the model too.
     """
     expression = snapshot_expression(as_table(transactions), as_of)
     frame = execute(expression, backend)
     frame[contract.MEMBER_ID] = frame[contract.MEMBER_ID].astype("string")
-    lifetime = lifetime_features(transactions, as_of)
-    frame = frame.merge(lifetime.drop(columns="clv_12m"), on=contract.MEMBER_ID, how="left", validate="one_to_one")
+    btyd = lifetime_features(transactions, as_of, lifetime)
+    frame = frame.merge(btyd.drop(columns="clv_12m"), on=contract.MEMBER_ID, how="left", validate="one_to_one")
     frame = frame.sort_values(contract.MEMBER_ID, kind="stable").reset_index(drop=True)
     frame = _with_model_dtypes(frame[[contract.MEMBER_ID, *feature_names(contract.CATEGORY in transactions.columns)]])
-    profile = frame[[contract.MEMBER_ID]].merge(lifetime[[contract.MEMBER_ID, "clv_12m"]], on=contract.MEMBER_ID, how="left")
+    profile = frame[[contract.MEMBER_ID]].merge(btyd[[contract.MEMBER_ID, "clv_12m"]], on=contract.MEMBER_ID, how="left")
     profile["clv_12m"] = profile["clv_12m"].astype("float64")
-    profile = pd.concat([profile, _segments(frame, rules)], axis=1)
+    profile = pd.concat([profile, _segments(frame, rules, previous_tiers)], axis=1)
     shares = category_shares(transactions, as_of) if contract.CATEGORY in transactions.columns else _members_only()
     history = transactions[transactions[contract.TS] < pd.Timestamp(as_of)]
     return Snapshot(frame=frame, as_of=as_of, fingerprint=data_fingerprint(history), profile=profile, shares=shares)
 
 
-def _segments(frame: pd.DataFrame, rules: SegmentRules | None) -> pd.DataFrame:
+def _segments(frame: pd.DataFrame, rules: SegmentRules | None, previous_tiers: pd.Series | None) -> pd.DataFrame:
     """RFM segment, ABC class, lifecycle stage and tier as plain strings, row-aligned with ``frame``."""
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in SEGMENT_COLUMNS})
     rules = rules or read_segment_rules()
-    segments = segment_members(frame, fit_segments(frame, rules))
+    segments = segment_members(frame, fit_segments(frame, rules), previous_tiers)
     return segments.astype("string").reset_index(drop=True)[list(SEGMENT_COLUMNS)]
 
 

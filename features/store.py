@@ -10,6 +10,7 @@ import os
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -59,3 +60,17 @@ def read_snapshot(path: Path) -> Snapshot:
     return Snapshot(frame=joined[[MEMBER_ID, *features]], as_of=date.fromisoformat(meta["as_of"]),
                     fingerprint=meta["fingerprint"], profile=joined[[MEMBER_ID, *profile]],
                     shares=joined[[MEMBER_ID, *shares]])
+
+
+def previous_tiers(directory: Path, as_of: date) -> pd.Series | None:
+    """Last period's tiers for a snapshot as of ``as_of``: the newest stored snapshot strictly older.
+
+    They feed the tier downgrade grace (``features.segments.assign_tiers``). A stored snapshot of
+    the same or a later date is not a previous period (rebuilding a day must not grace itself).
+    None when there is no older snapshot, or it predates tiers. Only two columns are read.
+    """
+    older = [p for p in sorted(directory.glob("snapshot-*.parquet")) if p.stem.removeprefix("snapshot-") < as_of.isoformat()]
+    if not older or "tier" not in pq.read_schema(older[-1]).names:
+        return None
+    table = pq.read_table(older[-1], columns=[MEMBER_ID, "tier"]).to_pandas()
+    return pd.Series(table["tier"].astype(object).to_numpy(), index=table[MEMBER_ID].astype(str).to_numpy(), name="tier")

@@ -50,7 +50,8 @@ class MemberScore(BaseModel):
     upsell_probability: float | None = None
     upsell_categories: str | None = Field(None, description="categories to offer, best first, '|'-separated")
     expected_value: float | None = Field(None, description="expected spend over the next H days (value model)")
-    clv_12m: float | None = Field(None, description="BG/NBD + Gamma-Gamma expected spend over 12 months")
+    clv_12m: float | None = Field(None, description="expected spend over 12 months: the value_12m XGBoost Tweedie "
+                                                    "champion when one serves, else BG/NBD + Gamma-Gamma")
     p_alive: float | None = Field(None, description="BG/NBD probability the member is still active")
     rfm_segment: str | None = None
     abc_class: str | None = None

@@ -40,12 +40,19 @@ def feature_matrix(booster: xgb.Booster, features: pd.DataFrame) -> xgb.DMatrix:
 
 
 def model_outputs(models: Mapping[str, xgb.Booster], features: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Every model output column for the rows of ``features`` (NaN / empty where a model is absent)."""
+    """Every model output column for the rows of ``features`` (NaN / empty where a model is absent).
+
+    ``clv_12m`` is here only when a ``value_12m`` champion serves (XGBoost Tweedie on 365-day
+    spend); without one it is absent and ``score_frame`` keeps the snapshot profile's BG/NBD +
+    Gamma-Gamma 12-month CLV.
+    """
     out = pd.DataFrame(index=features.index)
     out["churn_probability"] = predict_proba(models["churn"], features) if "churn" in models else np.nan
     out = out.join(_timing(models.get("next_purchase"), features, as_of))
     out = out.join(_upsell(models.get("upsell"), features))
     out["expected_value"] = predict_proba(models["value"], features) if "value" in models else np.nan
+    if "value_12m" in models:
+        out["clv_12m"] = predict_proba(models["value_12m"], features)
     return out
 
 
@@ -80,11 +87,16 @@ def _upsell(booster: xgb.Booster | None, features: pd.DataFrame) -> pd.DataFrame
 
 
 def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile: pd.DataFrame, as_of: date) -> pd.DataFrame:
-    """Every member of a snapshot with every output column (the batch file of ``memberscore score``)."""
+    """Every member of a snapshot with every output column (the batch file of ``memberscore score``).
+
+    A model output wins over a profile column of the same name: ``clv_12m`` is the 12-month
+    value model's when it serves, else the profile's BG/NBD + Gamma-Gamma CLV.
+    """
     outputs = model_outputs(models, inputs, as_of)
     frame = pd.concat([inputs[[contract.MEMBER_ID]], outputs], axis=1)
     frame["p_alive"] = inputs["p_alive"].to_numpy() if "p_alive" in inputs.columns else np.nan
-    frame = frame.merge(profile, on=contract.MEMBER_ID, how="left")
+    shadowed = outputs.columns.intersection(profile.columns)  # clv_12m when value_12m serves
+    frame = frame.merge(profile.drop(columns=shadowed), on=contract.MEMBER_ID, how="left")
     for column in OUTPUT_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan
@@ -128,8 +140,14 @@ def _missing(value: object) -> bool:
 def _reasons(booster: xgb.Booster, rows: pd.DataFrame, explain: int) -> list[list[Reason]]:
     if explain <= 0 or len(rows) == 0:
         return [[] for _ in range(len(rows))]
+    contributions, frame = shap_contributions(booster, rows)
+    return top_reasons(contributions, frame, explain)
+
+
+def shap_contributions(booster: xgb.Booster, rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Exact TreeSHAP per row (bias last) and the model-ordered feature frame it refers to."""
     frame = model_frame(rows, list(booster.feature_names or []))
     contributions = booster.predict(feature_matrix(booster, frame), pred_contribs=True)
     if contributions.ndim == 3:  # multi-output upsell: explain output 0, "any new category"
         contributions = contributions[:, 0, :]
-    return top_reasons(contributions, frame, explain)
+    return contributions, frame

@@ -45,6 +45,8 @@ class TrainConfig(BaseModel):
     spend_up_growth: float = Field(0.2, ge=0, description="without categories, upsell = next-H spend >= (1 + g) x trailing-H spend")
     max_categories: int = Field(20, ge=1, le=200, description="categories the upsell model ranks (most owned first)")
     value_tweedie_power: float = Field(1.5, gt=1, lt=2, description="member value: Tweedie variance power")
+    value_12m_max_rounds: int = Field(100, ge=1, description="12-month value: boosting rounds at most; its "
+                                      "training cut-offs rarely span the year out-of-time early stopping needs")
 
     @field_validator("xgb_params")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 import pandas as pd
@@ -10,6 +10,7 @@ import pandas as pd
 from features import contract
 from features.categories import SHARE_PREFIX
 from features.labels import LABEL_COLUMNS, build_labels, category_history
+from features.lifetime import LifetimeModel
 from features.snapshot import build_snapshot
 
 CUTOFF_COLUMN = "cutoff"
@@ -17,12 +18,19 @@ LABEL_COLUMN = "churned"
 NOT_FEATURES = (contract.MEMBER_ID, CUTOFF_COLUMN, *LABEL_COLUMNS)
 
 
-def build_examples(transactions: pd.DataFrame, cutoffs: Iterable[date], horizon_days: int) -> pd.DataFrame:
+def build_examples(
+    transactions: pd.DataFrame,
+    cutoffs: Iterable[date],
+    horizon_days: int,
+    lifetimes: Mapping[date, LifetimeModel | None] | None = None,
+) -> pd.DataFrame:
     """Features (and category spend shares) as of each cut-off joined to every label of the horizon after it.
 
     A category share column absent at one cut-off is 0 there: the member spent nothing in it.
+    ``lifetimes`` holds BG/NBD models the caller already fitted as of some cut-offs (not refitted).
     """
-    frames = [_examples_at(transactions, cutoff, horizon_days) for cutoff in cutoffs]
+    fitted = lifetimes or {}
+    frames = [_examples_at(transactions, cutoff, horizon_days, fitted.get(cutoff)) for cutoff in cutoffs]
     stacked = pd.concat(frames, ignore_index=True)
     shares = [c for c in stacked.columns if c.startswith(SHARE_PREFIX)]
     stacked[shares] = stacked[shares].fillna(0.0)
@@ -34,8 +42,9 @@ def feature_columns(examples: pd.DataFrame) -> list[str]:
     return [c for c in examples.columns if c not in NOT_FEATURES]
 
 
-def _examples_at(transactions: pd.DataFrame, cutoff: date, horizon_days: int) -> pd.DataFrame:
-    snapshot = build_snapshot(transactions, cutoff)
+def _examples_at(transactions: pd.DataFrame, cutoff: date, horizon_days: int,
+                 lifetime: LifetimeModel | None = None) -> pd.DataFrame:
+    snapshot = build_snapshot(transactions, cutoff, lifetime=lifetime)
     labels = build_labels(transactions, cutoff, horizon_days)
     features = snapshot.model_inputs()
     examples = features.merge(labels, on=contract.MEMBER_ID, how="inner", validate="one_to_one")

@@ -64,31 +64,83 @@ class TrainingRun:
         return {"tasks": {r.task: r.report() for r in self.results}, "skipped": self.skipped}
 
 
-def prepare_data(transactions: pd.DataFrame, config: TrainConfig, progress: Progress = lambda _: None) -> TaskData:
-    """Plan cut-offs and build the examples every task shares (features are computed once)."""
-    plan = plan_cutoffs(*data_span(transactions[contract.TS]), config.horizon_days, config.n_train_cutoffs,
+def plan_for(transactions: pd.DataFrame, config: TrainConfig, horizon_days: int) -> CutoffPlan:
+    """Rolling cut-offs for one label horizon over the data's span (ValueError naming any shortfall)."""
+    return plan_cutoffs(*data_span(transactions[contract.TS]), horizon_days, config.n_train_cutoffs,
                         config.cutoff_step_days, config.min_history_days)
-    progress(f"building examples for {len(plan.train)} training cut-offs and evaluation at {plan.evaluation}")
-    train = build_examples(transactions, plan.train, config.horizon_days)
-    evaluation = build_examples(transactions, [plan.evaluation], config.horizon_days)
+
+
+def prepare_data(transactions: pd.DataFrame, config: TrainConfig, progress: Progress = lambda _: None,
+                 plan: CutoffPlan | None = None) -> TaskData:
+    """Build the examples every task of one horizon shares (features are computed once).
+
+    ``plan`` defaults to the run's horizon. The BG/NBD model at the evaluation cut-off is fitted
+    once, for the evaluation snapshot and the baselines alike. The category history feeds only
+    upsell, which learns the run's horizon, so other horizons skip it.
+    """
+    plan = plan or plan_for(transactions, config, config.horizon_days)
+    horizon = plan.horizon_days
+    progress(f"building {horizon}-day examples for {len(plan.train)} training cut-offs and evaluation at {plan.evaluation}")
+    train = build_examples(transactions, plan.train, horizon)
+    lifetime = fit_lifetime(transactions, plan.evaluation)
+    evaluation = build_examples(transactions, [plan.evaluation], horizon, {plan.evaluation: lifetime})
     history = None
-    if contract.CATEGORY in transactions.columns:
-        history = build_category_history(transactions, (*plan.train, plan.evaluation), config.horizon_days)
+    if contract.CATEGORY in transactions.columns and horizon == config.horizon_days:
+        history = build_category_history(transactions, (*plan.train, plan.evaluation), horizon)
     return TaskData(train=train, evaluation=evaluation, feature_names=feature_columns(train), plan=plan,
-                    lifetime_at_evaluation=fit_lifetime(transactions, plan.evaluation), category_history=history)
+                    lifetime_at_evaluation=lifetime, category_history=history)
+
+
+class TaskDatasets:
+    """TaskData per label horizon, built on first use and shared by every task of that horizon.
+
+    The run's horizon must fit the data: its shortfall stops the run. A task asking for its own
+    horizon (the 12-month value) gets the planner's reason instead when the data cannot hold its
+    training windows and a fully observed evaluation window, and its examples are only built
+    when they can.
+    """
+
+    def __init__(self, transactions: pd.DataFrame, config: TrainConfig, progress: Progress) -> None:
+        self.transactions, self.config, self.progress = transactions, config, progress
+        self._by_horizon: dict[int, TaskData | str] = {}
+
+    def for_task(self, task: Task) -> TaskData | str:
+        """The task's data, or why its horizon cannot be evaluated out of time on these transactions."""
+        horizon = task.horizon_days(self.config)
+        if horizon not in self._by_horizon:
+            self._by_horizon[horizon] = self._prepare(horizon)
+        return self._by_horizon[horizon]
+
+    def _prepare(self, horizon: int) -> TaskData | str:
+        try:
+            plan = plan_for(self.transactions, self.config, horizon)
+        except ValueError as shortfall:
+            if horizon == self.config.horizon_days:
+                raise
+            return f"too little data for out-of-time evaluation: {shortfall}"
+        return prepare_data(self.transactions, self.config, self.progress, plan)
 
 
 @dataclass
 class _Trained:
     task: Task
+    data: TaskData
+    config: TrainConfig  # the run's, with the task's horizon
     booster: xgb.Booster
     assessment: Assessment
     decision: Decision
     train_metrics: dict[str, float]
 
 
+def task_config(task: Task, config: TrainConfig) -> TrainConfig:
+    """The run's config with the task's horizon, so round selection and the logged params use it."""
+    horizon = task.horizon_days(config)
+    return config if horizon == config.horizon_days else config.model_copy(update={"horizon_days": horizon})
+
+
 def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
     """Fit, score beside baselines and the current champion on the same rows, and decide."""
+    config = task_config(task, config)
     booster = task.fit(data, config)
     assessment = task.assess(booster, data)
     baselines = {name: metrics for name, metrics in assessment.out_of_time.items() if name != "model"}
@@ -100,13 +152,12 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
     decision = judge(out_of_time["model"], baselines, out_of_time.get("champion"), task.promotion_metric)
     if missing:
         decision = refuse_incomparable(registry.alias_version(task.name, registry.CHAMPION) or "?", missing)
-    return _Trained(task, booster, assessment, decision, task.metrics(booster, data.train, data))
+    return _Trained(task, data, config, booster, assessment, decision, task.metrics(booster, data.train, data))
 
 
-def log_and_gate(trained: _Trained, data: TaskData, transactions: pd.DataFrame, config: TrainConfig,
-                 load_report: dict[str, Any] | None) -> TrainResult:
+def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None) -> TrainResult:
     """Log the run to the task's experiment, register the model, move the aliases."""
-    task, names = trained.task, list(trained.booster.feature_names or [])
+    task, data, config, names = trained.task, trained.data, trained.config, list(trained.booster.feature_names or [])
     record = registry.RunRecord(
         task=task.name,
         booster=trained.booster,
@@ -117,6 +168,7 @@ def log_and_gate(trained: _Trained, data: TaskData, transactions: pd.DataFrame, 
         metrics=_flat_metrics(trained.assessment.out_of_time, trained.train_metrics),
         figures=trained.assessment.figures,
         documents={"cutoffs.json": data.plan.to_dict(), "load_report.json": load_report or {},
+                   "train_config.json": config.model_dump(mode="json"),  # read_config() takes it back, seed included
                    "decision.json": {"promoted": trained.decision.promote, "reason": trained.decision.reason},
                    **trained.assessment.documents},
     )
@@ -140,23 +192,25 @@ def train_tasks(
 ) -> TrainingRun:
     """Train every task the data allows on shared examples; log each to its own experiment.
 
-    ``page`` renders the evaluation page (HTML) from the run and the figures; it is logged to
-    every task's run.
+    Tasks of one horizon share one set of examples (``TaskDatasets``). ``page`` renders the
+    evaluation page (HTML) from the run and the figures; it is logged to every task's run.
     """
-    data = prepare_data(transactions, config, progress)
+    datasets = TaskDatasets(transactions, config, progress)
     run, trained = TrainingRun(), []
     for task in tasks:
-        reason = task.unavailable(data)
+        data = datasets.for_task(task)
+        reason = data if isinstance(data, str) else task.unavailable(data)
         if reason:
             run.skipped[task.name] = reason
             progress(f"{task.name}: skipped ({reason})")
             continue
+        assert isinstance(data, TaskData)
         progress(f"{task.name}: fitting XGBoost on {len(data.train):,} rows, scoring baselines")
         trained.append(fit_and_judge(task, data, config))
     figures = {t.task.name: dict(t.assessment.figures) for t in trained}
     progress("logging the runs to MLflow")
     for item in trained:
-        run.results.append(log_and_gate(item, data, transactions, config, load_report))
+        run.results.append(log_and_gate(item, transactions, load_report))
     if page is not None and run.results:
         html = page(run, figures)
         for result in run.results:

@@ -62,6 +62,10 @@ class Task(ABC):
         """Why this task cannot be trained on ``data`` (None when it can)."""
         return None
 
+    def horizon_days(self, config: TrainConfig) -> int:
+        """The label window this task learns: the run's H, unless the question fixes its own."""
+        return config.horizon_days
+
     @abstractmethod
     def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
         """Train on ``data.train`` only."""

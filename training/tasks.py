@@ -6,11 +6,11 @@ from training.churn import Churn
 from training.next_purchase import NextPurchase
 from training.task import Task
 from training.upsell import Upsell
-from training.value import Value
+from training.value import Value, Value12m
 
-TASK_NAMES = ("churn", "next_purchase", "upsell", "value")
+TASK_NAMES = ("churn", "next_purchase", "upsell", "value", "value_12m")
 
 
 def all_tasks() -> list[Task]:
     """Fresh task objects (a task may adapt to the data it is given, e.g. upsell without categories)."""
-    return [Churn(), NextPurchase(), Upsell(), Value()]
+    return [Churn(), NextPurchase(), Upsell(), Value(), Value12m()]

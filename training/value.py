@@ -1,4 +1,5 @@
-"""Member value: what will the member spend in the next H days? XGBoost Tweedie beside BG/NBD + Gamma-Gamma.
+"""Member value: what will the member spend in the next H days, and in 12 months? XGBoost Tweedie
+beside BG/NBD + Gamma-Gamma.
 
 Spend in a horizon is mostly zero with a long tail, which a Tweedie (compound Poisson-Gamma)
 loss models directly. Net spend below zero (returns exceeding purchases) counts as zero.
@@ -6,7 +7,7 @@ loss models directly. Net spend below zero (returns exceeding purchases) counts 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,8 @@ from training.fit import fit_booster, predict_proba, to_matrix
 from training.plots import lift_figure, shap_summary_figure
 from training.task import Assessment, Task, TaskData
 from training.value_metrics import value_metrics
+
+TWELVE_MONTHS_DAYS: Final = 365
 
 
 def spend_target(rows: pd.DataFrame) -> np.ndarray:
@@ -58,3 +61,28 @@ class Value(Task):
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names]),
         }
         return Assessment({name: value_metrics(actual, p) for name, p in predicted.items()}, figures)
+
+
+class Value12m(Value):
+    """Expected spend over the next 12 months: the value task on 365-day labels, beside the
+    BG/NBD + Gamma-Gamma 12-month CLV and last 365 days' spend repeated.
+
+    Its own cut-offs leave every training label year before the evaluation cut-off and observe
+    the evaluation year fully, so it needs about two years of data plus the minimum history;
+    shorter data skips it with the planner's reason and serving keeps the BG/NBD + GG CLV.
+    """
+
+    name: ClassVar[str] = "value_12m"
+
+    def horizon_days(self, config: TrainConfig) -> int:
+        return TWELVE_MONTHS_DAYS
+
+    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
+        """The value fit with at most ``value_12m_max_rounds`` rounds.
+
+        Early stopping validates out of time only on cut-offs a full horizon apart, which a year's
+        horizon rarely leaves inside the training window; then every allowed round is used, and
+        a long run overfits (on a 3-year simulation: normalized Gini 0.88 at 50-100 rounds, 0.83 at 500).
+        """
+        rounds = min(config.num_boost_round, config.value_12m_max_rounds)
+        return super().fit(data, config.model_copy(update={"num_boost_round": rounds}))
