@@ -90,18 +90,35 @@ def _fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaFitter | None:
     return fitted if fitted.q_ > 1 else None
 
 
+# What BG/NBD (+ Gamma-Gamma) predicts of the served outputs: when a task's model loses its gate,
+# this baseline is what serves for it (serving.scoring.score_frame). Output column -> profile column.
+BASELINE_OUTPUTS: Final = {
+    "p_purchase_7d": "bgnbd_p_purchase_7d",
+    "p_purchase_30d": "bgnbd_p_purchase_30d",
+    "p_purchase_90d": "bgnbd_p_purchase_90d",
+    "expected_value": "bgnbd_gg_spend_90d",
+}
+BASELINE_TASKS: Final = {"next_purchase": ("p_purchase_7d", "p_purchase_30d", "p_purchase_90d"),
+                         "value": ("expected_value",)}
+PROFILE_COLUMNS: Final = ("clv_12m", *BASELINE_OUTPUTS.values())
+
+
 def lifetime_features(transactions: pd.DataFrame, as_of: date, model: LifetimeModel | None = None) -> pd.DataFrame:
-    """member_id plus LIFETIME_FEATURES and ``clv_12m`` as of ``as_of`` (NaN when no fit).
+    """member_id plus LIFETIME_FEATURES and the PROFILE_COLUMNS as of ``as_of`` (NaN when no fit).
 
     ``model``, when given, is one already fitted as of ``as_of``: it is used rather than refitted.
     """
     model = model or fit_lifetime(transactions, as_of)
     if model is None:
-        return pd.DataFrame(columns=[contract.MEMBER_ID, *LIFETIME_FEATURES, "clv_12m"])
+        return pd.DataFrame(columns=[contract.MEMBER_ID, *LIFETIME_FEATURES, *PROFILE_COLUMNS])
     return pd.DataFrame({
         contract.MEMBER_ID: model.summary.index.astype("string"),
         "p_alive": model.p_alive(),
         "bgnbd_purchases_90d": model.expected_purchases(90.0),
         "gg_order_value": model.order_value(),
         "clv_12m": model.expected_spend(365.0),
+        "bgnbd_p_purchase_7d": model.p_purchase_within(7.0),
+        "bgnbd_p_purchase_30d": model.p_purchase_within(30.0),
+        "bgnbd_p_purchase_90d": model.p_purchase_within(90.0),
+        "bgnbd_gg_spend_90d": model.expected_spend(90.0),
     })

@@ -16,7 +16,7 @@ from features.behaviour import purchase_history, spend_and_returns, trailing_act
 from features.catalogue import feature_names
 from features.categories import category_breadth, category_shares
 from features.engine import as_table, execute
-from features.lifetime import LifetimeModel, lifetime_features
+from features.lifetime import PROFILE_COLUMNS, LifetimeModel, lifetime_features
 from features.segment_rules import SegmentRules, read_segment_rules
 from features.segments import fit_segments, segment_members
 from features.purchases import lines_in_window
@@ -92,11 +92,11 @@ def build_snapshot(
     frame = execute(expression, backend)
     frame[contract.MEMBER_ID] = frame[contract.MEMBER_ID].astype("string")
     btyd = lifetime_features(transactions, as_of, lifetime)
-    frame = frame.merge(btyd.drop(columns="clv_12m"), on=contract.MEMBER_ID, how="left", validate="one_to_one")
+    frame = frame.merge(btyd.drop(columns=list(PROFILE_COLUMNS)), on=contract.MEMBER_ID, how="left", validate="one_to_one")
     frame = frame.sort_values(contract.MEMBER_ID, kind="stable").reset_index(drop=True)
     frame = _with_model_dtypes(frame[[contract.MEMBER_ID, *feature_names(contract.CATEGORY in transactions.columns)]])
-    profile = frame[[contract.MEMBER_ID]].merge(btyd[[contract.MEMBER_ID, "clv_12m"]], on=contract.MEMBER_ID, how="left")
-    profile["clv_12m"] = profile["clv_12m"].astype("float64")
+    profile = frame[[contract.MEMBER_ID]].merge(btyd[[contract.MEMBER_ID, *PROFILE_COLUMNS]], on=contract.MEMBER_ID, how="left")
+    profile[list(PROFILE_COLUMNS)] = profile[list(PROFILE_COLUMNS)].astype("float64")
     profile = pd.concat([profile, _segments(frame, rules, previous_tiers)], axis=1)
     shares = category_shares(transactions, as_of) if contract.CATEGORY in transactions.columns else _members_only()
     history = transactions[transactions[contract.TS] < pd.Timestamp(as_of)]

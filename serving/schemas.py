@@ -66,7 +66,9 @@ class ScoreResponse(BaseModel):
     results: list[MemberScore] = Field(description="one entry per requested id, in request order")
     snapshot_as_of: str = Field(description="features are as of this date (history before it)")
     model_version: str = Field(description="the churn champion's MLflow version")
-    model_versions: dict[str, str] = Field(default_factory=dict, description="MLflow version per served model")
+    model_versions: dict[str, str] = Field(
+        default_factory=dict, description="MLflow version per served model; 'baseline:bgnbd' where a task has no "
+                                          "champion and its BG/NBD baseline serves (next_purchase, value)")
 
 
 MAX_FEATURE_ROWS = 1_000

@@ -15,6 +15,7 @@ import xgboost as xgb
 
 from features import contract
 from features.categories import share_column
+from features.lifetime import BASELINE_OUTPUTS, BASELINE_TASKS
 from features.snapshot import SEGMENT_COLUMNS
 from serving.reasons import top_reasons
 from serving.schemas import MemberScore, Reason
@@ -90,13 +91,20 @@ def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile
     """Every member of a snapshot with every output column (the batch file of ``memberscore score``).
 
     A model output wins over a profile column of the same name: ``clv_12m`` is the 12-month
-    value model's when it serves, else the profile's BG/NBD + Gamma-Gamma CLV.
+    value model's when it serves, else the profile's BG/NBD + Gamma-Gamma CLV. A baseline is a
+    valid champion: without a next-purchase or value champion, the snapshot's BG/NBD P(purchase
+    within 7/30/90 days) and BG/NBD + Gamma-Gamma 90-day spend fill those outputs
+    (``features.lifetime.BASELINE_OUTPUTS``); the median days and date stay empty.
     """
     outputs = model_outputs(models, inputs, as_of)
     frame = pd.concat([inputs[[contract.MEMBER_ID]], outputs], axis=1)
     frame["p_alive"] = inputs["p_alive"].to_numpy() if "p_alive" in inputs.columns else np.nan
     shadowed = outputs.columns.intersection(profile.columns)  # clv_12m when value_12m serves
     frame = frame.merge(profile.drop(columns=shadowed), on=contract.MEMBER_ID, how="left")
+    for task, columns in BASELINE_TASKS.items():
+        if task not in models:  # the model lost its gate (or never ran): its BG/NBD baseline serves
+            for column in columns:
+                frame[column] = frame.get(BASELINE_OUTPUTS[column], np.nan)
     for column in OUTPUT_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from features.lifetime import BASELINE_TASKS
 from features.segment_rules import read_segment_rules
 from features.store import default_snapshot_dir
 from serving.auth import ApiKeyMiddleware
@@ -69,7 +70,7 @@ class MemberScoring:
         results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
         return ScoreResponse(results=results, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
                              model_version=served.models["churn"].mlflow_version,
-                             model_versions={task: m.mlflow_version for task, m in served.models.items()})
+                             model_versions=_versions(served))
 
     @web.post("/score_features")
     def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
@@ -82,7 +83,7 @@ class MemberScoring:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return ScoreResponse(results=results, snapshot_as_of=as_of.isoformat(),
                              model_version=served.models["churn"].mlflow_version,
-                             model_versions={task: m.mlflow_version for task, m in served.models.items()})
+                             model_versions=_versions(served))
 
     @web.post("/explain")
     def explain(self, request: ExplainRequest) -> ExplainResponse:
@@ -169,6 +170,12 @@ web.add_exception_handler(StarletteHTTPException, http_error)
 MemberScoring.add_asgi_middleware(ReadinessProbeMiddleware)
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware)
 MemberScoring.add_asgi_middleware(RequestLimitsMiddleware)  # inside the key check: anonymous bodies are never read
+
+
+def _versions(served: Served) -> dict[str, str]:
+    """MLflow version per served model; ``baseline:bgnbd`` for a task whose BG/NBD baseline serves."""
+    baselines = {task: "baseline:bgnbd" for task in BASELINE_TASKS if task not in served.models}
+    return {**baselines, **{task: m.mlflow_version for task, m in served.models.items()}}
 
 
 def _http_ready(served: Served) -> Served:

@@ -181,3 +181,15 @@ def test_bad_target_requests_are_4xx_naming_the_field(client: httpx.Client, body
     response = client.post("/targets", json=body, params=params)
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
     assert named in response.text
+
+
+def test_tasks_without_a_champion_say_their_baseline_serves(client: httpx.Client, snapshot) -> None:
+    """The session's stores hold a churn champion only: next purchase and value come from BG/NBD, and say so."""
+    member = str(snapshot.frame["member_id"].iloc[0])
+    body = client.post("/score", json={"member_ids": [member], "explain": 0}).json()
+    assert body["model_versions"]["next_purchase"] == "baseline:bgnbd"
+    assert body["model_versions"]["value"] == "baseline:bgnbd"
+    result = body["results"][0]
+    profile = snapshot.profile.set_index("member_id").loc[member]
+    assert result["p_purchase_30d"] == pytest.approx(profile["bgnbd_p_purchase_30d"])
+    assert result["expected_value"] == pytest.approx(profile["bgnbd_gg_spend_90d"])

@@ -162,3 +162,37 @@ def test_score_frame_has_one_row_per_snapshot_member(served: tuple[xgb.Booster, 
     np.testing.assert_allclose(scores["churn_probability"],
                                reference_probabilities(booster, frame, list(frame[contract.MEMBER_ID].astype(str))),
                                rtol=0, atol=1e-7)
+
+
+def test_without_a_champion_the_bgnbd_baseline_serves_next_purchase_and_value(
+        use_trained: object, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """A baseline is a valid champion: with churn alone, P(purchase within 7/30/90 days) and the H-day
+    value are BG/NBD (+ Gamma-Gamma) fitted as of the snapshot date, the median days stay empty."""
+    from features.lifetime import fit_lifetime
+    from serving.artefacts import load_model
+
+    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
+    scores = score_frame({"churn": load_model("churn").booster}, snapshot.model_inputs(), snapshot.profile,
+                         snapshot.as_of).set_index(contract.MEMBER_ID)
+    lifetime = fit_lifetime(synthetic[0], snapshot.as_of)
+    ids = lifetime.summary.index.astype(str)
+    for days in (7, 30, 90):
+        np.testing.assert_allclose(scores.loc[ids, f"p_purchase_{days}d"], lifetime.p_purchase_within(float(days)),
+                                   rtol=1e-9)
+    np.testing.assert_allclose(scores.loc[ids, "expected_value"], lifetime.expected_spend(90.0), rtol=1e-9)
+    assert scores["next_purchase_median_days"].isna().all()
+    assert (scores["p_purchase_7d"] <= scores["p_purchase_30d"]).all()
+
+
+def test_a_served_model_replaces_its_baseline(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
+    """With a value model serving, expected_value is its prediction, not the profile's baseline."""
+    booster, frame = served
+    value = xgb.train({"objective": "reg:tweedie", "max_depth": 2, "nthread": 1},
+                      xgb.DMatrix(frame[list(booster.feature_names)].to_numpy(np.float32),
+                                  label=frame["spend_total"].clip(lower=0).to_numpy(),
+                                  feature_names=list(booster.feature_names)), 5)
+    profile = frame[[contract.MEMBER_ID]].assign(bgnbd_gg_spend_90d=-1.0)
+    with_value = score_frame({"churn": booster, "value": value}, frame, profile, AS_OF)
+    without = score_frame({"churn": booster}, frame, profile, AS_OF)
+    assert (without["expected_value"] == -1.0).all()
+    np.testing.assert_allclose(with_value["expected_value"], value.predict(feature_matrix(value, frame)), rtol=1e-6)
