@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,17 +25,27 @@ STRING_COLUMNS: Final = (MEMBER_ID, ORDER_ID, CATEGORY, PRODUCT_ID, STORE, CHANN
 
 
 class ColumnMapping(BaseModel):
-    """Maps source column names onto the contract; parsed once from YAML at the edge.
+    """Maps source column names onto the contract and says how to read the source.
 
-    ``columns`` is ``{contract_name: source_name}``. Naive timestamps are read in
-    ``timezone``; aware ones are converted to it, and the clean frame keeps naive
-    local time so that an ``as_of`` date means local midnight.
+    Parsed once from YAML at the edge. ``columns`` is ``{contract_name: source_name}``.
+    Naive timestamps are read in ``timezone``; aware ones are converted to it, and the
+    clean frame keeps naive local time so that an ``as_of`` date means local midnight.
+
+    ``encoding`` is the text encoding of a CSV source (a byte-order mark overrides it).
+    ``duplicates``: ``drop`` (default) keeps the first of several exactly identical rows
+    and rejects the other copies as ``duplicate row``; ``keep`` keeps them all, for
+    sources where identical lines are separate purchases (e.g. CDNOW, which has no order
+    id). ``max_abs_amount``: a line whose amount is larger than this in absolute value is
+    rejected as ``absurd amount``; raise it for currencies with very small units.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     columns: dict[str, str] = Field(default_factory=dict)
     timezone: str = "UTC"
+    encoding: str = "utf-8"
+    duplicates: Literal["drop", "keep"] = "drop"
+    max_abs_amount: float = Field(default=1e9, gt=0)
 
     @field_validator("columns")
     @classmethod
@@ -56,6 +67,24 @@ class ColumnMapping(BaseModel):
             raise ValueError(f"unknown time zone {timezone!r}") from error
         return timezone
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        try:
+            # decoding a byte (not b"", which never looks the codec up) also refuses codecs
+            # that are not text encodings, such as base64
+            b"a".decode(encoding, errors="ignore")
+        except LookupError as error:
+            raise ValueError(f"unknown text encoding {encoding!r}") from error
+        return encoding
+
+    @field_validator("max_abs_amount")
+    @classmethod
+    def _finite_limit(cls, limit: float) -> float:
+        if not math.isfinite(limit):
+            raise ValueError("must be a finite number")
+        return limit
+
     def source_for(self, contract_name: str) -> str:
         """Source column holding ``contract_name`` (the contract name itself when unmapped)."""
         return self.columns.get(contract_name, contract_name)
@@ -65,8 +94,14 @@ def read_mapping(path: str | Path | None) -> ColumnMapping:
     """Parse a mapping YAML file; no path means the source already uses contract names."""
     if path is None:
         return ColumnMapping()
-    with open(path, encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle) or {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ValueError(f"mapping {path}: file not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"mapping {path}: not a readable YAML file ({reason})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"mapping {path}: expected a YAML mapping with 'columns' and 'timezone'")
     try:

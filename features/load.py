@@ -3,17 +3,38 @@
 DESIGN.md: rows without a member id (or with an unreadable time or amount) are rejected with a
 reason, not silently dropped; every load reports rows read, kept and rejected by reason, and the
 rejected rows are written out. ``rows_read == rows_kept + rows_rejected`` always holds.
+
+Each rejected row gets exactly one reason, the first that applies, in this order:
+
+- ``malformed line``: a CSV record with the wrong number of fields or broken quoting;
+- ``undecodable text``: a CSV record with bytes that are not valid in the mapping's ``encoding``;
+- ``missing member_id``: no id, or only blanks (ids are text: ``"007"`` stays ``"007"``);
+- ``unparseable ts``: no time, or text that is not a date with a four-digit year;
+- ``future ts``: later than the load time plus one day, in the mapping's time zone. A sale
+  cannot happen after the file was written; the day of slack absorbs a source whose naive
+  times are in another zone than configured, and clock skew. The load time is ``loaded_at``;
+- ``non-numeric amount``: no amount, text, NaN, infinity, or too large for a float (``1e309``);
+- ``absurd amount``: ``abs(amount)`` above the mapping's ``max_abs_amount`` (default 1e9,
+  e.g. ``1e300`` or a 30-digit integer): a typo or an overflow, never a line total;
+- ``duplicate row``: a row identical in every source column to an earlier row, when the
+  mapping says ``duplicates: drop`` (the default); the first copy is kept.
+
+Raises ValueError, naming the file and the reason, only when the file as a whole cannot be used:
+unknown file type, missing or unreadable file, no header line, a header that is not text in the
+configured encoding, or a required (or mapped) column that is absent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 
 from features.contract import (
     AMOUNT,
@@ -26,12 +47,37 @@ from features.contract import (
     ColumnMapping,
     read_mapping,
 )
+from features.csv_source import read_csv_table
+from features.rejects import (  # the reasons are part of this module's public surface
+    ABSURD_AMOUNT,
+    DUPLICATE_ROW,
+    FUTURE_TS,
+    MALFORMED_LINE,
+    MISSING_MEMBER_ID,
+    NON_NUMERIC_AMOUNT,
+    REJECT_REASONS,
+    UNDECODABLE_TEXT,
+    UNPARSEABLE_TS,
+    latest_ts,
+    reject_reasons,
+    write_rejects,
+)
 
-MISSING_MEMBER_ID: Final = "missing member_id"
-UNPARSEABLE_TS: Final = "unparseable ts"
-NON_NUMERIC_AMOUNT: Final = "non-numeric amount"
-# checked in this order: a row gets the first reason that applies
-REJECT_REASONS: Final = (MISSING_MEMBER_ID, UNPARSEABLE_TS, NON_NUMERIC_AMOUNT)
+__all__ = [
+    "ABSURD_AMOUNT",
+    "DUPLICATE_ROW",
+    "FUTURE_TS",
+    "MALFORMED_LINE",
+    "MISSING_MEMBER_ID",
+    "NON_NUMERIC_AMOUNT",
+    "REJECT_REASONS",
+    "TRANSACTIONS_SCHEMA",
+    "UNDECODABLE_TEXT",
+    "UNPARSEABLE_TS",
+    "LoadReport",
+    "clean_transactions",
+    "load_transactions",
+]
 
 TS_DTYPE: Final = "datetime64[us]"  # pandas 3's default unit; ns would overflow after 2262
 DEFAULT_REJECTS_DIR: Final = Path("var/rejects")
@@ -99,32 +145,51 @@ def load_transactions(
     mapping: ColumnMapping | str | Path | None = None,
     *,
     rejects_path: str | Path | None = None,
+    loaded_at: datetime | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Read a CSV or Parquet file and clean it onto the contract.
 
     ``mapping`` may be a parsed mapping or the path of its YAML file. Rejected rows go to
     ``rejects_path``, by default ``var/rejects/<file stem>.rejects.csv``, so none is ever lost.
+    ``loaded_at`` (default now) bounds ``future ts``; tests pass it to be independent of the clock.
     """
     path = Path(path)
     if not isinstance(mapping, ColumnMapping):
         mapping = read_mapping(mapping)
     if rejects_path is None:
         rejects_path = DEFAULT_REJECTS_DIR / f"{path.stem}.rejects.csv"
-    raw = _read_table(path)
-    return clean_transactions(raw, mapping, source=str(path), rejects_path=rejects_path)
+    raw, unreadable = _read_table(path, mapping.encoding)
+    return clean_transactions(
+        raw,
+        mapping,
+        source=str(path),
+        rejects_path=rejects_path,
+        unreadable=unreadable,
+        loaded_at=loaded_at,
+    )
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """Read every column as it is stored; CSV cells stay text so ids keep leading zeros."""
+def _read_table(path: Path, encoding: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Every column as stored, and the CSV records that could not be read (features.csv_source).
+
+    CSV cells stay text so ids keep leading zeros; cleaning reads an empty cell as missing.
+    """
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise ValueError(f"{path}: unknown file type {path.suffix!r}; expected .csv or .parquet")
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
-    if suffix == ".parquet":
-        return pd.read_parquet(path, engine="pyarrow")
-    text = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return text.where(text != "")  # an empty cell is a missing value, not the empty string
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path, engine="pyarrow"), None
+        table = read_csv_table(path, encoding)
+    except (OSError, pyarrow.ArrowException) as error:
+        raise ValueError(f"{path}: unreadable ({_first_line(error)})") from None
+    return table.frame, table.unreadable
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().split("\n")[0] or type(error).__name__
 
 
 def clean_transactions(
@@ -133,17 +198,21 @@ def clean_transactions(
     *,
     source: str = "<frame>",
     rejects_path: str | Path | None = None,
+    unreadable: pd.DataFrame | None = None,
+    loaded_at: datetime | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Rename, type and filter ``raw`` onto the contract, sorted by (member_id, ts).
 
-    Each rejected row gets exactly one reason, the first that fails of: missing member_id,
-    unparseable ts, non-numeric amount (NaN and inf included). Rejected rows are written, as
-    read plus ``_row`` (0-based source position) and ``_reason``, to ``rejects_path`` when
-    given and there are any. Negative amounts are valid: returns are netted elsewhere.
+    Each rejected row gets exactly one reason, the first that applies (module docstring).
+    ``unreadable`` (``reason``, ``text`` by row position) marks source records that could not
+    be split into cells. Rejected rows are written, as read plus ``_row`` (0-based position of
+    the record after the header) and ``_reason``, and ``_raw`` (the line as read) when some
+    record was unreadable, to ``rejects_path`` when given and there are any. Negative amounts
+    are valid: returns are netted elsewhere.
     """
     raw = raw.reset_index(drop=True)
     typed = _typed_contract_frame(raw, _select_sources(raw, mapping, source), mapping.timezone)
-    reasons = _reject_reasons(typed)
+    reasons = reject_reasons(raw, typed, mapping, unreadable, latest_ts(loaded_at, mapping))
     rejected = reasons.notna()
     clean = (
         typed.loc[~rejected]
@@ -151,7 +220,7 @@ def clean_transactions(
         .reset_index(drop=True)
     )
     clean = TRANSACTIONS_SCHEMA.validate(clean)
-    written = _write_rejects(raw, reasons, rejects_path) if rejected.any() else None
+    written = write_rejects(raw, reasons, unreadable, rejects_path) if rejected.any() else None
     counts = reasons.value_counts()
     report = LoadReport(
         source=source,
@@ -237,25 +306,3 @@ def _parse_one(value: object, timezone: str) -> pd.Timestamp:
     if stamp is pd.NaT or stamp.tzinfo is None:
         return stamp
     return stamp.tz_convert(timezone).tz_localize(None)
-
-
-def _reject_reasons(typed: pd.DataFrame) -> pd.Series:
-    """The first failing reason per row, or NA for a row that is kept."""
-    failures = [typed[MEMBER_ID].isna(), typed[TS].isna(), typed[AMOUNT].isna()]
-    reasons = np.select(failures, list(REJECT_REASONS), default=None)
-    return pd.Series(reasons, index=typed.index, dtype="string")
-
-
-def _write_rejects(
-    raw: pd.DataFrame, reasons: pd.Series, rejects_path: str | Path | None
-) -> str | None:
-    """Write rejected rows as read, with their source position and reason; return the path."""
-    if rejects_path is None:
-        return None
-    rejected = reasons.notna()
-    rows = raw.loc[rejected].assign(_row=np.flatnonzero(rejected), _reason=reasons[rejected])
-    path = Path(rejects_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # RFC 4180 line ends: the csv writer then quotes a stray CR inside a cell too
-    rows.to_csv(path, index=False, lineterminator="\r\n")
-    return str(path)

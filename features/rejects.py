@@ -1,0 +1,103 @@
+"""Why a row is rejected, and where rejected rows go: the loader's reasons in one place.
+
+The reasons and their order are documented in ``features.load``; a row gets the first that applies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from features.contract import AMOUNT, MEMBER_ID, TS, ColumnMapping
+from features.csv_source import MALFORMED_LINE, UNDECODABLE_TEXT
+
+MISSING_MEMBER_ID: Final = "missing member_id"
+UNPARSEABLE_TS: Final = "unparseable ts"
+FUTURE_TS: Final = "future ts"
+NON_NUMERIC_AMOUNT: Final = "non-numeric amount"
+ABSURD_AMOUNT: Final = "absurd amount"
+DUPLICATE_ROW: Final = "duplicate row"
+# checked in this order: a row gets the first reason that applies
+REJECT_REASONS: Final = (
+    MALFORMED_LINE,
+    UNDECODABLE_TEXT,
+    MISSING_MEMBER_ID,
+    UNPARSEABLE_TS,
+    FUTURE_TS,
+    NON_NUMERIC_AMOUNT,
+    ABSURD_AMOUNT,
+    DUPLICATE_ROW,
+)
+# slack after the load time: naive times read in the wrong zone, clock skew
+FUTURE_SLACK: Final = pd.Timedelta(days=1)
+
+
+def latest_ts(loaded_at: datetime | None, mapping: ColumnMapping) -> pd.Timestamp:
+    """The latest believable ts: the load time as naive local time, plus a day of slack."""
+    now = pd.Timestamp.now(tz=mapping.timezone) if loaded_at is None else pd.Timestamp(loaded_at)
+    if now.tzinfo is not None:
+        now = now.tz_convert(mapping.timezone).tz_localize(None)
+    return now + FUTURE_SLACK
+
+
+def reject_reasons(
+    raw: pd.DataFrame,
+    typed: pd.DataFrame,
+    mapping: ColumnMapping,
+    unreadable: pd.DataFrame | None,
+    latest: pd.Timestamp,
+) -> pd.Series:
+    """The first failing reason per row, or NA for a row that is kept."""
+    read_as = pd.Series(pd.NA, index=raw.index, dtype="string")
+    if unreadable is not None and not unreadable.empty:
+        read_as.loc[unreadable.index] = unreadable["reason"]
+    failures = {
+        MALFORMED_LINE: read_as == MALFORMED_LINE,
+        UNDECODABLE_TEXT: read_as == UNDECODABLE_TEXT,
+        MISSING_MEMBER_ID: typed[MEMBER_ID].isna(),
+        UNPARSEABLE_TS: typed[TS].isna(),
+        FUTURE_TS: typed[TS] > latest,
+        NON_NUMERIC_AMOUNT: typed[AMOUNT].isna(),
+        ABSURD_AMOUNT: typed[AMOUNT].abs() > mapping.max_abs_amount,
+        DUPLICATE_ROW: _repeated_rows(raw) if mapping.duplicates == "drop" else False,
+    }
+    conditions = [_as_flags(failures[reason], raw.index) for reason in REJECT_REASONS]
+    reasons = np.select(conditions, list(REJECT_REASONS), default=None)
+    return pd.Series(reasons, index=typed.index, dtype="string")
+
+
+def _repeated_rows(raw: pd.DataFrame) -> pd.Series:
+    """Rows equal in every source column to an earlier row (missing equals missing)."""
+    try:
+        return raw.duplicated(keep="first")
+    except TypeError:  # unhashable cells, e.g. a list column in Parquet: compare their text
+        return raw.astype(str).duplicated(keep="first")
+
+
+def _as_flags(failed: pd.Series | bool, index: pd.Index) -> np.ndarray:
+    """Plain booleans per row; a comparison with a missing value is no failure."""
+    return pd.Series(failed, index=index).fillna(False).to_numpy(bool)
+
+
+def write_rejects(
+    raw: pd.DataFrame,
+    reasons: pd.Series,
+    unreadable: pd.DataFrame | None,
+    rejects_path: str | Path | None,
+) -> str | None:
+    """Write rejected rows as read, with their source position and reason; return the path."""
+    if rejects_path is None:
+        return None
+    rejected = reasons.notna()
+    rows = raw.loc[rejected].assign(_row=np.flatnonzero(rejected), _reason=reasons[rejected])
+    if unreadable is not None and not unreadable.empty:
+        rows["_raw"] = unreadable["text"].reindex(rows.index)
+    path = Path(rejects_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # RFC 4180 line ends: the csv writer then quotes a stray CR inside a cell too
+    rows.to_csv(path, index=False, lineterminator="\r\n", errors="backslashreplace")
+    return str(path)
