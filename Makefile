@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 KEY_FILE ?= var/api-keys
 
-.PHONY: install run key train serve test test-fast clean
+.PHONY: install browser run key train serve test test-fast clean bench
 
 install: $(STAMP)
 
@@ -34,11 +34,34 @@ run: install
 key: install
 	$(BIN)/memberscore keys create --file $(KEY_FILE)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# Debian's chromium, for the real-browser test of the marketers' page (tests/serving/test_page.py):
+# installed only when missing; Playwright drives it, so `playwright install` is never needed.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Benchmarks: bench/RESULTS.md + bench/results.json (full: about an hour on 2 idle cores).
+# `make bench BENCH_SCALE=small` smoke-tests every script in minutes and writes under var/bench/small.
+BENCH_SCALE ?= full
+bench: install
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[test,bench]"
+	$(BIN)/python -m bench.run --scale $(BENCH_SCALE)
+
+# Known vulnerabilities in every pinned dependency (constraints.txt), from PyPI's advisory data
+# (needs PyPI's JSON API). pip-audit is installed on demand (extra `audit`) so `make install` and CI
+# stay lean. --strict: a dependency that could not be checked fails the audit, never a silent pass.
+.PHONY: audit
+audit: install
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[audit]"
+	$(BIN)/pip-audit --requirement constraints.txt --disable-pip --no-deps --strict --progress-spinner off
 
 clean:
 	rm -rf $(VENV) var mlruns
