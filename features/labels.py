@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pandas as pd
+from ibis.backends import BaseBackend
 from ibis.expr.types import Table
 
 from features import contract
@@ -18,7 +19,9 @@ from features.purchases import lines_in_window, purchases
 LABEL_COLUMNS = ("churned", "orders_in_horizon", "days_to_next", "spend_in_horizon", "spend_before_horizon")
 
 
-def build_labels(transactions: pd.DataFrame, as_of: date, horizon_days: int) -> pd.DataFrame:
+def build_labels(
+    transactions: pd.DataFrame | Table, as_of: date, horizon_days: int, backend: BaseBackend | None = None
+) -> pd.DataFrame:
     """Targets per member with a purchase before ``as_of``, one row each, sorted by id.
 
     - ``churned``: 1 when the member makes no purchase in [as_of, as_of + horizon_days);
@@ -29,9 +32,26 @@ def build_labels(transactions: pd.DataFrame, as_of: date, horizon_days: int) -> 
     - ``spend_before_horizon``: net spend in the window of the same length before ``as_of``.
 
     The window is only meaningful when the data covers it fully (the caller checks, see
-    ``training.cutoffs``).
+    ``training.cutoffs``). ``transactions`` may be a table of ``backend`` (e.g.
+    ``features.engine.read_parquet``); the labels are then computed by that engine.
     """
-    lines = as_table(transactions)
+    frame = execute(labels_expression(as_table(transactions), as_of, horizon_days), backend)
+    frame["orders_in_horizon"] = frame["orders_in_horizon"].fillna(0).astype("int64")
+    frame["churned"] = (frame["orders_in_horizon"] == 0).astype("int64")
+    for column in ("spend_in_horizon", "spend_before_horizon"):
+        frame[column] = frame[column].fillna(0.0).astype("float64")
+    frame["days_to_next"] = frame["days_to_next"].astype("float64")
+    frame[contract.MEMBER_ID] = frame[contract.MEMBER_ID].astype("string")
+    frame = frame.sort_values(contract.MEMBER_ID, kind="stable").reset_index(drop=True)
+    return frame[[contract.MEMBER_ID, *LABEL_COLUMNS]]
+
+
+def labels_expression(lines: Table, as_of: date, horizon_days: int) -> Table:
+    """The Ibis expression behind ``build_labels``: engine-neutral, runs on DuckDB or Spark.
+
+    Uses rows in [as_of - horizon_days, as_of + horizon_days) and, for membership, rows before
+    ``as_of``. Counts and spend are NULL where a member has none in a window.
+    """
     end = as_of + timedelta(days=horizon_days)
     before = purchases(lines_in_window(lines, None, as_of))
     after = purchases(lines_in_window(lines, as_of, end))
@@ -46,15 +66,7 @@ def build_labels(transactions: pd.DataFrame, as_of: date, horizon_days: int) -> 
     ]
     for part in parts:
         members = members.left_join(part, contract.MEMBER_ID).drop(f"{contract.MEMBER_ID}_right")
-    frame = execute(members)
-    frame["orders_in_horizon"] = frame["orders_in_horizon"].fillna(0).astype("int64")
-    frame["churned"] = (frame["orders_in_horizon"] == 0).astype("int64")
-    for column in ("spend_in_horizon", "spend_before_horizon"):
-        frame[column] = frame[column].fillna(0.0).astype("float64")
-    frame["days_to_next"] = frame["days_to_next"].astype("float64")
-    frame[contract.MEMBER_ID] = frame[contract.MEMBER_ID].astype("string")
-    frame = frame.sort_values(contract.MEMBER_ID, kind="stable").reset_index(drop=True)
-    return frame[[contract.MEMBER_ID, *LABEL_COLUMNS]]
+    return members
 
 
 def _net_spend(window: Table, name: str) -> Table:

@@ -87,6 +87,7 @@ def train(
     from training.config import read_config
     from training.pipeline import train_tasks
     from training.report_page import render_report_page
+    from training.spark_training import tasks_for_engine
     from training.tasks import all_tasks
 
     progress = Progress()
@@ -104,7 +105,7 @@ def train(
         pages.append(render_report_page(_report(run, load_report), figures))
         return pages[-1]
 
-    run = train_tasks(frame, train_config, all_tasks(), load_report.to_dict(), progress, page)
+    run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page)
     _, snapshot_path = _store_snapshot(frame, _end_of_data(frame))
     progress(f"snapshot written to {snapshot_path}")
     for task, model in import_champions().items():

@@ -1,0 +1,108 @@
+"""features.engine and features.spark without Spark running: engine choice, Parquet input, time, Java lookup.
+
+The agreement of DuckDB and Spark on real data is in test_spark_parity.py (slow).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pytest
+
+from features import contract
+from features.engine import (
+    as_table,
+    configured_engine,
+    days_between,
+    default_backend,
+    execute,
+    read_parquet,
+    timestamp_literal,
+)
+from features.labels import build_labels
+from features.snapshot import snapshot_expression
+from features.spark import ensure_java, find_java_home, session_conf
+
+GOLDEN_TRANSACTIONS = Path(__file__).resolve().parents[1] / "golden" / "transactions_sim20.csv"
+AS_OF = date(2023, 6, 1)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "duckdb"), ("", "duckdb"), ("duckdb", "duckdb"),
+                                                 ("Spark ", "spark")])
+def test_engine_comes_from_memberscore_engine(monkeypatch: pytest.MonkeyPatch, value: str | None,
+                                              expected: str) -> None:
+    if value is None:
+        monkeypatch.delenv("MEMBERSCORE_ENGINE", raising=False)
+    else:
+        monkeypatch.setenv("MEMBERSCORE_ENGINE", value)
+    assert configured_engine() == expected
+
+
+def test_an_unknown_engine_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMBERSCORE_ENGINE", "polars")
+    with pytest.raises(ValueError, match=r"MEMBERSCORE_ENGINE='polars'.*duckdb.*spark"):
+        configured_engine()
+
+
+def test_read_parquet_names_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nowhere.parquet"):
+        read_parquet(tmp_path / "nowhere.parquet", default_backend())
+
+
+@pytest.fixture
+def golden_parquet(tmp_path: Path) -> tuple[pd.DataFrame, Path]:
+    """The 20-member golden transactions as a clean frame and as Parquet."""
+    frame = pd.read_csv(GOLDEN_TRANSACTIONS, dtype={c: "string" for c in contract.STRING_COLUMNS}, parse_dates=["ts"])
+    frame[contract.TS] = frame[contract.TS].astype("datetime64[us]")
+    path = tmp_path / "transactions.parquet"
+    frame.to_parquet(path, index=False)
+    return frame, path
+
+
+def test_features_and_labels_from_parquet_equal_those_from_pandas(golden_parquet: tuple[pd.DataFrame, Path]) -> None:
+    """DuckDB scanning the file gives what the in-memory frame gives: the Parquet path changes nothing."""
+    frame, path = golden_parquet
+    backend = default_backend()
+    from_file = execute(snapshot_expression(read_parquet(path, backend), AS_OF), backend)
+    from_frame = execute(snapshot_expression(as_table(frame), AS_OF))
+    by_member = [contract.MEMBER_ID]
+    pd.testing.assert_frame_equal(from_file.sort_values(by_member).reset_index(drop=True),
+                                  from_frame.sort_values(by_member).reset_index(drop=True))
+    assert len(from_file) > 10
+    pd.testing.assert_frame_equal(build_labels(read_parquet(path, backend), AS_OF, 60, backend),
+                                  build_labels(frame, AS_OF, 60))
+
+
+def test_days_between_counts_whole_seconds() -> None:
+    """0.9 s before midnight of the next day is one whole day: sub-second parts are floored on every engine."""
+    stamps = pd.to_datetime(["2024-01-01 00:00:00.900", "2024-01-01 12:00:00.000"], format="ISO8601")
+    lines = ibis.memtable(pd.DataFrame({"ts": stamps}))
+    days = execute(lines.select(days=days_between(timestamp_literal(date(2024, 1, 2)), lines.ts)))["days"]
+    assert days.tolist() == [1.0, 0.5]
+
+
+def test_java_home_is_a_supported_jdk_with_a_java_binary(tmp_path: Path) -> None:
+    for name in ("temurin-25-jdk-amd64", "java-21-openjdk-amd64", "java-17-openjdk-amd64"):
+        (tmp_path / name / "bin").mkdir(parents=True)
+        (tmp_path / name / "bin" / "java").write_text("")
+    (tmp_path / "java-17-broken" / "bin").mkdir(parents=True)  # no java binary inside
+    assert find_java_home(tmp_path) == tmp_path / "java-17-openjdk-amd64"
+    assert find_java_home(tmp_path / "java-17-broken") is None
+
+
+def test_without_java_the_error_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("features.spark.JVM_ROOT", tmp_path)
+    with pytest.raises(RuntimeError, match="Java 17 or 21.*openjdk-17"):
+        ensure_java()
+
+
+def test_spark_runs_in_utc_and_tunes_shuffles_only_locally() -> None:
+    local, cluster = session_conf("local[2]"), session_conf("spark://head:7077")
+    assert local["spark.sql.session.timeZone"] == cluster["spark.sql.session.timeZone"] == "UTC"
+    assert local["spark.sql.shuffle.partitions"] == "4"
+    assert "spark.sql.shuffle.partitions" not in cluster

@@ -1,0 +1,107 @@
+"""training.spark_training: churn trained by xgboost.spark is a booster the pipeline logs, gates and serves.
+
+Known truth: the simulated members carry planted churn, so a model that learnt anything ranks
+out-of-time churners well above chance, as the local fit does on the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from training.churn import Churn
+from training.config import TrainConfig
+from training.evaluate import binary_metrics
+from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
+from training.fit import predict_proba
+from training.spark_training import SparkChurn, can_stop_early, spark_params, tasks_for_engine, validation_flags
+from training.task import TaskData
+from training.tasks import all_tasks
+
+CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=3, cutoff_step_days=60, num_boost_round=30,
+                     early_stopping_rounds=5)
+
+
+def test_spark_params_leave_threads_and_objective_to_xgboost_spark() -> None:
+    params = spark_params({"objective": "binary:logistic", "nthread": 2, "max_depth": 4, "eta": 0.05})
+    assert params == {"max_depth": 4, "eta": 0.05}
+
+
+def test_validation_split_is_the_latest_cutoff_fitted_on_windows_that_end_before_it() -> None:
+    """Horizon 60: the cut-off 30 days before the latest overlaps its label window, so it is in neither part."""
+    cutoffs = pd.to_datetime(["2024-01-01", "2024-03-01", "2024-04-01", "2024-05-01", "2024-05-01"])
+    flags = validation_flags(pd.DataFrame({CUTOFF_COLUMN: cutoffs}), CONFIG)
+    assert flags.astype(object).where(flags.notna(), None).tolist() == [False, False, None, True, True]
+
+
+@pytest.mark.parametrize(("flags", "labels", "early_stopping_rounds", "expected"), [
+    ([False, True, True], [0, 0, 1], 5, True),
+    ([False, True, True], [0, 1, 1], 0, False),  # early stopping off
+    ([None, True, True], [0, 0, 1], 5, False),  # nothing to fit on before the latest cut-off
+    ([False, True, True], [1, 0, 0], 5, False),  # AUC undefined on one validation class
+])
+def test_early_stopping_runs_only_when_the_split_can_judge_rounds(flags: list[bool | None], labels: list[int],
+                                                                   early_stopping_rounds: int, expected: bool) -> None:
+    config = CONFIG.model_copy(update={"early_stopping_rounds": early_stopping_rounds})
+    assert can_stop_early(pd.Series(flags, dtype="boolean"), pd.Series(labels), config) is expected
+
+
+def test_tasks_for_engine_swaps_churn_only_when_spark_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEMBERSCORE_ENGINE", raising=False)
+    tasks = all_tasks()
+    assert tasks_for_engine(tasks) == tasks
+    monkeypatch.setenv("MEMBERSCORE_ENGINE", "spark")
+    swapped = tasks_for_engine(tasks, session=_FakeSession())
+    assert isinstance(swapped[0], SparkChurn) and [t.name for t in swapped] == [t.name for t in tasks]
+    assert swapped[1:] == tasks[1:]
+
+
+class _FakeSession:
+    """Just enough of a SparkSession for choosing tasks (nothing is trained)."""
+
+    class sparkContext:  # noqa: N801 - mirrors the attribute name of SparkSession
+        defaultParallelism = 2
+        master = "local[2]"
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[object]:
+    from features.spark import spark_session
+
+    session = spark_session("local[2]", app_name="memberscore-test-training")
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="module")
+def data(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> TaskData:
+    from training.pipeline import prepare_data
+
+    return prepare_data(synthetic[0], CONFIG)
+
+
+@pytest.mark.slow
+def test_spark_churn_is_registered_served_and_as_good_as_a_local_fit(
+        spark: object, synthetic: tuple[pd.DataFrame, pd.DataFrame], data: TaskData, stores: object) -> None:
+    """The whole pipeline with the Spark task: the champion it registers is that booster, and it learnt the churn."""
+    from mlflow import MlflowClient
+
+    from training import registry
+    from training.pipeline import train_tasks
+
+    (result,) = train_tasks(synthetic[0], CONFIG, [SparkChurn(spark, num_workers=2)]).results
+    champion = registry.load_booster("churn")
+    assert champion is not None, result.decision.reason
+    assert champion.feature_names == data.feature_names
+    assert 1 <= champion.num_boosted_rounds() <= CONFIG.num_boost_round
+    y = data.evaluation[LABEL_COLUMN].to_numpy()
+    spark_auc = binary_metrics(y, predict_proba(champion, data.evaluation))["roc_auc"]
+    assert spark_auc == pytest.approx(result.out_of_time["model"]["roc_auc"], abs=1e-12)
+    local_auc = binary_metrics(y, predict_proba(Churn().fit(data, CONFIG), data.evaluation))["roc_auc"]
+    assert spark_auc > 0.7 and abs(spark_auc - local_auc) < 0.05, (spark_auc, local_auc)
+    logged = {a.path for a in MlflowClient().list_artifacts(result.run_id)}
+    assert "engine.json" in logged
