@@ -14,6 +14,8 @@ import bentoml
 import pandas as pd
 import xgboost as xgb
 
+from features.catalogue import BY_NAME
+from features.categories import SHARE_PREFIX
 from features.snapshot import Snapshot
 from training import registry
 from training.tasks import TASK_NAMES
@@ -47,12 +49,43 @@ def import_champion(task: str) -> bentoml.Model | None:
     if latest is not None and latest.info.labels.get("run_id") == run_id:
         return latest
     metrics = {k: v for k, v in registry.run_metrics(run_id).items() if k.startswith("oot_")}
-    return bentoml.mlflow.import_model(
+    imported = bentoml.mlflow.import_model(
         name,
         f"models:/{name}/{version}",
         labels={"mlflow_version": version, "run_id": run_id, "task": task},
         metadata={"metrics": json.dumps(metrics), "training": json.dumps(registry.run_training_facts(run_id))},
     )
+    _keep_if_servable(imported, f"{name} v{version}")
+    return imported
+
+
+def check_servable(booster: xgb.Booster) -> None:
+    """Refuse a booster the service could not score with: it must name its features, all from the catalogue.
+
+    Snapshot columns are matched to a booster by name, so an unnamed or unknown feature would only
+    fail later, when the running service loads it.
+    """
+    names = list(booster.feature_names or [])
+    if not names:
+        raise ValueError("the booster names no features (serving matches snapshot columns by name)")
+    unknown = sorted(n for n in names if n not in BY_NAME and not n.startswith(SHARE_PREFIX))
+    if unknown:
+        raise ValueError(f"features unknown to the catalogue, absent from every snapshot: {unknown[:5]}")
+
+
+def _keep_if_servable(stored: bentoml.Model, label: str) -> None:
+    """Delete a just-imported model that does not load or fails ``check_servable``, so it never becomes ``:latest``."""
+    try:
+        check_servable(_booster(stored))
+    except Exception as error:  # noqa: BLE001 - a file that does not even load is refused the same way
+        bentoml.models.delete(stored.tag)
+        raise ValueError(f"{label} not imported into the BentoML store: {type(error).__name__}: {error}") from error
+
+
+def _booster(stored: bentoml.Model) -> xgb.Booster:
+    import mlflow.xgboost
+
+    return mlflow.xgboost.load_model(stored.path_of("mlflow_model"))
 
 
 def _latest_stored(name: str) -> bentoml.Model | None:
@@ -76,13 +109,10 @@ def import_champions() -> dict[str, bentoml.Model]:
 
 def load_model(task: str) -> ServingModel:
     """The newest imported model of ``task`` from the BentoML store, as a native XGBoost booster."""
-    import mlflow.xgboost
-
     stored = bentoml.models.get(f"{registry.model_name(task)}:latest")
-    booster = mlflow.xgboost.load_model(stored.path_of("mlflow_model"))
     return ServingModel(
         name=str(stored.tag),
-        booster=booster,
+        booster=_booster(stored),
         mlflow_version=stored.info.labels.get("mlflow_version", "unknown"),
         run_id=stored.info.labels.get("run_id", "unknown"),
         metrics=json.loads(stored.info.metadata.get("metrics", "{}")),

@@ -25,8 +25,10 @@ def field_path(location: tuple[object, ...] | list[object]) -> str:
 async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
     details = [{"loc": list(item.get("loc", ())), "msg": str(item.get("msg", "")), "type": str(item.get("type", ""))}
                for item in error.errors()]
-    first = details[0] if details else {"loc": [], "msg": "invalid request"}
-    return JSONResponse(status_code=422, content={"error": f"{field_path(first['loc'])}: {first['msg']}", "detail": details})
+    first = details[0] if details else {"loc": [], "msg": "invalid request", "type": ""}
+    # FastAPI locates a JSON syntax error at ("body", <character offset>), which is no field
+    where = "body" if first["type"] == "json_invalid" else field_path(first["loc"])
+    return JSONResponse(status_code=422, content={"error": f"{where}: {first['msg']}", "detail": details})
 
 
 async def http_error(_: Request, error: HTTPException) -> JSONResponse:

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import xgboost as xgb
@@ -71,6 +71,7 @@ class LiveState:
         self._lock = threading.Lock()
         self._checked_at = -float("inf")
         self._served = Served()
+        self._observed: tuple[dict[str, str | None], tuple[Path, int] | None] | None = None
         self.reload()
 
     def current(self) -> Served:
@@ -83,33 +84,56 @@ class LiveState:
         return self._served
 
     def reload(self) -> Served:
-        """Look for new models and a new snapshot now (the admin reload endpoint), waiting for a running refresh."""
+        """Look for new models and a new snapshot now (the admin reload endpoint), waiting for a running refresh.
+
+        Unlike a poll, it also retries what was refused and has not changed since (e.g. after a
+        transient read error).
+        """
         with self._lock:
+            self._observed = None
             self._refresh()
         return self._served
 
     def _refresh(self) -> None:
+        """Take what changed in the stores since the last look; on any failure the previous pair keeps serving.
+
+        Unchanged stores are not looked into again, so a refused model is not reloaded, rescored and
+        logged at every poll. A store that cannot even be listed (e.g. a ``latest`` file caught
+        mid-write) is a problem to report, never an error for the request that happened to poll.
+        """
         self._checked_at = time.monotonic()
         previous = self._served
+        try:
+            tags, snapshot_key = observed = _observe(self.snapshot_dir)
+            if observed == self._observed:
+                return
+            self._served = self._refreshed(previous, tags, snapshot_key)
+            self._observed = observed
+        except Exception as error:  # noqa: BLE001 - serving must outlive any store fault
+            problem = f"refresh failed: {type(error).__name__}: {error}".splitlines()[0]
+            log.error("%s; the previous models and snapshot keep serving", problem)
+            self._served = replace(previous, problems=tuple(dict.fromkeys((*previous.problems, problem))))
+
+    def _refreshed(self, previous: Served, tags: Mapping[str, str | None],
+                   snapshot_key: tuple[Path, int] | None) -> Served:
         problems: list[str] = []
-        models, model_keys = self._refresh_models(previous, problems)
-        snapshot_key = _snapshot_key(self.snapshot_dir)
+        models, model_keys = self._refresh_models(previous, tags, problems)
         served = Served(models, previous.snapshot, tuple(problems), model_keys, snapshot_key)
         if model_keys != previous.model_keys or snapshot_key != previous.snapshot_key:
             served = self._rescored(served, previous)
-        self._served = served
+        return served
 
-    def _refresh_models(self, previous: Served, problems: list[str]) -> tuple[dict[str, ServingModel], dict[str, str]]:
+    def _refresh_models(self, previous: Served, tags: Mapping[str, str | None],
+                        problems: list[str]) -> tuple[dict[str, ServingModel], dict[str, str]]:
         """Each task's newest stored model; a task whose new model fails to load keeps its old one."""
         models, keys = dict(previous.models), dict(previous.model_keys)
-        for task in TASK_NAMES:
-            tag = stored_tag(task)
+        for task, tag in tags.items():
             if tag is None or tag == keys.get(task):
                 continue
             try:
                 models[task] = self.load(task)
-                keys[task] = tag
-                log.info("serving %s", tag)
+                keys[task] = models[task].name  # the tag actually loaded, should a newer one have landed meanwhile
+                log.info("serving %s", keys[task])
             except Exception as error:  # noqa: BLE001 - any load failure must leave the old model serving
                 problems.append(f"{tag} refused: {type(error).__name__}: {error}".splitlines()[0])
                 log.error("model %s refused, previous model keeps serving: %s", tag, error)
@@ -119,7 +143,7 @@ class LiveState:
         """``candidate`` with its snapshot scored by its models; on any failure, ``previous`` with the error.
 
         A model that cannot score the snapshot (e.g. it expects features the snapshot lacks) is as
-        unusable as a corrupt file, so nothing of the change is taken.
+        unusable as a corrupt file, so none of the new models is taken.
         """
         if candidate.snapshot_key is None:
             return candidate
@@ -130,8 +154,13 @@ class LiveState:
             problem = f"snapshot {path.name} with models {sorted(candidate.model_keys.values())} refused: " \
                       f"{type(error).__name__}: {error}".splitlines()[0]
             log.error("%s; the previous models and snapshot keep serving", problem)
-            return Served(previous.models, previous.snapshot, (*candidate.problems, problem),
+            kept = Served(previous.models, previous.snapshot, (*candidate.problems, problem),
                           previous.model_keys, previous.snapshot_key)
+            if candidate.model_keys == previous.model_keys or candidate.snapshot_key == previous.snapshot_key:
+                return kept
+            # Both changed: the new snapshot may be fine with the models that serve, and a refused
+            # model must not hold back every later snapshot.
+            return self._rescored(replace(kept, snapshot_key=candidate.snapshot_key), kept)
         log.info("serving snapshot as of %s (%d members)", loaded.snapshot.as_of, len(loaded.features_by_id))
         return Served(candidate.models, loaded, candidate.problems, candidate.model_keys, candidate.snapshot_key)
 
@@ -142,6 +171,11 @@ def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster]) -> LoadedSnap
     inputs = snapshot.model_inputs()
     scores = score_frame(boosters, inputs, snapshot.profile, snapshot.as_of)
     return LoadedSnapshot(snapshot, index_by_member(inputs), index_by_member(scores))
+
+
+def _observe(snapshot_dir: Path) -> tuple[dict[str, str | None], tuple[Path, int] | None]:
+    """What the stores hold now: each task's newest stored model tag and the newest snapshot's key."""
+    return {task: stored_tag(task) for task in TASK_NAMES}, _snapshot_key(snapshot_dir)
 
 
 def _snapshot_key(directory: Path) -> tuple[Path, int] | None:

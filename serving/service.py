@@ -56,16 +56,12 @@ class MemberScoring:
         self.live = LiveState(default_snapshot_dir(), poll_seconds)
         self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))
 
-    def _ready(self) -> Served:
-        """What serves now, or 503 with the reasons when a model or the snapshot is missing."""
-        served = self.live.current()
-        if not served.ready:
-            raise bentoml.exceptions.ServiceUnavailable("not ready: " + "; ".join(served.not_ready_reasons()))
-        return served
-
     @bentoml.api(route="/score", input_spec=ScoreRequest)
     def score(self, member_ids: list[str], explain: int = 3) -> ScoreResponse:
-        served = self._ready()
+        served = self.live.current()
+        if not served.ready:
+            # BentoML turns any 5xx exception into a generic "unexpected error"; a response keeps the reasons
+            return _not_ready_response(served)  # type: ignore[return-value]
         loaded = served.snapshot
         results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
         return ScoreResponse(results=results, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
@@ -176,6 +172,10 @@ def _versions(served: Served) -> dict[str, str]:
     """MLflow version per served model; ``baseline:bgnbd`` for a task whose BG/NBD baseline serves."""
     baselines = {task: "baseline:bgnbd" for task in BASELINE_TASKS if task not in served.models}
     return {**baselines, **{task: m.mlflow_version for task, m in served.models.items()}}
+
+
+def _not_ready_response(served: Served) -> JSONResponse:
+    return JSONResponse({"error": "not ready: " + "; ".join(served.not_ready_reasons())}, status_code=503)
 
 
 def _http_ready(served: Served) -> Served:
