@@ -1,0 +1,74 @@
+"""``memberscore serve``, ``keys`` and ``build``: running and packaging the HTTP service."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from serving.cli_common import NotReady, one_line_errors
+
+@one_line_errors
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 3000,
+    insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="serve without API keys (local use only)")] = False,
+) -> None:
+    """Serve the champion models and the newest snapshot over HTTP (BentoML), API keys required."""
+    from serving import auth
+    from serving.artefacts import import_champions
+    from training import registry
+
+    registry.configure_tracking()
+    if insecure_no_auth:
+        os.environ[auth.INSECURE_ENV] = "1"
+    ring = auth.key_ring_from_env()
+    if not ring.hashes and not insecure_no_auth:
+        raise NotReady(f"no API key configured: set {auth.KEYS_ENV} or {auth.KEY_FILE_ENV} "
+                       "(`memberscore keys create --file F`), or pass --insecure-no-auth for local use")
+    mode = f"{len(ring.hashes)} API key(s), header X-API-Key" if ring.hashes else "NO AUTHENTICATION (--insecure-no-auth)"
+    imported = import_champions()
+    if "churn" not in imported:
+        typer.echo(f"warning: no champion for {registry.model_name('churn')} yet: /readyz says 503 until "
+                   "`memberscore train` promotes one", err=True)
+    typer.echo(f"serving on http://{host}:{port} ({mode}); marketers' page at /ui, API at /docs.json", err=True)
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", host, "--port", str(port)]
+    os.execv(sys.executable, command)
+
+
+keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
+
+
+@one_line_errors
+def create_key(
+    file: Annotated[Path, typer.Option("--file", help="key file to append the new key's hash to")],
+) -> None:
+    """Create a key, append its hash to --file and print the key once (it is not stored anywhere)."""
+    from serving import auth
+
+    key = auth.new_key()
+    if file.exists():
+        auth.read_key_file(file)  # refuse to append to a file the service could not read
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with file.open("a", encoding="utf-8") as out:
+        out.write(auth.hash_key(key) + "\n")
+    file.chmod(0o600)
+    typer.echo(key)
+    typer.echo(f"its hash was appended to {file}; serve with {auth.KEY_FILE_ENV}={file}", err=True)
+
+
+@one_line_errors
+def build(
+    bentofile: Annotated[Path, typer.Option(help="the Bento's build file")] = Path("bentofile.yaml"),
+) -> None:
+    """Build a Bento serving the current champions (then: bentoml containerize <tag>)."""
+    from serving.bento import build_bento
+    from training import registry
+
+    registry.configure_tracking()
+    bento = build_bento(bentofile)
+    models = ", ".join(str(model.tag) for model in bento.info.models)
+    typer.echo(f"built {bento.tag} with {models}; containerize with `bentoml containerize {bento.tag}`")
