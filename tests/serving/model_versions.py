@@ -26,7 +26,7 @@ def trained_champion(trained: object) -> Path:
     import bentoml
     from mlflow import MlflowClient
 
-    run_id = MlflowClient(trained.tracking_uri).get_model_version_by_alias(NAME, "champion").run_id
+    run_id = MlflowClient(trained.tracking_uri, registry_uri=trained.tracking_uri).get_model_version_by_alias(NAME, "champion").run_id
     (model,) = [m for m in bentoml.models.list(NAME) if m.info.labels.get("run_id") == run_id][:1]
     return Path(model.path)
 

@@ -10,6 +10,7 @@ import csv
 import io
 
 import httpx
+from mlflow import MlflowClient
 import numpy as np
 import pytest
 
@@ -67,7 +68,7 @@ def test_metadata_names_training_data_and_cutoff(client: httpx.Client, trained: 
     churn = body["models"]["churn"]
     assert body["ready"] is True
     assert churn["features"] and "recency_days" in churn["features"]
-    tags = __import__("mlflow").MlflowClient(trained.tracking_uri).get_run(churn["mlflow_run_id"]).data.tags
+    tags = MlflowClient(trained.tracking_uri).get_run(churn["mlflow_run_id"]).data.tags
     assert churn["training"]["data_fingerprint"] == tags["data_fingerprint"]
     assert churn["training"]["evaluation_cutoff"] == tags["evaluation_cutoff"]
     assert churn["promotion_metric"] == "roc_auc"

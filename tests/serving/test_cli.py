@@ -102,11 +102,12 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
         "BENTOML_HOME": str(root / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "True",
     }
-    report, rejects = root / "r.json", root / "rejected.csv"
+    report, rejects, config = root / "r.json", root / "rejected.csv", root / "train.yaml"
+    config.write_text("n_train_cutoffs: 4\nnum_boost_round: 150\n")  # a lighter run: every task, fewer rounds
     completed = subprocess.run(
         [str(MEMBERSCORE), "train", "--transactions", str(transactions_csv), "--horizon-days", "60",
-         "--report", str(report), "--rejects", str(rejects)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300,
+         "--config", str(config), "--report", str(report), "--rejects", str(rejects)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=900,
     )
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     with pytest.MonkeyPatch.context() as monkeypatch:

@@ -347,7 +347,8 @@ def one_error_line(result: Result, *needles: str) -> str:
 @pytest.mark.slow
 @pytest.mark.integration
 def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use_trained: object, tmp_path: Path) -> None:
-    """CSV and JSON equal targets_response; scores equal booster.predict x clv_12m read from the snapshot file."""
+    """CSV and JSON equal targets_response; scores equal booster.predict x the 90-day BG/NBD + Gamma-Gamma
+    spend read from the snapshot file (no value champion: its baseline serves as expected_value)."""
     from features.store import latest_snapshot_path, read_snapshot
     from serving.live import load_snapshot
     from training import registry
@@ -370,13 +371,13 @@ def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use
     assert f"25 of {response.eligible:,} eligible" in result.stdout
     assert_csv_matches(out_csv.read_text(), response)
     assert json.loads(out_json.read_text()) == json.loads(response.model_dump_json())
-    # independent: churn probability straight from the booster on the snapshot's rows, value = clv_12m (no value model)
+    # independent: churn probability straight from the booster on the snapshot's rows, value = the BG/NBD baseline
     inputs = snapshot.model_inputs().set_index("member_id")
     listed = [row.member_id for row in response.rows]
     churn = booster.predict(xgb.DMatrix(inputs.loc[listed, booster.feature_names].to_numpy(np.float32),
                                         feature_names=booster.feature_names))
-    clv = snapshot.profile.set_index("member_id").loc[listed, "clv_12m"].to_numpy()
-    assert [row.score for row in response.rows] == pytest.approx(churn * clv, rel=1e-5)
+    value = snapshot.profile.set_index("member_id").loc[listed, "bgnbd_gg_spend_90d"].to_numpy()
+    assert [row.score for row in response.rows] == pytest.approx(churn * value, rel=1e-5)
     assert [row.score for row in response.rows] == sorted((row.score for row in response.rows), reverse=True)
     assert {row.lifecycle_stage for row in response.rows} <= {"sleeping", "lost"}
     assert all(row.reasons for row in response.rows)
