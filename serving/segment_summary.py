@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, SegmentRules
@@ -25,15 +24,15 @@ def segment_counts(scores: pd.DataFrame, labels: dict[str, tuple[str, ...]]) -> 
     vanishing; labels found in the data but not configured (a snapshot built with other rules)
     follow. A member without a value counts as 0 value. Shares are of all members / total value.
     """
-    value = pd.to_numeric(scores[VALUE_COLUMN], errors="coerce").fillna(0.0).clip(lower=0.0)
-    total_members, total_value = len(scores), float(value.sum())
+    value = member_values(scores)
+    total_members, total = len(scores), float(value.sum())
     counts = {}
     for column in SEGMENT_COLUMNS:
         groups = pd.DataFrame({"label": scores[column].astype("string"), "value": value})
         sizes = groups.groupby("label", dropna=True)["value"].agg(["size", "sum"])
         known = list(labels.get(column, ()))
         order = known + sorted(str(x) for x in sizes.index if x not in known)
-        counts[column] = [_count(name, sizes, total_members, total_value) for name in order]
+        counts[column] = [_count(name, sizes, total_members, total) for name in order]
     return counts
 
 
@@ -45,5 +44,10 @@ def _count(name: str, sizes: pd.DataFrame, total_members: int, total_value: floa
                         value=summed, share_value=summed / total_value if total_value > 0 else 0.0)
 
 
+def member_values(scores: pd.DataFrame) -> pd.Series:
+    """Each member's value for the summary: ``clv_12m``, 0 where missing or negative."""
+    return pd.to_numeric(scores[VALUE_COLUMN], errors="coerce").fillna(0.0).clip(lower=0.0)
+
+
 def total_value(scores: pd.DataFrame) -> float:
-    return float(np.nansum(pd.to_numeric(scores[VALUE_COLUMN], errors="coerce").clip(lower=0.0)))
+    return float(member_values(scores).sum())

@@ -174,13 +174,17 @@ def _versions(served: Served) -> dict[str, str]:
     return {**baselines, **{task: m.mlflow_version for task, m in served.models.items()}}
 
 
+def _not_ready_text(served: Served) -> str:
+    return "not ready: " + "; ".join(served.not_ready_reasons())
+
+
 def _not_ready_response(served: Served) -> JSONResponse:
-    return JSONResponse({"error": "not ready: " + "; ".join(served.not_ready_reasons())}, status_code=503)
+    return JSONResponse({"error": _not_ready_text(served)}, status_code=503)
 
 
 def _http_ready(served: Served) -> Served:
     if not served.ready:
-        raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
+        raise HTTPException(status_code=503, detail=_not_ready_text(served))
     return served
 
 
