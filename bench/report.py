@@ -119,7 +119,7 @@ def _scoring_table(results: dict[str, Any]) -> list[str]:
     lines = ["## Batch scoring with reasons", "", _settings(section, with_score_rows=True), "",
              "ours = `serving.batch.score_with_reasons_chunked` (every champion's outputs and top-3 reasons per "
              "model, chunks of 20,000); bare = XGBoost `predict` + `pred_contribs` per champion on the whole float32 "
-             "matrix.", "", "| implementation | rows | models | seconds | rows/s | peak RSS MB |",
+             "matrix (contributions of the explained output: output 0 of the multi-output upsell booster, as ours).", "", "| implementation | rows | models | seconds | rows/s | peak RSS MB |",
              "|---|---:|---:|---:|---:|---:|"]
     for impl in ("ours", "bare"):
         case = section.get(impl)
@@ -132,6 +132,8 @@ def _scoring_table(results: dict[str, Any]) -> list[str]:
 def _api_table(results: dict[str, Any]) -> list[str]:
     section = _get(results, "api") or {}
     lines = ["## HTTP API on loopback (closed loop, fixed duration; client in its own process)", "", _settings(section), "",
+             "`/score` looks up scores and reasons precomputed when the snapshot loaded (`serving.lookup`); "
+             "`/score_features` runs the models and TreeSHAP on the request's rows.", "",
              "| scenario | clients | requests | rps | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, case in section.items():
         if isinstance(case, dict) and "rps" in case:

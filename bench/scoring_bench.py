@@ -3,7 +3,9 @@
 - ``ours``: ``serving.batch.score_with_reasons_chunked``: every champion's outputs (probabilities,
   timing, upsell offers, value) and the top-3 reasons of every model, streamed in chunks;
 - ``bare``: per champion booster, ``predict`` and ``predict(pred_contribs=True)`` on the whole
-  float32 matrix at once: the floor any scoring-with-reasons code pays.
+  float32 matrix at once: the floor any scoring-with-reasons code pays. The contributions are of
+  what ours explains: for the multi-output upsell booster, output 0 (``first_output_booster``;
+  SHAP of every output would cost K + 1 times as much and is not what either side needs).
 
 Members come from the snapshot of a trained workspace, tiled with new ids up to N rows (scoring
 cost depends on the values, not on who the members are). One case per process:
@@ -27,6 +29,7 @@ from features import contract
 from features.snapshot import Snapshot
 from features.store import latest_snapshot_path, read_snapshot
 from serving.batch import DEFAULT_CHUNK_ROWS, score_with_reasons_chunked
+from serving.first_output import first_output_booster
 from training import registry
 from training.fit import model_frame
 from training.tasks import TASK_NAMES
@@ -61,11 +64,11 @@ def ours(models: dict[str, xgb.Booster], inputs: pd.DataFrame, profile: pd.DataF
 
 
 def bare(matrices: dict[str, np.ndarray], models: dict[str, xgb.Booster]) -> int:
-    """predict + pred_contribs per booster on its whole matrix."""
+    """predict + pred_contribs (of the explained output) per booster on its whole matrix."""
     for task, booster in models.items():
         matrix = xgb.DMatrix(matrices[task], feature_names=list(booster.feature_names or []))
         booster.predict(matrix)
-        booster.predict(matrix, pred_contribs=True)
+        first_output_booster(booster).predict(matrix, pred_contribs=True)
     return len(next(iter(matrices.values())))
 
 

@@ -90,16 +90,14 @@ def _fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaFitter | None:
     return fitted if fitted.q_ > 1 else None
 
 
-# What BG/NBD (+ Gamma-Gamma) predicts of the served outputs: when a task's model loses its gate,
-# this baseline is what serves for it (serving.scoring.score_frame). Output column -> profile column.
+# What BG/NBD (+ Gamma-Gamma) predicts of the served outputs: when the next-purchase or value model
+# loses its gate, this baseline serves for it (training.serving_baselines). Output -> profile column.
 BASELINE_OUTPUTS: Final = {
     "p_purchase_7d": "bgnbd_p_purchase_7d",
     "p_purchase_30d": "bgnbd_p_purchase_30d",
     "p_purchase_90d": "bgnbd_p_purchase_90d",
     "expected_value": "bgnbd_gg_spend_90d",
 }
-BASELINE_TASKS: Final = {"next_purchase": ("p_purchase_7d", "p_purchase_30d", "p_purchase_90d"),
-                         "value": ("expected_value",)}
 PROFILE_COLUMNS: Final = ("clv_12m", *BASELINE_OUTPUTS.values())
 
 

@@ -8,6 +8,7 @@ imported model from the store, so ``bentoml build`` pins exactly what serves.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import bentoml
@@ -17,6 +18,7 @@ import xgboost as xgb
 from features.catalogue import BY_NAME
 from features.categories import SHARE_PREFIX
 from features.snapshot import Snapshot
+from serving.lookup import MemberLookup
 from training import registry
 from training.tasks import TASK_NAMES
 
@@ -122,12 +124,16 @@ def load_model(task: str) -> ServingModel:
 
 @dataclass(frozen=True)
 class LoadedSnapshot:
-    """A snapshot ready to serve: model inputs and every output (no reasons) indexed by member id.
-
-    Scores are computed once when the snapshot (or a model) changes, so ``/score`` is a lookup;
-    reasons are computed per request for the requested rows only.
-    """
+    """A snapshot ready to serve: model inputs and every output indexed by member id, and the lookup
+    of outputs with each model's top reasons (``serving.lookup``), all computed once when the
+    snapshot or a model changes, so ``/score`` is a lookup."""
 
     snapshot: Snapshot
     features_by_id: pd.DataFrame
     scores_by_id: pd.DataFrame
+    members: MemberLookup | None = None  # None: reasons are computed per request
+    baselines: Mapping[str, str] = field(default_factory=dict)  # task without a champion -> the baseline serving it
+
+    def serves(self, task: str, models: Mapping[str, object]) -> bool:
+        """Whether ``task`` has scores here: its champion's, or its baseline's."""
+        return task in models or task in self.baselines

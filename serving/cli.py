@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from serving.cli_common import (
+    ConfigOption,
     MappingOption,
     NotReady,
     Progress,
@@ -38,7 +39,7 @@ def train(
     transactions: TransactionsOption,
     mapping: MappingOption = None,
     horizon_days: Annotated[int | None, typer.Option(help="label horizon H in days (default 90)")] = None,
-    config: Annotated[Path | None, typer.Option(help="TrainConfig YAML")] = None,
+    config: ConfigOption = None,
     report: Annotated[Path | None, typer.Option(help="write the JSON report here (and the HTML page beside it)")] = None,
     rejects: RejectsOption = None,
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
@@ -69,7 +70,7 @@ def train(
         return pages[-1]
 
     run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page)
-    _, snapshot_path = _store_snapshot(frame, end_of_data(frame))
+    _, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config)
     progress(f"snapshot written to {snapshot_path}")
     for task, model in import_champions().items():
         progress(f"{task}: champion in the BentoML store as {model.tag}")
@@ -110,29 +111,36 @@ def snapshot(
     mapping: MappingOption = None,
     as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the day after the last row)")] = None,
     rejects: RejectsOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Write every member's features as of a date into the snapshot store (no retraining).
 
     Tiers keep the downgrade grace: the newest older snapshot in the store gives last period's tiers.
+    The churn and upsell baselines (served where a task has no champion) are refitted on the
+    snapshot's latest complete H-day window.
     """
+    from training.config import read_config
+
     progress = Progress()
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     cutoff = parse_date(as_of) if as_of else end_of_data(frame)
-    built, path = _store_snapshot(frame, cutoff)
+    built, path = _store_snapshot(frame, cutoff, read_config(config))
     typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}")
 
 
-def _store_snapshot(frame: Any, as_of: date) -> tuple[Any, Path]:
-    """Build the serving snapshot as of ``as_of`` and write it to the store.
+def _store_snapshot(frame: Any, as_of: date, config: Any) -> tuple[Any, Path]:
+    """Build the serving snapshot as of ``as_of``, with its baselines, and write it to the store.
 
     The newest stored snapshot older than ``as_of`` supplies last period's tiers, so a member
     keeps a higher tier while their spend stays within the grace (segment_rules.yaml, tiers).
     """
     from features.snapshot import build_snapshot
     from features.store import default_snapshot_dir, previous_tiers, write_snapshot
+    from training.serving_baselines import with_serving_baselines
 
     directory = default_snapshot_dir()
     built = build_snapshot(frame, as_of, previous_tiers=previous_tiers(directory, as_of))
+    built = with_serving_baselines(frame, built, config)
     return built, write_snapshot(built, directory)
 
 
@@ -144,21 +152,28 @@ def score(
     out: Annotated[Path, typer.Option(help="output file, .csv or .parquet")],
     mapping: MappingOption = None,
     rejects: RejectsOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Score every member with a purchase before --as-of with every champion model."""
+    """Score every member with a purchase before --as-of with every champion model.
+
+    A task without a champion is scored by its baseline (BG/NBD for timing and value, the RFM
+    rule for churn, popular new categories or the RFM rule for upsell), as the service does.
+    """
     from features.snapshot import build_snapshot
     from serving.scoring import score_frame
     from training import registry
+    from training.config import read_config
+    from training.serving_baselines import with_serving_baselines
 
     if out.suffix not in (".csv", ".parquet"):
         raise ValueError(f"--out {out}: expected a .csv or .parquet file")
     cutoff = parse_date(as_of)
     progress = Progress()
     models = champion_boosters()
-    if "churn" not in models:
-        raise NotReady(f"no champion for {registry.model_name('churn')}: run `memberscore train` first")
+    if not models:
+        raise NotReady(f"no champion for any model (e.g. {registry.model_name('churn')}): run `memberscore train` first")
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
-    built = build_snapshot(frame, cutoff)
+    built = with_serving_baselines(frame, build_snapshot(frame, cutoff), read_config(config))
     scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
     out.parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, index=False) if out.suffix == ".csv" else scores.to_parquet(out, index=False)

@@ -16,6 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 TransactionsOption = Annotated[Path, typer.Option("--transactions", help="CSV or Parquet transactions")]
 MappingOption = Annotated[Path | None, typer.Option("--mapping", help="YAML column mapping onto the contract")]
 RejectsOption = Annotated[Path | None, typer.Option("--rejects", help="where rejected rows go (CSV)")]
+ConfigOption = Annotated[Path | None, typer.Option(help="TrainConfig YAML (horizon and baselines' settings)")]
 
 
 class NotReady(Exception):

@@ -50,7 +50,7 @@ def targets(
     path = latest_snapshot_path(default_snapshot_dir())
     if path is None:
         raise NotReady(f"no feature snapshot in {default_snapshot_dir()}: run `memberscore train` or `memberscore snapshot`")
-    response = _with_option_names(targets_response, models, load_snapshot(path, models), request)
+    response = _with_option_names(targets_response, models, load_snapshot(path, models, lookup=False), request)
     response = pseudonymised(response, key) if key is not None else response
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(targets_csv(response) if out.suffix == ".csv" else response.model_dump_json(indent=2), encoding="utf-8")

@@ -16,12 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
 import xgboost as xgb
 
+from features.snapshot import Snapshot
 from features.store import latest_snapshot_path, read_snapshot
 from serving.artefacts import LoadedSnapshot, ServingModel, load_model, stored_tag
+from serving.lookup import member_lookup
 from serving.scoring import index_by_member, score_frame
 from training import registry
+from training.serving_baselines import SERVED_BY_BASELINE, baseline_name
 from training.tasks import TASK_NAMES
 
 log = logging.getLogger(__name__)
@@ -45,13 +49,20 @@ class Served:
 
     @property
     def ready(self) -> bool:
-        return REQUIRED_TASK in self.models and self.snapshot is not None
+        """A snapshot, and churn scores in it: the churn champion's or, without one, its baseline's."""
+        return self.snapshot is not None and self.snapshot.serves(REQUIRED_TASK, self.models)
+
+    def versions(self) -> dict[str, str]:
+        """What scores each task: the champion's MLflow version, or ``baseline:<name>``."""
+        baselines = {task: f"baseline:{name}" for task, name in (self.snapshot.baselines if self.snapshot else {}).items()}
+        return {**baselines, **{task: m.mlflow_version for task, m in self.models.items()}}
 
     def not_ready_reasons(self) -> list[str]:
         """Plain reasons, first the missing pieces, then load errors."""
         reasons = []
-        if REQUIRED_TASK not in self.models:
-            reasons.append(f"no champion for {registry.model_name(REQUIRED_TASK)}: run `memberscore train`")
+        if REQUIRED_TASK not in self.models and (self.snapshot is None or not self.snapshot.serves(REQUIRED_TASK, {})):
+            reasons.append(f"no champion for {registry.model_name(REQUIRED_TASK)} and no churn baseline in the "
+                           "snapshot: run `memberscore train`")
         if self.snapshot is None:
             reasons.append("no feature snapshot: run `memberscore train` or `memberscore snapshot`")
         return reasons + list(self.problems)
@@ -61,13 +72,17 @@ ModelLoader = Callable[[str], ServingModel]
 
 
 class LiveState:
-    """Polls the BentoML model store and the snapshot directory; ``current()`` never blocks on a reload.
+    """Polls the BentoML model store and the snapshot directory; ``current()`` never waits for another refresh.
 
     At most one thread refreshes at a time; the others keep answering from the previous ``Served``.
+    With ``background`` (the service), a due poll runs in its own thread and the request that
+    noticed it is answered at once: a new snapshot's scores and reasons take seconds to minutes to
+    compute, and no request should wait for them. Without it (tests, tools) the poll runs inline.
     """
 
-    def __init__(self, snapshot_dir: Path, poll_seconds: float, load: ModelLoader = load_model) -> None:
-        self.snapshot_dir, self.poll_seconds, self.load = snapshot_dir, poll_seconds, load
+    def __init__(self, snapshot_dir: Path, poll_seconds: float, load: ModelLoader = load_model,
+                 background: bool = False) -> None:
+        self.snapshot_dir, self.poll_seconds, self.load, self.background = snapshot_dir, poll_seconds, load, background
         self._lock = threading.Lock()
         self._checked_at = -float("inf")
         self._served = Served()
@@ -75,13 +90,20 @@ class LiveState:
         self.reload()
 
     def current(self) -> Served:
-        """The served pair, refreshed first when the poll interval has passed and no one else is refreshing."""
+        """The served pair; a due poll starts when no one else is refreshing (inline unless ``background``)."""
         if time.monotonic() - self._checked_at >= self.poll_seconds and self._lock.acquire(blocking=False):
-            try:
-                self._refresh()
-            finally:
-                self._lock.release()
+            self._checked_at = time.monotonic()  # no second thread for the same poll
+            if self.background:
+                threading.Thread(target=self._refresh_then_release, name="memberscore-refresh", daemon=True).start()
+            else:
+                self._refresh_then_release()
         return self._served
+
+    def _refresh_then_release(self) -> None:
+        try:
+            self._refresh()
+        finally:
+            self._lock.release()
 
     def reload(self) -> Served:
         """Look for new models and a new snapshot now (the admin reload endpoint), waiting for a running refresh.
@@ -165,12 +187,22 @@ class LiveState:
         return Served(candidate.models, loaded, candidate.problems, candidate.model_keys, candidate.snapshot_key)
 
 
-def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster]) -> LoadedSnapshot:
-    """A stored snapshot with every member scored by ``boosters``, indexed by member id."""
+def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster], lookup: bool = True) -> LoadedSnapshot:
+    """A stored snapshot with every member scored by ``boosters``, indexed by member id, and (unless
+    ``lookup`` is False, e.g. for a one-off target list) every member's top reasons precomputed."""
     snapshot = read_snapshot(path)
     inputs = snapshot.model_inputs()
     scores = score_frame(boosters, inputs, snapshot.profile, snapshot.as_of)
-    return LoadedSnapshot(snapshot, index_by_member(inputs), index_by_member(scores))
+    features_by_id, scores_by_id = index_by_member(inputs), index_by_member(scores)
+    members = member_lookup(boosters, scores_by_id, features_by_id) if lookup else None
+    return LoadedSnapshot(snapshot, features_by_id, scores_by_id, members, serving_baselines(boosters, snapshot, scores))
+
+
+def serving_baselines(boosters: Mapping[str, xgb.Booster], snapshot: Snapshot, scores: pd.DataFrame) -> dict[str, str]:
+    """Each task without a champion whose baseline has scores in the snapshot, and that baseline's name."""
+    has_categories = len(snapshot.shares.columns) > 1
+    return {task: baseline_name(task, has_categories) for task, served in SERVED_BY_BASELINE.items()
+            if task not in boosters and scores[next(iter(served))].notna().any()}
 
 
 def _observe(snapshot_dir: Path) -> tuple[dict[str, str | None], tuple[Path, int] | None]:

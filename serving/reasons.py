@@ -25,12 +25,13 @@ def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int) -> li
     order = np.argsort(-np.abs(per_feature), axis=1, kind="stable")[:, :k]
     rows = features.to_dict(orient="records")
     return [
-        [_reason(names[j], float(per_feature[i, j]), rows[i]) for j in order[i]]
+        [reason(names[j], float(per_feature[i, j]), rows[i]) for j in order[i]]
         for i in range(len(rows))
     ]
 
 
-def _reason(name: str, contribution: float, row: dict[str, float]) -> Reason:
+def reason(name: str, contribution: float, row: dict[str, float]) -> Reason:
+    """One feature's contribution told in words; ``row`` holds the member's values of the model's features."""
     feature = BY_NAME.get(name)
     value = row.get(name)
     text = feature.in_words(row) if feature else _unlisted_in_words(name, value)

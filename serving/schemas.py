@@ -65,10 +65,11 @@ class MemberScore(BaseModel):
 class ScoreResponse(BaseModel):
     results: list[MemberScore] = Field(description="one entry per requested id, in request order")
     snapshot_as_of: str = Field(description="features are as of this date (history before it)")
-    model_version: str = Field(description="the churn champion's MLflow version")
+    model_version: str = Field(description="the churn champion's MLflow version ('baseline:rfm_rule' without one)")
     model_versions: dict[str, str] = Field(
-        default_factory=dict, description="MLflow version per served model; 'baseline:bgnbd' where a task has no "
-                                          "champion and its BG/NBD baseline serves (next_purchase, value)")
+        default_factory=dict, description="MLflow version per served model; 'baseline:<name>' where a task has no "
+                                          "champion and its baseline serves (bgnbd for next_purchase and value, "
+                                          "rfm_rule for churn, popular_new_categories or rfm_rule for upsell)")
 
 
 MAX_FEATURE_ROWS = 1_000

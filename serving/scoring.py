@@ -15,13 +15,14 @@ import xgboost as xgb
 
 from features import contract
 from features.categories import share_column
-from features.lifetime import BASELINE_OUTPUTS, BASELINE_TASKS
 from features.snapshot import SEGMENT_COLUMNS
+from serving.first_output import first_output_booster
 from serving.reasons import top_reasons
 from serving.schemas import MemberScore, Reason
 from training.cross_sell import top_categories
 from training.fit import model_frame, predict_proba, to_matrix
 from training.next_purchase import predict_timing
+from training.serving_baselines import SERVED_BY_BASELINE
 from training.upsell import any_new_probability, booster_categories
 
 OUTPUT_COLUMNS = (
@@ -92,19 +93,22 @@ def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile
 
     A model output wins over a profile column of the same name: ``clv_12m`` is the 12-month
     value model's when it serves, else the profile's BG/NBD + Gamma-Gamma CLV. A baseline is a
-    valid champion: without a next-purchase or value champion, the snapshot's BG/NBD P(purchase
-    within 7/30/90 days) and BG/NBD + Gamma-Gamma 90-day spend fill those outputs
-    (``features.lifetime.BASELINE_OUTPUTS``); the median days and date stay empty.
+    valid champion: a task without a champion is served by its baseline's profile columns
+    (``training.serving_baselines.SERVED_BY_BASELINE``: the snapshot's BG/NBD P(purchase within
+    7/30/90 days) and 90-day spend, its RFM-rule churn probability, its popular-new-categories or
+    RFM-rule upsell); the median days and date stay empty, and so do outputs whose baseline the
+    snapshot lacks.
     """
     outputs = model_outputs(models, inputs, as_of)
     frame = pd.concat([inputs[[contract.MEMBER_ID]], outputs], axis=1)
     frame["p_alive"] = inputs["p_alive"].to_numpy() if "p_alive" in inputs.columns else np.nan
     shadowed = outputs.columns.intersection(profile.columns)  # clv_12m when value_12m serves
     frame = frame.merge(profile.drop(columns=shadowed), on=contract.MEMBER_ID, how="left")
-    for task, columns in BASELINE_TASKS.items():
-        if task not in models:  # the model lost its gate (or never ran): its BG/NBD baseline serves
-            for column in columns:
-                frame[column] = frame.get(BASELINE_OUTPUTS[column], np.nan)
+    for task, served in SERVED_BY_BASELINE.items():
+        if task not in models:  # the model lost its gate (or never ran): its baseline serves, if the snapshot has it
+            for column, source in served.items():
+                if source in frame.columns:
+                    frame[column] = frame[source]
     for column in OUTPUT_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan
@@ -155,7 +159,5 @@ def _reasons(booster: xgb.Booster, rows: pd.DataFrame, explain: int) -> list[lis
 def shap_contributions(booster: xgb.Booster, rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Exact TreeSHAP per row (bias last) and the model-ordered feature frame it refers to."""
     frame = model_frame(rows, list(booster.feature_names or []))
-    contributions = booster.predict(feature_matrix(booster, frame), pred_contribs=True)
-    if contributions.ndim == 3:  # multi-output upsell: explain output 0, "any new category"
-        contributions = contributions[:, 0, :]
-    return contributions, frame
+    explained = first_output_booster(booster)  # multi-output upsell: output 0, "any new category"
+    return explained.predict(feature_matrix(explained, frame), pred_contribs=True), frame

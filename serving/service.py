@@ -15,7 +15,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from features.lifetime import BASELINE_TASKS
 from features.segment_rules import read_segment_rules
 from features.store import default_snapshot_dir
 from serving.auth import ApiKeyMiddleware
@@ -53,7 +52,7 @@ class MemberScoring:
 
     def __init__(self) -> None:
         poll_seconds = float(os.environ.get("MEMBERSCORE_POLL_SECONDS", "5"))
-        self.live = LiveState(default_snapshot_dir(), poll_seconds)
+        self.live = LiveState(default_snapshot_dir(), poll_seconds, background=True)
         self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))
 
     @bentoml.api(route="/score", input_spec=ScoreRequest)
@@ -63,10 +62,13 @@ class MemberScoring:
             # BentoML turns any 5xx exception into a generic "unexpected error"; a response keeps the reasons
             return _not_ready_response(served)  # type: ignore[return-value]
         loaded = served.snapshot
-        results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
+        if loaded.members is not None and explain <= loaded.members.k:
+            results = loaded.members.scores(member_ids, explain)
+        else:  # more reasons than were precomputed: explain the requested rows now
+            results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
         return ScoreResponse(results=results, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
-                             model_version=served.models["churn"].mlflow_version,
-                             model_versions=_versions(served))
+                             model_version=served.versions()["churn"],
+                             model_versions=served.versions())
 
     @web.post("/score_features")
     def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
@@ -78,8 +80,8 @@ class MemberScoring:
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return ScoreResponse(results=results, snapshot_as_of=as_of.isoformat(),
-                             model_version=served.models["churn"].mlflow_version,
-                             model_versions=_versions(served))
+                             model_version=served.versions()["churn"],
+                             model_versions=served.versions())
 
     @web.post("/explain")
     def explain(self, request: ExplainRequest) -> ExplainResponse:
@@ -166,12 +168,6 @@ web.add_exception_handler(StarletteHTTPException, http_error)
 MemberScoring.add_asgi_middleware(ReadinessProbeMiddleware)
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware)
 MemberScoring.add_asgi_middleware(RequestLimitsMiddleware)  # inside the key check: anonymous bodies are never read
-
-
-def _versions(served: Served) -> dict[str, str]:
-    """MLflow version per served model; ``baseline:bgnbd`` for a task whose BG/NBD baseline serves."""
-    baselines = {task: "baseline:bgnbd" for task in BASELINE_TASKS if task not in served.models}
-    return {**baselines, **{task: m.mlflow_version for task, m in served.models.items()}}
 
 
 def _not_ready_text(served: Served) -> str:

@@ -20,11 +20,14 @@ from features.categories import SHARE_PREFIX
 from features.snapshot import SEGMENT_COLUMNS
 from serving.batch import score_with_reasons_chunked
 from serving.scoring import OUTPUT_COLUMNS
+from training.serving_baselines import SERVED_BY_BASELINE
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-PROFILE_COLUMNS: Final = ("clv_12m", *SEGMENT_COLUMNS)  # what score_frame takes from a snapshot's profile
+# What score_frame takes from a snapshot's profile: CLV, segments, and the baselines' outputs
+PROFILE_COLUMNS: Final = ("clv_12m", *SEGMENT_COLUMNS,
+                          *dict.fromkeys(c for served in SERVED_BY_BASELINE.values() for c in served.values()))
 STRING_OUTPUTS: Final = frozenset({contract.MEMBER_ID, "next_purchase_date", "upsell_categories", *SEGMENT_COLUMNS})
 CHUNK_ROWS: Final = 10_000  # rows explained at once inside a partition: bounds each SHAP matrix
 

@@ -70,7 +70,8 @@ def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stores:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> Iterator[Stores]:
-    """One churn model trained on the synthetic data, promoted, imported and snapshotted, per run.
+    """One churn model trained on the synthetic data, promoted, imported and snapshotted (with the
+    serving baselines, as ``memberscore train`` writes it), per run.
 
     The environment points at its stores only while a test uses this fixture.
     """
@@ -80,16 +81,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
     from training import registry
     from training.config import TrainConfig
     from training.pipeline import train_churn
+    from training.serving_baselines import with_serving_baselines
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         isolated = _isolated_stores(tmp_path_factory.mktemp("trained"), monkeypatch)
         registry.configure_tracking()
         transactions, _ = synthetic
-        result = train_churn(transactions, TrainConfig(horizon_days=60, n_train_cutoffs=4))
+        config = TrainConfig(horizon_days=60, n_train_cutoffs=4)
+        result = train_churn(transactions, config)
         assert result.decision.promote, result.decision.reason
         import_champion("churn")
         end = transactions["ts"].max().date()
-        write_snapshot(build_snapshot(transactions, end), isolated.snapshots)
+        snapshot = with_serving_baselines(transactions, build_snapshot(transactions, end), config)  # as the CLI writes it
+        write_snapshot(snapshot, isolated.snapshots)
     yield isolated
 
 

@@ -17,10 +17,11 @@ class _CalibratedScore:
     """Base: subclasses define ``_fit_score`` and ``_score`` (higher = more likely to churn)."""
 
     name = "baseline"
+    increasing: bool | str = True  # the score's direction; "auto" lets the training rows decide
 
     def fit(self, features: pd.DataFrame, churned: np.ndarray) -> _CalibratedScore:
         self._fit_score(features)
-        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        self.calibrator_ = IsotonicRegression(increasing=self.increasing, out_of_bounds="clip", y_min=0.0, y_max=1.0)
         self.calibrator_.fit(self._score(features), churned)
         return self
 
@@ -44,6 +45,20 @@ class RFMRule(_CalibratedScore):
 
     def _score(self, features: pd.DataFrame) -> np.ndarray:
         return -self.scorer_.transform(features).sum(axis=1).to_numpy(dtype=float)
+
+
+class RFMTotal(_CalibratedScore):
+    """R + F + M with its direction taken from the training rows: the RFM rule for a target that
+    good customers may be more or less likely to hit, such as spend-up (upsell without categories)."""
+
+    name = "rfm_rule"
+    increasing = "auto"
+
+    def _fit_score(self, features: pd.DataFrame) -> None:
+        self.scorer_ = RFMScorer().fit(features)
+
+    def _score(self, features: pd.DataFrame) -> np.ndarray:
+        return self.scorer_.transform(features).sum(axis=1).to_numpy(dtype=float)
 
 
 class RecencyOverGap(_CalibratedScore):

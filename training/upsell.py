@@ -17,6 +17,7 @@ import xgboost as xgb
 from sklearn.isotonic import IsotonicRegression
 
 from features.categories import share_column
+from training.baselines import RFMTotal
 from training.config import TrainConfig
 from training.cross_sell import (
     CoPurchaseBaseline,
@@ -134,19 +135,15 @@ class Upsell(Task):
 
     def _spend_up_baselines(self, data: TaskData) -> dict[str, np.ndarray]:
         """Calibrated rules on the training rows: RFM total, and the 90-day spend trend."""
-        from features.rfm import RFMScorer
-
         y_train = spend_up(data.train, self.growth)
-        scorer = RFMScorer().fit(data.train)
-        rules = {
-            "rfm_rule": lambda rows: scorer.transform(rows).sum(axis=1).to_numpy(float),
-            "spend_trend": lambda rows: rows["spend_trend_90d"].fillna(0.0).to_numpy(float),
-        }
-        out = {}
-        for name, rule in rules.items():
-            calibrator = IsotonicRegression(increasing="auto", out_of_bounds="clip", y_min=0.0, y_max=1.0)
-            out[name] = calibrator.fit(rule(data.train), y_train).predict(rule(data.evaluation))
-        return out
+        rfm = RFMTotal().fit(data.train, y_train).predict_proba(data.evaluation)
+        trend = IsotonicRegression(increasing="auto", out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        trend.fit(_spend_trend(data.train), y_train)
+        return {"rfm_rule": rfm, "spend_trend": trend.predict(_spend_trend(data.evaluation))}
+
+
+def _spend_trend(rows: pd.DataFrame) -> np.ndarray:
+    return rows["spend_trend_90d"].fillna(0.0).to_numpy(float)
 
 
 def _predict(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:

@@ -14,15 +14,22 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
+import xgboost as xgb
+
+from features.snapshot import Snapshot, build_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
 API_KEY = "test-key-0123456789"
+TINY_AS_OF = date(2024, 3, 1)
 
 
 def free_port() -> int:
@@ -105,3 +112,33 @@ def client(server: str) -> Iterator[httpx.Client]:
     """An HTTP client with the API key."""
     with httpx.Client(base_url=server, timeout=60, headers={"X-API-Key": API_KEY}) as http:
         yield http
+
+
+# --- tiny in-process models (no server, no registry) ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_snapshot(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> Snapshot:
+    """The synthetic members as of TINY_AS_OF."""
+    return build_snapshot(synthetic[0], TINY_AS_OF)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tiny_snapshot: Snapshot) -> dict[str, xgb.Booster]:
+    """Churn (logistic), value (Tweedie) and a 3-output upsell-like booster fitted in a few rounds on
+    the snapshot's features and category shares; upsell's output 0 learns a share, so shares appear
+    among the reasons. The tests using them are about plumbing (chunks, lookups), not model quality."""
+    inputs = tiny_snapshot.model_inputs()
+    names = [*tiny_snapshot.feature_names, *(c for c in inputs.columns if c.startswith("share_"))]
+    values = inputs[names].to_numpy(np.float32)
+    churned = (inputs["recency_days"] > 60).to_numpy(float)
+    spend = inputs["spend_90d"].clip(lower=0).to_numpy(float)
+    share = inputs[next(n for n in names if n.startswith("share_"))].to_numpy(float)
+    several = np.column_stack([share > np.median(share), (spend > spend.mean()).astype(float), churned])
+    fit = {
+        "churn": ({"objective": "binary:logistic", "max_depth": 3, "seed": 1}, churned),
+        "value": ({"objective": "reg:tweedie", "max_depth": 3, "seed": 1}, spend),
+        "upsell": ({"objective": "binary:logistic", "max_depth": 3, "seed": 1,
+                    "multi_strategy": "one_output_per_tree"}, several),
+    }
+    return {task: xgb.train(params, xgb.DMatrix(values, label=label, feature_names=names), num_boost_round=8)
+            for task, (params, label) in fit.items()}

@@ -71,3 +71,13 @@ def write_newer_snapshot(directory: Path) -> str:
     newer = dataclasses.replace(current, as_of=current.as_of + timedelta(days=1))
     write_snapshot(newer, directory)
     return newer.as_of.isoformat()
+
+
+def strip_baselines(directory: Path) -> None:
+    """Rewrite the newest snapshot without the churn and upsell baselines (as one with too little
+    history to fit them would be): without a churn champion, nothing can then score churn."""
+    from training.serving_baselines import BASELINE_COLUMNS
+
+    path = latest_snapshot_path(directory)
+    current = read_snapshot(path)
+    write_snapshot(dataclasses.replace(current, profile=current.profile.drop(columns=list(BASELINE_COLUMNS))), directory)

@@ -188,12 +188,18 @@ def test_bad_target_requests_are_4xx_naming_the_field(client: httpx.Client, body
 
 
 def test_tasks_without_a_champion_say_their_baseline_serves(client: httpx.Client, snapshot) -> None:
-    """The session's stores hold a churn champion only: next purchase and value come from BG/NBD, and say so."""
-    member = str(snapshot.frame["member_id"].iloc[0])
-    body = client.post("/score", json={"member_ids": [member], "explain": 0}).json()
+    """The session's stores hold a churn champion only: next purchase and value come from BG/NBD, upsell
+    from the snapshot's popular new categories, and each says so."""
+    members = [str(m) for m in snapshot.frame["member_id"].iloc[:20]]
+    body = client.post("/score", json={"member_ids": members, "explain": 0}).json()
     assert body["model_versions"]["next_purchase"] == "baseline:bgnbd"
     assert body["model_versions"]["value"] == "baseline:bgnbd"
-    result = body["results"][0]
-    profile = snapshot.profile.set_index("member_id").loc[member]
-    assert result["p_purchase_30d"] == pytest.approx(profile["bgnbd_p_purchase_30d"])
-    assert result["expected_value"] == pytest.approx(profile["bgnbd_gg_spend_90d"])
+    assert body["model_versions"]["upsell"] == "baseline:popular_new_categories"
+    assert body["model_versions"]["churn"] == body["model_version"] and body["model_version"].isdigit()
+    profile = snapshot.profile.set_index("member_id").loc[members]
+    results = body["results"]
+    assert [r["p_purchase_30d"] for r in results] == pytest.approx(list(profile["bgnbd_p_purchase_30d"]))
+    assert [r["expected_value"] for r in results] == pytest.approx(list(profile["bgnbd_gg_spend_90d"]))
+    assert [r["upsell_probability"] for r in results] == pytest.approx(list(profile["baseline_upsell_probability"]))
+    assert [r["upsell_categories"] for r in results] == list(profile["baseline_upsell_categories"])
+    assert any(r["upsell_categories"] for r in results)

@@ -169,6 +169,7 @@ def test_train_writes_a_snapshot_and_imports_the_champion(trained_ok: TrainedByC
     last_day = synthetic[0]["ts"].max().date()
     snapshot = read_snapshot(trained_ok.snapshots / f"snapshot-{last_day + timedelta(days=1)}.parquet")
     assert set(snapshot.frame["member_id"].astype(str)) == members_before(transactions_csv, None)
+    assert snapshot.profile["baseline_churn_probability"].notna().all(), "the churn baseline, should churn lose its gate"
     assert (trained_ok.bentoml_home / "models" / "memberscore-churn").is_dir()
 
 
@@ -258,6 +259,9 @@ def test_snapshot_writes_the_dated_file_into_the_store(stores: object, transacti
     assert snapshot.as_of == date.fromisoformat(AS_OF)
     assert set(snapshot.frame["member_id"].astype(str)) == members_before(transactions_csv, AS_OF)
     assert (snapshot.frame["recency_days"] > 0).all()
+    # the serving baselines, fitted on the 90 days before AS_OF (the default horizon)
+    assert snapshot.profile["baseline_churn_probability"].between(0, 1).all()
+    assert snapshot.profile["baseline_upsell_categories"].str.len().gt(0).any()
 
 
 def test_snapshot_missing_transactions_file_is_named(stores: object, tmp_path: Path) -> None:

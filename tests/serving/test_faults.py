@@ -35,6 +35,7 @@ from tests.serving.model_versions import (
     add_version,
     incompatible_booster_file,
     read_model_yaml,
+    strip_baselines,
     tiny_booster,
     trained_champion,
     write_newer_snapshot,
@@ -127,6 +128,58 @@ def test_a_refused_model_does_not_hold_back_a_newer_snapshot(scripted: tuple[Scr
     assert any(UNKNOWN_FEATURE in problem for problem in served.problems), served.problems
 
 
+@pytest.mark.slow
+def test_a_background_refresh_never_holds_a_request(scripted: tuple[ScriptedStore, Path]) -> None:
+    """The service's mode: while a new model loads (and the snapshot is rescored), requests get the old pair."""
+    import threading
+
+    from serving.live import LiveState
+
+    store, snapshots = scripted
+    state = LiveState(snapshots, poll_seconds=0.0, load=store.load, background=True)
+    release, started = threading.Event(), threading.Event()
+    store.boosters["newer"] = store.boosters["good"]
+    scripted_load = store.load
+
+    def slow_load(task: str) -> ServingModel:
+        started.set()
+        release.wait(30)
+        return scripted_load(task)
+
+    state.load = slow_load
+    store.tags["churn"] = "newer"
+    began = time.monotonic()
+    assert state.current().models["churn"].name == "good"
+    assert started.wait(10), "the poll started a refresh"
+    assert all(state.current().models["churn"].name == "good" for _ in range(20))
+    assert time.monotonic() - began < 5, "no request waited for the load"
+    release.set()
+    deadline = time.monotonic() + 30
+    while state.current().models["churn"].name != "newer" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state.current().models["churn"].name == "newer"
+    assert state.current().snapshot.members is not None, "the service serves /score from the lookup"
+
+
+def test_without_a_churn_champion_the_snapshots_rfm_rule_serves(scripted: tuple[ScriptedStore, Path]) -> None:
+    """A baseline is a valid champion: no churn model, yet ready; churn is the snapshot's RFM rule, and says so."""
+    from serving.live import LiveState
+    from training.serving_baselines import CHURN_COLUMN
+
+    store, snapshots = scripted
+    store.tags["churn"] = None
+    served = LiveState(snapshots, poll_seconds=3600, load=store.load).current()
+    assert served.ready and not served.models and served.not_ready_reasons() == []
+    assert served.versions() == {"churn": "baseline:rfm_rule", "next_purchase": "baseline:bgnbd",
+                                 "upsell": "baseline:popular_new_categories", "value": "baseline:bgnbd"}
+    profile = served.snapshot.snapshot.profile.set_index("member_id")
+    ids = list(profile.index[:25].astype(str))
+    results = served.snapshot.members.scores(ids, 3)
+    assert [r.churn_probability for r in results] == pytest.approx(list(profile.loc[ids, CHURN_COLUMN]))
+    assert [r.upsell_categories for r in results] == list(profile.loc[ids, "baseline_upsell_categories"])
+    assert all(r.reasons == [] and r.model_reasons == {} for r in results), "a rule has no SHAP reasons"
+
+
 # --- check at promotion (pure) ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(("names", "message"), [
@@ -177,11 +230,13 @@ def observe_without_champion(http: httpx.Client, member: str) -> dict[str, httpx
 
 @pytest.fixture(scope="module")
 def stack(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Start with a snapshot but an empty model store, record the 503s, then import the champion and reload."""
+    """Start with a snapshot without baselines and an empty model store, record the 503s, then import
+    the champion and reload."""
     root = tmp_path_factory.mktemp("faults")
     home, mlruns = root / "bentoml", shutil.copytree(trained.root / "mlruns", root / "mlruns")
     (home / "models").mkdir(parents=True)
     snapshots = shutil.copytree(trained.snapshots, root / "snapshots")
+    strip_baselines(snapshots)
     members = [str(m) for m in read_snapshot(latest_snapshot_path(snapshots)).frame["member_id"].iloc[:40]]
     env = {"BENTOML_HOME": str(home), "MEMBERSCORE_SNAPSHOT_DIR": str(snapshots), "MEMBERSCORE_API_KEYS": API_KEY,
            "MLFLOW_TRACKING_URI": f"sqlite:///{mlruns / 'mlflow.db'}", "MEMBERSCORE_POLL_SECONDS": "1"}
@@ -218,7 +273,7 @@ def served_model(http: httpx.Client) -> tuple[str, str]:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_without_a_champion_it_starts_and_every_data_route_says_why(stack: Stack) -> None:
-    """A snapshot but no model: /readyz 503 with the reason; /score and the other data routes 503 with it too."""
+    """A snapshot without baselines and no model: /readyz 503 with the reason; every data route 503 with it too."""
     answers = stack.without_champion
     reason = f"no champion for {NAME}"
     readyz = answers["readyz"].json()

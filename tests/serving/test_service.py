@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import shutil
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,5 +111,8 @@ def test_service_picks_up_a_newer_snapshot_without_restart(use_trained: object, 
     old = read_snapshot(current)
     newer = dataclasses.replace(old, as_of=old.as_of + timedelta(days=1))
     write_snapshot(newer, directory)
+    deadline = time.monotonic() + 60  # the service refreshes in a background thread: requests never wait for it
+    while service.metadata().snapshot_as_of != newer.as_of.isoformat() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert service.metadata().snapshot_as_of == newer.as_of.isoformat()
     assert service.score(member_ids=["nobody"]).snapshot_as_of == newer.as_of.isoformat()

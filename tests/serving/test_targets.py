@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typer.testing import CliRunner, Result
 from features.catalogue import BY_NAME
 from features.segment_rules import read_segment_rules
 from features.snapshot import Snapshot
+from features.store import latest_snapshot_path, read_snapshot
 from serving import targets
 from serving.schemas import TargetFilters, TargetsRequest
 from serving.targets import (CAMPAIGNS, CampaignUnavailable, rank_targets, ranked_targets, supporting_reasons,
@@ -349,7 +351,6 @@ def one_error_line(result: Result, *needles: str) -> str:
 def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use_trained: object, tmp_path: Path) -> None:
     """CSV and JSON equal targets_response; scores equal booster.predict x the 90-day BG/NBD + Gamma-Gamma
     spend read from the snapshot file (no value champion: its baseline serves as expected_value)."""
-    from features.store import latest_snapshot_path, read_snapshot
     from serving.live import load_snapshot
     from training import registry
 
@@ -385,7 +386,29 @@ def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_cli_names_a_campaign_whose_model_has_no_champion(use_trained: object, tmp_path: Path) -> None:
+def test_a_campaign_whose_model_has_no_champion_ranks_by_its_baseline(use_trained: object, tmp_path: Path) -> None:
+    """No upsell champion: the list ranks by the snapshot's popular-new-categories baseline, without reasons."""
+    out = tmp_path / "u.csv"
+    result = run("targets", "--campaign", "upsell", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    listed = pd.read_csv(out, dtype={"member_id": str})
+    profile = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]))).profile
+    baseline = profile.set_index("member_id").loc[listed["member_id"]]
+    expected = baseline["baseline_upsell_probability"] * baseline["bgnbd_gg_spend_90d"]  # P(upsell) x value
+    np.testing.assert_allclose(listed["score"], expected.to_numpy(), rtol=1e-12)
+    assert listed["score"].is_monotonic_decreasing and len(listed) > 0
+    offers = baseline["baseline_upsell_categories"].str.split("|").str[0].replace("", np.nan)
+    assert listed["offer_category"].fillna("").tolist() == offers.fillna("").tolist()
+    assert not [c for c in listed.columns if c.startswith("reason_")], "a rule has no SHAP reasons"
+
+
+def test_cli_names_a_campaign_with_neither_champion_nor_baseline(use_trained: object, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.serving.model_versions import strip_baselines
+
+    snapshots = shutil.copytree(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]), tmp_path / "snapshots")
+    strip_baselines(snapshots)
+    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(snapshots))
     out = tmp_path / "u.csv"
     one_error_line(run("targets", "--campaign", "upsell", "--out", str(out)), "upsell_probability", "no champion")
     assert not out.exists()

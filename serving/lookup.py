@@ -1,0 +1,118 @@
+"""``/score`` as a lookup: every member's outputs and top reasons, computed once per (models, snapshot).
+
+Exact TreeSHAP costs about a thousand predictions per row, so a ``/score`` that explains on every
+call cannot be fast. When a snapshot (or a model) starts serving, each model's contributions are
+computed for every member in chunks and only the ``k`` largest per member are kept (feature
+position and contribution): members x k x 8 bytes per model instead of a full SHAP matrix. A
+request for more than ``k`` reasons is answered by ``serving.scoring.score_members``, which
+computes them for the requested rows. Both paths give the same answer (tested member by member).
+
+Requests touch numpy arrays only (no pandas row selection), so a single-member lookup costs
+microseconds and the HTTP stack dominates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from serving.reasons import reason
+from serving.schemas import MemberScore, Reason
+from serving.scoring import shap_contributions
+
+PRECOMPUTED_REASONS = 5  # per model and member; /score's default is 3
+CHUNK_ROWS = 20_000  # members explained per XGBoost call, bounding the transient SHAP matrix
+
+
+@dataclass(frozen=True)
+class TopContributions:
+    """One model's ``k`` largest |SHAP| per member, largest first, as in ``serving.reasons.top_reasons``."""
+
+    feature_names: tuple[str, ...]  # the model's features, in its own order
+    columns: np.ndarray  # per model feature: its column in MemberLookup.feature_values, -1 if absent (a share: 0)
+    positions: np.ndarray  # (members, k) int32: index into feature_names
+    contributions: np.ndarray  # (members, k) float32, as XGBoost returns them
+
+
+@dataclass(frozen=True)
+class MemberLookup:
+    """Outputs, features and top contributions of every member of a served snapshot, as plain arrays."""
+
+    index: pd.Index  # member ids; row i of every array below is member index[i]
+    numbers: Mapping[str, np.ndarray]  # float output columns
+    labels: Mapping[str, tuple[np.ndarray, np.ndarray]]  # text output columns: (codes, labels), code -1 = null
+    feature_names: tuple[str, ...]
+    feature_values: np.ndarray  # (members, features) float64
+    top: Mapping[str, TopContributions]
+    k: int
+
+    def scores(self, member_ids: Sequence[str], explain: int) -> list[MemberScore]:
+        """Scores for the ids in request order, reasons included; ids not in the snapshot are 'unknown'."""
+        if explain > self.k:
+            raise ValueError(f"explain: at most {self.k} reasons are precomputed, not {explain}")
+        positions = self.index.get_indexer(list(member_ids))
+        return [MemberScore(member_id=member_id, status="unknown") if position < 0
+                else self._score(member_id, int(position), explain)
+                for member_id, position in zip(member_ids, positions)]
+
+    def _score(self, member_id: str, position: int, explain: int) -> MemberScore:
+        values: dict[str, object] = {name: _number(column[position]) for name, column in self.numbers.items()}
+        for name, (codes, labels) in self.labels.items():
+            code = codes[position]
+            values[name] = None if code < 0 else labels[code]
+        by_model = {task: self._reasons(top, position, explain) for task, top in self.top.items()}
+        return MemberScore(member_id=member_id, status="scored", **values,
+                           reasons=by_model.get("churn", []), model_reasons=by_model)
+
+    def _reasons(self, top: TopContributions, position: int, explain: int) -> list[Reason]:
+        if explain <= 0:
+            return []
+        member = self.feature_values[position]
+        row = {name: float(member[column]) if column >= 0 else 0.0
+               for name, column in zip(top.feature_names, top.columns.tolist())}
+        return [reason(top.feature_names[j], float(c), row)
+                for j, c in zip(top.positions[position, :explain].tolist(), top.contributions[position, :explain])]
+
+
+def member_lookup(models: Mapping[str, xgb.Booster], scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame,
+                  k: int = PRECOMPUTED_REASONS, chunk_rows: int = CHUNK_ROWS) -> MemberLookup:
+    """The lookup of every member of ``scores_by_id`` (``score_frame`` by id) with ``features_by_id`` beside it."""
+    if not scores_by_id.index.equals(features_by_id.index):
+        raise ValueError("scores and features must list the same members in the same order")
+    numbers, labels = {}, {}
+    for name, column in scores_by_id.items():
+        if pd.api.types.is_numeric_dtype(column):
+            numbers[name] = column.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            codes, uniques = pd.factorize(column.astype(object), use_na_sentinel=True)
+            labels[name] = (codes, np.asarray([str(u) for u in uniques], dtype=object))
+    names = tuple(str(c) for c in features_by_id.columns)
+    top = {task: top_contributions(booster, features_by_id, names, k, chunk_rows) for task, booster in models.items()}
+    return MemberLookup(scores_by_id.index, numbers, labels, names,
+                        features_by_id.to_numpy(dtype="float64", na_value=np.nan), top, k)
+
+
+def top_contributions(booster: xgb.Booster, features_by_id: pd.DataFrame, snapshot_columns: tuple[str, ...],
+                      k: int, chunk_rows: int = CHUNK_ROWS) -> TopContributions:
+    """The ``k`` largest |SHAP| per member of one model, chunk by chunk (order as ``top_reasons``: stable)."""
+    feature_names = tuple(booster.feature_names or [])
+    where = {name: i for i, name in enumerate(snapshot_columns)}
+    columns = np.array([where.get(name, -1) for name in feature_names], dtype=np.int64)
+    kept = min(k, len(feature_names))
+    positions = np.empty((len(features_by_id), kept), dtype=np.int32)
+    contributions = np.empty((len(features_by_id), kept), dtype=np.float32)
+    for start in range(0, len(features_by_id), chunk_rows):
+        chunk, _ = shap_contributions(booster, features_by_id.iloc[start:start + chunk_rows])
+        per_feature = chunk[:, : len(feature_names)]
+        order = np.argsort(-np.abs(per_feature), axis=1, kind="stable")[:, :kept]
+        positions[start:start + len(chunk)] = order
+        contributions[start:start + len(chunk)] = np.take_along_axis(per_feature, order, axis=1)
+    return TopContributions(feature_names, columns, positions, contributions)
+
+
+def _number(value: float) -> float | None:
+    return None if value != value else float(value)

@@ -1,0 +1,104 @@
+"""training.serving_baselines: the churn and upsell rules that serve when a task has no champion.
+
+Fitted per snapshot on its latest complete window (features as of D - H, outcomes in [D - H, D)),
+so they must never see a row at or after D, must rank out of time, and must never offer a
+category the member already buys.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from features import contract
+from features.labels import build_labels
+from features.snapshot import build_snapshot
+from training.config import TrainConfig
+from training.serving_baselines import (
+    CATEGORIES_COLUMN,
+    CHURN_COLUMN,
+    UPSELL_COLUMN,
+    serving_baselines,
+    with_serving_baselines,
+)
+from training.upsell import spend_up
+
+AS_OF = date(2024, 1, 1)  # 365 days into the 540 simulated: 175 days of future to check against
+CONFIG = TrainConfig(horizon_days=90)
+
+
+@pytest.fixture(scope="module")
+def transactions(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> pd.DataFrame:
+    return synthetic[0]
+
+
+@pytest.fixture(scope="module")
+def baselines(transactions: pd.DataFrame) -> pd.DataFrame:
+    return serving_baselines(transactions, build_snapshot(transactions, AS_OF), CONFIG)
+
+
+def test_rows_at_or_after_the_snapshot_never_change_the_baselines(transactions: pd.DataFrame,
+                                                                  baselines: pd.DataFrame) -> None:
+    """Point in time: drop every row from D on, and double the amounts of what is left after D: same columns."""
+    before = transactions[transactions[contract.TS] < pd.Timestamp(AS_OF)]
+    rewritten = pd.concat([before, transactions[transactions[contract.TS] >= pd.Timestamp(AS_OF)]
+                           .assign(**{contract.AMOUNT: lambda f: f[contract.AMOUNT] * 2})])
+    pd.testing.assert_frame_equal(serving_baselines(before, build_snapshot(before, AS_OF), CONFIG), baselines)
+    pd.testing.assert_frame_equal(serving_baselines(rewritten, build_snapshot(rewritten, AS_OF), CONFIG), baselines)
+
+
+def test_the_churn_rule_ranks_what_happens_next(transactions: pd.DataFrame, baselines: pd.DataFrame) -> None:
+    """Out of time: P(churn) from the window before D ranks churn in [D, D + H) well above chance."""
+    churned = build_labels(transactions, AS_OF, CONFIG.horizon_days).set_index(contract.MEMBER_ID)["churned"]
+    scored = baselines.set_index(contract.MEMBER_ID)[CHURN_COLUMN]
+    assert scored.between(0, 1).all()
+    assert roc_auc_score(churned.reindex(scored.index), scored) > 0.7
+
+
+def test_offers_are_new_popular_categories(transactions: pd.DataFrame, baselines: pd.DataFrame) -> None:
+    """Up to 3 categories, none the member owns at D (net spend > 0 before D), in one popularity order."""
+    before = transactions[transactions[contract.TS] < pd.Timestamp(AS_OF)]
+    net = before.groupby([contract.MEMBER_ID, contract.CATEGORY], observed=True)[contract.AMOUNT].sum()
+    owned: dict[str, set[str]] = {}
+    for (member, category) in net[net > 0].index:
+        owned.setdefault(str(member), set()).add(str(category))
+    offers = {str(m): o.split("|") for m, o in zip(baselines[contract.MEMBER_ID], baselines[CATEGORIES_COLUMN]) if o}
+    assert len(offers) > 100, "most members have something new to be offered"
+    assert all(len(o) <= 3 and not set(o) & owned.get(m, set()) for m, o in offers.items())
+    precedes = {(a, b) for o in offers.values() for i, a in enumerate(o) for b in o[i + 1:]}
+    assert precedes and not any((b, a) in precedes for a, b in precedes), "one ranking for every member"
+    assert baselines[UPSELL_COLUMN].between(0, 1).all()
+
+
+def test_without_categories_upsell_is_the_spend_up_rule(transactions: pd.DataFrame) -> None:
+    """No category column: no offers; P(spend-up) ranks better than chance out of time (spend-up is
+    hard to call from RFM alone: the rule is weak, which is why a model is trained)."""
+    plain = transactions.drop(columns=[contract.CATEGORY])
+    scored = serving_baselines(plain, build_snapshot(plain, AS_OF), CONFIG).set_index(contract.MEMBER_ID)
+    assert (scored[CATEGORIES_COLUMN] == "").all()
+    labels = build_labels(plain, AS_OF, CONFIG.horizon_days).set_index(contract.MEMBER_ID)
+    grew = spend_up(labels.reindex(scored.index), CONFIG.spend_up_growth)
+    assert 0 < grew.sum() < len(grew)
+    assert roc_auc_score(grew, scored[UPSELL_COLUMN]) > 0.52
+    assert scored[UPSELL_COLUMN].between(0, 1).all() and scored[UPSELL_COLUMN].nunique() > 1
+
+
+def test_too_little_history_leaves_the_baselines_empty(transactions: pd.DataFrame) -> None:
+    """D - H before the first purchase: nothing to fit on, so no baseline (not a made-up one)."""
+    early = transactions[contract.TS].min().date() + timedelta(days=30)
+    scored = serving_baselines(transactions, build_snapshot(transactions, early), CONFIG)
+    assert len(scored) > 0
+    assert scored[CHURN_COLUMN].isna().all() and scored[UPSELL_COLUMN].isna().all()
+    assert (scored[CATEGORIES_COLUMN] == "").all()
+
+
+def test_the_profile_gains_the_columns_row_for_row(transactions: pd.DataFrame, baselines: pd.DataFrame) -> None:
+    snapshot = build_snapshot(transactions, AS_OF)
+    extended = with_serving_baselines(transactions, snapshot, CONFIG)
+    assert list(extended.profile[contract.MEMBER_ID]) == list(snapshot.profile[contract.MEMBER_ID])
+    np.testing.assert_array_equal(extended.profile[CHURN_COLUMN].to_numpy(), baselines[CHURN_COLUMN].to_numpy())
+    pd.testing.assert_frame_equal(extended.frame, snapshot.frame)
