@@ -6,7 +6,9 @@ contribution can be told in words ("no purchase for 214 days, 6.0x their usual g
 
 from __future__ import annotations
 
+import functools
 import math
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -26,14 +28,22 @@ class Feature:
     churn_direction: int = 0  # +1: more of it never lowers churn risk; -1: never raises it; 0: free
 
     def in_words(self, row: Mapping[str, float]) -> str:
-        """Render ``reason`` for one member; say ``when_missing`` when its value is missing."""
+        """Render ``reason`` for one member; say ``when_missing`` when its value is missing.
+
+        Only the features the template names are read (batch scoring tells millions of reasons).
+        """
         if not _is_present(row.get(self.name)):
             return self.when_missing or f"{self.description}: not known"
-        values = {key: value for key, value in row.items() if _is_present(value)}
-        try:
-            return self.reason.format(**values)
-        except KeyError:  # the template names another feature that is missing for this member
+        values = {name: row.get(name) for name in template_fields(self.reason)}
+        if not all(_is_present(value) for value in values.values()):  # another named feature is missing
             return f"{self.description}: {row[self.name]:,.2f}"
+        return self.reason.format(**values)
+
+
+@functools.cache
+def template_fields(template: str) -> tuple[str, ...]:
+    """The names a ``str.format`` template reads, e.g. ``("recency_days", "gap_ratio")``."""
+    return tuple(dict.fromkeys(field for _, field, _, _ in string.Formatter().parse(template) if field))
 
 
 def _is_present(value: object) -> bool:

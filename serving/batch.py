@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import xgboost as xgb
 
 from features import contract
-from serving.reasons import top_reasons
+from serving.reasons import reason_text, top_positions
 from serving.scoring import score_frame, shap_contributions
 
 DEFAULT_CHUNK_ROWS = 20_000
@@ -44,21 +45,26 @@ def score_with_reasons_chunked(models: Mapping[str, xgb.Booster], inputs: pd.Dat
 
 
 def _reason_columns(task: str, booster: xgb.Booster, rows: pd.DataFrame, explain: int) -> pd.DataFrame:
-    """The top-``explain`` reasons of one model for ``rows``, as flat columns (empty when explain is 0)."""
+    """The top-``explain`` reasons of one model for ``rows``, as flat columns (empty when explain is 0).
+
+    The same reasons as ``reasons.top_reasons`` (same order, words and SHAP values), built as
+    columns rather than one object per reason: a million members make millions of reasons.
+    """
     if explain == 0:
         return pd.DataFrame(index=rows.index)
     contributions, frame = shap_contributions(booster, rows)
-    columns: dict[str, list[object]] = {}
-    for i in range(explain):
-        columns[f"{task}_reason_{i + 1}"] = []
-        columns[f"{task}_reason_{i + 1}_contribution"] = []
-    for reasons in top_reasons(contributions, frame, explain):
-        for i in range(explain):
-            reason = reasons[i] if i < len(reasons) else None
-            columns[f"{task}_reason_{i + 1}"].append(reason.text if reason else None)
-            columns[f"{task}_reason_{i + 1}_contribution"].append(reason.contribution if reason else None)
-    return pd.DataFrame(columns, index=rows.index).astype(
-        {f"{task}_reason_{i + 1}_contribution": "float64" for i in range(explain)})
+    names = list(frame.columns)
+    order = top_positions(contributions, len(names), explain)
+    values = frame.to_dict(orient="records")
+    columns: dict[str, object] = {}
+    for i in range(min(explain, len(names))):
+        picked = order[:, i]
+        columns[f"{task}_reason_{i + 1}"] = [reason_text(names[j], row) for j, row in zip(picked.tolist(), values)]
+        columns[f"{task}_reason_{i + 1}_contribution"] = contributions[np.arange(len(frame)), picked].astype("float64")
+    for i in range(len(names), explain):  # fewer features than reasons asked for
+        columns[f"{task}_reason_{i + 1}"] = [None] * len(frame)
+        columns[f"{task}_reason_{i + 1}_contribution"] = np.full(len(frame), np.nan)
+    return pd.DataFrame(columns, index=rows.index)
 
 
 def score_with_reasons(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile: pd.DataFrame,

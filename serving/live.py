@@ -200,8 +200,7 @@ def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster], lookup: bool 
 
 def serving_baselines(boosters: Mapping[str, xgb.Booster], snapshot: Snapshot, scores: pd.DataFrame) -> dict[str, str]:
     """Each task without a champion whose baseline has scores in the snapshot, and that baseline's name."""
-    has_categories = len(snapshot.shares.columns) > 1
-    return {task: baseline_name(task, has_categories) for task, served in SERVED_BY_BASELINE.items()
+    return {task: baseline_name(task, snapshot.profile) for task, served in SERVED_BY_BASELINE.items()
             if task not in boosters and scores[next(iter(served))].notna().any()}
 
 

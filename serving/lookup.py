@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from serving.reasons import reason
+from serving.reasons import reason, top_positions
 from serving.schemas import MemberScore, Reason
 from serving.scoring import shap_contributions
 
@@ -107,10 +107,9 @@ def top_contributions(booster: xgb.Booster, features_by_id: pd.DataFrame, snapsh
     contributions = np.empty((len(features_by_id), kept), dtype=np.float32)
     for start in range(0, len(features_by_id), chunk_rows):
         chunk, _ = shap_contributions(booster, features_by_id.iloc[start:start + chunk_rows])
-        per_feature = chunk[:, : len(feature_names)]
-        order = np.argsort(-np.abs(per_feature), axis=1, kind="stable")[:, :kept]
+        order = top_positions(chunk, len(feature_names), kept)
         positions[start:start + len(chunk)] = order
-        contributions[start:start + len(chunk)] = np.take_along_axis(per_feature, order, axis=1)
+        contributions[start:start + len(chunk)] = np.take_along_axis(chunk, order, axis=1)
     return TopContributions(feature_names, columns, positions, contributions)
 
 

@@ -22,7 +22,7 @@ def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int) -> li
         return [[] for _ in range(len(features))]
     names = list(features.columns)
     per_feature = contributions[:, : len(names)]
-    order = np.argsort(-np.abs(per_feature), axis=1, kind="stable")[:, :k]
+    order = top_positions(contributions, len(names), k)
     rows = features.to_dict(orient="records")
     return [
         [reason(names[j], float(per_feature[i, j]), rows[i]) for j in order[i]]
@@ -32,9 +32,8 @@ def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int) -> li
 
 def reason(name: str, contribution: float, row: dict[str, float]) -> Reason:
     """One feature's contribution told in words; ``row`` holds the member's values of the model's features."""
-    feature = BY_NAME.get(name)
     value = row.get(name)
-    text = feature.in_words(row) if feature else _unlisted_in_words(name, value)
+    text = reason_text(name, row)
     return Reason(
         feature=name,
         value=None if value is None or value != value else float(value),
@@ -42,6 +41,17 @@ def reason(name: str, contribution: float, row: dict[str, float]) -> Reason:
         direction="raises" if contribution > 0 else "lowers",
         text=text,
     )
+
+
+def reason_text(name: str, row: dict[str, float]) -> str:
+    """The words for feature ``name`` of one member (catalogue template, or name and value)."""
+    feature = BY_NAME.get(name)
+    return feature.in_words(row) if feature else _unlisted_in_words(name, row.get(name))
+
+
+def top_positions(contributions: np.ndarray, features: int, k: int) -> np.ndarray:
+    """Per row, the columns of the ``k`` largest |contribution| among the first ``features`` (stable order)."""
+    return np.argsort(-np.abs(contributions[:, :features]), axis=1, kind="stable")[:, :k]
 
 
 def _unlisted_in_words(name: str, value: float | None) -> str:

@@ -13,13 +13,13 @@ from sklearn.isotonic import IsotonicRegression
 from features.rfm import RFMScorer
 
 
-class _CalibratedScore:
+class CalibratedScore:
     """Base: subclasses define ``_fit_score`` and ``_score`` (higher = more likely to churn)."""
 
     name = "baseline"
     increasing: bool | str = True  # the score's direction; "auto" lets the training rows decide
 
-    def fit(self, features: pd.DataFrame, churned: np.ndarray) -> _CalibratedScore:
+    def fit(self, features: pd.DataFrame, churned: np.ndarray) -> CalibratedScore:
         self._fit_score(features)
         self.calibrator_ = IsotonicRegression(increasing=self.increasing, out_of_bounds="clip", y_min=0.0, y_max=1.0)
         self.calibrator_.fit(self._score(features), churned)
@@ -35,7 +35,7 @@ class _CalibratedScore:
         raise NotImplementedError
 
 
-class RFMRule(_CalibratedScore):
+class RFMRule(CalibratedScore):
     """Classic RFM: the lower R + F + M (quintile scores 1-5), the higher the churn risk."""
 
     name = "rfm_rule"
@@ -47,7 +47,7 @@ class RFMRule(_CalibratedScore):
         return -self.scorer_.transform(features).sum(axis=1).to_numpy(dtype=float)
 
 
-class RFMTotal(_CalibratedScore):
+class RFMTotal(CalibratedScore):
     """R + F + M with its direction taken from the training rows: the RFM rule for a target that
     good customers may be more or less likely to hit, such as spend-up (upsell without categories)."""
 
@@ -61,7 +61,20 @@ class RFMTotal(_CalibratedScore):
         return self.scorer_.transform(features).sum(axis=1).to_numpy(dtype=float)
 
 
-class RecencyOverGap(_CalibratedScore):
+class SpendTrend(CalibratedScore):
+    """The 90-day spend trend, direction from the training rows: a spend-up rule (upsell without categories)."""
+
+    name = "spend_trend"
+    increasing = "auto"
+
+    def _fit_score(self, features: pd.DataFrame) -> None:
+        pass
+
+    def _score(self, features: pd.DataFrame) -> np.ndarray:
+        return features["spend_trend_90d"].fillna(0.0).to_numpy(dtype=float)
+
+
+class RecencyOverGap(CalibratedScore):
     """Days since the last purchase over the member's usual gap between purchases.
 
     One-time buyers have no gap of their own; they get the median gap of repeat buyers in the
@@ -83,4 +96,5 @@ class RecencyOverGap(_CalibratedScore):
         return (features["recency_days"] / gap).to_numpy(dtype=float)
 
 
-BASELINES = (RFMRule, RecencyOverGap)
+BASELINES = (RFMRule, RecencyOverGap)  # churn's
+SPEND_UP_BASELINES = (RFMTotal, SpendTrend)  # upsell's without a category column

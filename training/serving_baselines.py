@@ -6,12 +6,17 @@ gates need labels: each snapshot as of D fits them on its own latest fully obser
 features as of D - H and what happened in [D - H, D), all before D, so the snapshot stays
 point-in-time correct, and applies them to its members:
 
-- churn: the RFM rule (R + F + M quintile scores mapped to a probability by isotonic regression,
-  ``training.baselines.RFMRule``) -> ``baseline_churn_probability``;
+- churn: the better of the gate's two rules (the RFM rule, recency over the usual gap; each a
+  score mapped to a probability by isotonic regression, ``training.baselines``)
+  -> ``baseline_churn_probability``;
 - upsell with a category column: the most popular categories the member has not bought yet
   (``training.cross_sell.PopularityBaseline``) -> P(adopts any of them) and the top 3 of them;
-  without categories: the RFM total calibrated on spend-up (``training.baselines.RFMTotal``), as in
-  the upsell gate.
+  without categories: the better of the gate's spend-up rules (RFM total, 90-day spend trend).
+
+"The better" is chosen out of time, as the gate would: each rule is fitted on the window before
+(features as of D - 2H, outcomes in [D - 2H, D - H)) and ranked by ROC AUC on the latest one; the
+winner is then refitted on the latest window. Its name is kept beside the scores
+(``baseline_churn_rule``, ``baseline_upsell_rule``) for ``/score``'s ``model_versions``.
 
 With too little history before D - H (no member, or one outcome only) a rule cannot be fitted:
 its columns stay empty and the service says no baseline serves.
@@ -19,16 +24,18 @@ its columns stay empty and the service says no baseline serves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Final
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from features import contract
 from features.lifetime import BASELINE_OUTPUTS as BGNBD_OUTPUTS
 from features.snapshot import Snapshot
-from training.baselines import RFMRule, RFMTotal
+from training.baselines import BASELINES, SPEND_UP_BASELINES, CalibratedScore
 from training.config import TrainConfig
 from training.cross_sell import PopularityBaseline, frequent_categories, history_members, top_categories
 from training.examples import LABEL_COLUMN, build_category_history, build_examples
@@ -37,7 +44,10 @@ from training.upsell import spend_up
 CHURN_COLUMN: Final = "baseline_churn_probability"
 UPSELL_COLUMN: Final = "baseline_upsell_probability"
 CATEGORIES_COLUMN: Final = "baseline_upsell_categories"
-BASELINE_COLUMNS: Final = (CHURN_COLUMN, UPSELL_COLUMN, CATEGORIES_COLUMN)
+CHURN_RULE_COLUMN: Final = "baseline_churn_rule"
+UPSELL_RULE_COLUMN: Final = "baseline_upsell_rule"
+BASELINE_COLUMNS: Final = (CHURN_COLUMN, UPSELL_COLUMN, CATEGORIES_COLUMN, CHURN_RULE_COLUMN, UPSELL_RULE_COLUMN)
+RULE_COLUMNS: Final = {"churn": CHURN_RULE_COLUMN, "upsell": UPSELL_RULE_COLUMN}
 OFFERS: Final = 3
 
 # What serves for a task without a champion: output column -> snapshot profile column.
@@ -49,13 +59,14 @@ SERVED_BY_BASELINE: Final = {
 }
 
 
-def baseline_name(task: str, has_categories: bool) -> str:
-    """The baseline serving for ``task`` (as /score reports it: ``baseline:<name>``)."""
-    if task == "churn":
-        return "rfm_rule"
-    if task == "upsell":
-        return "popular_new_categories" if has_categories else "rfm_rule"
-    return "bgnbd"
+def baseline_name(task: str, profile: pd.DataFrame) -> str:
+    """The baseline serving ``task`` (``/score`` reports ``baseline:<name>``): the rule the snapshot chose."""
+    column = RULE_COLUMNS.get(task)
+    if column is None:
+        return "bgnbd"
+    names = profile[column].dropna().astype(str) if column in profile.columns else pd.Series(dtype=str)
+    names = names[names != ""]
+    return str(names.iloc[0]) if len(names) else "rule"
 
 
 def with_serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: TrainConfig) -> Snapshot:
@@ -70,30 +81,53 @@ def with_serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, confi
 def serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: TrainConfig) -> pd.DataFrame:
     """member_id and BASELINE_COLUMNS for the snapshot's members, fitted on the window ending at its as-of."""
     members = snapshot.model_inputs()
-    out = pd.DataFrame({contract.MEMBER_ID: members[contract.MEMBER_ID],
-                        CHURN_COLUMN: np.nan, UPSELL_COLUMN: np.nan, CATEGORIES_COLUMN: ""})
-    fit_at = snapshot.as_of - timedelta(days=config.horizon_days)
+    out = pd.DataFrame({contract.MEMBER_ID: members[contract.MEMBER_ID], CHURN_COLUMN: np.nan, UPSELL_COLUMN: np.nan,
+                        CATEGORIES_COLUMN: "", CHURN_RULE_COLUMN: "", UPSELL_RULE_COLUMN: ""})
+    text = {c: "string" for c in (CATEGORIES_COLUMN, CHURN_RULE_COLUMN, UPSELL_RULE_COLUMN)}
+    horizon = timedelta(days=config.horizon_days)
     history = transactions[transactions[contract.TS] < pd.Timestamp(snapshot.as_of)]
-    if members.empty or not (history[contract.TS] < pd.Timestamp(fit_at)).any():
-        return out.astype({CATEGORIES_COLUMN: "string"})
-    examples = build_examples(history, [fit_at], config.horizon_days)
-    out[CHURN_COLUMN] = _calibrated(RFMRule(), examples, examples[LABEL_COLUMN].to_numpy(), members)
+    if members.empty or not (history[contract.TS] < pd.Timestamp(snapshot.as_of - horizon)).any():
+        return out.astype(text)
+    windows = _windows(history, snapshot.as_of, config)
+    churn = _best_rule(BASELINES, windows, lambda rows: rows[LABEL_COLUMN].to_numpy())
+    if churn is not None:
+        out[CHURN_RULE_COLUMN], out[CHURN_COLUMN] = churn.name, churn.predict_proba(members)
     if contract.CATEGORY in history.columns:
-        upsell = _popular_new_categories(history, fit_at, snapshot.as_of, config)
+        upsell = _popular_new_categories(history, snapshot.as_of - horizon, snapshot.as_of, config)
         aligned = upsell.reindex(out[contract.MEMBER_ID].astype(str).to_numpy())
         out[UPSELL_COLUMN] = aligned[UPSELL_COLUMN].to_numpy(float)
         out[CATEGORIES_COLUMN] = aligned[CATEGORIES_COLUMN].fillna("").to_numpy(object)
+        out[UPSELL_RULE_COLUMN] = "popular_new_categories" if len(upsell) else ""
     else:
-        out[UPSELL_COLUMN] = _calibrated(RFMTotal(), examples, spend_up(examples, config.spend_up_growth), members)
-    return out.astype({CATEGORIES_COLUMN: "string"})
+        spend_up_rule = _best_rule(SPEND_UP_BASELINES, windows, lambda rows: spend_up(rows, config.spend_up_growth))
+        if spend_up_rule is not None:
+            out[UPSELL_RULE_COLUMN], out[UPSELL_COLUMN] = spend_up_rule.name, spend_up_rule.predict_proba(members)
+    return out.astype(text)
 
 
-def _calibrated(rule: RFMRule | RFMTotal, examples: pd.DataFrame, labels: np.ndarray,
-                members: pd.DataFrame) -> np.ndarray:
-    """``rule`` fitted on the window's rows and applied to the snapshot's; NaN when one outcome only."""
-    if len(np.unique(labels)) < 2:
-        return np.full(len(members), np.nan)
-    return rule.fit(examples, labels).predict_proba(members)
+def _windows(history: pd.DataFrame, as_of: date, config: TrainConfig) -> list[pd.DataFrame]:
+    """Labelled examples of the complete windows before ``as_of``: the one before the latest (when
+    there is history before it) and the latest."""
+    horizon = timedelta(days=config.horizon_days)
+    cutoffs = [as_of - 2 * horizon, as_of - horizon]
+    if not (history[contract.TS] < pd.Timestamp(cutoffs[0])).any():
+        cutoffs = cutoffs[1:]
+    return [build_examples(history, [cutoff], config.horizon_days) for cutoff in cutoffs]
+
+
+def _best_rule(rules: tuple[type[CalibratedScore], ...], windows: list[pd.DataFrame],
+               label: Callable[[pd.DataFrame], np.ndarray]) -> CalibratedScore | None:
+    """The rule with the best out-of-time ROC AUC (earlier window -> latest; the first on ties or
+    when that cannot be judged), refitted on the latest window; None when it has one outcome only."""
+    latest, y_latest = windows[-1], label(windows[-1])
+    if len(np.unique(y_latest)) < 2:
+        return None
+    chosen = rules[0]
+    if len(windows) == 2 and len(np.unique(label(windows[0]))) == 2:
+        earlier, y_earlier = windows[0], label(windows[0])
+        scores = [roc_auc_score(y_latest, rule().fit(earlier, y_earlier).predict_proba(latest)) for rule in rules]
+        chosen = rules[int(np.argmax(scores))]
+    return chosen().fit(latest, y_latest)
 
 
 def _popular_new_categories(history: pd.DataFrame, fit_at: date, as_of: date, config: TrainConfig) -> pd.DataFrame:

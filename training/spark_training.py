@@ -1,9 +1,11 @@
-"""Distributed XGBoost training on Spark (``xgboost.spark``) for the churn task.
+"""Distributed XGBoost training on Spark (``xgboost.spark``) for the single-target tasks: churn and value.
 
 The result is a plain ``xgb.Booster`` with the same feature names and parameters as a local fit,
 so the pipeline logs, registers, gates and serves it exactly like one. Selected with
 ``MEMBERSCORE_ENGINE=spark`` (``tasks_for_engine``); the cluster is ``MEMBERSCORE_SPARK_MASTER``.
 The examples are still built by the feature engine in the driver; only the fit is distributed.
+Next purchase (``survival:aft``, which needs lower and upper label bounds) and the multi-output
+upsell booster have no ``xgboost.spark`` estimator, so they train locally on the driver.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
 import pandas as pd
 import xgboost as xgb
 
@@ -20,63 +23,87 @@ from training.config import TrainConfig
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
 from training.fit import booster_params
 from training.task import Assessment, Task, TaskData
+from training.value import Value, spend_target, value_params
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 VALIDATION_COLUMN: Final = "_validation"
+LABEL: Final = "_label"
 # xgboost.spark refuses thread counts (it takes spark.task.cpus); SparkXGBClassifier sets the objective itself
 NOT_FOR_SPARK: Final = ("nthread", "n_jobs", "objective")
 
 
-class SparkChurn(Churn):
-    """Churn fitted by ``SparkXGBClassifier`` on ``num_workers`` Spark tasks (the default parallelism when None)."""
+class SparkFit:
+    """Fits one booster with an ``xgboost.spark`` estimator on ``num_workers`` Spark tasks.
+
+    The round count is chosen out of time as ``training.fit.fit_booster`` does (early stopping on
+    the latest training cut-off), then the booster is refitted on every cut-off.
+    """
 
     def __init__(self, session: SparkSession, num_workers: int | None = None) -> None:
         self.session = session
         self.num_workers = num_workers or session.sparkContext.defaultParallelism
 
-    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
-        """Choose the round count out of time as ``training.fit.fit_booster`` does, then refit on every cut-off."""
+    def fit_on_spark(self, data: TaskData, config: TrainConfig, label: np.ndarray, params: Mapping[str, Any],
+                     estimator: type, binary: bool) -> xgb.Booster:
         names = data.feature_names
-        params = spark_params(booster_params(names, config))
         flags = validation_flags(data.train, config)
-        rows = self._to_spark(data.train, names, flags)
+        rows = self._to_spark(data.train, names, label, flags)
         rounds = config.num_boost_round
-        if can_stop_early(flags, data.train[LABEL_COLUMN], config):
+        if can_stop_early(flags, pd.Series(label, index=data.train.index), config, binary):
             split = rows.filter(rows[VALIDATION_COLUMN].isNotNull())
-            stopped = self._fit(split, names, params, rounds, config.early_stopping_rounds)
+            stopped = self._fit(estimator, split, names, params, rounds, config.early_stopping_rounds)
             rounds = int(stopped.attr("best_iteration") or rounds - 1) + 1
-        return self._fit(rows.drop(VALIDATION_COLUMN), names, params, rounds, early_stopping=0)
+        return self._fit(estimator, rows.drop(VALIDATION_COLUMN), names, params, rounds, early_stopping=0)
 
     def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
-        """The local churn assessment, plus a record of where the booster was trained."""
-        assessment = super().assess(booster, data)
+        """The local task's assessment, plus where the booster was trained (``engine.json``)."""
+        assessment = super().assess(booster, data)  # type: ignore[misc] - the task class beside SparkFit
         assessment.documents["engine.json"] = {"trainer": "xgboost.spark", "master": self.session.sparkContext.master,
                                                "num_workers": self.num_workers}
         return assessment
 
-    def _fit(self, rows: DataFrame, names: list[str], params: Mapping[str, Any], rounds: int,
+    def _fit(self, estimator: type, rows: DataFrame, names: list[str], params: Mapping[str, Any], rounds: int,
              early_stopping: int) -> xgb.Booster:
-        from xgboost.spark import SparkXGBClassifier
-
         extra: dict[str, Any] = {}
         if early_stopping:
             extra = {"validation_indicator_col": VALIDATION_COLUMN, "early_stopping_rounds": early_stopping}
-        estimator = SparkXGBClassifier(features_col=names, label_col=LABEL_COLUMN, num_workers=self.num_workers,
-                                       n_estimators=rounds, **extra, **params)
-        booster = estimator.fit(rows).get_booster()
+        fitted = estimator(features_col=names, label_col=LABEL, num_workers=self.num_workers, n_estimators=rounds,
+                           **extra, **params)
+        booster = fitted.fit(rows).get_booster()
         booster.feature_names = names  # xgboost.spark names them f0..fn; serving looks features up by name
         return booster
 
-    def _to_spark(self, examples: pd.DataFrame, names: list[str], validation: pd.Series) -> DataFrame:
+    def _to_spark(self, examples: pd.DataFrame, names: list[str], label: np.ndarray, validation: pd.Series) -> DataFrame:
         """Features, label and split flag as a Spark frame (float64 features keep NaN as missing)."""
         frame = examples[names].astype("float64")
-        frame[LABEL_COLUMN] = examples[LABEL_COLUMN].astype("int64").to_numpy()
+        frame[LABEL] = label
         frame[VALIDATION_COLUMN] = validation.to_numpy()
         # Round-robin, so that every worker's partition holds fit and validation rows: xgboost.spark
         # 3.2 fails (KeyError 'values') on a partition whose validation part is empty.
         return self.session.createDataFrame(frame).repartition(self.num_workers)
+
+
+class SparkChurn(SparkFit, Churn):
+    """Churn fitted by ``SparkXGBClassifier`` (the objective is its own: binary:logistic)."""
+
+    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
+        from xgboost.spark import SparkXGBClassifier
+
+        params = spark_params(booster_params(data.feature_names, config))
+        label = data.train[LABEL_COLUMN].to_numpy().astype("int64")
+        return self.fit_on_spark(data, config, label, params, SparkXGBClassifier, binary=True)
+
+
+class SparkValue(SparkFit, Value):
+    """Member value fitted by ``SparkXGBRegressor`` with the local task's Tweedie parameters."""
+
+    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
+        from xgboost.spark import SparkXGBRegressor
+
+        params = {k: v for k, v in value_params(config).items() if k not in ("nthread", "n_jobs")}
+        return self.fit_on_spark(data, config, spend_target(data.train), params, SparkXGBRegressor, binary=False)
 
 
 def validation_flags(examples: pd.DataFrame, config: TrainConfig) -> pd.Series:
@@ -93,14 +120,17 @@ def validation_flags(examples: pd.DataFrame, config: TrainConfig) -> pd.Series:
     return flags
 
 
-def can_stop_early(flags: pd.Series, labels: pd.Series, config: TrainConfig) -> bool:
-    """Whether early stopping can choose the rounds: it is on, some rows fit, and validation has both classes.
+def can_stop_early(flags: pd.Series, labels: pd.Series, config: TrainConfig, binary: bool = True) -> bool:
+    """Whether early stopping can choose the rounds: it is on, some rows fit and some validate, and
+    (for a binary target) validation has both classes.
 
     Otherwise all ``num_boost_round`` rounds are used, as ``training.fit.choose_rounds`` does.
     """
     is_validation = flags.fillna(False).astype(bool).to_numpy()
     is_fit = (~flags).fillna(False).astype(bool).to_numpy()
-    return config.early_stopping_rounds > 0 and bool(is_fit.any()) and labels[is_validation].nunique() == 2
+    if config.early_stopping_rounds == 0 or not is_fit.any() or not is_validation.any():
+        return False
+    return not binary or labels[is_validation].nunique() == 2
 
 
 def spark_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,7 +139,7 @@ def spark_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def tasks_for_engine(tasks: Sequence[Task], session: SparkSession | None = None) -> list[Task]:
-    """``tasks`` with churn trained on Spark when ``MEMBERSCORE_ENGINE=spark`` (unchanged otherwise).
+    """``tasks`` with churn and value trained on Spark when ``MEMBERSCORE_ENGINE=spark`` (unchanged otherwise).
 
     The session is ``features.spark.configured_session()`` unless given.
     """
@@ -119,4 +149,13 @@ def tasks_for_engine(tasks: Sequence[Task], session: SparkSession | None = None)
         from features.spark import configured_session
 
         session = configured_session()
-    return [SparkChurn(session) if isinstance(task, Churn) else task for task in tasks]
+    return [_on_spark(task, session) for task in tasks]
+
+
+def _on_spark(task: Task, session: SparkSession) -> Task:
+    """The Spark version of a churn or (H-day) value task; any other task as it is."""
+    if type(task) is Churn:
+        return SparkChurn(session)
+    if type(task) is Value:
+        return SparkValue(session)
+    return task

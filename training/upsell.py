@@ -14,10 +14,9 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from sklearn.isotonic import IsotonicRegression
 
 from features.categories import share_column
-from training.baselines import RFMTotal
+from training.baselines import SPEND_UP_BASELINES
 from training.config import TrainConfig
 from training.cross_sell import (
     CoPurchaseBaseline,
@@ -136,14 +135,7 @@ class Upsell(Task):
     def _spend_up_baselines(self, data: TaskData) -> dict[str, np.ndarray]:
         """Calibrated rules on the training rows: RFM total, and the 90-day spend trend."""
         y_train = spend_up(data.train, self.growth)
-        rfm = RFMTotal().fit(data.train, y_train).predict_proba(data.evaluation)
-        trend = IsotonicRegression(increasing="auto", out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        trend.fit(_spend_trend(data.train), y_train)
-        return {"rfm_rule": rfm, "spend_trend": trend.predict(_spend_trend(data.evaluation))}
-
-
-def _spend_trend(rows: pd.DataFrame) -> np.ndarray:
-    return rows["spend_trend_90d"].fillna(0.0).to_numpy(float)
+        return {rule.name: rule().fit(data.train, y_train).predict_proba(data.evaluation) for rule in SPEND_UP_BASELINES}
 
 
 def _predict(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:

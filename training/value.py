@@ -26,6 +26,14 @@ def spend_target(rows: pd.DataFrame) -> np.ndarray:
     return rows["spend_in_horizon"].clip(lower=0.0).to_numpy(float)
 
 
+def value_params(config: TrainConfig) -> dict[str, object]:
+    """The configured booster parameters with the Tweedie objective and its metric (local and Spark fits)."""
+    params = {key: value for key, value in config.xgb_params.items() if key not in ("objective", "eval_metric")}
+    params.update(objective="reg:tweedie", tweedie_variance_power=config.value_tweedie_power,
+                  eval_metric=f"tweedie-nloglik@{config.value_tweedie_power}", seed=config.seed)
+    return params
+
+
 class Value(Task):
     name: ClassVar[str] = "value"
     promotion_metric: ClassVar[str] = "normalized_gini"
@@ -37,10 +45,7 @@ class Value(Task):
 
     def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
         names = data.feature_names
-        params = {key: value for key, value in config.xgb_params.items() if key not in ("objective", "eval_metric")}
-        params.update(objective="reg:tweedie", tweedie_variance_power=config.value_tweedie_power,
-                      eval_metric=f"tweedie-nloglik@{config.value_tweedie_power}", seed=config.seed)
-        return fit_booster(data.train, lambda rows: to_matrix(rows, names, spend_target(rows)), params, config)
+        return fit_booster(data.train, lambda rows: to_matrix(rows, names, spend_target(rows)), value_params(config), config)
 
     def metrics(self, booster: xgb.Booster, rows: pd.DataFrame, data: TaskData) -> dict[str, float]:
         return value_metrics(spend_target(rows), predict_proba(booster, rows))

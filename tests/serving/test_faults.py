@@ -161,8 +161,8 @@ def test_a_background_refresh_never_holds_a_request(scripted: tuple[ScriptedStor
     assert state.current().snapshot.members is not None, "the service serves /score from the lookup"
 
 
-def test_without_a_churn_champion_the_snapshots_rfm_rule_serves(scripted: tuple[ScriptedStore, Path]) -> None:
-    """A baseline is a valid champion: no churn model, yet ready; churn is the snapshot's RFM rule, and says so."""
+def test_without_a_churn_champion_the_snapshots_churn_rule_serves(scripted: tuple[ScriptedStore, Path]) -> None:
+    """A baseline is a valid champion: no churn model, yet ready; churn is the snapshot's chosen rule, and says so."""
     from serving.live import LiveState
     from training.serving_baselines import CHURN_COLUMN
 
@@ -170,9 +170,11 @@ def test_without_a_churn_champion_the_snapshots_rfm_rule_serves(scripted: tuple[
     store.tags["churn"] = None
     served = LiveState(snapshots, poll_seconds=3600, load=store.load).current()
     assert served.ready and not served.models and served.not_ready_reasons() == []
-    assert served.versions() == {"churn": "baseline:rfm_rule", "next_purchase": "baseline:bgnbd",
-                                 "upsell": "baseline:popular_new_categories", "value": "baseline:bgnbd"}
     profile = served.snapshot.snapshot.profile.set_index("member_id")
+    churn_rule = profile["baseline_churn_rule"].iloc[0]
+    assert churn_rule in ("rfm_rule", "recency_over_gap")
+    assert served.versions() == {"churn": f"baseline:{churn_rule}", "next_purchase": "baseline:bgnbd",
+                                 "upsell": "baseline:popular_new_categories", "value": "baseline:bgnbd"}
     ids = list(profile.index[:25].astype(str))
     results = served.snapshot.members.scores(ids, 3)
     assert [r.churn_probability for r in results] == pytest.approx(list(profile.loc[ids, CHURN_COLUMN]))

@@ -87,6 +87,29 @@ def test_without_categories_upsell_is_the_spend_up_rule(transactions: pd.DataFra
     assert scored[UPSELL_COLUMN].between(0, 1).all() and scored[UPSELL_COLUMN].nunique() > 1
 
 
+@pytest.mark.parametrize("with_categories", [True, False])
+def test_the_serving_rule_is_the_one_that_ranks_best_out_of_time(transactions: pd.DataFrame,
+                                                                  with_categories: bool) -> None:
+    """Each rule fitted on the window before the latest and judged on the latest; the winner is named and serves."""
+    from training.baselines import BASELINES, SPEND_UP_BASELINES
+    from training.examples import LABEL_COLUMN, build_examples
+
+    data = transactions if with_categories else transactions.drop(columns=[contract.CATEGORY])
+    scored = serving_baselines(data, build_snapshot(data, AS_OF), CONFIG)
+    horizon = timedelta(days=CONFIG.horizon_days)
+    earlier = build_examples(data, [AS_OF - 2 * horizon], CONFIG.horizon_days)
+    latest = build_examples(data, [AS_OF - horizon], CONFIG.horizon_days)
+    targets = [(BASELINES, lambda rows: rows[LABEL_COLUMN].to_numpy(), "baseline_churn_rule")]
+    if not with_categories:
+        targets.append((SPEND_UP_BASELINES, lambda rows: spend_up(rows, CONFIG.spend_up_growth), "baseline_upsell_rule"))
+    for rules, label, column in targets:
+        aucs = {rule.name: roc_auc_score(label(latest), rule().fit(earlier, label(earlier)).predict_proba(latest))
+                for rule in rules}
+        assert set(scored[column]) == {max(aucs, key=aucs.get)}, aucs
+    if with_categories:
+        assert set(scored["baseline_upsell_rule"]) == {"popular_new_categories"}
+
+
 def test_too_little_history_leaves_the_baselines_empty(transactions: pd.DataFrame) -> None:
     """D - H before the first purchase: nothing to fit on, so no baseline (not a made-up one)."""
     early = transactions[contract.TS].min().date() + timedelta(days=30)
@@ -94,6 +117,7 @@ def test_too_little_history_leaves_the_baselines_empty(transactions: pd.DataFram
     assert len(scored) > 0
     assert scored[CHURN_COLUMN].isna().all() and scored[UPSELL_COLUMN].isna().all()
     assert (scored[CATEGORIES_COLUMN] == "").all()
+    assert (scored["baseline_churn_rule"] == "").all() and (scored["baseline_upsell_rule"] == "").all()
 
 
 def test_the_profile_gains_the_columns_row_for_row(transactions: pd.DataFrame, baselines: pd.DataFrame) -> None:

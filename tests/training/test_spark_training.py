@@ -16,7 +16,15 @@ from training.config import TrainConfig
 from training.evaluate import binary_metrics
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
 from training.fit import predict_proba
-from training.spark_training import SparkChurn, can_stop_early, spark_params, tasks_for_engine, validation_flags
+from training.spark_training import (
+    SparkChurn,
+    SparkFit,
+    SparkValue,
+    can_stop_early,
+    spark_params,
+    tasks_for_engine,
+    validation_flags,
+)
 from training.task import TaskData
 from training.tasks import all_tasks
 
@@ -41,6 +49,7 @@ def test_validation_split_is_the_latest_cutoff_fitted_on_windows_that_end_before
     ([False, True, True], [0, 1, 1], 0, False),  # early stopping off
     ([None, True, True], [0, 0, 1], 5, False),  # nothing to fit on before the latest cut-off
     ([False, True, True], [1, 0, 0], 5, False),  # AUC undefined on one validation class
+    ([False, None, None], [0, 0, 1], 5, False),  # nothing to validate on
 ])
 def test_early_stopping_runs_only_when_the_split_can_judge_rounds(flags: list[bool | None], labels: list[int],
                                                                    early_stopping_rounds: int, expected: bool) -> None:
@@ -48,14 +57,23 @@ def test_early_stopping_runs_only_when_the_split_can_judge_rounds(flags: list[bo
     assert can_stop_early(pd.Series(flags, dtype="boolean"), pd.Series(labels), config) is expected
 
 
-def test_tasks_for_engine_swaps_churn_only_when_spark_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_regression_target_stops_early_on_one_validation_value() -> None:
+    """Spend needs no two classes: a Tweedie loss is defined on any values."""
+    flags = pd.Series([False, True, True], dtype="boolean")
+    assert can_stop_early(flags, pd.Series([3.0, 0.0, 0.0]), CONFIG, binary=False) is True
+    assert can_stop_early(flags, pd.Series([3.0, 0.0, 0.0]), CONFIG, binary=True) is False
+
+
+def test_tasks_for_engine_swaps_churn_and_value_only_when_spark_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEMBERSCORE_ENGINE", raising=False)
     tasks = all_tasks()
     assert tasks_for_engine(tasks) == tasks
     monkeypatch.setenv("MEMBERSCORE_ENGINE", "spark")
     swapped = tasks_for_engine(tasks, session=_FakeSession())
-    assert isinstance(swapped[0], SparkChurn) and [t.name for t in swapped] == [t.name for t in tasks]
-    assert swapped[1:] == tasks[1:]
+    assert [t.name for t in swapped] == [t.name for t in tasks]
+    on_spark = {t.name: type(t).__name__ for t in swapped if isinstance(t, SparkFit)}
+    assert on_spark == {"churn": "SparkChurn", "value": "SparkValue"}  # AFT and multi-output have no Spark estimator
+    assert [t for t in swapped if not isinstance(t, SparkFit)] == [t for t in tasks if t.name not in on_spark]
 
 
 class _FakeSession:
@@ -105,3 +123,30 @@ def test_spark_churn_is_registered_served_and_as_good_as_a_local_fit(
     assert spark_auc > 0.7 and abs(spark_auc - local_auc) < 0.05, (spark_auc, local_auc)
     logged = {a.path for a in MlflowClient().list_artifacts(result.run_id)}
     assert "engine.json" in logged
+
+
+@pytest.mark.slow
+def test_spark_value_is_logged_like_a_local_fit_and_as_good(
+        spark: object, synthetic: tuple[pd.DataFrame, pd.DataFrame], data: TaskData, stores: object) -> None:
+    """Tweedie on Spark: the run's out-of-time numbers are that booster's, close to a local fit's on the same rows.
+
+    Promotion is not asserted: on the simulated (BG/NBD) members the BG/NBD + Gamma-Gamma baseline
+    is the right model and may win the gate.
+    """
+    from mlflow import MlflowClient
+
+    from training import registry
+    from training.pipeline import train_tasks
+    from training.value import Value, spend_target
+    from training.value_metrics import value_metrics
+
+    (result,) = train_tasks(synthetic[0], CONFIG, [SparkValue(spark, num_workers=2)]).results
+    booster = registry.load_booster("value", registry.CHALLENGER)  # this run's version, promoted or not
+    assert booster.feature_names == data.feature_names
+    actual = spend_target(data.evaluation)
+    spark_gini = value_metrics(actual, predict_proba(booster, data.evaluation))["normalized_gini"]
+    assert spark_gini == pytest.approx(result.out_of_time["model"]["normalized_gini"], abs=1e-12)
+    local_gini = value_metrics(actual, predict_proba(Value().fit(data, CONFIG), data.evaluation))["normalized_gini"]
+    assert spark_gini > 0.5 and abs(spark_gini - local_gini) < 0.05, (spark_gini, local_gini)
+    assert "engine.json" in {a.path for a in MlflowClient().list_artifacts(result.run_id)}
+
