@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +22,7 @@ import httpx
 import numpy as np
 import psutil
 
-from bench.measure import REPO, repeat_case
+from bench.measure import REPO, free_port, repeat_case, stop_process_group
 from features.store import latest_snapshot_path, read_snapshot
 
 HOST = "127.0.0.1"
@@ -52,12 +50,6 @@ SCENARIOS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def server_env(workdir: Path) -> dict[str, str]:
     """The trained workspace's stores, and the API key the load client sends."""
     return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
@@ -67,7 +59,7 @@ def server_env(workdir: Path) -> dict[str, str]:
 
 def start_server(target: str, env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``bentoml serve target`` on a free loopback port, in its own process group; returns it and its URL."""
-    port = free_port()
+    port = free_port(HOST)
     command = [sys.executable, "-m", "bentoml", "serve", target, "--host", HOST, "--port", str(port)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -83,22 +75,8 @@ def start_server(target: str, env: dict[str, str], log_path: Path) -> tuple[subp
         except httpx.TransportError:
             pass
         time.sleep(0.5)
-    stop_server(process)
+    stop_process_group(process)
     raise RuntimeError(f"{target} not ready after {READY_TIMEOUT_S:.0f} s:\n{log_path.read_text()[-3000:]}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """Terminate the server's own process group (BentoML forks workers)."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    except ProcessLookupError:
-        pass
 
 
 def peak_rss_mb(process: subprocess.Popen[bytes]) -> float:
@@ -168,4 +146,4 @@ def run_api_bench(workdir: Path, out: Path, runs: int, duration: float, warmup: 
         return results
     finally:
         for process, _ in servers.values():
-            stop_server(process)
+            stop_process_group(process)

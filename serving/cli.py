@@ -134,14 +134,19 @@ def _store_snapshot(frame: Any, as_of: date, config: Any) -> tuple[Any, Path]:
     The newest stored snapshot older than ``as_of`` supplies last period's tiers, so a member
     keeps a higher tier while their spend stays within the grace (segment_rules.yaml, tiers).
     """
-    from features.snapshot import build_snapshot
     from features.store import default_snapshot_dir, previous_tiers, write_snapshot
-    from training.serving_baselines import with_serving_baselines
 
     directory = default_snapshot_dir()
-    built = build_snapshot(frame, as_of, previous_tiers=previous_tiers(directory, as_of))
-    built = with_serving_baselines(frame, built, config)
+    built = _serving_snapshot(frame, as_of, config, previous_tiers(directory, as_of))
     return built, write_snapshot(built, directory)
+
+
+def _serving_snapshot(frame: Any, as_of: date, config: Any, tiers: Any = None) -> Any:
+    """The snapshot as of ``as_of`` with the churn and upsell baselines it serves when a task has no champion."""
+    from features.snapshot import build_snapshot
+    from training.serving_baselines import with_serving_baselines
+
+    return with_serving_baselines(frame, build_snapshot(frame, as_of, previous_tiers=tiers), config)
 
 
 @app.command()
@@ -159,11 +164,9 @@ def score(
     A task without a champion is scored by its baseline (BG/NBD for timing and value, the RFM
     rule for churn, popular new categories or the RFM rule for upsell), as the service does.
     """
-    from features.snapshot import build_snapshot
     from serving.scoring import score_frame
     from training import registry
     from training.config import read_config
-    from training.serving_baselines import with_serving_baselines
 
     if out.suffix not in (".csv", ".parquet"):
         raise ValueError(f"--out {out}: expected a .csv or .parquet file")
@@ -173,7 +176,7 @@ def score(
     if not models:
         raise NotReady(f"no champion for any model (e.g. {registry.model_name('churn')}): run `memberscore train` first")
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
-    built = with_serving_baselines(frame, build_snapshot(frame, cutoff), read_config(config))
+    built = _serving_snapshot(frame, cutoff, read_config(config))
     scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
     out.parent.mkdir(parents=True, exist_ok=True)
     scores.to_csv(out, index=False) if out.suffix == ".csv" else scores.to_parquet(out, index=False)

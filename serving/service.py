@@ -7,6 +7,7 @@ routing). What serves (models and snapshot) is one ``serving.live.Served`` read 
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import bentoml
@@ -27,6 +28,7 @@ from serving.pseudonym import pseudonym_key, pseudonymised
 from serving.schemas import (
     ExplainRequest,
     ExplainResponse,
+    MemberScore,
     Metadata,
     ModelInfo,
     Readiness,
@@ -66,9 +68,7 @@ class MemberScoring:
             results = loaded.members.scores(member_ids, explain)
         else:  # more reasons than were precomputed: explain the requested rows now
             results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
-        return ScoreResponse(results=results, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
-                             model_version=served.versions()["churn"],
-                             model_versions=served.versions())
+        return _score_response(served, results, loaded.snapshot.as_of)
 
     @web.post("/score_features")
     def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
@@ -79,9 +79,7 @@ class MemberScoring:
             results = score_feature_rows(served.boosters, request.rows, as_of, request.explain)
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
-        return ScoreResponse(results=results, snapshot_as_of=as_of.isoformat(),
-                             model_version=served.versions()["churn"],
-                             model_versions=served.versions())
+        return _score_response(served, results, as_of)
 
     @web.post("/explain")
     def explain(self, request: ExplainRequest) -> ExplainResponse:
@@ -168,6 +166,12 @@ web.add_exception_handler(StarletteHTTPException, http_error)
 MemberScoring.add_asgi_middleware(ReadinessProbeMiddleware)
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware)
 MemberScoring.add_asgi_middleware(RequestLimitsMiddleware)  # inside the key check: anonymous bodies are never read
+
+
+def _score_response(served: Served, results: list[MemberScore], as_of: date) -> ScoreResponse:
+    versions = served.versions()
+    return ScoreResponse(results=results, snapshot_as_of=as_of.isoformat(), model_version=versions["churn"],
+                         model_versions=versions)
 
 
 def _not_ready_text(served: Served) -> str:

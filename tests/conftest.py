@@ -106,3 +106,15 @@ def use_trained(trained: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(trained.snapshots))
     registry.configure_tracking()
     return trained
+
+
+@pytest.fixture(scope="module")
+def spark(request: pytest.FixtureRequest) -> Iterator[object]:
+    """A local Spark session on two cores for one test module, stopped when the module ends."""
+    from features.spark import spark_session
+
+    session = spark_session("local[2]", app_name=f"memberscore-test-{request.module.__name__.rsplit('.', 1)[-1]}")
+    try:
+        yield session
+    finally:
+        session.stop()

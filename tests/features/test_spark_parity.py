@@ -35,15 +35,11 @@ SUM_RTOL = 1e-9
 
 
 @pytest.fixture(scope="module")
-def engines() -> Iterator[dict[str, BaseBackend]]:
-    """In-process DuckDB and a local Spark (two cores), stopped when the module ends."""
-    from features.spark import spark_backend, spark_session
+def engines(spark: object) -> dict[str, BaseBackend]:
+    """In-process DuckDB and the module's local Spark (two cores)."""
+    from features.spark import spark_backend
 
-    session = spark_session("local[2]", app_name="memberscore-test-parity")
-    try:
-        yield {"duckdb": default_backend(), "spark": spark_backend(session)}
-    finally:
-        session.stop()
+    return {"duckdb": default_backend(), "spark": spark_backend(spark)}
 
 
 @pytest.fixture(scope="module")

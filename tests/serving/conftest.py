@@ -7,8 +7,6 @@ trained stores and gives it one API key.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
+from bench.measure import free_port, stop_process_group
 from features.snapshot import Snapshot, build_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,24 +31,9 @@ API_KEY = "test-key-0123456789"
 TINY_AS_OF = date(2024, 3, 1)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate the server's whole process group (BentoML forks workers), then make sure."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    except ProcessLookupError:
-        pass
+    """Terminate a test server's whole process group (BentoML forks workers)."""
+    stop_process_group(process, grace_seconds=15)
 
 
 @dataclass
@@ -66,7 +50,7 @@ def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,
                  target: str = "serving.service:MemberScoring", cwd: Path = REPO) -> RunningServer:
     """Start ``target`` (the service, or a built Bento's tag) on a free loopback port; wait until
     /readyz answers ``wait_for`` (200 or 503)."""
-    port = free_port()
+    port = free_port(HOST)
     log_path = log_dir / "bentoml.log"
     command = [sys.executable, "-m", "bentoml", "serve", target, "--host", HOST, "--port", str(port)]
     with open(log_path, "wb") as log:

@@ -41,17 +41,6 @@ def test_output_schema_has_each_models_reasons_only_when_explaining() -> None:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    from features.spark import spark_session
-
-    session = spark_session("local[2]", app_name="memberscore-test-scoring")
-    try:
-        yield session
-    finally:
-        session.stop()
-
-
-@pytest.fixture(scope="module")
 def models(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> dict[str, xgb.Booster]:
     data = prepare_data(synthetic[0], CONFIG)
     return {task.name: task.fit(data, CONFIG) for task in all_tasks() if task.name in SCORED_TASKS}

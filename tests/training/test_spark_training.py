@@ -85,17 +85,6 @@ class _FakeSession:
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    from features.spark import spark_session
-
-    session = spark_session("local[2]", app_name="memberscore-test-training")
-    try:
-        yield session
-    finally:
-        session.stop()
-
-
-@pytest.fixture(scope="module")
 def data(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> TaskData:
     from training.pipeline import prepare_data
 
