@@ -7,11 +7,13 @@ contribution can be told in words ("no purchase for 214 days, 6.0x their usual g
 from __future__ import annotations
 
 import functools
-import math
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
+
+import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,36 @@ class Feature:
     when_missing: str | None = None  # a full sentence for members without a value
     churn_direction: int = 0  # +1: more of it never lowers churn risk; -1: never raises it; 0: free
 
-    def in_words(self, row: Mapping[str, float]) -> str:
-        """Render ``reason`` for one member; say ``when_missing`` when its value is missing.
+    def in_words(self, row: Mapping[str, object]) -> str:
+        """Render ``reason`` for one member (``words`` of a one-member column set)."""
+        return self.words({name: np.array([row.get(name)], dtype=object) for name in self.reads()})[0]
 
-        Only the features the template names are read (batch scoring tells millions of reasons).
+    def words(self, columns: Mapping[str, np.ndarray]) -> list[str]:
+        """Render ``reason`` for many members at once; ``when_missing`` where the value is missing.
+
+        ``columns`` holds equal-length arrays of the features ``reads()`` names (an absent one counts
+        as missing). Where another feature the template names is missing, the value is told plainly.
+        Missing values are found column by column, so batch scoring's millions of reasons cost one
+        ``str.format`` each.
         """
-        if not _is_present(row.get(self.name)):
-            return self.when_missing or f"{self.description}: not known"
-        values = {name: row.get(name) for name in template_fields(self.reason)}
-        if not all(_is_present(value) for value in values.values()):  # another named feature is missing
-            return f"{self.description}: {row[self.name]:,.2f}"
-        return self.reason.format(**values)
+        own = columns.get(self.name)
+        if own is None:
+            raise KeyError(f"{self.name}: the feature's own values are needed to tell it in words")
+        fields = template_fields(self.reason)
+        named = [columns[name] if name in columns else np.full(len(own), None, dtype=object) for name in fields]
+        present = pd.notna(own)
+        complete = np.logical_and.reduce([present, *map(pd.notna, named)])
+        texts = np.full(len(own), self.when_missing or f"{self.description}: not known", dtype=object)
+        partial = present & ~complete
+        texts[partial] = _objects(f"{self.description}: {value:,.2f}" for value in own[partial].tolist())
+        render = self.reason.format_map
+        texts[complete] = _objects(render(dict(zip(fields, values)))
+                                   for values in zip(*(column[complete].tolist() for column in named)))
+        return texts.tolist()
+
+    def reads(self) -> tuple[str, ...]:
+        """The features whose values ``words`` reads: this one and any other its template names."""
+        return tuple(dict.fromkeys((self.name, *template_fields(self.reason))))
 
 
 @functools.cache
@@ -46,8 +67,9 @@ def template_fields(template: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(field for _, field, _, _ in string.Formatter().parse(template) if field))
 
 
-def _is_present(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
+def _objects(texts: Iterable[str]) -> np.ndarray:
+    """Strings as an object array (numpy would otherwise make a fixed-width ``str_`` array of them)."""
+    return np.fromiter(texts, dtype=object)
 
 
 ONE_PURCHASE: Final = "only one purchase so far, so no usual gap between purchases"

@@ -16,7 +16,7 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
-from serving.reasons import reason_text, top_positions
+from serving.reasons import feature_values, reason_texts, top_positions
 from serving.scoring import score_frame, shap_contributions
 
 DEFAULT_CHUNK_ROWS = 20_000
@@ -55,12 +55,12 @@ def _reason_columns(task: str, booster: xgb.Booster, rows: pd.DataFrame, explain
     contributions, frame = shap_contributions(booster, rows)
     names = list(frame.columns)
     order = top_positions(contributions, len(names), explain)
-    values = frame.to_dict(orient="records")
+    texts = reason_texts(feature_values(frame), names, order)
+    picked = np.take_along_axis(contributions, order, axis=1).astype("float64")
     columns: dict[str, object] = {}
-    for i in range(min(explain, len(names))):
-        picked = order[:, i]
-        columns[f"{task}_reason_{i + 1}"] = [reason_text(names[j], row) for j, row in zip(picked.tolist(), values)]
-        columns[f"{task}_reason_{i + 1}_contribution"] = contributions[np.arange(len(frame)), picked].astype("float64")
+    for i in range(order.shape[1]):
+        columns[f"{task}_reason_{i + 1}"] = texts[:, i]
+        columns[f"{task}_reason_{i + 1}_contribution"] = picked[:, i]
     for i in range(len(names), explain):  # fewer features than reasons asked for
         columns[f"{task}_reason_{i + 1}"] = [None] * len(frame)
         columns[f"{task}_reason_{i + 1}_contribution"] = np.full(len(frame), np.nan)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from serving.reasons import reason, top_positions
+from serving.reasons import picked_reasons, top_positions
 from serving.schemas import MemberScore, Reason
 from serving.scoring import shap_contributions
 
@@ -55,27 +55,32 @@ class MemberLookup:
         if explain > self.k:
             raise ValueError(f"explain: at most {self.k} reasons are precomputed, not {explain}")
         positions = self.index.get_indexer(list(member_ids))
-        return [MemberScore(member_id=member_id, status="unknown") if position < 0
-                else self._score(member_id, int(position), explain)
-                for member_id, position in zip(member_ids, positions)]
+        found = positions[positions >= 0]
+        reasons = {task: self._reasons(top, found, explain) for task, top in self.top.items()}
+        results, k = [], 0
+        for member_id, position in zip(member_ids, positions.tolist()):
+            if position < 0:
+                results.append(MemberScore(member_id=member_id, status="unknown"))
+                continue
+            results.append(self._score(member_id, position, {task: per_row[k] for task, per_row in reasons.items()}))
+            k += 1
+        return results
 
-    def _score(self, member_id: str, position: int, explain: int) -> MemberScore:
+    def _score(self, member_id: str, position: int, by_model: dict[str, list[Reason]]) -> MemberScore:
         values: dict[str, object] = {name: _number(column[position]) for name, column in self.numbers.items()}
         for name, (codes, labels) in self.labels.items():
             code = codes[position]
             values[name] = None if code < 0 else labels[code]
-        by_model = {task: self._reasons(top, position, explain) for task, top in self.top.items()}
         return MemberScore(member_id=member_id, status="scored", **values,
                            reasons=by_model.get("churn", []), model_reasons=by_model)
 
-    def _reasons(self, top: TopContributions, position: int, explain: int) -> list[Reason]:
-        if explain <= 0:
-            return []
-        member = self.feature_values[position]
-        row = {name: float(member[column]) if column >= 0 else 0.0
-               for name, column in zip(top.feature_names, top.columns.tolist())}
-        return [reason(top.feature_names[j], float(c), row)
-                for j, c in zip(top.positions[position, :explain].tolist(), top.contributions[position, :explain])]
+    def _reasons(self, top: TopContributions, rows: np.ndarray, explain: int) -> list[list[Reason]]:
+        """The first ``explain`` precomputed reasons of ``rows``, told in words for those rows only."""
+        if explain <= 0 or len(rows) == 0:
+            return [[] for _ in range(len(rows))]
+        values = np.where(top.columns >= 0, self.feature_values[np.ix_(rows, np.maximum(top.columns, 0))], 0.0)
+        return picked_reasons(values, top.feature_names, top.positions[rows, :explain],
+                              top.contributions[rows, :explain])
 
 
 def member_lookup(models: Mapping[str, xgb.Booster], scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame,

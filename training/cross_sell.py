@@ -217,7 +217,13 @@ def top_categories(scores: np.ndarray, vocabulary: Sequence[str], owned_mask: np
         raise ValueError("vocabulary must name every score column, without '|' in any name")
     offerable = np.where(owned_mask, -np.inf, scores)
     order = np.argsort(-offerable, axis=1, kind="stable")[:, :k]
-    return ["|".join(vocabulary[j] for j in row if np.isfinite(offerable[i, j])) for i, row in enumerate(order)]
+    names = np.asarray(vocabulary, dtype=object)[order]
+    listed = np.isfinite(np.take_along_axis(offerable, order, axis=1))  # a prefix of each row: -inf sorts last
+    joined = np.full(len(order), "", dtype=object)
+    for rank in range(order.shape[1]):  # column by column: a million members are k string joins, not a million
+        separator = "|" if rank else ""
+        joined = np.where(listed[:, rank], joined + separator + names[:, rank], joined)
+    return joined.tolist()
 
 
 def _adoption_counts(rows: pd.DataFrame) -> tuple[pd.Index, sparse.csr_matrix, sparse.csr_matrix]:

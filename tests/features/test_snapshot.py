@@ -467,6 +467,26 @@ def test_reason_naming_a_missing_other_feature_falls_back_to_the_value() -> None
     )
 
 
+def test_words_tell_many_members_at_once_each_case_as_in_words() -> None:
+    """One call over a column set: complete, own value missing, another named value missing, and
+    values of an integer column; every answer a plain ``str`` equal to the one-member ``in_words``."""
+    feature = catalogue.BY_NAME["gap_ratio"]
+    columns = {"gap_ratio": np.array([6.04, NAN, 2.0, 0.5]), "recency_days": np.array([214.4, 9.0, NAN, 10.0])}
+    expected = ["no purchase for 214 days, 6.0x their usual gap", ONE_PURCHASE,
+                f"{feature.description}: 2.00", "no purchase for 10 days, 0.5x their usual gap"]
+
+    words = feature.words(columns)
+
+    assert words == expected
+    assert all(type(text) is str for text in words)
+    assert [feature.in_words({name: values[i] for name, values in columns.items()}) for i in range(4)] == expected
+    assert catalogue.BY_NAME["orders_total"].words({"orders_total": np.array([3, 12])}) == [
+        "3 purchases in total", "12 purchases in total"]
+    assert feature.words({"gap_ratio": np.array([2.0])}) == [f"{feature.description}: 2.00"]  # recency not given
+    with pytest.raises(KeyError, match="gap_ratio"):
+        feature.words({"recency_days": np.array([1.0])})
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--regenerate-golden"]:
         raise SystemExit("usage: python -m tests.features.test_snapshot --regenerate-golden")

@@ -17,7 +17,7 @@ import xgboost as xgb
 
 from features.catalogue import BY_NAME, ONE_PURCHASE
 from features.store import latest_snapshot_path, read_snapshot
-from serving.reasons import top_reasons
+from serving.reasons import feature_values, reason_texts, top_reasons
 from serving.scoring import feature_matrix
 
 ROWS = 200
@@ -169,6 +169,21 @@ def test_top_reasons_truth_table(row: int, k: int, expected: list[tuple[str, flo
     assert got == expected
 
 
+def test_reason_texts_render_each_pick_in_place() -> None:
+    """Grouped by feature for speed, yet every (member, rank) gets the words of its own pick and value;
+    a share outside the catalogue is told as a share."""
+    features = HAND_FEATURES.assign(share_garden_tools=[0.25, 0.0])
+    order = np.array([[2, 0, 4], [4, 2, 3]])
+
+    texts = reason_texts(feature_values(features), list(features.columns), order)
+
+    assert texts.shape == (2, 3)
+    assert texts.tolist() == [
+        ["5 purchases in total", "no purchase for 214 days", "25% of spend in garden tools"],
+        ["0% of spend in garden tools", "1 purchases in total", ONE_PURCHASE],
+    ]
+
+
 def test_missing_value_is_null_and_told_in_words() -> None:
     """A NaN feature value becomes value=None and the catalogue's when_missing sentence."""
     reason = top_reasons(HAND_CONTRIBUTIONS, HAND_FEATURES, 1)[1][0]
@@ -184,6 +199,8 @@ def test_unknown_feature_falls_back_to_name_and_value() -> None:
     assert reason.feature == "mystery_score"
     assert reason.value == 7.0
     assert "mystery_score" in reason.text and "7" in reason.text
+    (missing,) = top_reasons(np.array([[-0.4, 0.0]]), features.assign(mystery_score=np.nan), 1)[0]
+    assert (missing.value, missing.text) == (None, "mystery_score: not known")
 
 
 def test_tiny_stump_has_exact_known_contributions() -> None:
