@@ -44,6 +44,8 @@ SCENARIOS = (
     Scenario("trivial_single", "trivial", "/score", "single", 8),
     Scenario("score_single", "scoring", "/score", "single", 8),
     Scenario("score_single_no_reasons", "scoring", "/score", "single_no_reasons", 8),
+    Scenario("trivial_single_2_clients", "trivial", "/score", "single", 2),  # below saturation: latency, not queueing
+    Scenario("score_single_2_clients", "scoring", "/score", "single", 2),
     Scenario("score_features_single", "scoring", "/score_features", "feature_rows", 8),
     Scenario("trivial_batch_1000", "trivial", "/score", "batch", 2),
     Scenario("score_batch_1000", "scoring", "/score", "batch", 2),

@@ -46,6 +46,8 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
     figures["api_single_rps_ratio"] = _ratio(single.get("rps"), trivial.get("rps"))
     figures["api_single_p50_ms"] = single.get("p50_ms")
     figures["api_single_p99_ms"] = single.get("p99_ms")
+    figures["api_single_2_clients_p50_ms"] = api.get("score_single_2_clients", {}).get("p50_ms")
+    figures["api_single_2_clients_p99_ms"] = api.get("score_single_2_clients", {}).get("p99_ms")
     figures["api_single_no_reasons_rps_ratio"] = _ratio(api.get("score_single_no_reasons", {}).get("rps"), trivial.get("rps"))
     figures["api_score_features_rps_ratio"] = _ratio(api.get("score_features_single", {}).get("rps"), trivial.get("rps"))
     figures["api_batch_1000_rps_ratio"] = _ratio(api.get("score_batch_1000", {}).get("rps"),

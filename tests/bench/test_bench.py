@@ -62,7 +62,8 @@ def test_headline_ratios_from_hand_made_results() -> None:
         "features": {"10m_ibis": {"seconds": 6.0, "peak_rss_mb": 900.0, "lines_per_s": 1.0},
                      "10m_sql": {"seconds": 4.0}, "10m_pandas": {"seconds": 12.0}},
         "scoring": {"ours": {"rows_per_s": 700.0}, "bare": {"rows_per_s": 1000.0}},
-        "api": {"score_single": {"rps": 300.0, "p99_ms": 40.0}, "trivial_single": {"rps": 1200.0}},
+        "api": {"score_single": {"rps": 300.0, "p99_ms": 40.0}, "trivial_single": {"rps": 1200.0},
+                "score_single_2_clients": {"rps": 150.0, "p50_ms": 9.0, "p99_ms": 21.0}},
     }}
     figures = report.headline(results)
     assert figures["features_10m_ratio_to_duckdb"] == pytest.approx(1.5)
@@ -71,6 +72,7 @@ def test_headline_ratios_from_hand_made_results() -> None:
     assert figures["scoring_ratio_to_xgboost"] == pytest.approx(0.7)
     assert figures["api_single_rps_ratio"] == pytest.approx(0.25)
     assert figures["api_single_p99_ms"] == 40.0
+    assert (figures["api_single_2_clients_p50_ms"], figures["api_single_2_clients_p99_ms"]) == (9.0, 21.0)
     assert figures["features_1m_ratio_to_duckdb"] is None
     markdown = report.render_markdown({**results, "scale": "test"})
     assert "| api_single_rps_ratio | 0.25 | >= 0.5 | **no** |" in markdown
