@@ -46,12 +46,16 @@ class Feature:
             raise KeyError(f"{self.name}: the feature's own values are needed to tell it in words")
         fields = template_fields(self.reason)
         named = [columns[name] if name in columns else np.full(len(own), None, dtype=object) for name in fields]
-        present = pd.notna(own)
-        complete = np.logical_and.reduce([present, *map(pd.notna, named)])
+        present = _known(own)
+        complete = present.copy()
+        for column in named:
+            complete &= _known(column)
+        render = self.reason.format_map
+        if complete.all():  # the usual case: no masks to apply
+            return [render(dict(zip(fields, values))) for values in zip(*(column.tolist() for column in named))]
         texts = np.full(len(own), self.when_missing or f"{self.description}: not known", dtype=object)
         partial = present & ~complete
         texts[partial] = _objects(f"{self.description}: {value:,.2f}" for value in own[partial].tolist())
-        render = self.reason.format_map
         texts[complete] = _objects(render(dict(zip(fields, values)))
                                    for values in zip(*(column[complete].tolist() for column in named)))
         return texts.tolist()
@@ -65,6 +69,11 @@ class Feature:
 def template_fields(template: str) -> tuple[str, ...]:
     """The names a ``str.format`` template reads, e.g. ``("recency_days", "gap_ratio")``."""
     return tuple(dict.fromkeys(field for _, field, _, _ in string.Formatter().parse(template) if field))
+
+
+def _known(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` holds a value: not NaN (float arrays, the fast common case), not None or NA."""
+    return ~np.isnan(values) if values.dtype.kind == "f" else np.asarray(pd.notna(values), dtype=bool)
 
 
 def _objects(texts: Iterable[str]) -> np.ndarray:

@@ -54,17 +54,24 @@ class MemberLookup:
         """Scores for the ids in request order, reasons included; ids not in the snapshot are 'unknown'."""
         if explain > self.k:
             raise ValueError(f"explain: at most {self.k} reasons are precomputed, not {explain}")
-        positions = self.index.get_indexer(list(member_ids))
-        found = positions[positions >= 0]
+        positions = [self._position(member_id) for member_id in member_ids]
+        found = np.array([position for position in positions if position >= 0], dtype=np.int64)
         reasons = {task: self._reasons(top, found, explain) for task, top in self.top.items()}
         results, k = [], 0
-        for member_id, position in zip(member_ids, positions.tolist()):
+        for member_id, position in zip(member_ids, positions):
             if position < 0:
                 results.append(MemberScore(member_id=member_id, status="unknown"))
                 continue
             results.append(self._score(member_id, position, {task: per_row[k] for task, per_row in reasons.items()}))
             k += 1
         return results
+
+    def _position(self, member_id: str) -> int:
+        """The member's row, -1 if absent: a hash probe (an Index of the request's ids costs ~100 us)."""
+        try:
+            return int(self.index.get_loc(member_id))
+        except KeyError:
+            return -1
 
     def _score(self, member_id: str, position: int, by_model: dict[str, list[Reason]]) -> MemberScore:
         values: dict[str, object] = {name: _number(column[position]) for name, column in self.numbers.items()}
@@ -88,6 +95,8 @@ def member_lookup(models: Mapping[str, xgb.Booster], scores_by_id: pd.DataFrame,
     """The lookup of every member of ``scores_by_id`` (``score_frame`` by id) with ``features_by_id`` beside it."""
     if not scores_by_id.index.equals(features_by_id.index):
         raise ValueError("scores and features must list the same members in the same order")
+    if not scores_by_id.index.is_unique:
+        raise ValueError("member ids must be unique in a snapshot")
     numbers, labels = {}, {}
     for name, column in scores_by_id.items():
         if pd.api.types.is_numeric_dtype(column):

@@ -48,7 +48,7 @@ def reason_texts(values: np.ndarray, names: Sequence[str], order: np.ndarray) ->
     so a million members cost one ``str.format`` per reason and no Python per value."""
     where = {name: i for i, name in enumerate(names)}
     texts = np.empty(order.shape, dtype=object)
-    for position in np.unique(order).tolist():
+    for position in set(order.flat):
         rows, ranks = np.nonzero(order == position)
         name = names[position]
         columns = {column: values[rows, where[column]] for column in _reads(name) if column in where}

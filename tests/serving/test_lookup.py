@@ -46,10 +46,10 @@ def test_first_output_booster_has_output_0s_margin_and_shap(tiny_models: dict[st
 @pytest.mark.parametrize("explain", [0, 1, 3, 5])
 def test_lookup_equals_explaining_on_request(tiny_models: dict[str, xgb.Booster], frames: tuple[pd.DataFrame, pd.DataFrame],
                                             explain: int) -> None:
-    """Every member, unknown ids among them: the same scores and the same reasons (text, value, SHAP)."""
+    """Every member, unknown and repeated ids among them: the same scores and reasons (text, value, SHAP)."""
     scores_by_id, features_by_id = frames
     lookup = member_lookup(tiny_models, scores_by_id, features_by_id, k=5, chunk_rows=97)
-    ids = [*scores_by_id.index[::-1], "no-such-member", ""]
+    ids = [*scores_by_id.index[::-1], scores_by_id.index[0], "no-such-member", ""]  # one member asked twice
     assert len(scores_by_id) % 97 != 0, "the last chunk must be partial"
     looked_up = lookup.scores(ids, explain)
     computed = score_members(tiny_models, scores_by_id, features_by_id, ids, explain)
@@ -91,3 +91,6 @@ def test_scores_and_features_must_line_up(tiny_models: dict[str, xgb.Booster],
     scores_by_id, features_by_id = frames
     with pytest.raises(ValueError, match="same members in the same order"):
         member_lookup(tiny_models, scores_by_id, features_by_id.iloc[::-1])
+    with pytest.raises(ValueError, match="member ids must be unique"):
+        member_lookup(tiny_models, pd.concat([scores_by_id, scores_by_id.head(1)]),
+                      pd.concat([features_by_id, features_by_id.head(1)]))
