@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from features.segment_rules import read_segment_rules
 from features.store import default_snapshot_dir
 from serving.auth import ApiKeyMiddleware
-from serving.errors import http_error, validation_error
+from serving.errors import http_error, quiet_refused_requests, validation_error
 from serving.explain import explain_row, score_feature_rows
 from serving.limits import RequestLimitsMiddleware
 from serving.live import LiveState, Served
@@ -53,6 +53,7 @@ class MemberScoring:
     """Every champion model's scores, with exact SHAP reasons, for the members of the newest snapshot."""
 
     def __init__(self) -> None:
+        quiet_refused_requests()
         poll_seconds = float(os.environ.get("MEMBERSCORE_POLL_SECONDS", "5"))
         self.live = LiveState(default_snapshot_dir(), poll_seconds, background=True)
         self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))

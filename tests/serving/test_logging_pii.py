@@ -151,6 +151,16 @@ def test_server_logs_no_ids_or_amounts(private_server: object, private: PrivateD
     assert leaks(log, private.transactions) == []
 
 
+def test_refused_requests_log_a_line_not_a_traceback(private_server: object) -> None:
+    """A malformed /score body is a WARNING naming the field; the log holds no traceback for it."""
+    with httpx.Client(base_url=private_server.base, timeout=60, headers={"X-API-Key": API_KEY}) as client:
+        response = client.post("/score", json={"member_ids": "m00001", "explain": 3})
+    assert response.status_code == 400
+    log = private_server.log()
+    assert "[WARNING]" in log and "Refused /score [POST]: member_ids: Input should be a valid array" in log
+    assert "Traceback" not in log
+
+
 def _environment(trained: object) -> dict[str, str]:
     """This process's environment pointed at the trained stores (PYTHONPATH: the checkout)."""
     return {**os.environ, **trained_env(trained), "PYTHONPATH": str(REPO)}
