@@ -374,10 +374,16 @@ def test_snapshot_of_the_golden_transactions_matches_the_golden_snapshot() -> No
     """Any change to a feature definition shows up here as a diff of the snapshot CSV."""
     actual = build_snapshot(read_golden_transactions(), GOLDEN_AS_OF).frame
 
+    golden = read_golden_snapshot()
+    fitted = [f.name for f in CATALOGUE if f.lifetime]
+
     assert len(actual) == 20
     pd.testing.assert_frame_equal(
-        actual, read_golden_snapshot(), check_exact=False, rtol=1e-9, atol=0
+        actual.drop(columns=fitted), golden.drop(columns=fitted), check_exact=False, rtol=1e-9, atol=0
     )
+    # BG/NBD + Gamma-Gamma come out of an L-BFGS-B fit: its optimum moves by ~1e-7 between CPUs
+    # (vectorised log/gammaln differ in the last bits), far less than any change to the model
+    pd.testing.assert_frame_equal(actual[fitted], golden[fitted], check_exact=False, rtol=1e-5, atol=0)
 
 
 def test_simulator_still_produces_the_golden_transactions() -> None:
