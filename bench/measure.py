@@ -84,6 +84,20 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_version(repo: Path = REPO) -> str:
+    """The commit the figures were measured on, with ``+changes`` when the work tree differed from it.
+
+    Sections may be re-run one at a time (``--sections``), so each records its own code version.
+    """
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md", ":!bench/results.json")
+    return f"{commit}+changes" if changed else commit
+
+
 def _cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):

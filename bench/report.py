@@ -95,8 +95,9 @@ def _settings(section: dict[str, Any], with_score_rows: bool = False) -> str:
     if not settings:
         return ""
     rows = f" on {settings['score_rows']:,} members" if with_score_rows else ""
-    return (f"Ran with {settings.get('runs')} runs per case{rows}, load average {settings.get('load_average_at_start')} "
-            f"(1, 5, 15 min) at the section's start.")
+    code = f" on code {settings['code']}" if settings.get("code") else ""
+    return (f"Ran with {settings.get('runs')} runs per case{rows}{code}, load average "
+            f"{settings.get('load_average_at_start')} (1, 5, 15 min) at the section's start.")
 
 
 def _features_table(results: dict[str, Any]) -> list[str]:

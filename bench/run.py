@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from bench.measure import REPO, machine, repeat_case
+from bench.measure import REPO, code_version, machine, repeat_case
 from bench.report import headline, render_markdown
 
 START, DAYS = date(2023, 1, 1), 730
@@ -131,11 +131,12 @@ def main() -> None:
     results.pop("scale_settings", None)  # settings are per section: sections may come from separate runs
     for section in SECTIONS:
         if section in sections:
-            started = time.perf_counter()
+            started, load_at_start, code = time.perf_counter(), machine()["load_average_at_start"], code_version()
             print(f"{section} ...", file=sys.stderr)
             results["sections"][section] = RUNNERS[section](work, scale)
             results["sections"][section]["section_seconds"] = time.perf_counter() - started
-            results["sections"][section]["settings"] = {**scale.__dict__, "load_average_at_start": machine()["load_average_at_start"]}
+            results["sections"][section]["settings"] = {**scale.__dict__, "load_average_at_start": load_at_start,
+                                                        "code": code}
             _write(results, out_dir)
     _write(results, out_dir)
     print(json.dumps(headline(results), indent=2))

@@ -8,6 +8,7 @@ checked here on a small simulated file (and again by ``make bench`` before timin
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -90,3 +91,29 @@ def test_peak_rss_is_the_child_own(tmp_path: Path) -> None:
     assert small_mb < 60
     with pytest.raises(RuntimeError, match="failed"):
         measure.run_command([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_code_version_names_the_commit_and_flags_changed_code(tmp_path: Path) -> None:
+    """Figures are traceable to code: the commit, '+changes' for edited tracked code, but not for
+    the results files a benchmark run itself rewrites."""
+    measure = bench_module("measure")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "bench").mkdir()
+    for name in ("code.py", "bench/results.json", "bench/RESULTS.md"):
+        (tmp_path / name).write_text("0\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
+    commit = git("rev-parse", "--short=12", "HEAD")
+
+    assert measure.code_version(tmp_path) == commit
+    (tmp_path / "bench/results.json").write_text("1\n")
+    (tmp_path / "bench/RESULTS.md").write_text("1\n")
+    (tmp_path / "untracked.py").write_text("1\n")
+    assert measure.code_version(tmp_path) == commit
+    (tmp_path / "code.py").write_text("1\n")
+    assert measure.code_version(tmp_path) == f"{commit}+changes"
+    assert measure.code_version(tmp_path / "bench" / "missing") == "unknown"
