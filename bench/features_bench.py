@@ -33,15 +33,16 @@ import pandas as pd
 
 from features.behaviour import TRAILING_WINDOWS_DAYS
 from features.catalogue import feature_names
+from features.engine import execute
 from features.snapshot import snapshot_expression
 
 FEATURES = feature_names(True, lifetime=False)
 
 
 def ibis_features(path: Path, as_of: date) -> pd.DataFrame:
-    """The product's engine-neutral expression, executed by an in-process DuckDB."""
+    """The product's engine-neutral expression, run as the product runs it (``features.engine.execute``)."""
     con = ibis.duckdb.connect()
-    return _sorted(con.execute(snapshot_expression(con.read_parquet(str(path)), as_of)))
+    return _sorted(execute(snapshot_expression(con.read_parquet(str(path)), as_of), con))
 
 
 def _window_columns(as_of: date) -> str:
