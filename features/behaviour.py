@@ -13,7 +13,9 @@ import ibis
 from ibis.expr.types import Table
 
 from features import contract
-from features.engine import days_between, timestamp_literal
+from features.engine import (
+    SECONDS_PER_DAY, days_between, exact_mean, exact_sample_std, exact_sum, seconds_between, timestamp_literal,
+)
 from features.purchases import orders
 
 TRAILING_WINDOWS_DAYS: Final = (30, 90, 180, 365)
@@ -30,7 +32,7 @@ def purchase_history(lines: Table, as_of: date) -> Table:
     # ties on ts are ordered by order key so the "last" gap is well defined (0 for same-time orders)
     by_member = ibis.window(group_by=bought[contract.MEMBER_ID], order_by=[bought.ts, bought._order])
     gaps = bought.mutate(
-        gap=days_between(bought.ts, bought.ts.lag().over(by_member)),
+        gap=seconds_between(bought.ts, bought.ts.lag().over(by_member)),
         sequence=ibis.row_number().over(by_member),
     )
     cut = timestamp_literal(as_of)
@@ -38,12 +40,12 @@ def purchase_history(lines: Table, as_of: date) -> Table:
         recency_days=days_between(cut, gaps.ts.max()),
         tenure_days=days_between(cut, gaps.ts.min()),
         orders_total=gaps.count(),
-        order_value_mean=gaps.net.mean(),
+        order_value_mean=exact_mean(gaps.net),
         order_value_max=gaps.net.max(),
-        lines_per_order=gaps.lines.mean(),
-        gap_mean_days=gaps.gap.mean(),
-        gap_std_days=gaps.gap.std(how="sample"),
-        gap_last_days=gaps.gap.argmax(gaps.sequence),
+        lines_per_order=exact_mean(gaps.lines),
+        gap_mean_days=exact_mean(gaps.gap) / SECONDS_PER_DAY,
+        gap_std_days=exact_sample_std(gaps.gap) / SECONDS_PER_DAY,
+        gap_last_days=gaps.gap.argmax(gaps.sequence).cast("float64") / SECONDS_PER_DAY,
     )
     usual_gap = ibis.ifelse(history.gap_mean_days > 0, history.gap_mean_days, ibis.null("float64"))
     return history.mutate(gap_ratio=history.recency_days / usual_gap)
@@ -52,10 +54,10 @@ def purchase_history(lines: Table, as_of: date) -> Table:
 def spend_and_returns(lines: Table) -> Table:
     """Per member: net spend (returns subtracted) and the share of gross spend returned."""
     amount = lines[contract.AMOUNT]
-    gross = ibis.ifelse(amount > 0, amount, 0.0).sum()
-    returned = ibis.ifelse(amount < 0, -amount, 0.0).sum()
+    gross = exact_sum(ibis.ifelse(amount > 0, amount, 0.0))
+    returned = exact_sum(ibis.ifelse(amount < 0, -amount, 0.0))
     return lines.group_by(contract.MEMBER_ID).aggregate(
-        spend_total=amount.sum(),
+        spend_total=exact_sum(amount),
         returns_share=ibis.ifelse(gross > 0, returned / gross, ibis.null("float64")),
     )
 
@@ -72,7 +74,7 @@ def trailing_activity(lines: Table, as_of: date) -> Table:
         inside = all_orders.ts >= timestamp_literal(as_of - timedelta(days=days))
         bought = inside & (all_orders.net > 0)
         columns[f"orders_{days}d"] = ibis.ifelse(bought, 1, 0).sum()
-        columns[f"spend_{days}d"] = ibis.ifelse(inside, all_orders.net, 0.0).sum()
+        columns[f"spend_{days}d"] = exact_sum(ibis.ifelse(inside, all_orders.net, 0.0))
     activity = all_orders.group_by(contract.MEMBER_ID).aggregate(**columns)
     recent, both = f"{TREND_WINDOW_DAYS}d", f"{2 * TREND_WINDOW_DAYS}d"
     return activity.mutate(

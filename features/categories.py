@@ -15,19 +15,21 @@ import pandas as pd
 from ibis.expr.types import Table
 
 from features import contract
+from features.engine import exact_sum
 
 
 def category_breadth(lines: Table) -> Table:
     """Per member: distinct categories bought, Shannon entropy (nats) of spend, top-category share."""
     bought = lines.filter((lines[contract.AMOUNT] > 0) & lines[contract.CATEGORY].notnull())
     per_category = bought.group_by([contract.MEMBER_ID, contract.CATEGORY]).aggregate(
-        spend=bought[contract.AMOUNT].sum()
+        spend=exact_sum(bought[contract.AMOUNT])
     )
-    total = per_category.spend.sum().over(ibis.window(group_by=per_category[contract.MEMBER_ID]))
+    total = exact_sum(per_category.spend, over=ibis.window(group_by=per_category[contract.MEMBER_ID]))
     shares = per_category.mutate(share=per_category.spend / total)
     return shares.group_by(contract.MEMBER_ID).aggregate(
         categories_distinct=shares.count(),
-        category_entropy=-(shares.share * shares.share.ln()).sum(),
+        # each term rounded to 1e-15, then added exactly: the same entropy in any order
+        category_entropy=-exact_sum(shares.share * shares.share.ln(), decimals=15),
         top_category_share=shares.share.max(),
     )
 

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Final, Literal, get_args
 
 import ibis
+import ibis.expr.datatypes as dt
 import pandas as pd
 from ibis.backends import BaseBackend
+from ibis.expr.builders import LegacyWindowBuilder
 from ibis.expr.types import Table, TimestampScalar
 
 
@@ -27,6 +29,8 @@ Engine = Literal["duckdb", "spark"]
 ENGINE_VARIABLE: Final = "MEMBERSCORE_ENGINE"  # duckdb (default) or spark
 SPARK_MASTER_VARIABLE: Final = "MEMBERSCORE_SPARK_MASTER"  # e.g. local[4], spark://host:7077, yarn
 SECONDS_PER_DAY: Final = 86400.0
+AMOUNT_DECIMALS: Final = 6  # amounts are added in fixed point at this precision: no currency has more
+_WHOLE: Final = dt.Decimal(precision=38, scale=0)
 
 
 def as_table(frame: pd.DataFrame | Table) -> Table:
@@ -98,5 +102,43 @@ def days_between(later: ibis.Value, earlier: ibis.Value) -> ibis.Value:
     so the fraction is floored on both. The seconds are cast to double before dividing because
     Spark reads the literal ``86400.0`` as a decimal and would round the quotient to 7 decimals.
     """
-    seconds = later.epoch_seconds().floor() - earlier.epoch_seconds().floor()
-    return seconds.cast("float64") / SECONDS_PER_DAY
+    return seconds_between(later, earlier).cast("float64") / SECONDS_PER_DAY
+
+
+# Order-independent aggregates. A float SUM, AVG or STDDEV on a parallel engine adds rows in the
+# order its threads happen to finish, so the same data gives results that differ in the last bits
+# from run to run (and between engines). A tree split can turn on such a bit and the trained model
+# changes: Online Retail's value model was promoted in one run and not in the next. Sums in fixed
+# point or whole numbers are exact, so every run, thread count and engine agrees to the bit.
+
+
+def exact_sum(values: ibis.NumericValue, decimals: int = AMOUNT_DECIMALS,
+              over: LegacyWindowBuilder | None = None) -> ibis.FloatingValue:
+    """Sum in fixed point (each value rounded to ``decimals`` places first), as float64.
+
+    ``over``: a window, for a running or per-partition total instead of a group's.
+    """
+    total = values.cast(dt.Decimal(precision=38, scale=decimals)).sum()
+    return (total if over is None else total.over(over)).cast("float64")
+
+
+def exact_mean(amounts: ibis.NumericValue) -> ibis.FloatingValue:
+    """Mean of amounts (or whole numbers) from their exact sum; NULL when there are none."""
+    return exact_sum(amounts) / amounts.count().cast("float64")
+
+
+def exact_sample_std(whole: ibis.IntegerValue) -> ibis.FloatingValue:
+    """Sample standard deviation of whole numbers (e.g. seconds); NULL for fewer than two.
+
+    From exact moments, ``n * sum(x^2) - sum(x)^2`` in 38-digit integers, then one float
+    division: no cancellation and no dependence on the order rows are added in.
+    """
+    x, n = whole.cast(_WHOLE), whole.count()
+    spread = n.cast(_WHOLE) * (x * x).sum() - x.sum() * x.sum()
+    variance = spread.cast("float64") / (n * (n - 1)).cast("float64")
+    return ibis.ifelse(n > 1, variance.sqrt(), ibis.null("float64"))
+
+
+def seconds_between(later: ibis.Value, earlier: ibis.Value) -> ibis.IntegerValue:
+    """Whole seconds from ``earlier`` to ``later`` (floored on both sides, as ``days_between``)."""
+    return later.epoch_seconds().floor() - earlier.epoch_seconds().floor()

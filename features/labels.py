@@ -13,7 +13,7 @@ from ibis.backends import BaseBackend
 from ibis.expr.types import Table
 
 from features import contract
-from features.engine import as_table, days_between, execute, timestamp_literal
+from features.engine import as_table, days_between, exact_sum, execute, timestamp_literal
 from features.purchases import lines_in_window, purchases
 
 LABEL_COLUMNS = ("churned", "orders_in_horizon", "days_to_next", "spend_in_horizon", "spend_before_horizon")
@@ -70,7 +70,7 @@ def labels_expression(lines: Table, as_of: date, horizon_days: int) -> Table:
 
 
 def _net_spend(window: Table, name: str) -> Table:
-    return window.group_by(contract.MEMBER_ID).aggregate(**{name: window[contract.AMOUNT].sum()})
+    return window.group_by(contract.MEMBER_ID).aggregate(**{name: exact_sum(window[contract.AMOUNT])})
 
 
 def category_history(transactions: pd.DataFrame, as_of: date, horizon_days: int) -> pd.DataFrame:
@@ -88,7 +88,7 @@ def category_history(transactions: pd.DataFrame, as_of: date, horizon_days: int)
     members = purchases(lines_in_window(lines, None, as_of)).select(contract.MEMBER_ID).distinct()
     keys = [contract.MEMBER_ID, contract.CATEGORY]
     history = lines_in_window(bought, None, as_of)
-    spend = history.group_by(keys).aggregate(spend_before=history[contract.AMOUNT].sum())
+    spend = history.group_by(keys).aggregate(spend_before=exact_sum(history[contract.AMOUNT]))
     window = lines_in_window(bought, as_of, as_of + timedelta(days=horizon_days))
     later = execute(window.select(*keys).distinct().semi_join(members, contract.MEMBER_ID))
     frame = execute(spend.semi_join(members, contract.MEMBER_ID)).merge(

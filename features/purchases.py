@@ -13,9 +13,7 @@ import ibis
 from ibis.expr.types import Table
 
 from features import contract
-from features.engine import timestamp_literal
-
-NET_DECIMALS = 6
+from features.engine import exact_sum, timestamp_literal
 
 
 def lines_in_window(lines: Table, start: date | None, end: date) -> Table:
@@ -35,19 +33,12 @@ def order_key(lines: Table) -> ibis.Value:
 
 
 def orders(lines: Table) -> Table:
-    """One row per (member, order): first line time, net, gross and returned amounts, line count."""
-    amount = lines[contract.AMOUNT]
-    keyed = lines.mutate(
-        _order=order_key(lines),
-        _gross=ibis.ifelse(amount > 0, amount, 0.0),
-        _returned=ibis.ifelse(amount < 0, -amount, 0.0),
-    )
+    """One row per (member, order): first line time, net amount, line count."""
+    keyed = lines.mutate(_order=order_key(lines))
     return keyed.group_by([contract.MEMBER_ID, "_order"]).aggregate(
         ts=keyed[contract.TS].min(),
-        # rounded so that 0.10 + 0.20 - 0.10 - 0.20 is 0, not 2.8e-17: no currency has 6 decimals
-        net=keyed[contract.AMOUNT].sum().round(NET_DECIMALS),
-        gross=keyed._gross.sum(),
-        returned=keyed._returned.sum(),
+        # in fixed point, so that 0.10 + 0.20 - 0.10 - 0.20 is 0, not 2.8e-17, in any order
+        net=exact_sum(keyed[contract.AMOUNT]),
         lines=keyed.count(),
     )
 

@@ -5,6 +5,7 @@ The agreement of DuckDB and Spark on real data is in test_spark_parity.py (slow)
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from features.engine import (
     configured_engine,
     days_between,
     default_backend,
+    exact_mean,
+    exact_sample_std,
+    exact_sum,
     execute,
     read_parquet,
     timestamp_literal,
@@ -106,3 +110,55 @@ def test_spark_runs_in_utc_and_tunes_shuffles_only_locally() -> None:
     assert local["spark.sql.session.timeZone"] == cluster["spark.sql.session.timeZone"] == "UTC"
     assert local["spark.sql.shuffle.partitions"] == "4"
     assert "spark.sql.shuffle.partitions" not in cluster
+
+
+# --- order-independent aggregates ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def many_lines(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~600k simulated lines with returns and categories: several Parquet row groups, so DuckDB
+    splits each member's rows across threads."""
+    from features.retail_simulation import simulate_retail
+
+    transactions, _ = simulate_retail(25_000, date(2023, 1, 1), 730, seed=3)
+    path = tmp_path_factory.mktemp("many") / "lines.parquet"
+    transactions.to_parquet(path, index=False, row_group_size=50_000)
+    return path
+
+
+def _features_and_labels(path: Path, threads: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    backend = ibis.duckdb.connect(threads=threads)
+    lines = read_parquet(path, backend)
+    features = execute(snapshot_expression(lines, date(2024, 10, 1)), backend)
+    labels = build_labels(lines, date(2024, 10, 1), 90, backend)
+    return (features.sort_values(contract.MEMBER_ID, ignore_index=True), labels)
+
+
+@pytest.mark.slow
+def test_features_and_labels_are_the_same_bits_on_one_thread_and_on_four(many_lines: Path) -> None:
+    """A float SUM/AVG/STDDEV adds rows in the order threads finish, which moves the last bits (and
+    then tree splits); the product's sums are exact, so thread count cannot show in any value."""
+    one_features, one_labels = _features_and_labels(many_lines, threads=1)
+    for _ in range(3):
+        four_features, four_labels = _features_and_labels(many_lines, threads=4)
+        pd.testing.assert_frame_equal(four_features, one_features, check_exact=True)
+        pd.testing.assert_frame_equal(four_labels, one_labels, check_exact=True)
+
+
+def test_exact_aggregates_on_hand_made_values() -> None:
+    """0.1 + 0.2 - 0.3 is 0 (a float sum gives 5.6e-17); the std of seconds comes from whole moments."""
+    table = ibis.memtable(pd.DataFrame({"g": ["a"] * 4 + ["b"] * 1 + ["c"] * 3,
+                                        "amount": [0.1, 0.2, -0.3, 0.0, 2.5, 1.0, 1.0, 1.0],
+                                        "seconds": [10, 20, 30, 40, 7, 86400, 86400, 86400]}))
+    result = execute(table.group_by("g").aggregate(
+        total=exact_sum(table.amount), mean=exact_mean(table.amount), std=exact_sample_std(table.seconds),
+        shares=exact_sum(table.amount, decimals=1),
+    )).set_index("g").sort_index()
+
+    assert result["total"].tolist() == [0.0, 2.5, 3.0]
+    assert result["mean"].tolist() == [0.0, 2.5, 1.0]
+    assert result.loc["a", "std"] == pytest.approx((500 / 3) ** 0.5, rel=1e-15)  # 10, 20, 30, 40
+    assert math.isnan(result.loc["b", "std"])  # one value: no sample std, as STDDEV_SAMP
+    assert result.loc["c", "std"] == 0.0  # equal values: exactly 0, no cancellation residue
+    assert result.loc["a", "shares"] == 0.0  # each value rounded to 1 decimal first: 0.1 + 0.2 - 0.3
