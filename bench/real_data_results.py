@@ -79,7 +79,7 @@ def main() -> None:
     reports = {}
     for name, relative in DATASETS.items():
         with tempfile.TemporaryDirectory(prefix=f"memberscore-{name}-") as workdir:
-            reports[name] = train_report(name, args.data / relative, Path(workdir))
+            reports[name] = train_report(name, args.data.resolve() / relative, Path(workdir))  # it runs in workdir
             print(f"{name}: done in {reports[name][1]:.0f} s", file=sys.stderr)
     args.out.write_text(table(reports))
     print(table(reports))
