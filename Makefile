@@ -48,7 +48,7 @@ browser:
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# Benchmarks: bench/RESULTS.md + bench/results.json (full: about an hour on 2 idle cores).
+# Benchmarks: bench/RESULTS.md + bench/results.json (full: about 35 minutes on 2 idle cores).
 # `make bench BENCH_SCALE=small` smoke-tests every script in minutes and writes under var/bench/small.
 BENCH_SCALE ?= full
 bench: install
