@@ -153,7 +153,7 @@ def test_exact_aggregates_on_hand_made_values() -> None:
                                         "seconds": [10, 20, 30, 40, 7, 86400, 86400, 86400]}))
     result = execute(table.group_by("g").aggregate(
         total=exact_sum(table.amount), mean=exact_mean(table.amount), std=exact_sample_std(table.seconds),
-        shares=exact_sum(table.amount, decimals=1),
+        cents=exact_sum(table.amount / 100), tenths=exact_sum(table.amount / 100, decimals=1),
     )).set_index("g").sort_index()
 
     assert result["total"].tolist() == [0.0, 2.5, 3.0]
@@ -161,4 +161,5 @@ def test_exact_aggregates_on_hand_made_values() -> None:
     assert result.loc["a", "std"] == pytest.approx((500 / 3) ** 0.5, rel=1e-15)  # 10, 20, 30, 40
     assert math.isnan(result.loc["b", "std"])  # one value: no sample std, as STDDEV_SAMP
     assert result.loc["c", "std"] == 0.0  # equal values: exactly 0, no cancellation residue
-    assert result.loc["a", "shares"] == 0.0  # each value rounded to 1 decimal first: 0.1 + 0.2 - 0.3
+    assert result.loc["c", "cents"] == 0.03  # 3 x 0.01 at the default 6 places
+    assert result["tenths"].tolist() == [0.0, 0.0, 0.0]  # each value rounded to 1 place before adding
