@@ -14,6 +14,7 @@ import pandas as pd
 
 from features.contract import AMOUNT, MEMBER_ID, TS, ColumnMapping
 from features.csv_source import MALFORMED_LINE, UNDECODABLE_TEXT
+from features.spreadsheet import write_csv_safely
 
 MISSING_MEMBER_ID: Final = "missing member_id"
 UNPARSEABLE_TS: Final = "unparseable ts"
@@ -98,6 +99,6 @@ def write_rejects(
         rows["_raw"] = unreadable["text"].reindex(rows.index)
     path = Path(rejects_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # RFC 4180 line ends: the csv writer then quotes a stray CR inside a cell too
-    rows.to_csv(path, index=False, lineterminator="\r\n", errors="backslashreplace")
+    # RFC 4180 line ends (the csv writer then quotes a stray CR inside a cell too), no formulas
+    write_csv_safely(rows, path, errors="backslashreplace")
     return str(path)

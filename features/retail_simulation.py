@@ -23,6 +23,7 @@ import pyarrow.compute  # noqa: F401  (registers pa.compute)
 
 from features import contract
 from features.seasonal_clock import SeasonalClock, shop_timestamps
+from features.spreadsheet import write_csv_safely
 
 
 GROCERY_CATEGORIES: tuple[str, ...] = ("grocery", "produce", "dairy", "bakery", "household", "drinks", "frozen", "beauty")
@@ -270,7 +271,7 @@ def write_simulation(transactions: pd.DataFrame, truth: pd.DataFrame, path: Path
         raise ValueError(f"out {path}: expected a .csv or .parquet file, not {path.suffix or 'no suffix'!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".csv":
-        transactions.to_csv(path, index=False)
+        write_csv_safely(transactions, path, lineterminator="\n")  # an input file: the bytes it always had
     else:
         transactions.to_parquet(path, index=False)
     truth.to_parquet(truth_path(path), index=False)

@@ -164,6 +164,7 @@ def score(
     A task without a champion is scored by its baseline (BG/NBD for timing and value, the RFM
     rule for churn, popular new categories or the RFM rule for upsell), as the service does.
     """
+    from features.spreadsheet import write_csv_safely
     from serving.scoring import score_frame
     from training import registry
     from training.config import read_config
@@ -179,7 +180,7 @@ def score(
     built = _serving_snapshot(frame, cutoff, read_config(config))
     scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
     out.parent.mkdir(parents=True, exist_ok=True)
-    scores.to_csv(out, index=False) if out.suffix == ".csv" else scores.to_parquet(out, index=False)
+    write_csv_safely(scores, out) if out.suffix == ".csv" else scores.to_parquet(out, index=False)
     typer.echo(f"scored {len(scores):,} members as of {cutoff} with {', '.join(sorted(models))} "
                f"(mean churn probability {scores['churn_probability'].mean():.3f}) -> {out}")
 

@@ -13,7 +13,6 @@ Percentile ranks compare a member's ranking score with every member of the snaps
 from __future__ import annotations
 
 import functools
-import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ import xgboost as xgb
 
 from features import contract
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, read_segment_rules
+from features.spreadsheet import csv_text
 from serving.reasons import top_reasons
 from serving.schemas import TargetFilters, TargetRow, TargetsRequest, TargetsResponse
 from serving.scoring import shap_contributions
@@ -236,11 +236,12 @@ def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, 
 
 
 def targets_csv(response: TargetsResponse) -> str:
-    """The rows as CSV, one column per reason (``reason_1``, ...) so a spreadsheet shows them side by side."""
+    """The rows as CSV, one column per reason (``reason_1``, ...) so a spreadsheet shows them side by side.
+
+    Spreadsheet-safe (``features.spreadsheet``): the CLI's file and the API's ``?format=csv`` both come from here.
+    """
     k = max((len(row.reasons) for row in response.rows), default=0)
     frame = pd.DataFrame([row.model_dump(exclude={"reasons"}) for row in response.rows], columns=ROW_COLUMNS)
     for i in range(k):
         frame[f"reason_{i + 1}"] = [row.reasons[i] if i < len(row.reasons) else "" for row in response.rows]
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    return buffer.getvalue()
+    return csv_text(frame)
