@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MEMBER_ID: Final = "member_id"
 TS: Final = "ts"
@@ -37,6 +37,12 @@ class ColumnMapping(BaseModel):
     sources where identical lines are separate purchases (e.g. CDNOW, which has no order
     id). ``max_abs_amount``: a line whose amount is larger than this in absolute value is
     rejected as ``absurd amount``; raise it for currencies with very small units.
+
+    How the file writes things: ``delimiter`` separates CSV cells (detected among ``,`` ``;``
+    tab ``|`` when absent). ``ts_format`` (a strptime format) or ``dayfirst`` says how to read
+    dates; without either, one reading is chosen for the whole column from the data or the file
+    is refused (``features.timestamps``). ``decimal`` and ``thousands`` are the marks in amounts
+    and quantities written as text, e.g. ``decimal: ","`` and ``thousands: "."`` for ``1.234,50``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -46,6 +52,11 @@ class ColumnMapping(BaseModel):
     encoding: str = "utf-8"
     duplicates: Literal["drop", "keep"] = "drop"
     max_abs_amount: float = Field(default=1e9, gt=0)
+    delimiter: str | None = None
+    ts_format: str | None = None
+    dayfirst: bool | None = None
+    decimal: Literal[".", ","] = "."
+    thousands: str | None = None
 
     @field_validator("columns")
     @classmethod
@@ -84,6 +95,35 @@ class ColumnMapping(BaseModel):
         if not math.isfinite(limit):
             raise ValueError("must be a finite number")
         return limit
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_separator(cls, delimiter: str | None) -> str | None:
+        if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+            raise ValueError(f"expected one character such as ',' ';' '|' or a tab, not {delimiter!r}")
+        return delimiter
+
+    @field_validator("ts_format")
+    @classmethod
+    def _strptime_format(cls, ts_format: str | None) -> str | None:
+        if ts_format is not None and "%" not in ts_format:
+            raise ValueError(f"expected a strptime format such as '%d/%m/%Y %H:%M', not {ts_format!r}")
+        return ts_format
+
+    @field_validator("thousands")
+    @classmethod
+    def _grouping_mark(cls, thousands: str | None) -> str | None:
+        if thousands is not None and (len(thousands) != 1 or thousands.isalnum() or thousands in "+-"):
+            raise ValueError(f"expected one mark such as '.' ',' or a space, not {thousands!r}")
+        return thousands
+
+    @model_validator(mode="after")
+    def _consistent_reading(self) -> ColumnMapping:
+        if self.ts_format is not None and self.dayfirst is not None:
+            raise ValueError("ts_format and dayfirst: set one, not both (a format already says where the day is)")
+        if self.thousands == self.decimal:
+            raise ValueError(f"decimal and thousands are both {self.decimal!r}: they must differ")
+        return self
 
     def source_for(self, contract_name: str) -> str:
         """Source column holding ``contract_name`` (the contract name itself when unmapped)."""

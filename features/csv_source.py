@@ -4,6 +4,8 @@ pandas' CSV parser either stops at the first broken line or (with ``on_bad_lines
 without saying where; a short line quietly becomes missing values. Here every record after
 the header is a row: one that cannot be read as the header's columns keeps its position,
 gets empty cells, and carries its reason and its text so the loader can reject and write it.
+Every row also knows the lines it came from, so any rejected row can name its line number and
+text as an editor shows them (``CsvTable.line_numbers``, ``CsvTable.raw_lines``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
+
+from features.delimiter import Delimiter, choose_delimiter
 
 MALFORMED_LINE: Final = "malformed line"
 UNDECODABLE_TEXT: Final = "undecodable text"
@@ -43,24 +48,46 @@ class CsvTable:
     read (``""`` for an empty cell). ``unreadable`` is indexed by the positions of records that
     could not be read as the header's columns, with columns ``reason`` and ``text`` (the line
     as read, undecodable bytes written as ``\\xNN``); their cells in ``frame`` are None.
+    ``delimiter`` is the separator used and where it came from.
+
+    Line numbers are physical lines, 1-based, as an editor counts them: the header is line 1
+    when nothing precedes it, blank lines count, and a record whose quoted cell spans several
+    lines is numbered by its first line (its raw text holds all of them). The decoded text is
+    kept (one string, cheaper than a list of lines) so that rejected rows can quote it.
     """
 
     frame: pd.DataFrame
     unreadable: pd.DataFrame
+    delimiter: Delimiter
+    text: str
+    line_offsets: np.ndarray  # where each physical line starts in ``text``, plus its end
+    first_lines: np.ndarray  # per row: its first physical line, 0-based
+    end_lines: np.ndarray  # per row: the line after its last (a malformed record: its first only)
+
+    def line_numbers(self, positions: np.ndarray) -> np.ndarray:
+        """The 1-based line number of each row at ``positions`` (0-based rows after the header)."""
+        return self.first_lines[positions] + 1
+
+    def raw_lines(self, positions: np.ndarray) -> list[str]:
+        """Each row's text as read, without its final line end (undecodable bytes as ``\\xNN``)."""
+        starts = self.line_offsets[self.first_lines[positions]]
+        ends = self.line_offsets[self.end_lines[positions]]
+        return [_as_text([self.text[start:end]]) for start, end in zip(starts.tolist(), ends.tolist())]
 
 
 class _Records:
     """The csv records of some lines with the span of lines each came from; can resume anywhere."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], delimiter: str = ",") -> None:
         self.lines = lines
+        self.delimiter = delimiter
         self.resume_at(0)
 
     def resume_at(self, line: int) -> None:
         """Go on reading at ``line``, whatever the current record was."""
         self.offset = line
         remaining = map(self.lines.__getitem__, range(line, len(self.lines)))
-        self.reader = csv.reader(remaining, strict=True)
+        self.reader = csv.reader(remaining, strict=True, delimiter=self.delimiter)
 
     def __iter__(self) -> Iterator[tuple[int, int, list[str] | None]]:
         """(first line, line after the last, fields) per non-blank record; fields None if broken."""
@@ -77,8 +104,11 @@ class _Records:
                 yield start, self.offset + self.reader.line_num, fields
 
 
-def read_csv_table(path: Path, encoding: str = "utf-8") -> CsvTable:
+def read_csv_table(path: Path, encoding: str = "utf-8", delimiter: str | None = None) -> CsvTable:
     """Read ``path``: the first non-blank record is the header, every later one is a row.
+
+    Cells are separated by ``delimiter``; without one it is detected from the first lines
+    (``features.delimiter``; an ambiguous file is refused, naming the ``delimiter`` option).
 
     A record whose field count differs from the header's, or whose quoting is broken (a quote
     never closed, text after a closing quote), is ``malformed line``; when such a record ran
@@ -87,26 +117,33 @@ def read_csv_table(path: Path, encoding: str = "utf-8") -> CsvTable:
     rest of the file. A record holding bytes that are not valid ``encoding`` is ``undecodable
     text``. Raises ValueError for a file that has no header or whose header is unreadable.
     """
-    lines, undecoded = _decoded_lines(path, encoding)
-    records = _Records(lines)
+    text, lines, undecoded = _decoded_lines(path, encoding)
+    chosen = choose_delimiter(lines, delimiter, str(path))
+    records = _Records(lines, chosen.character)
     header = _read_header(records, path, encoding, undecoded)
     width = len(header)
     rows: list[list[str] | list[None]] = []
+    spans: list[tuple[int, int]] = []
     unreadable: dict[int, tuple[str, str]] = {}
     for start, end, fields in records:
         if fields is not None and len(fields) == width:
             if not (undecoded and _any_between(undecoded, start, end)):
                 rows.append(fields)
+                spans.append((start, end))
                 continue
             unreadable[len(rows)] = (UNDECODABLE_TEXT, _as_text(lines[start:end]))
         else:
             if end > start + 1:
                 records.resume_at(start + 1)
-            unreadable[len(rows)] = (MALFORMED_LINE, _as_text(lines[start : start + 1]))
+            end = start + 1
+            unreadable[len(rows)] = (MALFORMED_LINE, _as_text(lines[start:end]))
         rows.append([None] * width)
+        spans.append((start, end))
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     table = pd.DataFrame.from_dict(unreadable, orient="index", columns=["reason", "text"])
-    return CsvTable(frame, table)
+    bounds = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    offsets = np.concatenate([[0], np.cumsum([len(line) for line in lines], dtype=np.int64)])
+    return CsvTable(frame, table, chosen, text, offsets, bounds[:, 0].copy(), bounds[:, 1].copy())
 
 
 def _decode(data: bytes, encoding: str) -> str:
@@ -151,14 +188,17 @@ def _unique_names(names: list[str]) -> list[str]:
     return unique
 
 
-def _decoded_lines(path: Path, encoding: str) -> tuple[list[str], list[int]]:
-    """The physical lines of the file (line ends kept, as csv wants them) and, in order, the
-    numbers of those holding bytes that ``encoding`` could not decode."""
+def _decoded_lines(path: Path, encoding: str) -> tuple[str, list[str], list[int]]:
+    """The text, its physical lines (line ends kept, as csv wants them) and, in order, the
+    numbers of those holding bytes that ``encoding`` could not decode.
+
+    A line ends at LF, CRLF or a lone CR, as in most editors.
+    """
     text = _decode(path.read_bytes(), encoding)
     lines = list(io.StringIO(text, newline=""))
     if not _UNDECODED.search(text):  # one pass over the text instead of one per line
-        return lines, []
-    return lines, [number for number, line in enumerate(lines) if _UNDECODED.search(line)]
+        return text, lines, []
+    return text, lines, [number for number, line in enumerate(lines) if _UNDECODED.search(line)]
 
 
 def _any_between(sorted_numbers: list[int], start: int, end: int) -> bool:

@@ -9,11 +9,15 @@ Each rejected row gets exactly one reason, the first that applies, in this order
 - ``malformed line``: a CSV record with the wrong number of fields or broken quoting;
 - ``undecodable text``: a CSV record with bytes that are not valid in the mapping's ``encoding``;
 - ``missing member_id``: no id, or only blanks (ids are text: ``"007"`` stays ``"007"``);
-- ``unparseable ts``: no time, or text that is not a date with a four-digit year;
+- ``unparseable ts``: no time, text that is not a date with a four-digit year, or (with the
+  mapping's ``ts_format``) text that does not match that format. A column is read one way for
+  the whole file (``features.timestamps``); a file whose day/month order is unclear is refused;
 - ``future ts``: later than the load time plus one day, in the mapping's time zone. A sale
   cannot happen after the file was written; the day of slack absorbs a source whose naive
   times are in another zone than configured, and clock skew. The load time is ``loaded_at``;
-- ``non-numeric amount``: no amount, text, NaN, infinity, or too large for a float (``1e309``);
+- ``non-numeric amount``: no amount, text, NaN, infinity, or too large for a float (``1e309``),
+  or a number not written with the mapping's ``decimal`` and ``thousands`` marks
+  (``features.amounts``); the report hints at the marks when amounts look like decimal commas;
 - ``absurd amount``: ``abs(amount)`` above the mapping's ``max_abs_amount`` (default 1e9,
   e.g. ``1e300`` or a 30-digit integer): a typo or an overflow, never a line total;
 - ``duplicate row``: a row identical in every source column to an earlier row, when the
@@ -21,12 +25,17 @@ Each rejected row gets exactly one reason, the first that applies, in this order
 
 Raises ValueError, naming the file and the reason, only when the file as a whole cannot be used:
 unknown file type, missing or unreadable file, no header line, a header that is not text in the
-configured encoding, or a required (or mapped) column that is absent.
+configured encoding, a delimiter that cannot be told, dates whose day/month order is unclear, or a
+required (or mapped) column that is absent.
+
+Every rejected row is written with its line number (1-based, as an editor counts: the header is
+line 1; a Parquet file or a frame has no lines, so its 1-based row number) and its raw text (for
+Parquet or a frame, its cells as one CSV line); see ``features.rejects``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -47,7 +56,8 @@ from features.contract import (
     ColumnMapping,
     read_mapping,
 )
-from features.csv_source import read_csv_table
+from features.amounts import decimal_comma_hint, read_numbers
+from features.csv_source import CsvTable, read_csv_table
 from features.rejects import (  # the reasons are part of this module's public surface
     ABSURD_AMOUNT,
     DUPLICATE_ROW,
@@ -58,10 +68,12 @@ from features.rejects import (  # the reasons are part of this module's public s
     REJECT_REASONS,
     UNDECODABLE_TEXT,
     UNPARSEABLE_TS,
+    RowOrigin,
     latest_ts,
     reject_reasons,
     write_rejects,
 )
+from features.timestamps import TS_DTYPE, as_local_naive, read_timestamps
 
 __all__ = [
     "ABSURD_AMOUNT",
@@ -79,11 +91,7 @@ __all__ = [
     "load_transactions",
 ]
 
-TS_DTYPE: Final = "datetime64[us]"  # pandas 3's default unit; ns would overflow after 2262
 DEFAULT_REJECTS_DIR: Final = Path("var/rejects")
-# A timestamp text must name a four-digit year: dateutil otherwise reads "now", "12:00" or
-# "may" relative to today's clock, which would make a load depend on the day it runs.
-_YEAR_PATTERN: Final = r"\d{4}"
 
 TRANSACTIONS_SCHEMA: Final = pa.DataFrameSchema(
     {
@@ -105,13 +113,20 @@ TRANSACTIONS_SCHEMA: Final = pa.DataFrameSchema(
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What one load did: nothing read is unaccounted for."""
+    """What one load did: nothing read is unaccounted for, and how the file was read.
+
+    ``delimiter`` (CSV only), e.g. ``";" (detected)``; ``ts_reading``, e.g. ``day-first (inferred
+    from 13/02/2024)``; ``hints``: what to set in the mapping when rejects suggest a misreading.
+    """
 
     source: str
     rows_read: int
     rows_kept: int
     rejected_by_reason: dict[str, int]
     rejects_path: str | None
+    delimiter: str | None = None
+    ts_reading: str | None = None
+    hints: tuple[str, ...] = ()
 
     @property
     def rows_rejected(self) -> int:
@@ -126,18 +141,27 @@ class LoadReport:
             "rows_rejected": self.rows_rejected,
             "rejected_by_reason": dict(self.rejected_by_reason),
             "rejects_path": self.rejects_path,
+            "delimiter": self.delimiter,
+            "ts_reading": self.ts_reading,
+            "hints": list(self.hints),
         }
 
     def summary(self) -> str:
-        """One line for a human, e.g. ``read 10 rows, kept 8, rejected 2 (unparseable ts: 2)``."""
+        """One line for a human, e.g. ``read 10 rows, kept 8, rejected 2 (unparseable ts: 2)``,
+        then how the file was read and any hint, ``; ``-separated (a CLI error shows one line)."""
         line = (
             f"read {self.rows_read:,} rows, kept {self.rows_kept:,}, "
             f"rejected {self.rows_rejected:,}"
         )
-        if not self.rejected_by_reason:
-            return line
-        reasons = ", ".join(f"{why}: {count:,}" for why, count in self.rejected_by_reason.items())
-        return f"{line} ({reasons})"
+        if self.rejected_by_reason:
+            reasons = ", ".join(f"{why}: {count:,}" for why, count in self.rejected_by_reason.items())
+            line = f"{line} ({reasons})"
+        notes = [*self.hints]
+        if self.delimiter is not None:
+            notes.append(f"delimiter {self.delimiter}")
+        if self.ts_reading is not None:
+            notes.append(f"ts read {self.ts_reading}")
+        return "; ".join([line, *notes])
 
 
 def load_transactions(
@@ -158,19 +182,21 @@ def load_transactions(
         mapping = read_mapping(mapping)
     if rejects_path is None:
         rejects_path = DEFAULT_REJECTS_DIR / f"{path.stem}.rejects.csv"
-    raw, unreadable = _read_table(path, mapping.encoding)
-    return clean_transactions(
+    raw, table = _read_table(path, mapping)
+    clean, report = clean_transactions(
         raw,
         mapping,
         source=str(path),
         rejects_path=rejects_path,
-        unreadable=unreadable,
+        unreadable=None if table is None else table.unreadable,
         loaded_at=loaded_at,
+        origin=table,
     )
+    return clean, report if table is None else replace(report, delimiter=table.delimiter.describe())
 
 
-def _read_table(path: Path, encoding: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Every column as stored, and the CSV records that could not be read (features.csv_source).
+def _read_table(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, CsvTable | None]:
+    """Every column as stored, and for CSV the table read (unreadable records, lines, delimiter).
 
     CSV cells stay text so ids keep leading zeros; cleaning reads an empty cell as missing.
     """
@@ -182,10 +208,10 @@ def _read_table(path: Path, encoding: str) -> tuple[pd.DataFrame, pd.DataFrame |
     try:
         if suffix == ".parquet":
             return pd.read_parquet(path, engine="pyarrow"), None
-        table = read_csv_table(path, encoding)
+        table = read_csv_table(path, mapping.encoding, mapping.delimiter)
     except (OSError, pyarrow.ArrowException) as error:
         raise ValueError(f"{path}: unreadable ({_first_line(error)})") from None
-    return table.frame, table.unreadable
+    return table.frame, table
 
 
 def _first_line(error: Exception) -> str:
@@ -200,18 +226,20 @@ def clean_transactions(
     rejects_path: str | Path | None = None,
     unreadable: pd.DataFrame | None = None,
     loaded_at: datetime | None = None,
+    origin: RowOrigin | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Rename, type and filter ``raw`` onto the contract, sorted by (member_id, ts).
 
     Each rejected row gets exactly one reason, the first that applies (module docstring).
     ``unreadable`` (``reason``, ``text`` by row position) marks source records that could not
-    be split into cells. Rejected rows are written, as read plus ``_row`` (0-based position of
-    the record after the header) and ``_reason``, and ``_raw`` (the line as read) when some
-    record was unreadable, to ``rejects_path`` when given and there are any. Negative amounts
-    are valid: returns are netted elsewhere.
+    be split into cells; ``origin`` gives the rows' line numbers and text (a CSV file's).
+    Rejected rows are written, as read plus ``_line`` (1-based line, or row number without
+    ``origin``), ``_row`` (0-based position after the header), ``_reason`` and ``_raw`` (the
+    text as read), to ``rejects_path`` when given and there are any. Negative amounts are
+    valid: returns are netted elsewhere.
     """
     raw = raw.reset_index(drop=True)
-    typed = _typed_contract_frame(raw, _select_sources(raw, mapping, source), mapping.timezone)
+    typed, ts_reading, hints = _typed_contract_frame(raw, _select_sources(raw, mapping, source), mapping, source)
     reasons = reject_reasons(raw, typed, mapping, unreadable, latest_ts(loaded_at, mapping))
     rejected = reasons.notna()
     clean = (
@@ -220,7 +248,7 @@ def clean_transactions(
         .reset_index(drop=True)
     )
     clean = TRANSACTIONS_SCHEMA.validate(clean)
-    written = write_rejects(raw, reasons, unreadable, rejects_path) if rejected.any() else None
+    written = write_rejects(raw, reasons, unreadable, rejects_path, origin) if rejected.any() else None
     counts = reasons.value_counts()
     report = LoadReport(
         source=source,
@@ -228,6 +256,8 @@ def clean_transactions(
         rows_kept=len(clean),
         rejected_by_reason={r: int(counts[r]) for r in REJECT_REASONS if r in counts.index},
         rejects_path=written,
+        ts_reading=ts_reading,
+        hints=hints,
     )
     return clean, report
 
@@ -249,19 +279,30 @@ def _select_sources(raw: pd.DataFrame, mapping: ColumnMapping, source: str) -> d
 
 
 def _typed_contract_frame(
-    raw: pd.DataFrame, sources: dict[str, str], timezone: str
-) -> pd.DataFrame:
-    """Contract columns only, in contract dtypes; unreadable values become missing."""
+    raw: pd.DataFrame, sources: dict[str, str], mapping: ColumnMapping, source: str
+) -> tuple[pd.DataFrame, str | None, tuple[str, ...]]:
+    """Contract columns only, in contract dtypes (unreadable values missing), how ts was read,
+    and hints for the report."""
     columns: dict[str, pd.Series] = {}
+    ts_reading: str | None = None
+    hints: list[str] = []
     for name, column in sources.items():
         values = raw[column]
-        if name == TS:
-            columns[name] = _local_naive_ts(values, timezone)
+        if name == TS and pd.api.types.is_datetime64_any_dtype(values):
+            columns[name] = as_local_naive(values, mapping.timezone)
+            ts_reading = "as stored (typed timestamps)"
+        elif name == TS:
+            read = read_timestamps(_to_text(values), mapping, column, source)
+            columns[name], ts_reading = read.stamps, read.reading
+            hints += [read.hint] if read.hint else []
         elif name in (AMOUNT, QUANTITY):
-            columns[name] = _to_float(values)
+            columns[name] = _to_float(values, mapping)
+            if name == AMOUNT and not pd.api.types.is_numeric_dtype(values):
+                hint = decimal_comma_hint(_to_text(values), columns[name], mapping.decimal)
+                hints += [hint] if hint else []
         else:
             columns[name] = _to_text(values)
-    return pd.DataFrame(columns, index=raw.index)
+    return pd.DataFrame(columns, index=raw.index), ts_reading, tuple(hints)
 
 
 def _to_text(values: pd.Series) -> pd.Series:
@@ -270,39 +311,9 @@ def _to_text(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
-def _to_float(values: pd.Series) -> pd.Series:
-    """Float64 with NaN for anything that is not a finite number."""
+def _to_float(values: pd.Series, mapping: ColumnMapping) -> pd.Series:
+    """Float64 with NaN for anything that is not a finite number; text read with the mapping's marks."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        values = _to_text(values).astype(object)
+        return read_numbers(_to_text(values), mapping.decimal, mapping.thousands)
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     return numbers.where(np.isfinite(numbers))
-
-
-def _local_naive_ts(values: pd.Series, timezone: str) -> pd.Series:
-    """Naive wall-clock time in ``timezone``: naive input is already local, aware is converted."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return _as_local_naive(values, timezone)
-    text = _to_text(values)
-    text = text.where(text.str.contains(_YEAR_PATTERN, na=False))
-    try:
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    except ValueError:  # aware and naive, or several offsets: pandas refuses to pick one zone
-        stamps = [_parse_one(value, timezone) for value in text.astype(object)]
-        return pd.Series(stamps, index=values.index, dtype=TS_DTYPE)
-    return _as_local_naive(parsed, timezone)
-
-
-def _as_local_naive(stamps: pd.Series, timezone: str) -> pd.Series:
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        stamps = stamps.dt.tz_convert(timezone).dt.tz_localize(None)
-    return stamps.astype(TS_DTYPE)
-
-
-def _parse_one(value: object, timezone: str) -> pd.Timestamp:
-    """Slow path for columns that mix zones: one value at a time."""
-    if value is pd.NA or value is None:
-        return pd.NaT
-    stamp = pd.to_datetime(value, errors="coerce", format="mixed")
-    if stamp is pd.NaT or stamp.tzinfo is None:
-        return stamp
-    return stamp.tz_convert(timezone).tz_localize(None)

@@ -1,13 +1,17 @@
 """Why a row is rejected, and where rejected rows go: the loader's reasons in one place.
 
 The reasons and their order are documented in ``features.load``; a row gets the first that applies.
+A rejects file holds each rejected row's cells as read, then ``_line`` (where it is in the file),
+``_row`` (0-based position after the header, as before), ``_reason`` and ``_raw`` (its text).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 import pandas as pd
@@ -35,6 +39,43 @@ REJECT_REASONS: Final = (
 )
 # slack after the load time: naive times read in the wrong zone, clock skew
 FUTURE_SLACK: Final = pd.Timedelta(days=1)
+# the columns a rejects file adds to the source's (underscored: a source may have a column "line")
+LINE_COLUMN: Final = "_line"
+ROW_COLUMN: Final = "_row"
+REASON_COLUMN: Final = "_reason"
+RAW_COLUMN: Final = "_raw"
+
+
+class RowOrigin(Protocol):
+    """Where rows came from: their line numbers and text in the source (``features.csv_source.CsvTable``)."""
+
+    def line_numbers(self, positions: np.ndarray) -> np.ndarray: ...
+
+    def raw_lines(self, positions: np.ndarray) -> list[str]: ...
+
+
+class FrameRows:
+    """The origin of rows that have no lines (Parquet, a frame): the 1-based row number, and the
+    row's cells rendered as one CSV line (missing cells empty) in place of a raw line."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def line_numbers(self, positions: np.ndarray) -> np.ndarray:
+        return np.asarray(positions, dtype=np.int64) + 1
+
+    def raw_lines(self, positions: np.ndarray) -> list[str]:
+        rows = self.frame.iloc[positions].astype(object)
+        rows = rows.where(rows.notna(), None)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="")
+        texts: list[str] = []
+        for values in rows.itertuples(index=False, name=None):  # rejected rows only
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(values)
+            texts.append(buffer.getvalue())
+        return texts
 
 
 def latest_ts(loaded_at: datetime | None, mapping: ColumnMapping) -> pd.Timestamp:
@@ -89,14 +130,27 @@ def write_rejects(
     reasons: pd.Series,
     unreadable: pd.DataFrame | None,
     rejects_path: str | Path | None,
+    origin: RowOrigin | None = None,
 ) -> str | None:
-    """Write rejected rows as read, with their source position and reason; return the path."""
+    """Write rejected rows as read, with their line, position, reason and text; return the path.
+
+    ``origin`` gives line numbers and text (a CSV file's); without it rows are numbered from 1
+    and rendered from their cells, except unreadable records, whose text ``unreadable`` holds.
+    """
     if rejects_path is None:
         return None
-    rejected = reasons.notna()
-    rows = raw.loc[rejected].assign(_row=np.flatnonzero(rejected), _reason=reasons[rejected])
-    if unreadable is not None and not unreadable.empty:
-        rows["_raw"] = unreadable["text"].reindex(rows.index)
+    rejected = reasons.notna().to_numpy(bool)
+    positions = np.flatnonzero(rejected)
+    source = origin if origin is not None else FrameRows(raw)
+    texts = pd.Series(source.raw_lines(positions), index=raw.index[positions], dtype=object)
+    if origin is None and unreadable is not None and not unreadable.empty:
+        texts.update(unreadable["text"])
+    rows = raw.loc[rejected].assign(**{
+        LINE_COLUMN: source.line_numbers(positions),
+        ROW_COLUMN: positions,
+        REASON_COLUMN: reasons[rejected],
+        RAW_COLUMN: texts,
+    })
     path = Path(rejects_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # RFC 4180 line ends (the csv writer then quotes a stray CR inside a cell too), no formulas

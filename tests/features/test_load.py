@@ -109,8 +109,11 @@ def test_rejects_file_holds_rows_as_read_with_position_and_reason(
     assert report.rejects_path == str(tmp_path / "out" / "r.csv")
     rejects = read_rejects(report.rejects_path)
     expected = [(row, cells, reason) for row, (cells, reason) in enumerate(ROWS) if reason]
-    assert list(rejects.columns) == [*HEADER, "_row", "_reason"]
+    assert list(rejects.columns) == [*HEADER, "_line", "_row", "_reason", "_raw"]
+    assert rejects["_line"].astype(int).tolist() == [row + 2 for row, _, _ in expected]  # header is line 1
     assert rejects["_row"].astype(int).tolist() == [row for row, _, _ in expected]
+    lines = retail_csv.read_text().splitlines()
+    assert rejects["_raw"].tolist() == [lines[row + 1] for row, _, _ in expected]  # every reject, as in the file
     assert rejects["_reason"].tolist() == [reason for _, _, reason in expected]
     assert rejects["InvoiceDate"].tolist() == [cells[1] for _, cells, _ in expected]
     assert rejects["Note"].tolist() == [cells[3] for _, cells, _ in expected]

@@ -165,6 +165,16 @@ class HostileCsv:
         undecodable = NOT_UTF8 if marker else b""
         return head.encode(self.encoding.codec) + undecodable + tail.encode(self.encoding.codec)
 
+    def line_numbers(self) -> list[int]:
+        """Each record's first physical line, 1-based (the header is line 1; blank lines and
+        line ends inside quoted cells count, as in an editor)."""
+        texts = [_csv_line(HEADER), *(line.text() for line in self.lines)]
+        numbers, line = [], 1
+        for i, text in enumerate(texts):
+            numbers.append(line)
+            line += len(list(io.StringIO(text + self.newlines[i % len(self.newlines)], newline="")))
+        return numbers[1:]
+
     def expected_reasons(self) -> list[str | None]:
         """Each record's reason, in the documented order; equal earlier rows make duplicates."""
         reasons: list[str | None] = []
@@ -214,7 +224,8 @@ def test_every_record_is_kept_or_rejected_with_its_reason(file: HostileCsv) -> N
         rejects_path = Path(directory) / "rejects.csv"
         mapping = ColumnMapping(encoding=file.encoding.declared)
         clean, report = load_transactions(source, mapping, rejects_path=rejects_path, loaded_at=LOADED_AT)
-        rejects = _read_rejects(rejects_path) if report.rejects_path else pd.DataFrame(columns=["_row", "_reason"])
+        rejects = (_read_rejects(rejects_path) if report.rejects_path
+                   else pd.DataFrame(columns=["_line", "_row", "_reason", "_raw"]))
 
     expected = file.expected_reasons()
     assert report.rows_read == len(file.lines) == report.rows_kept + report.rows_rejected
@@ -225,6 +236,12 @@ def test_every_record_is_kept_or_rejected_with_its_reason(file: HostileCsv) -> N
     assert report.rejected_by_reason == {
         reason: count for reason, count in rejects["_reason"].value_counts().items()
     }
+    lines = file.line_numbers()
+    assert rejects["_line"].astype(int).tolist() == [lines[row] for row, reason in enumerate(expected) if reason]
+    rejected_lines = [line for line, reason in zip(file.lines, expected) if reason]
+    assert [raw for raw, line in zip(rejects["_raw"], rejected_lines) if line.kind in ("row", "short", "long")] == [
+        line.text() for line in rejected_lines if line.kind in ("row", "short", "long")
+    ]  # every reject keeps its text as written, a two-line record both lines
     kept = [line.fields[0].strip() for line, reason in zip(file.lines, expected) if not reason]
     assert sorted(clean[MEMBER_ID]) == sorted(kept)  # "007" stays "007", " 00123 " is "00123"
 
@@ -266,7 +283,11 @@ def test_broken_lines_are_rejected_with_their_text_and_the_rest_is_read(tmp_path
     assert report.rows_read == 8
     assert report.rejected_by_reason == {MALFORMED_LINE: 4, ABSURD_AMOUNT: 1}
     assert rejects["_row"].tolist() == ["1", "2", "3", "5", "7"]
-    assert rejects["_raw"].tolist() == ["2,2024-07-01", "3,2024-07-01,5,extra", '4,"2024-07-01,5', '6,"2024-07-01"x,5', ""]
+    # physical lines as an editor numbers them: header 1, the blank line and the two-line record count
+    assert rejects["_line"].tolist() == ["3", "4", "5", "7", "11"]
+    assert rejects["_raw"].tolist() == [
+        "2,2024-07-01", "3,2024-07-01,5,extra", '4,"2024-07-01,5', '6,"2024-07-01"x,5', "8,2024-07-01,1e300"
+    ]
     assert rejects.loc[4, "amount"] == "1e300"  # a readable row keeps its cells, as read
     assert rejects.loc[0, "member_id"] == ""  # an unreadable line has no cells, only its text
 
@@ -330,4 +351,6 @@ def test_unnamed_and_repeated_header_cells_are_named_as_pandas_names_them(tmp_pa
     data = b"member_id,ts,amount,,note,note\n1,2024-07-01,x,a,b,c\n"
     _, _, rejects = load_bytes(data, tmp_path)
 
-    assert list(rejects.columns) == ["member_id", "ts", "amount", "Unnamed: 3", "note", "note.1", "_row", "_reason"]
+    assert list(rejects.columns) == [
+        "member_id", "ts", "amount", "Unnamed: 3", "note", "note.1", "_line", "_row", "_reason", "_raw"
+    ]
