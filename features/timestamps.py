@@ -91,7 +91,7 @@ def _iso_day_month(text: pd.Series, dayfirst: bool | None, column: str, source: 
     """Numeric day/month dates as ISO in the one order the mapping or the data says."""
     found = text.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", na=False)
     if not found.any():
-        return text, "year-month-day or written-out dates: one reading"
+        return text, "unambiguous (year-month-day or month names)"
     parts = text[found].str.extract(_DAY_MONTH)
     if dayfirst is None:
         dayfirst, reading = _inferred_order(text[found], parts, column, source)

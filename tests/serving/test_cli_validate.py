@@ -115,3 +115,25 @@ def test_a_bad_mapping_option_is_named(tmp_path: Path) -> None:
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text("duplicates: sometimes\n")
     one_error_line(validate("--transactions", source, "--mapping", mapping), "duplicates")
+
+
+def test_the_report_says_how_the_file_was_read_and_what_to_set(tmp_path: Path) -> None:
+    """A European file: ";" detected, day-first inferred, decimal commas rejected with a hint."""
+    source = tmp_path / "tx.csv"
+    source.write_text("member_id;ts;amount\n007;13/02/2024;12,50\n008;01/03/2024;3\n")
+    result = validate("--transactions", source, "--rejects", tmp_path / "r.csv")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["delimiter"] == '";" (detected)'
+    assert report["ts_reading"] == "day-first (inferred from 13/02/2024)"
+    assert report["hints"] == ['amounts like "12,50" look like decimal commas: set decimal: "," in the mapping']
+    assert 'set decimal: ","' in result.stderr
+    rejects = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
+    assert rejects[["_line", "_raw"]].values.tolist() == [["2", "007;13/02/2024;12,50"]]
+
+
+def test_dates_written_two_ways_exit_2_naming_the_option(tmp_path: Path) -> None:
+    source = tmp_path / "tx.csv"
+    source.write_text("member_id,ts,amount\na,13/02/2024,5\nb,02/13/2024,5\n")
+    one_error_line(validate("--transactions", source), "'ts'", '"13/02/2024"', '"02/13/2024"', "dayfirst", "ts_format")
