@@ -61,10 +61,20 @@ def read_timestamps(text: pd.Series, mapping: ColumnMapping, column: str, source
     """Read ``text`` (stripped, NA for blanks) one way; raises ValueError when that way is unclear."""
     if mapping.ts_format is not None:
         return _read_with_format(text, mapping.ts_format, mapping.timezone)
-    text = text.where(text.str.contains(_YEAR, na=False))
-    text = _iso_year_first(text)
+    has_year = text.str.contains(_YEAR, na=False)
+    hint = _short_year_hint(text[~has_year & text.notna()])
+    text = _iso_year_first(text.where(has_year))
     text, reading = _iso_day_month(text, mapping.dayfirst, column, source)
-    return TsReading(_parse(text, mapping.timezone), reading)
+    return TsReading(_parse(text, mapping.timezone), reading, hint)
+
+
+def _short_year_hint(without_year: pd.Series) -> str | None:
+    """``01/02/24`` is unparseable without a format (which century?); say which option reads it."""
+    short = without_year[without_year.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(?:\D|$)", na=False)]
+    if short.empty:
+        return None
+    return f'ts values like "{short.iloc[0]}" have a two-digit year: set ts_format (e.g. "%d/%m/%y") in the mapping'
+
 
 
 def _read_with_format(text: pd.Series, ts_format: str, timezone: str) -> TsReading:

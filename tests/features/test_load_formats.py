@@ -107,6 +107,14 @@ def test_ts_format_reads_exactly_that_and_rejects_the_rest_with_a_hint(tmp_path:
     assert read_rejects(report)["_raw"].tolist() == ["b,2024-02-13,5"]
 
 
+def test_two_digit_years_are_rejected_with_a_hint_naming_ts_format(tmp_path: Path) -> None:
+    clean, report = load_text(tmp_path, "member_id,ts,amount\na,01/02/24,5\nb,2024-02-13,5\n")
+
+    assert clean[MEMBER_ID].tolist() == ["b"] and report.rejected_by_reason == {UNPARSEABLE_TS: 1}
+    assert report.hints == ('ts values like "01/02/24" have a two-digit year: set ts_format (e.g. "%d/%m/%y") '
+                            "in the mapping",)
+
+
 def test_ts_format_with_offsets_converts_to_the_mapping_zone(tmp_path: Path) -> None:
     text = "member_id,ts,amount\na,01/07/2024 12:00 +0200,5\nb,01/07/2024 12:00 +0000,5\n"
     clean, _ = load_text(tmp_path, text, ts_format="%d/%m/%Y %H:%M %z", timezone="Europe/London")
