@@ -68,13 +68,13 @@ class FrameRows:
         rows = self.frame.iloc[positions].astype(object)
         rows = rows.where(rows.notna(), None)
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="")
+        writer = csv.writer(buffer, lineterminator="\r\n")  # CRLF: a cell holding CR or LF is quoted
         texts: list[str] = []
         for values in rows.itertuples(index=False, name=None):  # rejected rows only
             buffer.seek(0)
             buffer.truncate()
             writer.writerow(values)
-            texts.append(buffer.getvalue())
+            texts.append(buffer.getvalue().removesuffix("\r\n"))
         return texts
 
 

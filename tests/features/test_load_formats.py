@@ -177,7 +177,7 @@ def test_an_ambiguous_delimiter_is_refused_and_the_mapping_settles_it(tmp_path: 
 
 
 def test_parquet_has_no_delimiter_and_rejects_name_row_numbers(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"member_id": ["a", None, "c"], "ts": pd.to_datetime(["2024-07-01"] * 3),
+    frame = pd.DataFrame({"member_id": ["a", None, "c\nd"], "ts": pd.to_datetime(["2024-07-01"] * 3),
                           "amount": [1.5, 2.0, float("nan")]})
     frame.to_parquet(tmp_path / "tx.parquet")
     _, report = load_transactions(tmp_path / "tx.parquet", rejects_path=tmp_path / "r.csv", loaded_at=LOADED_AT)
@@ -185,7 +185,7 @@ def test_parquet_has_no_delimiter_and_rejects_name_row_numbers(tmp_path: Path) -
     assert report.delimiter is None and report.ts_reading == "as stored (typed timestamps)"
     rejects = read_rejects(report)
     assert rejects["_line"].tolist() == ["2", "3"]  # 1-based row numbers: Parquet has no lines
-    assert rejects["_raw"].tolist() == [",2024-07-01 00:00:00,2.0", "c,2024-07-01 00:00:00,"]
+    assert rejects["_raw"].tolist() == [",2024-07-01 00:00:00,2.0", '"c\nd",2024-07-01 00:00:00,']
 
 
 # -- the mapping ----------------------------------------------------------------------------------
