@@ -140,7 +140,7 @@ def load_transactions(
         loaded_at=loaded_at,
         origin=table,
     )
-    return clean, report if table is None else replace(report, delimiter=table.delimiter.describe())
+    return clean, (report if table is None else replace(report, delimiter=table.delimiter.describe()))
 
 
 def _read_table(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, CsvTable | None]:
