@@ -98,3 +98,26 @@ def test_a_champion_is_named_by_its_version() -> None:
     assert list(served_by(scores, sources)) == [
         "churn=model:3;next_purchase=baseline:bgnbd;upsell=model:1;value=model:2",
         "churn=none;next_purchase=none;upsell=none;value=none"]
+
+
+def test_the_service_is_ready_with_bgnbd_alone_and_says_so(synthetic: tuple[pd.DataFrame, pd.DataFrame], tmp_path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model in the store and a snapshot too short for any rule: /readyz is ready (churn's baseline is
+    BG/NBD), model_versions name it, and /score answers every output BG/NBD gives."""
+    from features.store import write_snapshot
+    from serving import live
+
+    transactions = synthetic[0]
+    start = transactions[contract.TS].min()
+    short = transactions[transactions[contract.TS] < start + pd.Timedelta(days=60)]
+    as_of = (start + pd.Timedelta(days=60)).date()
+    write_snapshot(with_serving_baselines(short, build_snapshot(short, as_of), TrainConfig()), tmp_path)
+    monkeypatch.setattr(live, "stored_tag", lambda task: None)
+    served = live.LiveState(tmp_path, poll_seconds=3600).current()
+    assert served.ready and served.not_ready_reasons() == []
+    assert served.versions() == {"churn": "baseline:bgnbd", "next_purchase": "baseline:bgnbd", "value": "baseline:bgnbd"}
+    ids = list(served.snapshot.scores_by_id.index[:30])
+    results = served.snapshot.members.scores(ids, 3)
+    assert all(r.churn_probability is not None and r.p_purchase_30d is not None and r.expected_value is not None
+               for r in results)
+    assert any(r.next_purchase_median_days is not None and r.next_purchase_date is not None for r in results)
