@@ -99,3 +99,22 @@ def test_every_chosen_plan_is_placeable_and_defaults_never_move(span: int, horiz
     assert choice.step_days % 7 == 0 and choice.min_history_days >= 14
     if fitting_cutoffs(span - 2 * horizon, *DEFAULTS) >= 2:
         assert (choice.min_history_days, choice.step_days, choice.adapted) == (60, 28, False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "path", "first_cutoff", "count", "evaluation"), [
+    ("cdnow", "cdnow/cdnow_master.parquet", date(1997, 8, 15), 6, date(1998, 4, 2)),
+    ("online_retail", "online_retail/online_retail.parquet", date(2011, 2, 21), 5, date(2011, 9, 11)),
+])
+def test_real_datasets_keep_their_plan_at_90_days(name: str, path: str, first_cutoff: date, count: int,
+                                                  evaluation: date) -> None:
+    """The cut-offs of README's results (before issue 14) are what the adaptive planner chooses at H = 90."""
+    from features.contract import read_mapping
+    from features.load import load_transactions
+    from tests.conftest import REPO, shared_dataset
+
+    transactions, _ = load_transactions(shared_dataset(path), read_mapping(REPO / "mappings" / f"{name}.yaml"))
+    plan = plan_for(transactions, read_config(None), 90)
+    assert (plan.train[0], len(plan.train), plan.evaluation) == (first_cutoff, count, evaluation)
+    assert plan.choice is not None and not plan.choice.adapted
+    assert all(later - earlier == timedelta(days=28) for earlier, later in zip(plan.train, plan.train[1:]))
