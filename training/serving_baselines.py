@@ -1,4 +1,4 @@
-"""The baselines that serve when churn or upsell has no champion: calibrated rules fitted per snapshot.
+"""The baselines that serve when a task has no champion: rules and BG/NBD fitted per snapshot.
 
 A baseline is a valid champion (DESIGN.md). BG/NBD needs no labels, so its next-purchase and value
 outputs are part of every snapshot (``features.lifetime``). The churn and upsell baselines of the
