@@ -120,3 +120,21 @@ def lifetime_features(transactions: pd.DataFrame, as_of: date, model: LifetimeMo
         "bgnbd_p_purchase_90d": model.p_purchase_within(90.0),
         "bgnbd_gg_spend_90d": model.expected_spend(90.0),
     })
+
+
+def median_days_to_purchase(model: LifetimeModel) -> np.ndarray:
+    """Days until P(purchase within t) reaches 1/2, per member; NaN where P(alive) <= 1/2.
+
+    Why NaN: dropout only follows a purchase, so P(purchase within t) rises to P(alive) as t grows;
+    a member more likely gone than not has no median time to a next purchase (not a large one).
+    Solves ``LifetimeModel.p_purchase_within`` (``BetaGeoFitter.probability_of_purchase_within``),
+    P(alive) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x)) = 1/2, in closed form:
+    t = (alpha + T) * ((1 - 1 / (2 P(alive))) ** (-1 / (r + x)) - 1), in the summary's units.
+    """
+    alive = model.p_alive()
+    x, T = model.summary["frequency"].to_numpy(float), model.summary["T"].to_numpy(float)
+    r, alpha = model.bgnbd.r_, model.bgnbd.alpha_
+    has_median = alive > 0.5
+    remaining = np.where(has_median, 1.0 - 0.5 / np.where(has_median, alive, 1.0), 0.5)
+    units = (alpha + T) * (remaining ** (-1.0 / (r + x)) - 1.0)
+    return np.where(has_median, units * UNIT_DAYS, np.nan)

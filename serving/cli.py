@@ -17,7 +17,6 @@ import typer
 from serving.cli_common import (
     ConfigOption,
     MappingOption,
-    NotReady,
     Progress,
     RejectsOption,
     TransactionsOption,
@@ -52,7 +51,7 @@ def train(
     from training.pipeline import train_tasks
     from training.report_page import render_report_page
     from training.spark_training import tasks_for_engine
-    from training.tasks import all_tasks
+    from training.tasks import TASK_NAMES, all_tasks
 
     progress = Progress()
     registry.configure_tracking()
@@ -70,7 +69,8 @@ def train(
         return pages[-1]
 
     run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page)
-    _, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config)
+    champions = {task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION)}
+    built, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config, champions)
     progress(f"snapshot written to {snapshot_path}")
     for task, model in import_champions().items():
         progress(f"{task}: champion in the BentoML store as {model.tag}")
@@ -78,7 +78,7 @@ def train(
         report.write_text(json.dumps(_report(run, load_report), indent=2))
         if pages:
             report.with_suffix(".html").write_text(pages[-1], encoding="utf-8")
-    typer.echo(_train_summary(run))
+    typer.echo(_train_summary(run, built.profile))
 
 
 def _report(run: Any, load_report: Any) -> dict[str, Any]:
@@ -91,8 +91,16 @@ def _report(run: Any, load_report: Any) -> dict[str, Any]:
     return {**churn, **tasks, "load": load_report.to_dict()}
 
 
-def _train_summary(run: Any) -> str:
-    lines = []
+def _train_summary(run: Any, profile: Any) -> str:
+    """Each task's metrics and decision, after what the plan chose and why (and, with baselines
+    only, what serves)."""
+    from training.serving_baselines import baseline_name
+
+    plan = run.plan
+    lines = [f"plan: {plan.why}"] if plan is not None else []
+    if run.baselines_only:
+        served = ", ".join(f"{task}=baseline:{baseline_name(task, profile)}" for task in ("churn", "next_purchase", "value"))
+        lines.append(f"baselines only: no model trained; the snapshot serves {served}")
     for result in run.results:
         lines.append(f"{result.task}: run {result.run_id}, v{result.version}, evaluated at {result.plan.evaluation} "
                      f"on {result.members['evaluation_members']:,} members")
@@ -100,7 +108,7 @@ def _train_summary(run: Any) -> str:
             shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items() if name not in ("n", "base_rate"))
             lines.append(f"  {scorer:<22} {shown}")
         lines.append(f"  {result.decision.reason}")
-    lines.extend(f"{task}: skipped ({why})" for task, why in run.skipped.items())
+    lines.extend(f"{task}: skipped ({why})" for task, why in run.skipped.items() if not run.baselines_only)
     return "\n".join(lines)
 
 
@@ -128,16 +136,21 @@ def snapshot(
     typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}")
 
 
-def _store_snapshot(frame: Any, as_of: date, config: Any) -> tuple[Any, Path]:
+def _store_snapshot(frame: Any, as_of: date, config: Any, champions: Any = None) -> tuple[Any, Path]:
     """Build the serving snapshot as of ``as_of``, with its baselines, and write it to the store.
 
     The newest stored snapshot older than ``as_of`` supplies last period's tiers, so a member
     keeps a higher tier while their spend stays within the grace (segment_rules.yaml, tiers).
+    With ``champions`` (the tasks that have one), a snapshot that could not serve churn, next
+    purchase or value (no champion, no baseline, no BG/NBD) is refused before it is written.
     """
     from features.store import default_snapshot_dir, previous_tiers, write_snapshot
+    from serving.sources import baseline_outputs, require_served
 
     directory = default_snapshot_dir()
     built = _serving_snapshot(frame, as_of, config, previous_tiers(directory, as_of))
+    if champions is not None:
+        require_served(built.profile, as_of, config.horizon_days, baseline_outputs(champions))
     return built, write_snapshot(built, directory)
 
 
@@ -158,14 +171,18 @@ def score(
     mapping: MappingOption = None,
     rejects: RejectsOption = None,
     config: ConfigOption = None,
+    horizon_days: Annotated[int | None, typer.Option(help="H of the baselines fitted here (default: the config's, else 90)")] = None,
 ) -> None:
     """Score every member with a purchase before --as-of with every champion model.
 
-    A task without a champion is scored by its baseline (BG/NBD for timing and value, the RFM
-    rule for churn, popular new categories or the RFM rule for upsell), as the service does.
+    A task without a champion is scored by its baseline (BG/NBD for timing and value; the best of
+    the RFM rule, recency over gap and BG/NBD for churn; popular new categories or the RFM rule for
+    upsell), as the service does; BG/NBD is the last resort. The ``served_by`` column says which.
+    Fails with one line when not even BG/NBD can be fitted and no champion serves.
     """
     from features.spreadsheet import write_csv_safely
-    from serving.scoring import score_frame
+    from serving.scoring import OUTPUT_COLUMNS, score_frame
+    from serving.sources import require_served, served_by, summary, task_sources
     from training import registry
     from training.config import read_config
 
@@ -174,15 +191,17 @@ def score(
     cutoff = parse_date(as_of)
     progress = Progress()
     models = champion_boosters()
-    if not models:
-        raise NotReady(f"no champion for any model (e.g. {registry.model_name('churn')}): run `memberscore train` first")
+    versions = {task: registry.alias_version(task, registry.CHAMPION) or "?" for task in models}
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
-    built = _serving_snapshot(frame, cutoff, read_config(config))
+    train_config = read_config(config, horizon_days=horizon_days)
+    built = _serving_snapshot(frame, cutoff, train_config)
     scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
+    require_served(scores, cutoff, train_config.horizon_days)
+    sources = task_sources(versions, built.profile)
+    scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
     out.parent.mkdir(parents=True, exist_ok=True)
     write_csv_safely(scores, out) if out.suffix == ".csv" else scores.to_parquet(out, index=False)
-    typer.echo(f"scored {len(scores):,} members as of {cutoff} with {', '.join(sorted(models))} "
-               f"(mean churn probability {scores['churn_probability'].mean():.3f}) -> {out}")
+    typer.echo(f"scored {len(scores):,} members as of {cutoff}: {summary(sources, scores)} -> {out}")
 
 
 @app.command()

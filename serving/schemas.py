@@ -36,7 +36,8 @@ class Reason(BaseModel):
 class MemberScore(BaseModel):
     """The scores of one requested id; unknown ids come back with status 'unknown' and no scores.
 
-    A model without a champion leaves its fields null. Field names match ``memberscore score``.
+    A task without a champion is scored by its baseline (``model_versions`` names it); a field is
+    null only where README's score-column table says it may be. Field names match ``memberscore score``.
     """
 
     member_id: str
@@ -69,7 +70,8 @@ class ScoreResponse(BaseModel):
     model_versions: dict[str, str] = Field(
         default_factory=dict, description="MLflow version per served model; 'baseline:<name>' where a task has no "
                                           "champion and its baseline serves (bgnbd for next_purchase and value, "
-                                          "rfm_rule for churn, popular_new_categories or rfm_rule for upsell)")
+                                          "rfm_rule, recency_over_gap or bgnbd for churn, popular_new_categories "
+                                          "or rfm_rule for upsell)")
 
 
 MAX_FEATURE_ROWS = 1_000

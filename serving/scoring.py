@@ -1,7 +1,7 @@
 """Scoring, pure: (champion boosters, snapshot rows, ids) -> every output with reasons.
 
 One XGBoost call per model per batch (and one ``pred_contribs`` call per model when explaining).
-A task without a champion leaves its columns empty rather than failing the others.
+A task without a champion is served by its baseline's snapshot columns (``score_frame``).
 """
 
 from __future__ import annotations
@@ -63,15 +63,20 @@ def _timing(booster: xgb.Booster | None, features: pd.DataFrame, as_of: date) ->
     if booster is None:
         return pd.DataFrame({c: np.nan for c in columns}, index=features.index).astype({"next_purchase_date": "string"})
     timing = predict_timing(booster, features)
-    start = pd.Timestamp(as_of)
-    dates = (start + pd.to_timedelta(timing["median_days"].clip(upper=3650).round(), unit="D")).dt.date.astype(str)
     return pd.DataFrame({
         "next_purchase_median_days": timing["median_days"],
-        "next_purchase_date": dates.astype("string"),
+        "next_purchase_date": purchase_dates(timing["median_days"], as_of),
         "p_purchase_7d": timing["p_within_7d"],
         "p_purchase_30d": timing["p_within_30d"],
         "p_purchase_90d": timing["p_within_90d"],
     }, index=features.index)
+
+
+def purchase_dates(median_days: pd.Series, as_of: date) -> pd.Series:
+    """``as_of`` + the median days, rounded and capped at ten years (ISO text; empty without a median)."""
+    days = pd.to_numeric(median_days, errors="coerce").clip(upper=3650).round()
+    dates = (pd.Timestamp(as_of) + pd.to_timedelta(days, unit="D")).dt.date.astype("string")
+    return dates.where(days.notna())
 
 
 def _upsell(booster: xgb.Booster | None, features: pd.DataFrame) -> pd.DataFrame:
@@ -95,9 +100,9 @@ def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile
     value model's when it serves, else the profile's BG/NBD + Gamma-Gamma CLV. A baseline is a
     valid champion: a task without a champion is served by its baseline's profile columns
     (``training.serving_baselines.SERVED_BY_BASELINE``: the snapshot's BG/NBD P(purchase within
-    7/30/90 days) and 90-day spend, its RFM-rule churn probability, its popular-new-categories or
-    RFM-rule upsell); the median days and date stay empty, and so do outputs whose baseline the
-    snapshot lacks.
+    7/30/90 days), median days to the next purchase and H-day spend, its chosen churn rule (BG/NBD
+    as the last resort), its popular-new-categories or RFM-rule upsell); outputs whose baseline
+    the snapshot lacks stay empty (``serving.sources`` says so per member).
     """
     outputs = model_outputs(models, inputs, as_of)
     frame = pd.concat([inputs[[contract.MEMBER_ID]], outputs], axis=1)
@@ -109,6 +114,8 @@ def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile
             for column, source in served.items():
                 if source in frame.columns:
                     frame[column] = frame[source]
+            if task == "next_purchase":
+                frame["next_purchase_date"] = purchase_dates(frame["next_purchase_median_days"], as_of)
     for column in OUTPUT_COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan

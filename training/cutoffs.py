@@ -6,10 +6,12 @@ T satisfies T + H <= evaluation cut-off, so no training label window overlaps th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
+
+from training.span_plan import PlanChoice
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class CutoffPlan:
     train: tuple[date, ...]
     evaluation: date
     horizon_days: int
+    choice: PlanChoice | None = field(default=None, compare=False)  # how the planner chose the spacing, and why
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -15,6 +15,7 @@ from features.snapshot import data_fingerprint
 from training import registry
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
+from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.examples import build_category_history, build_examples, feature_columns
 from training.promotion import Decision, judge, refuse_incomparable
 from training.task import Assessment, Task, TaskData
@@ -46,6 +47,7 @@ class TrainResult:
             "promoted": self.decision.promote,
             "decision": self.decision.reason,
             "cutoffs": self.plan.to_dict(),
+            "plan": self.plan.choice.to_dict() if self.plan.choice else None,
             "members": self.members,
             "out_of_time": self.out_of_time,
             "train": self.train_metrics,
@@ -55,19 +57,57 @@ class TrainResult:
 
 @dataclass
 class TrainingRun:
-    """Every task trained on one dataset, and the tasks the data does not allow, with why."""
+    """Every task trained on one dataset, and the tasks the data does not allow, with why.
+
+    ``plan`` is the run's horizon's ``PlanChoice``: what history, cut-offs and step the span
+    allowed, or that it allows baselines only (no task trained).
+    """
 
     results: list[TrainResult] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    plan: PlanChoice | None = None
+
+    @property
+    def baselines_only(self) -> bool:
+        return self.plan is not None and not self.plan.models
 
     def report(self) -> dict[str, Any]:
-        return {"tasks": {r.task: r.report() for r in self.results}, "skipped": self.skipped}
+        return {"plan": self.plan.to_dict() if self.plan else None,
+                "tasks": {r.task: r.report() for r in self.results}, "skipped": self.skipped}
+
+
+def choose_for(transactions: pd.DataFrame, config: TrainConfig, horizon_days: int) -> PlanChoice:
+    """The planner's choice for one label horizon over the data's span (``training.span_plan``).
+
+    Only the plan fields the user set (``config.model_fields_set``, e.g. from ``--config``) are
+    kept as given; the others adapt to the span. ValueError names the user's values when they do not fit.
+    """
+    first, end = data_span(transactions[contract.TS])
+    return choose_plan((end - first).days, horizon_days, config.min_history_days, config.n_train_cutoffs,
+                       config.cutoff_step_days, config.model_fields_set & set(PLAN_FIELDS))
 
 
 def plan_for(transactions: pd.DataFrame, config: TrainConfig, horizon_days: int) -> CutoffPlan:
-    """Rolling cut-offs for one label horizon over the data's span (ValueError naming any shortfall)."""
-    return plan_cutoffs(*data_span(transactions[contract.TS]), horizon_days, config.n_train_cutoffs,
-                        config.cutoff_step_days, config.min_history_days)
+    """Rolling cut-offs for one label horizon over the data's span, with the choice behind them.
+
+    ValueError when the span holds no model (the choice's reason: baselines only) or the user's
+    own values do not fit.
+    """
+    choice = choose_for(transactions, config, horizon_days)
+    if not choice.models:
+        raise ValueError(choice.why)
+    plan = plan_cutoffs(*data_span(transactions[contract.TS]), horizon_days, choice.n_train_cutoffs,
+                        choice.step_days, choice.min_history_days)
+    return replace(plan, choice=choice)
+
+
+def effective_config(config: TrainConfig, plan: CutoffPlan) -> TrainConfig:
+    """``config`` with the plan's history, cut-offs and step: what the run used, logged and reproducible."""
+    if plan.choice is None:
+        return config
+    return config.model_copy(update={"min_history_days": plan.choice.min_history_days,
+                                     "n_train_cutoffs": plan.choice.n_train_cutoffs,
+                                     "cutoff_step_days": plan.choice.step_days})
 
 
 def prepare_data(transactions: pd.DataFrame, config: TrainConfig, progress: Progress = lambda _: None,
@@ -111,12 +151,14 @@ class TaskDatasets:
             self._by_horizon[horizon] = self._prepare(horizon)
         return self._by_horizon[horizon]
 
+    def run_plan(self) -> PlanChoice:
+        """The run's horizon's choice (ValueError when the user's own values do not fit the span)."""
+        return choose_for(self.transactions, self.config, self.config.horizon_days)
+
     def _prepare(self, horizon: int) -> TaskData | str:
         try:
             plan = plan_for(self.transactions, self.config, horizon)
         except ValueError as shortfall:
-            if horizon == self.config.horizon_days:
-                raise
             return f"too little data for out-of-time evaluation: {shortfall}"
         return prepare_data(self.transactions, self.config, self.progress, plan)
 
@@ -140,7 +182,7 @@ def task_config(task: Task, config: TrainConfig) -> TrainConfig:
 
 def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
     """Fit, score beside baselines and the current champion on the same rows, and decide."""
-    config = task_config(task, config)
+    config = effective_config(task_config(task, config), data.plan)
     booster = task.fit(data, config)
     assessment = task.assess(booster, data)
     baselines = {name: metrics for name, metrics in assessment.out_of_time.items() if name != "model"}
@@ -167,7 +209,8 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
         tags=_run_tags(transactions, data.plan, names),
         metrics=_flat_metrics(trained.assessment.out_of_time, trained.train_metrics),
         figures=trained.assessment.figures,
-        documents={"cutoffs.json": data.plan.to_dict(), "load_report.json": load_report or {},
+        documents={"cutoffs.json": data.plan.to_dict(),
+                   "plan.json": data.plan.choice.to_dict() if data.plan.choice else {}, "load_report.json": load_report or {},
                    "train_config.json": config.model_dump(mode="json"),  # read_config() takes it back, seed included
                    "decision.json": {"promoted": trained.decision.promote, "reason": trained.decision.reason},
                    **trained.assessment.documents},
@@ -196,9 +239,10 @@ def train_tasks(
     evaluation page (HTML) from the run and the figures; it is logged to every task's run.
     """
     datasets = TaskDatasets(transactions, config, progress)
-    run, trained = TrainingRun(), []
+    run, trained = TrainingRun(plan=datasets.run_plan()), []
+    progress(f"plan: {run.plan.why}")
     for task in tasks:
-        data = datasets.for_task(task)
+        data = datasets.for_task(task) if not run.baselines_only else f"baselines only: {run.plan.why}"
         reason = data if isinstance(data, str) else task.unavailable(data)
         if reason:
             run.skipped[task.name] = reason
@@ -237,6 +281,7 @@ def _run_tags(transactions: pd.DataFrame, plan: CutoffPlan, names: list[str]) ->
         "evaluation_cutoff": plan.evaluation.isoformat(),
         "horizon_days": str(plan.horizon_days),
         "feature_list": ",".join(names),
+        **({"plan_adapted": str(plan.choice.adapted).lower(), "plan_why": plan.choice.why} if plan.choice else {}),
     }
 
 

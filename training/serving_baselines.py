@@ -1,4 +1,4 @@
-"""The baselines that serve when churn or upsell has no champion: calibrated rules fitted per snapshot.
+"""The baselines that serve when a task has no champion: rules and BG/NBD fitted per snapshot.
 
 A baseline is a valid champion (DESIGN.md). BG/NBD needs no labels, so its next-purchase and value
 outputs are part of every snapshot (``features.lifetime``). The churn and upsell baselines of the
@@ -6,20 +6,25 @@ gates need labels: each snapshot as of D fits them on its own latest fully obser
 features as of D - H and what happened in [D - H, D), all before D, so the snapshot stays
 point-in-time correct, and applies them to its members:
 
-- churn: the better of the gate's two rules (the RFM rule, recency over the usual gap; each a
-  score mapped to a probability by isotonic regression, ``training.baselines``)
-  -> ``baseline_churn_probability``;
+- churn: the best of the gate's rules (the RFM rule, recency over the usual gap) and BG/NBD's
+  P(no purchase in H) (each a score mapped to a probability by isotonic regression,
+  ``training.baselines``) -> ``baseline_churn_probability``;
 - upsell with a category column: the most popular categories the member has not bought yet
   (``training.cross_sell.PopularityBaseline``) -> P(adopts any of them) and the top 3 of them;
   without categories: the better of the gate's spend-up rules (RFM total, 90-day spend trend).
 
-"The better" is chosen out of time, as the gate would: each rule is fitted on the window before
+"The best" is chosen out of time, as the gate would: each rule is fitted on the window before
 (features as of D - 2H, outcomes in [D - 2H, D - H)) and ranked by ROC AUC on the latest one; the
 winner is then refitted on the latest window. Its name is kept beside the scores
 (``baseline_churn_rule``, ``baseline_upsell_rule``) for ``/score``'s ``model_versions``.
 
-With too little history before D - H (no member, or one outcome only) a rule cannot be fitted:
-its columns stay empty and the service says no baseline serves.
+BG/NBD fitted as of D itself (no labels needed) is the last resort, so that no member goes
+unscored while it can be fitted: with too little history before D - H for any rule (no member,
+or one outcome only), churn is BG/NBD's 1 - P(purchase within H), uncalibrated, named ``bgnbd``.
+The same fit gives the H-day expected value (BG/NBD x Gamma-Gamma, as the value gate's baseline)
+and the median days to the next purchase (``features.lifetime.median_days_to_purchase``: none
+where P(alive) <= 1/2). Without a BG/NBD fit (too few members or no repeat buyer) and without a
+fitted rule, the columns stay empty and the service says no baseline serves.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from sklearn.metrics import roc_auc_score
 
 from features import contract
 from features.lifetime import BASELINE_OUTPUTS as BGNBD_OUTPUTS
+from features.lifetime import LifetimeModel, fit_lifetime, median_days_to_purchase
 from features.snapshot import Snapshot
 from training.baselines import BASELINES, SPEND_UP_BASELINES, CalibratedScore
 from training.config import TrainConfig
@@ -46,24 +52,46 @@ UPSELL_COLUMN: Final = "baseline_upsell_probability"
 CATEGORIES_COLUMN: Final = "baseline_upsell_categories"
 CHURN_RULE_COLUMN: Final = "baseline_churn_rule"
 UPSELL_RULE_COLUMN: Final = "baseline_upsell_rule"
-BASELINE_COLUMNS: Final = (CHURN_COLUMN, UPSELL_COLUMN, CATEGORIES_COLUMN, CHURN_RULE_COLUMN, UPSELL_RULE_COLUMN)
+MEDIAN_COLUMN: Final = "baseline_next_purchase_median_days"
+VALUE_COLUMN: Final = "baseline_expected_value"
+BASELINE_COLUMNS: Final = (CHURN_COLUMN, UPSELL_COLUMN, CATEGORIES_COLUMN, CHURN_RULE_COLUMN, UPSELL_RULE_COLUMN,
+                           MEDIAN_COLUMN, VALUE_COLUMN)
+BGNBD: Final = "bgnbd"
+_NO_PURCHASE: Final = "_bgnbd_no_purchase_in_horizon"  # BG/NBD's P(no purchase in H), beside a window's features
 RULE_COLUMNS: Final = {"churn": CHURN_RULE_COLUMN, "upsell": UPSELL_RULE_COLUMN}
 OFFERS: Final = 3
 
 # What serves for a task without a champion: output column -> snapshot profile column.
 SERVED_BY_BASELINE: Final = {
     "churn": {"churn_probability": CHURN_COLUMN},
-    "next_purchase": {c: BGNBD_OUTPUTS[c] for c in ("p_purchase_7d", "p_purchase_30d", "p_purchase_90d")},
+    "next_purchase": {**{c: BGNBD_OUTPUTS[c] for c in ("p_purchase_7d", "p_purchase_30d", "p_purchase_90d")},
+                      "next_purchase_median_days": MEDIAN_COLUMN},
     "upsell": {"upsell_probability": UPSELL_COLUMN, "upsell_categories": CATEGORIES_COLUMN},
-    "value": {"expected_value": BGNBD_OUTPUTS["expected_value"]},
+    "value": {"expected_value": VALUE_COLUMN},
 }
+
+
+class BGNBDChurn(CalibratedScore):
+    """BG/NBD's P(no purchase in the next H days), fitted as of each window's cut-off (the rows'
+    ``_NO_PURCHASE`` column), as a churn rule beside the gate's: the classical peer churn must beat."""
+
+    name = BGNBD
+
+    def _fit_score(self, features: pd.DataFrame) -> None:
+        pass
+
+    def _score(self, features: pd.DataFrame) -> np.ndarray:
+        return features[_NO_PURCHASE].to_numpy(dtype=float)
+
+
+CHURN_RULES: Final = (*BASELINES, BGNBDChurn)
 
 
 def baseline_name(task: str, profile: pd.DataFrame) -> str:
     """The baseline serving ``task`` (``/score`` reports ``baseline:<name>``): the rule the snapshot chose."""
     column = RULE_COLUMNS.get(task)
     if column is None:
-        return "bgnbd"
+        return BGNBD
     names = profile[column].dropna().astype(str) if column in profile.columns else pd.Series(dtype=str)
     names = names[names != ""]
     return str(names.iloc[0]) if len(names) else "rule"
@@ -82,14 +110,22 @@ def serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: Tr
     """member_id and BASELINE_COLUMNS for the snapshot's members, fitted on the window ending at its as-of."""
     members = snapshot.model_inputs()
     out = pd.DataFrame({contract.MEMBER_ID: members[contract.MEMBER_ID], CHURN_COLUMN: np.nan, UPSELL_COLUMN: np.nan,
-                        CATEGORIES_COLUMN: "", CHURN_RULE_COLUMN: "", UPSELL_RULE_COLUMN: ""})
+                        CATEGORIES_COLUMN: "", CHURN_RULE_COLUMN: "", UPSELL_RULE_COLUMN: "",
+                        MEDIAN_COLUMN: np.nan, VALUE_COLUMN: np.nan})
     text = {c: "string" for c in (CATEGORIES_COLUMN, CHURN_RULE_COLUMN, UPSELL_RULE_COLUMN)}
     horizon = timedelta(days=config.horizon_days)
     history = transactions[transactions[contract.TS] < pd.Timestamp(snapshot.as_of)]
-    if members.empty or not (history[contract.TS] < pd.Timestamp(snapshot.as_of - horizon)).any():
+    if members.empty:
+        return out.astype(text)
+    lifetime = fit_lifetime(history, snapshot.as_of)
+    members = _with_no_purchase(members, lifetime, config.horizon_days)
+    if lifetime is not None:
+        _bgnbd_outputs(out, lifetime, config.horizon_days)
+    if not (history[contract.TS] < pd.Timestamp(snapshot.as_of - horizon)).any():
         return out.astype(text)
     windows = _windows(history, snapshot.as_of, config)
-    churn = _best_rule(BASELINES, windows, lambda rows: rows[LABEL_COLUMN].to_numpy())
+    rules = CHURN_RULES if lifetime is not None and all(w[_NO_PURCHASE].notna().all() for w in windows) else BASELINES
+    churn = _best_rule(rules, windows, lambda rows: rows[LABEL_COLUMN].to_numpy())
     if churn is not None:
         out[CHURN_RULE_COLUMN], out[CHURN_COLUMN] = churn.name, churn.predict_proba(members)
     if contract.CATEGORY in history.columns:
@@ -105,14 +141,42 @@ def serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: Tr
     return out.astype(text)
 
 
+def _bgnbd_outputs(out: pd.DataFrame, lifetime: LifetimeModel, horizon_days: int) -> None:
+    """Fill ``out`` (row-aligned with the members) with BG/NBD's H-day value, median days and,
+    as the last resort until a rule replaces it, churn = 1 - P(purchase within H)."""
+    ids = out[contract.MEMBER_ID].astype(str).to_numpy()
+    by_member = pd.DataFrame({
+        CHURN_COLUMN: 1.0 - lifetime.p_purchase_within(float(horizon_days)),
+        MEDIAN_COLUMN: median_days_to_purchase(lifetime),
+        VALUE_COLUMN: lifetime.expected_spend(float(horizon_days)),
+    }, index=lifetime.summary.index.astype(str)).reindex(ids)
+    for column in by_member.columns:
+        out[column] = by_member[column].to_numpy(float)
+    out[CHURN_RULE_COLUMN] = np.where(out[CHURN_COLUMN].notna(), BGNBD, "")
+
+
+def _with_no_purchase(rows: pd.DataFrame, lifetime: LifetimeModel | None, horizon_days: int) -> pd.DataFrame:
+    """``rows`` with BG/NBD's P(no purchase in H) per member (NaN without a fit or for a member it lacks)."""
+    if lifetime is None:
+        return rows.assign(**{_NO_PURCHASE: np.nan})
+    p = pd.Series(1.0 - lifetime.p_purchase_within(float(horizon_days)), index=lifetime.summary.index.astype(str))
+    return rows.assign(**{_NO_PURCHASE: p.reindex(rows[contract.MEMBER_ID].astype(str).to_numpy()).to_numpy()})
+
+
 def _windows(history: pd.DataFrame, as_of: date, config: TrainConfig) -> list[pd.DataFrame]:
     """Labelled examples of the complete windows before ``as_of``: the one before the latest (when
-    there is history before it) and the latest."""
+    there is history before it) and the latest, each with BG/NBD's P(no purchase in H) as of its
+    cut-off (its fit serves the window's lifetime features too)."""
     horizon = timedelta(days=config.horizon_days)
     cutoffs = [as_of - 2 * horizon, as_of - horizon]
     if not (history[contract.TS] < pd.Timestamp(cutoffs[0])).any():
         cutoffs = cutoffs[1:]
-    return [build_examples(history, [cutoff], config.horizon_days) for cutoff in cutoffs]
+    windows = []
+    for cutoff in cutoffs:
+        lifetime = fit_lifetime(history, cutoff)
+        rows = build_examples(history, [cutoff], config.horizon_days, {cutoff: lifetime})
+        windows.append(_with_no_purchase(rows, lifetime, config.horizon_days))
+    return windows
 
 
 def _best_rule(rules: tuple[type[CalibratedScore], ...], windows: list[pd.DataFrame],

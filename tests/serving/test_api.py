@@ -199,7 +199,7 @@ def test_tasks_without_a_champion_say_their_baseline_serves(client: httpx.Client
     profile = snapshot.profile.set_index("member_id").loc[members]
     results = body["results"]
     assert [r["p_purchase_30d"] for r in results] == pytest.approx(list(profile["bgnbd_p_purchase_30d"]))
-    assert [r["expected_value"] for r in results] == pytest.approx(list(profile["bgnbd_gg_spend_90d"]))
+    assert [r["expected_value"] for r in results] == pytest.approx(list(profile["baseline_expected_value"]))  # over H (issue 14)
     assert [r["upsell_probability"] for r in results] == pytest.approx(list(profile["baseline_upsell_probability"]))
     assert [r["upsell_categories"] for r in results] == list(profile["baseline_upsell_categories"])
     assert any(r["upsell_categories"] for r in results)

@@ -184,7 +184,8 @@ def test_score_writes_one_row_per_member_with_history(trained_ok: TrainedByCli, 
     result = run("score", "--transactions", str(transactions_csv), "--as-of", as_of, "--out", str(out))
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(out, dtype={"member_id": str})
-    assert list(scores.columns) == list(OUTPUT_COLUMNS)
+    assert list(scores.columns) == [*OUTPUT_COLUMNS, "served_by"]
+    assert scores["served_by"].str.startswith("churn=model:").all()
     expected = members_before(transactions_csv, as_of)
     assert len(scores) == len(expected)
     assert set(scores["member_id"]) == expected
@@ -238,11 +239,28 @@ def test_score_refuses_an_impossible_date(stores: object, transactions_csv: Path
     error_line(result, "--as-of", "2024-13-01", "YYYY-MM-DD")
 
 
-def test_score_without_a_champion_says_to_train(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
-    """A fresh store has no champion: exit 2 telling the user to run `memberscore train`."""
+def test_score_without_a_champion_is_served_by_baselines(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
+    """A fresh store has no champion (as if every model lost its gate): the baselines serve every
+    member, served_by names them, and the summary prints what served, never nan (issue 14)."""
     out = tmp_path / "s.csv"
-    error_line(run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(out)),
-               "memberscore train")
+    result = run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(out, dtype={"member_id": str})
+    for column in ("churn_probability", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d", "expected_value",
+                   "upsell_probability", "served_by"):
+        assert scores[column].notna().all(), column
+    assert scores["served_by"].str.contains("next_purchase=baseline:bgnbd", regex=False).all()
+    assert scores["served_by"].str.contains("value=baseline:bgnbd", regex=False).all()
+    assert "served by churn=baseline:" in result.stdout and "nan" not in result.stdout
+
+
+def test_score_with_nothing_fittable_is_one_line(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
+    """--as-of the day after the first purchase: no champion, no rule, no BG/NBD fit: exit 2, one line, no file."""
+    first = pd.read_csv(transactions_csv, usecols=["ts"], parse_dates=["ts"])["ts"].min().date()
+    out = tmp_path / "s.csv"
+    result = run("score", "--transactions", str(transactions_csv), "--as-of", str(first + timedelta(days=1)),
+                 "--out", str(out))
+    error_line(result, "nothing can score churn, next_purchase, value", "BG/NBD")
     assert not out.exists()
 
 

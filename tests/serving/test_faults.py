@@ -172,7 +172,7 @@ def test_without_a_churn_champion_the_snapshots_churn_rule_serves(scripted: tupl
     assert served.ready and not served.models and served.not_ready_reasons() == []
     profile = served.snapshot.snapshot.profile.set_index("member_id")
     churn_rule = profile["baseline_churn_rule"].iloc[0]
-    assert churn_rule in ("rfm_rule", "recency_over_gap")
+    assert churn_rule in ("rfm_rule", "recency_over_gap", "bgnbd")  # issue 14: BG/NBD is among the rules
     assert served.versions() == {"churn": f"baseline:{churn_rule}", "next_purchase": "baseline:bgnbd",
                                  "upsell": "baseline:popular_new_categories", "value": "baseline:bgnbd"}
     ids = list(profile.index[:25].astype(str))

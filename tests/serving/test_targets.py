@@ -377,7 +377,7 @@ def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use
     listed = [row.member_id for row in response.rows]
     churn = booster.predict(xgb.DMatrix(inputs.loc[listed, booster.feature_names].to_numpy(np.float32),
                                         feature_names=booster.feature_names))
-    value = snapshot.profile.set_index("member_id").loc[listed, "bgnbd_gg_spend_90d"].to_numpy()
+    value = snapshot.profile.set_index("member_id").loc[listed, "baseline_expected_value"].to_numpy()  # over H (issue 14)
     assert [row.score for row in response.rows] == pytest.approx(churn * value, rel=1e-5)
     assert [row.score for row in response.rows] == sorted((row.score for row in response.rows), reverse=True)
     assert {row.lifecycle_stage for row in response.rows} <= {"sleeping", "lost"}
@@ -394,7 +394,7 @@ def test_a_campaign_whose_model_has_no_champion_ranks_by_its_baseline(use_traine
     listed = pd.read_csv(out, dtype={"member_id": str})
     profile = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]))).profile
     baseline = profile.set_index("member_id").loc[listed["member_id"]]
-    expected = baseline["baseline_upsell_probability"] * baseline["bgnbd_gg_spend_90d"]  # P(upsell) x value
+    expected = baseline["baseline_upsell_probability"] * baseline["baseline_expected_value"]  # P(upsell) x value over H
     np.testing.assert_allclose(listed["score"], expected.to_numpy(), rtol=1e-12)
     assert listed["score"].is_monotonic_decreasing and len(listed) > 0
     offers = baseline["baseline_upsell_categories"].str.split("|").str[0].replace("", np.nan)

@@ -21,7 +21,9 @@ from training.config import TrainConfig
 from training.serving_baselines import (
     CATEGORIES_COLUMN,
     CHURN_COLUMN,
+    MEDIAN_COLUMN,
     UPSELL_COLUMN,
+    VALUE_COLUMN,
     serving_baselines,
     with_serving_baselines,
 )
@@ -90,16 +92,26 @@ def test_without_categories_upsell_is_the_spend_up_rule(transactions: pd.DataFra
 @pytest.mark.parametrize("with_categories", [True, False])
 def test_the_serving_rule_is_the_one_that_ranks_best_out_of_time(transactions: pd.DataFrame,
                                                                   with_categories: bool) -> None:
-    """Each rule fitted on the window before the latest and judged on the latest; the winner is named and serves."""
+    """Each rule fitted on the window before the latest and judged on the latest; the winner is named and serves.
+
+    Churn's rules include BG/NBD's P(no purchase in H) fitted as of each window's cut-off (issue 14).
+    """
+    from features.lifetime import fit_lifetime
     from training.baselines import BASELINES, SPEND_UP_BASELINES
     from training.examples import LABEL_COLUMN, build_examples
+    from training.serving_baselines import BGNBDChurn
+
+    def with_bgnbd(rows: pd.DataFrame, cutoff: date) -> pd.DataFrame:
+        lifetime = fit_lifetime(data, cutoff)
+        p = pd.Series(lifetime.p_purchase_within(float(CONFIG.horizon_days)), index=lifetime.summary.index.astype(str))
+        return rows.assign(_bgnbd_no_purchase_in_horizon=1.0 - p.reindex(rows[contract.MEMBER_ID].astype(str)).to_numpy())
 
     data = transactions if with_categories else transactions.drop(columns=[contract.CATEGORY])
     scored = serving_baselines(data, build_snapshot(data, AS_OF), CONFIG)
     horizon = timedelta(days=CONFIG.horizon_days)
-    earlier = build_examples(data, [AS_OF - 2 * horizon], CONFIG.horizon_days)
-    latest = build_examples(data, [AS_OF - horizon], CONFIG.horizon_days)
-    targets = [(BASELINES, lambda rows: rows[LABEL_COLUMN].to_numpy(), "baseline_churn_rule")]
+    earlier = with_bgnbd(build_examples(data, [AS_OF - 2 * horizon], CONFIG.horizon_days), AS_OF - 2 * horizon)
+    latest = with_bgnbd(build_examples(data, [AS_OF - horizon], CONFIG.horizon_days), AS_OF - horizon)
+    targets = [((*BASELINES, BGNBDChurn), lambda rows: rows[LABEL_COLUMN].to_numpy(), "baseline_churn_rule")]
     if not with_categories:
         targets.append((SPEND_UP_BASELINES, lambda rows: spend_up(rows, CONFIG.spend_up_growth), "baseline_upsell_rule"))
     for rules, label, column in targets:
@@ -110,13 +122,31 @@ def test_the_serving_rule_is_the_one_that_ranks_best_out_of_time(transactions: p
         assert set(scored["baseline_upsell_rule"]) == {"popular_new_categories"}
 
 
-def test_too_little_history_leaves_the_baselines_empty(transactions: pd.DataFrame) -> None:
-    """D - H before the first purchase: nothing to fit on, so no baseline (not a made-up one)."""
+def test_too_little_history_for_a_rule_leaves_bgnbd_as_the_last_resort(transactions: pd.DataFrame) -> None:
+    """D - H before the first purchase: no rule can be fitted, so churn is BG/NBD's 1 - P(purchase
+    within H) as of D, named ``bgnbd`` (issue 14: never an empty score while BG/NBD fits); no upsell."""
+    from features.lifetime import fit_lifetime, median_days_to_purchase
+
     early = transactions[contract.TS].min().date() + timedelta(days=30)
-    scored = serving_baselines(transactions, build_snapshot(transactions, early), CONFIG)
+    scored = serving_baselines(transactions, build_snapshot(transactions, early), CONFIG).set_index(contract.MEMBER_ID)
+    lifetime = fit_lifetime(transactions, early)
+    ids = lifetime.summary.index.astype(str)
+    assert len(scored) == len(ids) > 0
+    np.testing.assert_allclose(scored.loc[ids, CHURN_COLUMN], 1.0 - lifetime.p_purchase_within(90.0), rtol=1e-12)
+    np.testing.assert_allclose(scored.loc[ids, VALUE_COLUMN], lifetime.expected_spend(90.0), rtol=1e-12)
+    np.testing.assert_array_equal(scored.loc[ids, MEDIAN_COLUMN], median_days_to_purchase(lifetime))
+    assert (scored["baseline_churn_rule"] == "bgnbd").all()
+    assert scored[UPSELL_COLUMN].isna().all() and (scored[CATEGORIES_COLUMN] == "").all()
+    assert (scored["baseline_upsell_rule"] == "").all()
+
+
+def test_without_a_rule_or_a_bgnbd_fit_the_baselines_stay_empty(transactions: pd.DataFrame) -> None:
+    """One day of history: no repeat buyer, so no BG/NBD fit, and no window for a rule: nothing is made up."""
+    first = transactions[contract.TS].min().date() + timedelta(days=1)
+    scored = serving_baselines(transactions, build_snapshot(transactions, first), CONFIG)
     assert len(scored) > 0
-    assert scored[CHURN_COLUMN].isna().all() and scored[UPSELL_COLUMN].isna().all()
-    assert (scored[CATEGORIES_COLUMN] == "").all()
+    for column in (CHURN_COLUMN, UPSELL_COLUMN, MEDIAN_COLUMN, VALUE_COLUMN):
+        assert scored[column].isna().all(), column
     assert (scored["baseline_churn_rule"] == "").all() and (scored["baseline_upsell_rule"] == "").all()
 
 
