@@ -1,6 +1,8 @@
 """training.pipeline.train_churn end to end, against a real (temporary) MLflow store.
 
-Pinned: on the seeded simulation the model beats both baselines out of time and is promoted; the
+Pinned: on the seeded simulation the model beats its baselines (RFM, gap, BG/NBD) out of time,
+beyond noise (the paired-bootstrap 95% lower bound of model minus the best baseline is above 0),
+and is promoted; the
 run logs the reproducibility record (tags, params, train and out-of-time metrics, plots, cut-offs,
 load report, model with signature and input example) and registers a version holding the
 challenger alias; a weaker or equal later run becomes challenger while champion stays; two runs
@@ -45,7 +47,7 @@ CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=4)
 # one stump, one round: far weaker than the default model (full default params, so still binary:logistic)
 WEAK = TrainConfig(horizon_days=60, n_train_cutoffs=4, num_boost_round=1, early_stopping_rounds=0,
                    xgb_params={**default_xgb_params(), "max_depth": 1})
-SCORERS = {"model", "rfm_rule", "recency_over_gap"}
+SCORERS = {"model", "rfm_rule", "recency_over_gap", "bgnbd"}
 # the synthetic span 2023-01-01 .. 2024-06-23: end 2024-06-24, evaluation = end - 60 d
 SYNTHETIC_TRAIN_CUTOFFS = "2023-12-03,2023-12-31,2024-01-28,2024-02-25"
 SYNTHETIC_EVALUATION = date(2024, 4, 25)
@@ -111,14 +113,28 @@ def roc_auc(result: TrainResult, scorer: str) -> float:
 
 
 @pytest.mark.slow
-def test_first_run_beats_both_baselines_and_is_promoted(gate: Gate) -> None:
-    """Out-of-time ROC AUC of the model > each baseline's on the same rows; promoted, version 1."""
-    result = gate.first.result
+def test_first_run_beats_every_baseline_beyond_noise_and_is_promoted(in_gate: Gate) -> None:
+    """Out-of-time ROC AUC of the model > each baseline's on the same rows, and the bootstrap
+    interval against the best of them lies above 0; promoted, version 1; the interval is in the
+    report, the decision document and the MLflow metrics."""
+    result = in_gate.first.result
     assert set(result.out_of_time) == SCORERS  # no champion to compare with yet
-    for baseline in ("rfm_rule", "recency_over_gap"):
+    for baseline in ("rfm_rule", "recency_over_gap", "bgnbd"):
         assert roc_auc(result, "model") > roc_auc(result, baseline) + 0.01, baseline
     assert result.decision.promote is True
     assert "roc_auc" in result.decision.reason and "no champion yet" in result.decision.reason
+    interval = result.report()["promotion_interval"]
+    best = max(("rfm_rule", "recency_over_gap", "bgnbd"), key=lambda b: roc_auc(result, b))
+    assert interval["baseline"] == best and interval["rounds"] == CONFIG.bootstrap_rounds == 1000
+    assert interval["difference"] == pytest.approx(roc_auc(result, "model") - roc_auc(result, best), abs=1e-15)
+    assert 0 < interval["low"] < interval["difference"] < interval["high"]
+    assert f"95% CI {interval['low']:.4f} to {interval['high']:.4f}" in result.decision.reason
+    assert mlflow.artifacts.load_dict(f"runs:/{result.run_id}/decision.json")["promotion_interval"] == interval
+    logged = MlflowClient().get_run(result.run_id).data.metrics
+    assert logged["oot_gate_diff_low"] == pytest.approx(interval["low"], rel=1e-12)
+    assert logged["oot_gate_diff_high"] == pytest.approx(interval["high"], rel=1e-12)
+    assert result.report()["baselines_unavailable"] == {}
+    assert result.report()["lifetime_fit"]["penalizers"]["bgnbd"] == 0.0
     assert result.version == "1"
     assert result.plan.evaluation == SYNTHETIC_EVALUATION
     assert result.members["evaluation_members"] == int(result.out_of_time["model"]["n"])
@@ -201,19 +217,25 @@ def test_lift_and_shap_plots_are_different_images(in_gate: Gate, tmp_path: Path)
 @pytest.mark.slow
 def test_weak_run_is_challenger_while_champion_stays(in_gate: Gate) -> None:
     """A weaker run registers version 2 with challenger; champion stays on version 1; the reason
-    quotes the comparison it lost (its score <= the named scorer's score)."""
+    quotes the comparison it lost: its win over the best baseline is not beyond noise (interval
+    lower bound <= 0), or its score <= the champion's."""
     weak, first = in_gate.weak.result, in_gate.first.result
     assert weak.version == "2"
     assert in_gate.weak.aliases == {"champion": "1", "challenger": "2"}
     assert weak.decision.promote is False
     assert roc_auc(weak, "model") < roc_auc(first, "model")
-    lost = r"challenger roc_auc (\d\.\d{4}) <= (?:baseline (\w+)|(champion)) (\d\.\d{4})"
+    lost = (r"roc_auc (\d\.\d{4}) - (\w+) (\d\.\d{4}) = -?\d\.\d{4} \(95% CI (-?\d\.\d{4}) to -?\d\.\d{4}\)"
+            r"|challenger roc_auc (\d\.\d{4}) <= (champion) (\d\.\d{4})")
     found = re.search(lost, weak.decision.reason)
     assert found, weak.decision.reason
-    assert found.group(1) == f"{roc_auc(weak, 'model'):.4f}"
-    winner = found.group(2) or found.group(3)
-    assert found.group(4) == f"{roc_auc(weak, winner):.4f}"
-    assert roc_auc(weak, winner) >= roc_auc(weak, "model")
+    model, winner, score = (found.group(1), found.group(2), found.group(3)) if found.group(1) else found.group(5, 6, 7)
+    assert model == f"{roc_auc(weak, 'model'):.4f}"
+    assert score == f"{roc_auc(weak, winner):.4f}"
+    if winner == "champion":
+        assert roc_auc(weak, winner) >= roc_auc(weak, "model")
+    else:
+        assert weak.decision.interval is not None and weak.decision.interval.low <= 0
+        assert found.group(4) == f"{weak.decision.interval.low:.4f}"
 
 
 @pytest.mark.slow
@@ -268,7 +290,7 @@ def test_same_data_and_config_reproduce_metrics_and_predictions(in_gate: Gate, e
 @pytest.mark.slow
 def test_cdnow_sample_trains_end_to_end(stores: Stores, tmp_path: Path) -> None:
     """CDNOW 1/10 (no order id, no category): the report carries finite out-of-time metrics for
-    the model and both baselines, AUC > 0.6, the cut-offs, and the load report is logged."""
+    the model and every baseline (BG/NBD included), AUC > 0.6, the cut-offs, and the load report is logged."""
     path = shared_dataset("cdnow/cdnow_sample.parquet")
     mapping = REPO / "mappings" / "cdnow.yaml"
     transactions, load = load_transactions(path, mapping, rejects_path=tmp_path / "rejects.csv")

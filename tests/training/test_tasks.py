@@ -33,7 +33,7 @@ from training.upsell import Upsell, booster_categories
 pytestmark = pytest.mark.integration
 CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=4)
 BASELINES = {
-    "churn": {"rfm_rule", "recency_over_gap"},
+    "churn": {"rfm_rule", "recency_over_gap", "bgnbd"},
     "next_purchase": {"bgnbd", "recency_over_gap"},
     "upsell": {"popular_new_categories", "co_purchase"},
     "value": {"bgnbd_gamma_gamma", "last_period_repeated"},
