@@ -96,10 +96,12 @@ def judge(
     interval: PromotionInterval | None = None,
 ) -> Decision:
     """Promote only if the challenger beats its best baseline beyond noise (``interval``'s lower
-    bound > 0) and the champion by point estimate (higher is better)."""
+    bound > 0) and the champion by point estimate (higher is better). A refusal names every
+    condition that failed, baseline first."""
     score = challenger[metric]
     if math.isnan(score):
         return Decision(False, f"not promoted: challenger {metric} is undefined on the evaluation rows", interval)
+    failed = []
     if baselines:
         best = best_baseline(baselines, metric)
         if best is None:
@@ -107,10 +109,11 @@ def judge(
         if interval is None or interval.baseline != best or interval.metric != metric:
             raise ValueError(f"the gate needs the paired bootstrap interval against the best baseline ({best}, {metric})")
         if not interval.low > 0:
-            return Decision(False, f"not promoted: {interval.describe()}: the lower bound is not above 0, "
-                                   "so the win is not beyond noise", interval)
+            failed.append(f"{interval.describe()}: the lower bound is not above 0, so the win is not beyond noise")
     if champion is not None and not score > champion[metric]:
-        return Decision(False, f"not promoted: challenger {metric} {score:.4f} <= champion {champion[metric]:.4f}", interval)
+        failed.append(f"challenger {metric} {score:.4f} <= champion {champion[metric]:.4f}")
+    if failed:
+        return Decision(False, "not promoted: " + "; ".join(failed), interval)
     versus = f"; champion {champion[metric]:.4f}" if champion is not None else "; no champion yet"
     if interval is None:
         return Decision(True, f"promoted: {metric} {score:.4f}, no baselines{versus}")

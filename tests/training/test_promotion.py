@@ -4,7 +4,7 @@ Pinned: promote only when the paired-bootstrap interval of the challenger minus 
 baseline has a lower bound strictly above 0 and the challenger's metric is strictly greater than
 the champion's (when there is one); an interval touching or below 0 refuses, whatever the point
 estimate; a tie with the champion refuses; an undefined (NaN) challenger refuses; the reason
-names the metric, the difference with its interval, or the comparison that decided. The gate
+names the metric, the difference with its interval, and every comparison that failed. The gate
 refuses to judge without the interval against the best baseline.
 """
 
@@ -51,6 +51,9 @@ TRUTH_TABLE = [
                  [], id="loses-to-the-best-baseline"),
     pytest.param(auc(0.65), BASELINES, auc(0.60), "roc_auc", ci(0.65, -0.14, -0.06),
                  False, ["not promoted", "recency_over_gap 0.7500"], [], id="loses-to-a-baseline-despite-beating-champion"),
+    pytest.param(auc(0.80), BASELINES, auc(0.85), "roc_auc", ci(0.80, -0.01, 0.11),
+                 False, ["not promoted: roc_auc 0.8000 - recency_over_gap", "not beyond noise; challenger roc_auc "
+                         "0.8000 <= champion 0.8500"], [], id="within-noise-and-loses-to-the-champion"),
     pytest.param(auc(0.80), BASELINES, auc(0.80), "roc_auc", ci(0.80, 0.01, 0.09),
                  False, ["not promoted", "champion", "0.8000 <= champion 0.8000"], [], id="ties-the-champion"),
     pytest.param(auc(0.80), BASELINES, auc(0.85), "roc_auc", ci(0.80, 0.01, 0.09),
