@@ -109,7 +109,8 @@ def judge(
         if interval is None or interval.baseline != best or interval.metric != metric:
             raise ValueError(f"the gate needs the paired bootstrap interval against the best baseline ({best}, {metric})")
         if not interval.low > 0:
-            failed.append(f"{interval.describe()}: the lower bound is not above 0, so the win is not beyond noise")
+            failed.append(f"{interval.describe()}: the lower bound is not above 0, "
+                          "so the win over the best baseline is not beyond noise")
     if champion is not None and not score > champion[metric]:
         failed.append(f"challenger {metric} {score:.4f} <= champion {champion[metric]:.4f}")
     if failed:
