@@ -100,12 +100,18 @@ class BetaGeoFitter(BaseEstimator):
     Why this model: it needs only (x, t_x, T) per member, gives P(alive) and expected purchases
     in closed form, and its CDNOW fit is published, so it doubles as a checked baseline.
     Time is in the summary's unit (weeks by default); alpha is in that unit too.
+    ``penalizer_coef`` adds ``penalizer_coef * sum(params ** 2)`` to the mean negative
+    log-likelihood (L2, as lifetimes' ``penalizer_coef``): 0, the plain MLE, unless a fit fails.
     """
+
+    def __init__(self, penalizer_coef: float = 0.0) -> None:
+        self.penalizer_coef = penalizer_coef
 
     def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> BetaGeoFitter:
         """Maximum likelihood (FHL05 eq. 6) over log-parameters, from r = alpha = a = b = 1."""
         x, t_x, T_ = _validated_history(frequency, recency, T)
-        params, log_likelihood = _maximise(lambda theta: _bgnbd_log_likelihood(theta, x, t_x, T_), 4)
+        params, log_likelihood = _maximise(lambda theta: _bgnbd_log_likelihood(theta, x, t_x, T_), 4,
+                                           self.penalizer_coef)
         self.r_, self.alpha_, self.a_, self.b_ = params
         self.log_likelihood_ = log_likelihood
         return self
@@ -194,7 +200,12 @@ class GammaGammaFitter(BaseEstimator):
     Why: it shrinks a member's observed mean spend towards the population mean, less so the more
     repeat purchases back it. It assumes spend is independent of purchase frequency: check the
     correlation of ``frequency`` and ``monetary_value`` among repeat buyers before relying on it.
+    ``penalizer_coef`` is the L2 penalty of ``BetaGeoFitter``. Spend that varies as much within
+    members as between them drives q and gamma to infinity, where the plain fit does not converge.
     """
+
+    def __init__(self, penalizer_coef: float = 0.0) -> None:
+        self.penalizer_coef = penalizer_coef
 
     def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGammaFitter:
         """Maximum likelihood (GG eq. 1a) on repeat buyers only (x > 0); other rows are ignored."""
@@ -205,7 +216,7 @@ class GammaGammaFitter(BaseEstimator):
         if (m_x[repeat] <= 0).any():
             raise ValueError("monetary_value must be > 0 for every repeat buyer (x > 0)")
         params, log_likelihood = _maximise(
-            lambda theta: _gamma_gamma_log_likelihood(theta, x[repeat], m_x[repeat]), 3)
+            lambda theta: _gamma_gamma_log_likelihood(theta, x[repeat], m_x[repeat]), 3, self.penalizer_coef)
         self.p_, self.q_, self.v_ = params  # v_ is the paper's gamma (scale of nu's prior)
         self.log_likelihood_ = log_likelihood
         self.n_repeat_buyers_ = int(repeat.sum())
@@ -252,15 +263,23 @@ def _gamma_gamma_log_likelihood(params: Vector, x: Vector, m_x: Vector) -> Vecto
             + (px - 1) * np.log(m_x) + px * np.log(x) - (px + q) * np.log(v + m_x * x))
 
 
-def _maximise(log_likelihood: Callable[[Vector], Vector], n_params: int) -> tuple[tuple[float, ...], float]:
+def _maximise(log_likelihood: Callable[[Vector], Vector], n_params: int,
+              penalizer_coef: float = 0.0) -> tuple[tuple[float, ...], float]:
     """Maximise a per-member log-likelihood over log-parameters from log(1) = 0 (deterministic).
 
-    The *mean* negative LL is minimised, so tolerances do not depend on the number of members.
+    The *mean* negative LL is minimised, so tolerances do not depend on the number of members;
+    ``penalizer_coef * sum(params ** 2)`` is added to it (lifetimes' L2 penalty, on the same scale).
     L-BFGS-B (finite-difference gradients) usually converges; where it stalls, Nelder-Mead
-    carries on from where it stopped. Returns the parameters and the *total* LL at the optimum.
+    carries on from where it stopped. Returns the parameters and the *total* (unpenalised) LL
+    at the optimum.
     """
+    if not penalizer_coef >= 0:
+        raise ValueError(f"penalizer_coef must be >= 0, not {penalizer_coef}")
+
     def objective(theta: Vector) -> float:
-        value = -float(np.mean(log_likelihood(np.exp(theta))))
+        params = np.exp(theta)
+        penalty = penalizer_coef * float(np.sum(params ** 2)) if penalizer_coef else 0.0  # 0: the plain MLE, bit for bit
+        value = -float(np.mean(log_likelihood(params))) + penalty
         return value if np.isfinite(value) else np.inf
 
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * n_params

@@ -2,15 +2,19 @@
 
 The models are fitted on the purchases before the cut-off only (the training window of that
 snapshot), so their outputs are point-in-time features like any other. Where a window cannot
-support a fit (too few members, no repeat buyers), the outputs are missing, not invented.
+support a fit (too few members, no repeat buyers), or a fit does not converge even with a small L2
+penalty, the outputs are missing, not invented: XGBoost takes NaN features, and the baselines
+that need the model drop out of the gate.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,28 +27,47 @@ from features.purchases import lines_in_window, purchases
 UNIT_DAYS: Final = 7.0  # weeks, as in the BG/NBD paper: keeps alpha in a well-scaled range
 MIN_MEMBERS: Final = 20  # below this a population-level fit says nothing
 LIFETIME_FEATURES: Final = ("p_alive", "bgnbd_purchases_90d", "gg_order_value")
+# L2 penalizers tried in turn until a fit converges: the plain MLE first, always (lifetimes' penalizer_coef)
+PENALIZERS: Final = (0.0, 0.001, 0.01, 0.1)
+FIT_NAMES: Final = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
+
+logger = logging.getLogger(__name__)
+Fitted = TypeVar("Fitted", BetaGeoFitter, GammaGammaFitter)
 
 
 @dataclass(frozen=True)
 class LifetimeModel:
-    """BG/NBD (and Gamma-Gamma when it can be fitted) for the members of one window."""
+    """BG/NBD and Gamma-Gamma for the members of one window, each None where it could not be fitted.
+
+    ``penalizers`` records the L2 penalizer each fitted model converged with (0.0: the plain
+    MLE); ``unavailable`` says why a model is missing. Without BG/NBD its outputs are NaN.
+    """
 
     summary: pd.DataFrame  # index member_id; frequency, recency, T (weeks), monetary_value
-    bgnbd: BetaGeoFitter
+    bgnbd: BetaGeoFitter | None
     gamma_gamma: GammaGammaFitter | None
+    penalizers: Mapping[str, float] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
 
     def _history(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s = self.summary
         return s["frequency"].to_numpy(float), s["recency"].to_numpy(float), s["T"].to_numpy(float)
 
+    def _missing(self) -> np.ndarray:
+        return np.full(len(self.summary), np.nan)
+
     def p_alive(self) -> np.ndarray:
-        return self.bgnbd.probability_alive(*self._history())
+        return self._missing() if self.bgnbd is None else self.bgnbd.probability_alive(*self._history())
 
     def expected_purchases(self, days: float) -> np.ndarray:
         """Expected purchases in the next ``days`` given each member's history (FHL05 eq. 10)."""
+        if self.bgnbd is None:
+            return self._missing()
         return self.bgnbd.conditional_expected_purchases(days / UNIT_DAYS, *self._history())
 
     def p_purchase_within(self, days: float) -> np.ndarray:
+        if self.bgnbd is None:
+            return self._missing()
         return self.bgnbd.probability_of_purchase_within(days / UNIT_DAYS, *self._history())
 
     def order_value(self) -> np.ndarray:
@@ -65,8 +88,18 @@ def occasions(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
     return execute(table.select(contract.MEMBER_ID, contract.TS, "net"))
 
 
+@dataclass(frozen=True)
+class PenalizedFit(Generic[Fitted]):
+    """One model's fit: the model and the L2 penalizer it converged with, or why there is none."""
+
+    model: Fitted | None
+    penalizer: float | None = None
+    reason: str | None = None
+
+
 def fit_lifetime(transactions: pd.DataFrame, as_of: date) -> LifetimeModel | None:
-    """Fit BG/NBD + Gamma-Gamma on the purchases before ``as_of``; None when it cannot be done."""
+    """Fit BG/NBD + Gamma-Gamma on the purchases before ``as_of``; None when the window cannot
+    support a fit at all. A model that does not converge, even penalised, is left out (None)."""
     history = occasions(transactions, as_of)
     if history.empty:
         return None
@@ -76,18 +109,45 @@ def fit_lifetime(transactions: pd.DataFrame, as_of: date) -> LifetimeModel | Non
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the optimiser probes extreme parameters
-        bgnbd = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
-        gamma_gamma = _fit_gamma_gamma(summary)
-    return LifetimeModel(summary=summary, bgnbd=bgnbd, gamma_gamma=gamma_gamma)
+        fits = {"bgnbd": fit_penalized("bgnbd", lambda c: BetaGeoFitter(c).fit(
+                    summary["frequency"], summary["recency"], summary["T"])),
+                "gamma_gamma": _fit_gamma_gamma(summary)}
+    return LifetimeModel(summary, fits["bgnbd"].model, fits["gamma_gamma"].model,  # type: ignore[arg-type]
+                         penalizers={k: f.penalizer for k, f in fits.items() if f.penalizer is not None},
+                         unavailable={k: f.reason for k, f in fits.items() if f.reason is not None})
 
 
-def _fit_gamma_gamma(summary: pd.DataFrame) -> GammaGammaFitter | None:
+def fit_penalized(name: str, fit: Callable[[float], Fitted], coefs: tuple[float, ...] = PENALIZERS) -> PenalizedFit[Fitted]:
+    """``fit(coef)`` for each L2 penalizer in turn until one converges; no model (and a warning) if none does.
+
+    lifetimes users meet non-convergence often (e.g. spend that varies as much within members as
+    between them sends Gamma-Gamma's q to infinity); a small penalty keeps the parameters finite.
+    Only non-convergence (RuntimeError) is retried: a ValueError is bad input and propagates.
+    """
+    label = FIT_NAMES.get(name, name)
+    for coef in coefs:
+        try:
+            fitted = fit(coef)
+        except RuntimeError:
+            continue
+        if coef:
+            logger.warning("%s converged only with L2 penalizer %g", label, coef)
+        return PenalizedFit(fitted, coef)
+    retried = ", ".join(f"{c:g}" for c in coefs if c)
+    reason = f"{label} did not converge" + (f" (retried with penalizer {retried})" if retried else "")
+    logger.warning("%s: left out; its features are missing and its baselines drop out of the gate", reason)
+    return PenalizedFit(None, reason=reason)
+
+
+def _fit_gamma_gamma(summary: pd.DataFrame) -> PenalizedFit[GammaGammaFitter]:
     """Gamma-Gamma needs repeat buyers with positive spend and a finite population mean (q > 1)."""
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     if len(repeat) < MIN_MEMBERS:
-        return None
-    fitted = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
-    return fitted if fitted.q_ > 1 else None
+        return PenalizedFit(None, reason=f"Gamma-Gamma needs {MIN_MEMBERS} repeat buyers; {len(repeat)} here")
+    fitted = fit_penalized("gamma_gamma", lambda c: GammaGammaFitter(c).fit(repeat["frequency"], repeat["monetary_value"]))
+    if fitted.model is not None and not fitted.model.q_ > 1:
+        return PenalizedFit(None, reason=f"Gamma-Gamma fitted q = {fitted.model.q_:.3g} <= 1 (infinite mean spend)")
+    return fitted
 
 
 # What BG/NBD (+ Gamma-Gamma) predicts of the served outputs: when the next-purchase or value model

@@ -107,6 +107,7 @@ def _train_summary(run: Any, profile: Any) -> str:
         for scorer, metrics in result.out_of_time.items():
             shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items() if name not in ("n", "base_rate"))
             lines.append(f"  {scorer:<22} {shown}")
+        lines.extend(f"  {scorer:<22} left out: {why}" for scorer, why in result.baselines_unavailable.items())
         lines.append(f"  {result.decision.reason}")
     lines.extend(f"{task}: skipped ({why})" for task, why in run.skipped.items() if not run.baselines_only)
     return "\n".join(lines)

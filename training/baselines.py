@@ -1,7 +1,8 @@
 """Honest baselines for churn, with the same interface as the model: fit on training rows, predict P.
 
-Each baseline turns a hand-made risk score into a probability with an isotonic map fitted on the
-training rows only, so Brier scores compare like with like.
+Each rule baseline turns a hand-made risk score into a probability with an isotonic map fitted on
+the training rows only, so Brier scores compare like with like. BG/NBD, the classical peer, is a
+probability model already: its P(no purchase in H) is used as is (``bgnbd_no_purchase``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
+from features.lifetime import LifetimeModel
 from features.rfm import RFMScorer
+
+BGNBD = "bgnbd"  # the name of BG/NBD's scorer in every task's gate
 
 
 class CalibratedScore:
@@ -96,5 +100,17 @@ class RecencyOverGap(CalibratedScore):
         return (features["recency_days"] / gap).to_numpy(dtype=float)
 
 
-BASELINES = (RFMRule, RecencyOverGap)  # churn's
+def bgnbd_no_purchase(lifetime: LifetimeModel, member_ids: pd.Series, horizon_days: float) -> np.ndarray:
+    """BG/NBD's P(no purchase in the next ``horizon_days``) = 1 - P(purchase within them), per member.
+
+    ``lifetime`` is fitted on the history before the evaluation cut-off (as next purchase's BG/NBD
+    baseline). A member it has no history for (no purchase with positive net before the cut-off)
+    gets the median probability.
+    """
+    within = pd.Series(lifetime.p_purchase_within(float(horizon_days)), index=lifetime.summary.index.astype(str))
+    within = within.reindex(member_ids.astype(str))
+    return 1.0 - within.fillna(within.median()).to_numpy(dtype=float)
+
+
+BASELINES = (RFMRule, RecencyOverGap)  # churn's rules; churn's gate adds BG/NBD (bgnbd_no_purchase) when it is fitted
 SPEND_UP_BASELINES = (RFMTotal, SpendTrend)  # upsell's without a category column

@@ -7,16 +7,18 @@ stored on the booster so serving turns margins into the same probabilities.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from training.baselines import RecencyOverGap
+from training.baselines import BGNBD, RecencyOverGap
 from training.config import TrainConfig
 from training.fit import fit_booster, to_matrix
 from training.plots import shap_summary_figure
+from training.resampled_metrics import concordance_by_weight
 from training.survival import (
     HORIZON_DAYS,
     aft_bounds,
@@ -81,7 +83,9 @@ class NextPurchase(Task):
         evaluation, horizon = data.evaluation, float(data.plan.horizon_days)
         timing = predict_timing(booster, evaluation)
         predicted = {"model": (timing["median_days"].to_numpy(), timing["p_within_30d"].to_numpy())}
-        predicted["bgnbd"] = self._bgnbd(data)
+        missing = data.bgnbd_missing()  # a BG/NBD fit that did not converge drops out of the gate
+        if not missing:
+            predicted[BGNBD] = self._bgnbd(data)
         predicted["recency_over_gap"] = self._recency_over_gap(data)
         days = evaluation["days_to_next"].to_numpy(float)
         out_of_time = {name: survival_metrics(days, horizon, *scores) for name, scores in predicted.items()}
@@ -91,7 +95,10 @@ class NextPurchase(Task):
             "calibration_30d.png": reliability_figure(curves, "P(purchase within 30 days), out of time"),
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names]),
         }
-        return Assessment(out_of_time, figures)
+        observed = ~np.isnan(days)  # the C-index pairs as survival_metrics forms them: censored at H
+        gate_metric = partial(concordance_by_weight, np.where(observed, days, horizon), observed)
+        return Assessment(out_of_time, figures, predictions={name: p[0] for name, p in predicted.items()},
+                          gate_metric=gate_metric, baselines_unavailable={BGNBD: missing} if missing else {})
 
     @staticmethod
     def _bgnbd(data: TaskData) -> tuple[np.ndarray, np.ndarray]:

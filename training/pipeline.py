@@ -17,7 +17,7 @@ from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
 from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.examples import build_category_history, build_examples, feature_columns
-from training.promotion import Decision, judge, refuse_incomparable
+from training.promotion import Decision, judge, promotion_interval, refuse_incomparable
 from training.task import Assessment, Task, TaskData
 
 Progress = Callable[[str], None]
@@ -36,6 +36,8 @@ class TrainResult:
     train_metrics: dict[str, float]
     members: dict[str, int]
     feature_names: list[str]
+    baselines_unavailable: dict[str, str] = field(default_factory=dict)
+    lifetime_fit: dict[str, Any] = field(default_factory=dict)
 
     def report(self) -> dict[str, Any]:
         """This task's part of the JSON report of ``memberscore train --report``."""
@@ -46,6 +48,9 @@ class TrainResult:
             "model_version": self.version,
             "promoted": self.decision.promote,
             "decision": self.decision.reason,
+            "promotion_interval": self.decision.to_dict()["promotion_interval"],
+            "baselines_unavailable": self.baselines_unavailable,
+            "lifetime_fit": self.lifetime_fit,
             "cutoffs": self.plan.to_dict(),
             "plan": self.plan.choice.to_dict() if self.plan.choice else None,
             "members": self.members,
@@ -181,19 +186,29 @@ def task_config(task: Task, config: TrainConfig) -> TrainConfig:
 
 
 def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
-    """Fit, score beside baselines and the current champion on the same rows, and decide."""
+    """Fit, score beside baselines and the current champion on the same rows, and decide.
+
+    The best baseline is judged with a paired bootstrap of the metric difference over the
+    evaluation members (``config.bootstrap_rounds``, seeded by ``config.seed``).
+    """
     config = effective_config(task_config(task, config), data.plan)
     booster = task.fit(data, config)
     assessment = task.assess(booster, data)
     baselines = {name: metrics for name, metrics in assessment.out_of_time.items() if name != "model"}
+    interval = None
+    if baselines:
+        if assessment.gate_metric is None:
+            raise TypeError(f"task {task.name} scores baselines but gives the gate no per-row metric")
+        interval = promotion_interval(assessment.out_of_time, assessment.predictions, assessment.gate_metric,
+                                      task.promotion_metric, config.bootstrap_rounds, config.seed)
     champion = registry.load_booster(task.name)
     missing = [f for f in (champion.feature_names or []) if f not in data.evaluation.columns] if champion else []
     if champion is not None and not missing:
         assessment.out_of_time["champion"] = task.metrics(champion, data.evaluation, data)
     out_of_time = assessment.out_of_time
-    decision = judge(out_of_time["model"], baselines, out_of_time.get("champion"), task.promotion_metric)
+    decision = judge(out_of_time["model"], baselines, out_of_time.get("champion"), task.promotion_metric, interval)
     if missing:
-        decision = refuse_incomparable(registry.alias_version(task.name, registry.CHAMPION) or "?", missing)
+        decision = refuse_incomparable(registry.alias_version(task.name, registry.CHAMPION) or "?", missing, interval)
     return _Trained(task, data, config, booster, assessment, decision, task.metrics(booster, data.train, data))
 
 
@@ -207,12 +222,14 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
         params={**config.xgb_params, **config.model_dump(exclude={"xgb_params"}), "task": task.name,
                 "promotion_metric": task.promotion_metric},
         tags=_run_tags(transactions, data.plan, names),
-        metrics=_flat_metrics(trained.assessment.out_of_time, trained.train_metrics),
+        metrics={**_flat_metrics(trained.assessment.out_of_time, trained.train_metrics),
+                 **trained.decision.metrics()},
         figures=trained.assessment.figures,
         documents={"cutoffs.json": data.plan.to_dict(),
                    "plan.json": data.plan.choice.to_dict() if data.plan.choice else {}, "load_report.json": load_report or {},
                    "train_config.json": config.model_dump(mode="json"),  # read_config() takes it back, seed included
-                   "decision.json": {"promoted": trained.decision.promote, "reason": trained.decision.reason},
+                   "decision.json": {**trained.decision.to_dict(), "lifetime_fit": lifetime_fit(data),
+                                     "baselines_unavailable": trained.assessment.baselines_unavailable},
                    **trained.assessment.documents},
     )
     logged = registry.log_run(record)
@@ -222,7 +239,8 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
     members = {"train_rows": len(data.train), "evaluation_members": len(data.evaluation),
                "members_total": int(transactions[contract.MEMBER_ID].nunique())}
     return TrainResult(task.name, logged.run_id, logged.version, trained.decision, data.plan,
-                       trained.assessment.out_of_time, trained.train_metrics, members, names)
+                       trained.assessment.out_of_time, trained.train_metrics, members, names,
+                       dict(trained.assessment.baselines_unavailable), lifetime_fit(data))
 
 
 def train_tasks(
@@ -283,6 +301,15 @@ def _run_tags(transactions: pd.DataFrame, plan: CutoffPlan, names: list[str]) ->
         "feature_list": ",".join(names),
         **({"plan_adapted": str(plan.choice.adapted).lower(), "plan_why": plan.choice.why} if plan.choice else {}),
     }
+
+
+def lifetime_fit(data: TaskData) -> dict[str, Any]:
+    """How BG/NBD and Gamma-Gamma were fitted at the evaluation cut-off: the L2 penalizer each
+    converged with (0: the plain MLE) and why any is missing."""
+    lifetime = data.lifetime_at_evaluation
+    if lifetime is None:
+        return {"penalizers": {}, "unavailable": {"bgnbd": data.bgnbd_missing()}}
+    return {"penalizers": dict(lifetime.penalizers), "unavailable": dict(lifetime.unavailable)}
 
 
 def _flat_metrics(out_of_time: dict[str, dict[str, float]], train: dict[str, float]) -> dict[str, float]:

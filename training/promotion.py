@@ -1,16 +1,91 @@
-"""The champion gate: a boolean answer and a reason, on metrics measured on the same rows."""
+"""The champion gate: a boolean answer and a reason, on metrics measured on the same rows.
+
+A challenger must beat its strongest baseline beyond noise (the 95% paired-bootstrap interval of
+the metric difference lies above 0) and the current champion by point estimate.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from training.bootstrap import paired_bootstrap
+from training.resampled_metrics import RowWeightMetric
+
+
+@dataclass(frozen=True)
+class PromotionInterval:
+    """Model minus the best baseline on the gate metric, with its paired-bootstrap interval."""
+
+    baseline: str
+    metric: str
+    model: float
+    baseline_value: float
+    low: float
+    high: float
+    rounds: int
+    level: float = 0.95
+
+    @property
+    def difference(self) -> float:
+        return self.model - self.baseline_value
+
+    def describe(self) -> str:
+        """e.g. ``roc_auc 0.7400 - bgnbd 0.8000 = -0.0600 (95% CI -0.0900 to -0.0300)``."""
+        return (f"{self.metric} {self.model:.4f} - {self.baseline} {self.baseline_value:.4f} = {self.difference:.4f} "
+                f"({self.level:.0%} CI {self.low:.4f} to {self.high:.4f})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "difference": self.difference}
 
 
 @dataclass(frozen=True)
 class Decision:
     promote: bool
     reason: str
+    interval: PromotionInterval | None = None  # against the best baseline, when there is one
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision.json document of a run."""
+        interval = self.interval.to_dict() if self.interval is not None else None
+        return {"promoted": self.promote, "reason": self.reason, "promotion_interval": interval}
+
+    def metrics(self) -> dict[str, float]:
+        """The interval as MLflow metrics: model minus best baseline, its bounds and resamples."""
+        if self.interval is None:
+            return {}
+        return {"oot_gate_diff": self.interval.difference, "oot_gate_diff_low": self.interval.low,
+                "oot_gate_diff_high": self.interval.high, "oot_gate_rounds": float(self.interval.rounds)}
+
+
+def best_baseline(baselines: Mapping[str, Mapping[str, float]], metric: str) -> str | None:
+    """The baseline with the highest ``metric`` (the first on a tie); None when none is defined."""
+    defined = {name: m[metric] for name, m in baselines.items() if not math.isnan(m[metric])}
+    return max(defined, key=lambda name: defined[name]) if defined else None
+
+
+def promotion_interval(
+    out_of_time: Mapping[str, Mapping[str, float]],
+    predictions: Mapping[str, np.ndarray],
+    gate_metric: Callable[[np.ndarray], RowWeightMetric],
+    metric: str,
+    rounds: int,
+    seed: int,
+) -> PromotionInterval | None:
+    """The model against its best baseline: ``gate_metric(prediction)`` scores one scorer on
+    resampled evaluation rows. None when no baseline is defined on ``metric``."""
+    baselines = {name: m for name, m in out_of_time.items() if name not in ("model", "champion")}
+    best = best_baseline(baselines, metric)
+    if best is None:
+        return None
+    model = predictions["model"]
+    interval = paired_bootstrap(gate_metric(model), gate_metric(predictions[best]), len(model), rounds, seed)
+    return PromotionInterval(best, metric, out_of_time["model"][metric], out_of_time[best][metric],
+                             interval.low, interval.high, interval.rounds)
 
 
 def judge(
@@ -18,22 +93,38 @@ def judge(
     baselines: Mapping[str, Mapping[str, float]],
     champion: Mapping[str, float] | None,
     metric: str = "roc_auc",
+    interval: PromotionInterval | None = None,
 ) -> Decision:
-    """Promote only if the challenger beats every baseline and the champion (higher is better)."""
+    """Promote only if the challenger beats its best baseline beyond noise (``interval``'s lower
+    bound > 0) and the champion by point estimate (higher is better). A refusal names every
+    condition that failed, baseline first."""
     score = challenger[metric]
     if math.isnan(score):
-        return Decision(False, f"not promoted: challenger {metric} is undefined on the evaluation rows")
-    for name, metrics in baselines.items():
-        if not score > metrics[metric]:
-            return Decision(False, f"not promoted: challenger {metric} {score:.4f} <= baseline {name} {metrics[metric]:.4f}")
+        return Decision(False, f"not promoted: challenger {metric} is undefined on the evaluation rows", interval)
+    failed = []
+    if baselines:
+        best = best_baseline(baselines, metric)
+        if best is None:
+            return Decision(False, f"not promoted: no baseline's {metric} is defined on the evaluation rows", interval)
+        if interval is None or interval.baseline != best or interval.metric != metric:
+            raise ValueError(f"the gate needs the paired bootstrap interval against the best baseline ({best}, {metric})")
+        if not interval.low > 0:
+            failed.append(f"{interval.describe()}: the lower bound is not above 0, "
+                          "so the win over the best baseline is not beyond noise")
     if champion is not None and not score > champion[metric]:
-        return Decision(False, f"not promoted: challenger {metric} {score:.4f} <= champion {champion[metric]:.4f}")
-    beaten = ", ".join(f"{name} {m[metric]:.4f}" for name, m in baselines.items())
+        failed.append(f"challenger {metric} {score:.4f} <= champion {champion[metric]:.4f}")
+    if failed:
+        return Decision(False, "not promoted: " + "; ".join(failed), interval)
     versus = f"; champion {champion[metric]:.4f}" if champion is not None else "; no champion yet"
-    return Decision(True, f"promoted: {metric} {score:.4f} beats {beaten}{versus}")
+    if interval is None:
+        return Decision(True, f"promoted: {metric} {score:.4f}, no baselines{versus}")
+    beaten = ", ".join(f"{name} {m[metric]:.4f}" for name, m in baselines.items())
+    return Decision(True, f"promoted: {interval.describe()} lies above 0 (baselines {beaten}){versus}", interval)
 
 
-def refuse_incomparable(champion_version: str, missing_features: list[str]) -> Decision:
+def refuse_incomparable(champion_version: str, missing_features: list[str],
+                        interval: PromotionInterval | None = None) -> Decision:
     """A champion that cannot be scored on the new rows cannot be beaten on them: refuse."""
     return Decision(False, f"not promoted: champion v{champion_version} needs features absent from this data "
-                           f"({', '.join(missing_features)}), so the two cannot be compared on the same rows")
+                           f"({', '.join(missing_features)}), so the two cannot be compared on the same rows",
+                    interval)

@@ -72,6 +72,8 @@ def task_section(name: str, task: Mapping[str, Any], task_figures: Mapping[str, 
             f'<p class="{"promoted" if promoted else "refused"}"><strong>{escape(verdict)}</strong>: '
             f'<span class="decision">{escape(_text(task.get("decision", "")))}</span></p>'
         )
+    if interval := gate_interval(task):
+        parts.append(interval)
     if task.get("out_of_time"):
         parts.append(metric_table(task["out_of_time"]))
     parts.extend(figure_tag(f"{name}: {filename}", figure) for filename, figure in task_figures.items())
@@ -99,6 +101,24 @@ def metric_table(out_of_time: Mapping[str, Mapping[str, float]]) -> str:
         rows.append(f'<tr><th scope="row">{escape(scorer)}</th>{"".join(cells)}</tr>')
     body = "\n".join(rows)
     return f'<table class="metrics">\n<tr><th scope="col">scorer</th>{header}</tr>\n{body}\n</table>'
+
+
+def gate_interval(task: Mapping[str, Any]) -> str:
+    """The gate's paired-bootstrap interval (model minus best baseline) and any baseline left out, or ''."""
+    parts = []
+    interval = task.get("promotion_interval")
+    if interval:
+        low, high = _number(interval.get("low")), _number(interval.get("high"))
+        verdict = "beyond noise" if low > 0 else "not beyond noise"
+        parts.append(
+            f'<p class="interval">{escape(str(interval.get("metric")))}: model minus '
+            f'{escape(str(interval.get("baseline")))} = {_format(_number(interval.get("difference")))}, '
+            f'{_number(interval.get("level", 0.95)):.0%} interval {_format(low)} to '
+            f'{_format(high)} over {escape(str(interval.get("rounds")))} paired bootstrap resamples '
+            f'of the evaluation members: {verdict}</p>')
+    for scorer, why in (task.get("baselines_unavailable") or {}).items():
+        parts.append(f'<p class="unavailable">baseline {escape(str(scorer))} left out: {escape(str(why))}</p>')
+    return "\n".join(parts)
 
 
 def figure_tag(alt: str, figure: Figure) -> str:

@@ -8,9 +8,11 @@ gate and registration are the pipeline's, identical for every task.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 import xgboost as xgb
 from matplotlib.figure import Figure
@@ -19,6 +21,7 @@ from features.lifetime import LifetimeModel
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan
 from training.examples import CUTOFF_COLUMN
+from training.resampled_metrics import RowWeightMetric
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,14 @@ class TaskData:
     lifetime_at_evaluation: LifetimeModel | None = None
     category_history: pd.DataFrame | None = None  # training.examples.build_category_history, all cut-offs
 
+    def bgnbd_missing(self) -> str | None:
+        """Why BG/NBD at the evaluation cut-off cannot serve as a baseline (None when it can)."""
+        if self.lifetime_at_evaluation is None:
+            return "too little history at the evaluation cut-off for a BG/NBD fit"
+        if self.lifetime_at_evaluation.bgnbd is None:
+            return self.lifetime_at_evaluation.unavailable.get("bgnbd", "BG/NBD could not be fitted")
+        return None
+
     def categories_at(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The category history of the cut-offs present in ``rows``."""
         if self.category_history is None:
@@ -41,15 +52,22 @@ class TaskData:
 
 @dataclass
 class Assessment:
-    """Out-of-time metrics per scorer and the figures to log.
+    """Out-of-time metrics per scorer, what the gate resamples, and the figures to log.
 
     ``out_of_time`` holds ``model`` and every baseline the task compares it with: the gate reads
-    the baselines from here, so a task cannot declare one and forget to score it.
+    the baselines from here, so a task cannot declare one and forget to score it. For the paired
+    bootstrap, ``predictions`` holds each scorer's per-row prediction on the evaluation rows (what
+    the promotion metric ranks) and ``gate_metric`` turns one into that metric on weighted rows
+    (``training.resampled_metrics``). ``baselines_unavailable`` names a baseline the task could
+    not score, and why (e.g. a BG/NBD fit that did not converge).
     """
 
     out_of_time: dict[str, dict[str, float]]
     figures: dict[str, Figure] = field(default_factory=dict)
     documents: dict[str, Any] = field(default_factory=dict)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    gate_metric: Callable[[np.ndarray], RowWeightMetric] | None = None
+    baselines_unavailable: dict[str, str] = field(default_factory=dict)
 
 
 class Task(ABC):

@@ -9,6 +9,7 @@ target is spend-up: next-H spend >= (1 + g) x the H days before the cut-off, and
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -32,6 +33,7 @@ from training.evaluate import binary_metrics
 from training.examples import CUTOFF_COLUMN
 from training.fit import fit_booster, to_matrix
 from training.plots import lift_figure, roc_figure, shap_summary_figure
+from training.resampled_metrics import roc_auc_by_weight
 from training.task import Assessment, Task, TaskData
 
 CATEGORIES_ATTR = "upsell_categories"  # JSON list of the category names of outputs 1..K
@@ -113,7 +115,7 @@ class Upsell(Task):
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names],
                                                     output=0 if data.category_history is not None else None),
         }
-        return Assessment(out_of_time, figures, documents)
+        return Assessment(out_of_time, figures, documents, predictions=scores, gate_metric=partial(roc_auc_by_weight, y))
 
     @staticmethod
     def _category_baselines(vocabulary: list[str], per_category: np.ndarray,

@@ -7,19 +7,23 @@ loss models directly. Net spend below zero (returns exceeding purchases) counts 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar, Final
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from training.baselines import BGNBD
 from training.config import TrainConfig
 from training.fit import fit_booster, predict_proba, to_matrix
 from training.plots import lift_figure, shap_summary_figure
+from training.resampled_metrics import normalized_gini_by_weight
 from training.task import Assessment, Task, TaskData
 from training.value_metrics import value_metrics
 
 TWELVE_MONTHS_DAYS: Final = 365
+BGNBD_GAMMA_GAMMA: Final = f"{BGNBD}_gamma_gamma"  # expected purchases x expected spend per purchase
 
 
 def spend_target(rows: pd.DataFrame) -> np.ndarray:
@@ -54,18 +58,20 @@ class Value(Task):
         evaluation, horizon = data.evaluation, float(data.plan.horizon_days)
         lifetime = data.lifetime_at_evaluation
         assert lifetime is not None
-        bgnbd = pd.Series(lifetime.expected_spend(horizon), index=lifetime.summary.index.astype(str))
-        predicted = {
-            "model": predict_proba(booster, evaluation),
-            "bgnbd_gamma_gamma": bgnbd.reindex(evaluation["member_id"].astype(str)).fillna(0.0).to_numpy(),
-            "last_period_repeated": evaluation["spend_before_horizon"].clip(lower=0.0).to_numpy(float),
-        }
+        predicted = {"model": predict_proba(booster, evaluation)}
+        missing = data.bgnbd_missing()  # a BG/NBD fit that did not converge drops out of the gate
+        if not missing:
+            bgnbd = pd.Series(lifetime.expected_spend(horizon), index=lifetime.summary.index.astype(str))
+            predicted[BGNBD_GAMMA_GAMMA] = bgnbd.reindex(evaluation["member_id"].astype(str)).fillna(0.0).to_numpy()
+        predicted["last_period_repeated"] = evaluation["spend_before_horizon"].clip(lower=0.0).to_numpy(float)
         actual = spend_target(evaluation)
         figures = {
             "gain.png": lift_figure(actual, predicted, what="spend"),
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names]),
         }
-        return Assessment({name: value_metrics(actual, p) for name, p in predicted.items()}, figures)
+        return Assessment({name: value_metrics(actual, p) for name, p in predicted.items()}, figures,
+                          predictions=predicted, gate_metric=partial(normalized_gini_by_weight, actual),
+                          baselines_unavailable={BGNBD_GAMMA_GAMMA: missing} if missing else {})
 
 
 class Value12m(Value):

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.baselines import BASELINES, RecencyOverGap, RFMRule
+from features.btyd import BetaGeoFitter
+from features.lifetime import LifetimeModel
+from training.baselines import BASELINES, BGNBD, RecencyOverGap, RFMRule, bgnbd_no_purchase
 
 
 def member_frame(seed: int, n: int = 400, recency_scale: float = 1.0, gap_scale: float = 1.0,
@@ -162,3 +164,31 @@ def test_one_time_buyers_use_the_training_median_gap() -> None:
     assert model.typical_gap_ == 20.0
     assert probability[0] == probability[1]  # scored like a gap of 20 (ratio 2)
     assert probability[0] > probability[2] > probability[3]  # not like 30 (the mean) or 200 (scored frame's)
+
+
+def test_bgnbd_no_purchase_is_one_minus_p_purchase_within_h_per_member() -> None:
+    """Churn's BG/NBD baseline: 1 - P(purchase within H days) of each evaluation member, in the
+    rows' order; a member without BG/NBD history gets the median of the scored members. Hand-set FHL05 CDNOW parameters,
+    histories in weeks: P(alive) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x))."""
+    model = BetaGeoFitter()
+    model.r_, model.alpha_, model.a_, model.b_ = 0.243, 4.414, 0.793, 2.426
+    summary = pd.DataFrame({"frequency": [0.0, 2.0, 5.0], "recency": [0.0, 10.0, 30.0], "T": [20.0, 30.0, 32.0]},
+                           index=pd.Index(["a", "b", "c"], name="member_id"))
+    lifetime = LifetimeModel(summary, model, None)
+    p = bgnbd_no_purchase(lifetime, pd.Series(["c", "zz", "a"]), horizon_days=70)  # 70 days = 10 weeks
+    within_a = 1 - ((4.414 + 20) / (4.414 + 30)) ** 0.243  # x = 0: alive for sure
+    assert p[2] == pytest.approx(1 - within_a, rel=1e-12)
+    expected = 1 - model.probability_of_purchase_within(10.0, summary["frequency"], summary["recency"], summary["T"])
+    assert p[0] == pytest.approx(expected[2], rel=1e-12)
+    assert p[1] == pytest.approx((expected[0] + expected[2]) / 2, rel=1e-12)  # the median of a and c
+    assert BGNBD == "bgnbd"
+
+
+def test_bgnbd_no_purchase_ranks_a_lapsed_repeat_buyer_above_a_recent_one() -> None:
+    """Same frequency and T: the member whose last purchase is long ago is likelier to make none."""
+    model = BetaGeoFitter()
+    model.r_, model.alpha_, model.a_, model.b_ = 0.243, 4.414, 0.793, 2.426
+    summary = pd.DataFrame({"frequency": [4.0, 4.0], "recency": [5.0, 29.0], "T": [30.0, 30.0]},
+                           index=pd.Index(["lapsed", "recent"], name="member_id"))
+    p = bgnbd_no_purchase(LifetimeModel(summary, model, None), pd.Series(["lapsed", "recent"]), horizon_days=90)
+    assert p[0] > p[1]

@@ -1,0 +1,131 @@
+"""features.lifetime: fits that do not converge are retried with an L2 penalty, else left out.
+
+Pinned: the plain MLE is always tried first (penalizer 0, so published fits are untouched); on the
+issue-14 shop the plain Gamma-Gamma fit fails and the 0.001 penalty converges, recorded on the
+model; a fit that never converges leaves its model None with a warning naming the fit and the
+penalizers tried, its features NaN and the other model intact; bad input is never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import lifetime
+from features.btyd import BetaGeoFitter, summarise_purchases
+from features.lifetime import PENALIZERS, fit_lifetime, fit_penalized, lifetime_features, occasions
+from tests.even_shop import end_of_data, even_shop
+
+
+@pytest.fixture(scope="module")
+def shop_summary() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The issue-14 shop and its RFM summary at the end of the data."""
+    shop = even_shop()
+    as_of = end_of_data(shop)
+    summary = summarise_purchases(occasions(shop, as_of), as_of, time_unit_days=lifetime.UNIT_DAYS)
+    return shop, summary
+
+
+@pytest.mark.slow  # a fit that does not converge runs Nelder-Mead to its limit: ~5 s
+def test_plain_gamma_gamma_fails_on_the_even_shop_and_the_penalised_fit_serves(
+    shop_summary: tuple[pd.DataFrame, pd.DataFrame], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The data of issue 14: plain GG does not converge (penalizer 0 is tried first, so a recorded
+    0.001 means it failed); fit_lifetime keeps GG at penalizer 0.001 with q > 1, and says so."""
+    shop, summary = shop_summary
+    repeat = summary[summary["frequency"] > 0]
+    with caplog.at_level(logging.WARNING, logger="features.lifetime"):
+        model = fit_lifetime(shop, end_of_data(shop))
+    assert model is not None and model.gamma_gamma is not None and model.bgnbd is not None
+    assert model.penalizers == {"bgnbd": 0.0, "gamma_gamma": 0.001}
+    assert model.gamma_gamma.penalizer_coef == 0.001 and model.gamma_gamma.q_ > 1
+    assert model.unavailable == {}
+    assert "Gamma-Gamma converged only with L2 penalizer 0.001" in caplog.text
+    mean_spend = repeat["monetary_value"].mean()
+    assert np.isfinite(model.order_value()).all()
+    assert 0.8 * mean_spend < model.order_value().mean() < 1.3 * mean_spend
+
+
+def test_the_plain_fit_is_always_tried_first() -> None:
+    calls: list[float] = []
+
+    def fit(coef: float) -> str:
+        calls.append(coef)
+        return "fitted"
+
+    result = fit_penalized("bgnbd", fit)  # type: ignore[arg-type]
+    assert (result.model, result.penalizer, result.reason) == ("fitted", 0.0, None)
+    assert calls == [0.0] and PENALIZERS[0] == 0.0
+
+
+def test_retries_in_order_until_one_converges() -> None:
+    calls: list[float] = []
+
+    def fit(coef: float) -> str:
+        calls.append(coef)
+        if coef < 0.01:
+            raise RuntimeError("maximum likelihood did not converge")
+        return f"fitted at {coef}"
+
+    result = fit_penalized("gamma_gamma", fit)  # type: ignore[arg-type]
+    assert calls == [0.0, 0.001, 0.01]
+    assert (result.model, result.penalizer) == ("fitted at 0.01", 0.01)
+
+
+def test_never_converging_leaves_the_model_out_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    def fit(coef: float) -> str:
+        raise RuntimeError("maximum likelihood did not converge")
+
+    with caplog.at_level(logging.WARNING, logger="features.lifetime"):
+        result = fit_penalized("bgnbd", fit)  # type: ignore[arg-type]
+    assert result.model is None and result.penalizer is None
+    assert result.reason == "BG/NBD did not converge (retried with penalizer 0.001, 0.01, 0.1)"
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "BG/NBD did not converge (retried with penalizer 0.001, 0.01, 0.1)" in caplog.text
+
+
+def test_bad_input_is_not_retried() -> None:
+    calls: list[float] = []
+
+    def fit(coef: float) -> str:
+        calls.append(coef)
+        raise ValueError("recency must be >= 0")
+
+    with pytest.raises(ValueError, match="recency"):
+        fit_penalized("bgnbd", fit)  # type: ignore[arg-type]
+    assert calls == [0.0]
+
+
+def test_a_bgnbd_that_never_converges_leaves_nan_features_and_gamma_gamma(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BG/NBD out: its outputs are NaN for every member, Gamma-Gamma's order value stays, the reason is kept."""
+    shop = even_shop(seed=0)  # a seed whose plain Gamma-Gamma fit converges (quick)
+
+    def no_convergence(self: BetaGeoFitter, *args: object) -> BetaGeoFitter:
+        raise RuntimeError("maximum likelihood did not converge: stalled")
+
+    monkeypatch.setattr(BetaGeoFitter, "fit", no_convergence)
+    as_of = end_of_data(shop)
+    model = fit_lifetime(shop, as_of)
+    assert model is not None and model.bgnbd is None and model.gamma_gamma is not None
+    assert model.penalizers == {"gamma_gamma": 0.0}
+    assert model.unavailable == {"bgnbd": "BG/NBD did not converge (retried with penalizer 0.001, 0.01, 0.1)"}
+    assert "bgnbd" not in model.penalizers
+    features = lifetime_features(shop, as_of, model)
+    assert len(features) == 500
+    for column in ("p_alive", "bgnbd_purchases_90d", "clv_12m", "bgnbd_p_purchase_30d", "bgnbd_gg_spend_90d"):
+        assert features[column].isna().all(), column
+    assert features["gg_order_value"].notna().all()
+
+
+def test_penalizer_shrinks_the_parameters_and_is_validated(shop_summary: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    _, summary = shop_summary
+    x, t_x, T = summary["frequency"], summary["recency"], summary["T"]
+    plain, penalised = BetaGeoFitter().fit(x, t_x, T), BetaGeoFitter(0.1).fit(x, t_x, T)
+    size = lambda m: m.r_ ** 2 + m.alpha_ ** 2 + m.a_ ** 2 + m.b_ ** 2  # noqa: E731
+    assert size(penalised) < size(plain)
+    assert penalised.log_likelihood_ < plain.log_likelihood_  # the plain fit maximises the unpenalised LL
+    with pytest.raises(ValueError, match="penalizer_coef must be >= 0"):
+        BetaGeoFitter(-1.0).fit(x, t_x, T)
