@@ -35,6 +35,7 @@ class TrainResult:
     train_metrics: dict[str, float]
     members: dict[str, int]
     feature_names: list[str]
+    calibration: dict[str, Any] | None = None  # training.calibration.calibration_report, for calibrated tasks
 
     def report(self) -> dict[str, Any]:
         """This task's part of the JSON report of ``memberscore train --report``."""
@@ -50,6 +51,7 @@ class TrainResult:
             "out_of_time": self.out_of_time,
             "train": self.train_metrics,
             "features": self.feature_names,
+            **({"calibration": self.calibration} if self.calibration is not None else {}),
         }
 
 
@@ -158,6 +160,7 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
 def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None) -> TrainResult:
     """Log the run to the task's experiment, register the model, move the aliases."""
     task, data, config, names = trained.task, trained.data, trained.config, list(trained.booster.feature_names or [])
+    calibration = trained.assessment.documents.get("calibration.json")
     record = registry.RunRecord(
         task=task.name,
         booster=trained.booster,
@@ -165,7 +168,7 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
         params={**config.xgb_params, **config.model_dump(exclude={"xgb_params"}), "task": task.name,
                 "promotion_metric": task.promotion_metric},
         tags=_run_tags(transactions, data.plan, names),
-        metrics=_flat_metrics(trained.assessment.out_of_time, trained.train_metrics),
+        metrics=_flat_metrics(trained.assessment.out_of_time, trained.train_metrics, calibration),
         figures=trained.assessment.figures,
         documents={"cutoffs.json": data.plan.to_dict(), "load_report.json": load_report or {},
                    "train_config.json": config.model_dump(mode="json"),  # read_config() takes it back, seed included
@@ -179,7 +182,7 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
     members = {"train_rows": len(data.train), "evaluation_members": len(data.evaluation),
                "members_total": int(transactions[contract.MEMBER_ID].nunique())}
     return TrainResult(task.name, logged.run_id, logged.version, trained.decision, data.plan,
-                       trained.assessment.out_of_time, trained.train_metrics, members, names)
+                       trained.assessment.out_of_time, trained.train_metrics, members, names, calibration)
 
 
 def train_tasks(
@@ -240,7 +243,12 @@ def _run_tags(transactions: pd.DataFrame, plan: CutoffPlan, names: list[str]) ->
     }
 
 
-def _flat_metrics(out_of_time: dict[str, dict[str, float]], train: dict[str, float]) -> dict[str, float]:
+def _flat_metrics(out_of_time: dict[str, dict[str, float]], train: dict[str, float],
+                  calibration: dict[str, Any] | None = None) -> dict[str, float]:
+    """``oot_<scorer>_<metric>``, ``train_model_<metric>``, and ``oot_model_<metric>_uncalibrated``
+    (the model before its calibration, e.g. ``oot_model_ece_uncalibrated``)."""
     flat = {f"oot_{scorer}_{metric}": value for scorer, metrics in out_of_time.items() for metric, value in metrics.items()}
     flat.update({f"train_model_{metric}": value for metric, value in train.items()})
+    if calibration is not None:
+        flat.update({f"oot_model_{metric}_uncalibrated": value for metric, value in calibration["before"].items()})
     return flat
