@@ -61,9 +61,26 @@ class TrainingRun:
 
     results: list[TrainResult] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # describe_data of the transactions trained on
 
     def report(self) -> dict[str, Any]:
-        return {"tasks": {r.task: r.report() for r in self.results}, "skipped": self.skipped}
+        report: dict[str, Any] = {"tasks": {r.task: r.report() for r in self.results}, "skipped": self.skipped}
+        if self.data:
+            report["data"] = dict(self.data)
+            report["data_fingerprint"] = self.data["fingerprint"]
+        return report
+
+
+def describe_data(transactions: pd.DataFrame) -> dict[str, Any]:
+    """What a run judged: the transactions' fingerprint, rows, members and first and last day."""
+    timestamps = transactions[contract.TS]
+    return {
+        "fingerprint": data_fingerprint(transactions),
+        "rows": int(len(transactions)),
+        "members": int(transactions[contract.MEMBER_ID].nunique()),
+        "first_day": timestamps.min().date().isoformat() if len(transactions) else None,
+        "last_day": timestamps.max().date().isoformat() if len(transactions) else None,
+    }
 
 
 def plan_for(transactions: pd.DataFrame, config: TrainConfig, horizon_days: int) -> CutoffPlan:
@@ -157,8 +174,10 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
     return _Trained(task, data, config, booster, assessment, decision, task.metrics(booster, data.train, data))
 
 
-def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None) -> TrainResult:
+def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None,
+                 fingerprint: str | None = None) -> TrainResult:
     """Log the run to the task's experiment, register the model, move the aliases."""
+    fingerprint = fingerprint or data_fingerprint(transactions)
     task, data, config, names = trained.task, trained.data, trained.config, list(trained.booster.feature_names or [])
     calibration = trained.assessment.documents.get("calibration.json")
     record = registry.RunRecord(
@@ -167,7 +186,7 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
         input_example=data.evaluation[names].head(5),
         params={**config.xgb_params, **config.model_dump(exclude={"xgb_params"}), "task": task.name,
                 "promotion_metric": task.promotion_metric},
-        tags=_run_tags(transactions, data.plan, names),
+        tags=_run_tags(fingerprint, data.plan, names),
         metrics=_flat_metrics(trained.assessment.out_of_time, trained.train_metrics, calibration),
         figures=trained.assessment.figures,
         documents={"cutoffs.json": data.plan.to_dict(), "load_report.json": load_report or {},
@@ -199,7 +218,7 @@ def train_tasks(
     evaluation page (HTML) from the run and the figures; it is logged to every task's run.
     """
     datasets = TaskDatasets(transactions, config, progress)
-    run, trained = TrainingRun(), []
+    run, trained = TrainingRun(data=describe_data(transactions)), []
     for task in tasks:
         data = datasets.for_task(task)
         reason = data if isinstance(data, str) else task.unavailable(data)
@@ -213,7 +232,7 @@ def train_tasks(
     figures = {t.task.name: dict(t.assessment.figures) for t in trained}
     progress("logging the runs to MLflow")
     for item in trained:
-        run.results.append(log_and_gate(item, transactions, load_report))
+        run.results.append(log_and_gate(item, transactions, load_report, run.data["fingerprint"]))
     if page is not None and run.results:
         html = page(run, figures)
         for result in run.results:
@@ -233,9 +252,9 @@ def train_churn(
     return train_tasks(transactions, config, [Churn()], load_report, progress).results[0]
 
 
-def _run_tags(transactions: pd.DataFrame, plan: CutoffPlan, names: list[str]) -> dict[str, str]:
+def _run_tags(fingerprint: str, plan: CutoffPlan, names: list[str]) -> dict[str, str]:
     return {
-        "data_fingerprint": data_fingerprint(transactions),
+        "data_fingerprint": fingerprint,
         "cutoffs": ",".join(d.isoformat() for d in plan.train),
         "evaluation_cutoff": plan.evaluation.isoformat(),
         "horizon_days": str(plan.horizon_days),
