@@ -231,3 +231,27 @@ def test_escapes_task_and_scorer_names_and_handles_a_bare_report() -> None:
     assert "<b>" not in html and "<i>" not in html and "<u>" not in html
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "0.5000" in html
     assert render_report_page({}).startswith("<!DOCTYPE html>")
+
+
+def test_the_train_report_carries_the_data_facts_the_page_shows() -> None:
+    """serving.cli._report (the JSON of ``train --report``) names the file, rows, members, days and
+    fingerprint, worked out on three hand-made rows; the page renders them."""
+    import pandas as pd
+
+    from features.load import LoadReport
+    from features.snapshot import data_fingerprint
+    from serving.cli import _report
+    from training.pipeline import TrainingRun, describe_data
+
+    transactions = pd.DataFrame({"member_id": ["a", "b", "a"], "amount": [5.0, 7.0, 9.0],
+                                 "ts": pd.to_datetime(["2024-01-03 10:00", "2024-02-01 00:00", "2024-03-31 23:59"])})
+    run = TrainingRun(data=describe_data(transactions))
+    load = LoadReport(source="/some/dir/shop.csv", rows_read=4, rows_kept=3, rejected_by_reason={"bad": 1},
+                      rejects_path=None)
+    report = _report(run, load)
+    fingerprint = data_fingerprint(transactions)
+    assert report["data"] == {"transactions": "shop.csv", "fingerprint": fingerprint, "rows": 3, "members": 2,
+                              "first_day": "2024-01-03", "last_day": "2024-03-31"}
+    assert report["data_fingerprint"] == fingerprint and len(fingerprint) == 16
+    html = render_report_page(report)
+    assert f"<dt>data fingerprint</dt><dd>{fingerprint}</dd>" in html and "<dd>shop.csv</dd>" in html
