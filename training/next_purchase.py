@@ -25,7 +25,7 @@ from training.calibration import (
     read_calibration,
 )
 from training.config import TrainConfig
-from training.evaluate import reliability_curve
+from training.evaluate import expected_calibration_error, reliability_curve
 from training.fit import fit_booster, to_matrix
 from training.plots import reliability_figure, shap_summary_figure
 from training.survival import (
@@ -121,7 +121,8 @@ class NextPurchase(Task):
         }
         keys = ("ece_30d", "roc_auc_30d", "brier_30d", "concordance")
         report = calibration_report(read_calibration(booster) or Calibration("none", reason="not calibrated"),
-                                    {k: before[k] for k in keys}, {k: out_of_time["model"][k] for k in keys})
+                                    {k: before[k] for k in keys} | _other_days_ece(raw, evaluation, horizon),
+                                    {k: out_of_time["model"][k] for k in keys} | _other_days_ece(timing, evaluation, horizon))
         return Assessment(out_of_time, figures, {"calibration.json": report})
 
     @staticmethod
@@ -140,6 +141,12 @@ class NextPurchase(Task):
         rule = RecencyOverGap().fit(data.train, not_within(data.train).astype(int))
         p30 = 1.0 - rule.predict_proba(data.evaluation)
         return rule.ratio(data.evaluation), p30
+
+
+def _other_days_ece(timing: pd.DataFrame, rows: pd.DataFrame, horizon: float) -> dict[str, float]:
+    """ECE of P(within 7 / 90 days), where the horizon observes them: one sigma serves every day count."""
+    return {f"ece_{d:g}d": expected_calibration_error(_bought_within(rows, d), timing[f"p_within_{d:g}d"].to_numpy())
+            for d in SERVED_DAYS if d != HORIZON_DAYS and d <= horizon}
 
 
 def _bought_within(rows: pd.DataFrame, days: float) -> np.ndarray:

@@ -270,4 +270,6 @@ def _flat_metrics(out_of_time: dict[str, dict[str, float]], train: dict[str, flo
     flat.update({f"train_model_{metric}": value for metric, value in train.items()})
     if calibration is not None:
         flat.update({f"oot_model_{metric}_uncalibrated": value for metric, value in calibration["before"].items()})
+        flat.update({f"oot_model_{metric}": value for metric, value in calibration["after"].items()
+                     if f"oot_model_{metric}" not in flat})  # e.g. ece_7d, ece_90d of next purchase
     return flat
