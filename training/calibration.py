@@ -17,7 +17,10 @@ probability when it does not. So the calibrator has one parameter, the spread:
 Both are monotone in the margin, so ROC AUC and the C-index do not change. The parameter is fitted
 on predictions for the latest training cut-off made by a booster trained on the earlier training
 cut-offs only (``holdout_predictions``): never on rows a booster was fitted on, never on the
-evaluation window. It travels as the booster attribute ``calibration`` (JSON), so every copy of
+evaluation window. Those earlier cut-offs' label windows may overlap the latest one's (never the
+evaluation's): a booster of only the cut-offs whose windows end by the latest (two of six by
+default) sees a third of the rows, and the spread depends on how much data a booster had (leaf
+weights shrink more on fewer rows), which is the very thing being measured. It travels as the booster attribute ``calibration`` (JSON), so every copy of
 the model (MLflow, the BentoML store, raw bytes sent to Spark) carries it; ``training.fit.predict_proba``
 and ``training.next_purchase.predict_timing`` apply it, for training and serving alike. SHAP
 reasons explain the raw margin.
