@@ -20,10 +20,12 @@ cut-offs only (``holdout_predictions``): never on rows a booster was fitted on, 
 evaluation window. Those earlier cut-offs' label windows may overlap the latest one's (never the
 evaluation's): a booster of only the cut-offs whose windows end by the latest (two of six by
 default) sees a third of the rows, and the spread depends on how much data a booster had (leaf
-weights shrink more on fewer rows), which is the very thing being measured. It travels as the booster attribute ``calibration`` (JSON), so every copy of
-the model (MLflow, the BentoML store, raw bytes sent to Spark) carries it; ``training.fit.predict_proba``
-and ``training.next_purchase.predict_timing`` apply it, for training and serving alike. SHAP
-reasons explain the raw margin.
+weights shrink more on fewer rows), which is the very thing being measured.
+
+The fit travels as the booster attribute ``calibration`` (JSON), so every copy of the model
+(MLflow, the BentoML store, raw bytes sent to Spark) carries it; ``training.fit.predict_proba`` and
+``training.next_purchase.predict_timing`` apply it, for training and serving alike. SHAP reasons
+explain the raw margin.
 """
 
 from __future__ import annotations
