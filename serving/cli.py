@@ -82,13 +82,15 @@ def train(
 
 
 def _report(run: Any, load_report: Any) -> dict[str, Any]:
-    """The JSON report: every task's out-of-time metrics beside its baselines, and the load report.
+    """The JSON report: what was judged (data: file, rows, members, days, fingerprint), every task's
+    out-of-time metrics beside its baselines, and the load report.
 
     The churn task's fields are also at the top level, as the foundation's report had them.
     """
     tasks = run.report()
     churn = tasks["tasks"].get("churn", {})
-    return {**churn, **tasks, "load": load_report.to_dict()}
+    data = {"transactions": Path(load_report.source).name, **tasks.get("data", {})}
+    return {**churn, **tasks, "data": data, "load": load_report.to_dict()}
 
 
 def _train_summary(run: Any, profile: Any) -> str:

@@ -27,8 +27,8 @@ from serving.scoring import (
 from serving.schemas import FeatureRow, MemberScore, ModelExplanation
 
 MARGIN_MEANING = {
-    "churn": "log-odds of no purchase in the next H days",
-    "next_purchase": "log of the AFT time to next purchase (days)",
+    "churn": "log-odds of no purchase in the next H days, before calibration (the probability served is calibrated)",
+    "next_purchase": "log of the AFT time to next purchase (days); probabilities use the calibrated sigma",
     "upsell": "log-odds of buying into a new category (or spend-up) in the next H days",
     "value": "log of expected spend in the next H days (Tweedie)",
 }

@@ -15,6 +15,7 @@ import xgboost as xgb
 
 from features.catalogue import churn_monotone_constraints
 from features.categories import SHARE_PREFIX
+from training.calibration import calibrated_probability, read_calibration
 from training.config import TrainConfig
 from training.examples import CUTOFF_COLUMN
 
@@ -78,7 +79,15 @@ def fit_booster(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping[s
     return xgb.train(dict(params), matrix_for(examples), num_boost_round=rounds)
 
 
-def predict_proba(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:
-    """The booster's prediction for each row (P(churn) for churn), with its own feature list."""
-    names = list(booster.feature_names or [])
-    return booster.predict(to_matrix(features, names)).astype(float)
+def predict_proba(booster: xgb.Booster, features: pd.DataFrame, calibrated: bool = True) -> np.ndarray:
+    """The booster's prediction for each row, with its own feature list: P(churn) for churn, spend for value.
+
+    The one decode of a churn booster, for training, the gate and serving alike: a booster that
+    carries a calibration (``training.calibration``) answers with the calibrated probability
+    (``calibrated=False`` gives the booster's own, for before/after comparisons).
+    """
+    matrix = to_matrix(features, list(booster.feature_names or []))
+    calibration = read_calibration(booster) if calibrated else None
+    if calibration is None or calibration.method == "none":
+        return booster.predict(matrix).astype(float)
+    return calibrated_probability(booster.predict(matrix, output_margin=True), calibration)

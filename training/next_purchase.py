@@ -2,7 +2,9 @@
 
 A member with no purchase in the horizon is censored: all we know is that the next purchase
 comes after H days. The booster learns log T = margin + sigma * Z; the distribution and sigma are
-stored on the booster so serving turns margins into the same probabilities.
+stored on the booster so serving turns margins into the same probabilities. XGBoost does not learn
+sigma, so it is calibrated out of time (``training.calibration``: one sigma for every day count,
+so P7 <= P30 <= P90) and the calibrated sigma is stored beside the trained one.
 """
 
 from __future__ import annotations
@@ -15,22 +17,30 @@ import pandas as pd
 import xgboost as xgb
 
 from training.baselines import BGNBD, RecencyOverGap
+from training.calibration import (
+    Calibration,
+    attach,
+    calibration_report,
+    fit_aft_sigma,
+    holdout_predictions,
+    read_calibration,
+)
 from training.config import TrainConfig
+from training.evaluate import expected_calibration_error, reliability_curve
 from training.fit import fit_booster, to_matrix
-from training.plots import shap_summary_figure
+from training.plots import reliability_figure, shap_summary_figure
 from training.resampled_metrics import concordance_by_weight
 from training.survival import (
     HORIZON_DAYS,
     aft_bounds,
     event_probability_within,
     median_days,
-    reliability_curve,
-    reliability_figure,
     survival_metrics,
 )
 from training.task import Assessment, Task, TaskData
 
 DISTRIBUTION_ATTR, SIGMA_ATTR = "aft_distribution", "aft_sigma"
+SERVED_DAYS = (7.0, 30.0, 90.0)  # P(purchase within d days) that scoring serves
 
 
 def aft_matrix(rows: pd.DataFrame, names: list[str], horizon_days: int) -> xgb.DMatrix:
@@ -42,11 +52,19 @@ def aft_matrix(rows: pd.DataFrame, names: list[str], horizon_days: int) -> xgb.D
     return matrix
 
 
-def predict_timing(booster: xgb.Booster, features: pd.DataFrame, days: tuple[float, ...] = (7.0, 30.0, 90.0)) -> pd.DataFrame:
-    """Median days to the next purchase and P(purchase within each of ``days``), per row."""
+def predict_timing(booster: xgb.Booster, features: pd.DataFrame, days: tuple[float, ...] = SERVED_DAYS,
+                   calibrated: bool = True) -> pd.DataFrame:
+    """Median days to the next purchase and P(purchase within each of ``days``), per row.
+
+    The one decode of a next-purchase booster, for training and serving: its calibrated sigma when
+    it carries one (``calibrated=False`` gives the trained sigma, for before/after comparisons).
+    """
     names = list(booster.feature_names or [])
     margin = booster.predict(to_matrix(features, names), output_margin=True).astype(float)
     distribution, sigma = booster.attr(DISTRIBUTION_ATTR) or "normal", float(booster.attr(SIGMA_ATTR) or 1.0)
+    calibration = read_calibration(booster) if calibrated else None
+    if calibration is not None and calibration.method == "aft_sigma":
+        sigma = calibration.parameter
     timing = {"median_days": median_days(margin, distribution, sigma)}
     timing.update({f"p_within_{d:g}d": event_probability_within(margin, d, distribution, sigma) for d in days})
     return pd.DataFrame(timing, index=features.index)
@@ -70,9 +88,16 @@ class NextPurchase(Task):
         params.update(objective="survival:aft", eval_metric="aft-nloglik", seed=config.seed,
                       aft_loss_distribution=config.aft_distribution, aft_loss_distribution_scale=config.aft_sigma,
                       base_score=float(np.median(lower)))  # start from the typical time, not 0.5 days
-        booster = fit_booster(data.train, lambda rows: aft_matrix(rows, names, horizon), params, config)
+        matrix_for = lambda rows: aft_matrix(rows, names, horizon)  # noqa: E731
+        booster = fit_booster(data.train, matrix_for, params, config)
         booster.set_attr(**{DISTRIBUTION_ATTR: config.aft_distribution, SIGMA_ATTR: str(config.aft_sigma)})
-        return booster
+        holdout = holdout_predictions(data.train, matrix_for, params, booster.num_boosted_rounds())
+        if isinstance(holdout, str):
+            return attach(booster, Calibration("none", reason=holdout))
+        distribution = config.aft_distribution
+        return attach(booster, fit_aft_sigma(
+            holdout, lambda d: _bought_within(holdout.rows, d), [d for d in SERVED_DAYS if d <= horizon],
+            lambda margin, d, sigma: event_probability_within(margin, d, distribution, sigma), config.aft_sigma))
 
     def metrics(self, booster: xgb.Booster, rows: pd.DataFrame, data: TaskData) -> dict[str, float]:
         timing = predict_timing(booster, rows)
@@ -89,15 +114,23 @@ class NextPurchase(Task):
         predicted["recency_over_gap"] = self._recency_over_gap(data)
         days = evaluation["days_to_next"].to_numpy(float)
         out_of_time = {name: survival_metrics(days, horizon, *scores) for name, scores in predicted.items()}
-        bought = (np.nan_to_num(days, nan=np.inf) <= HORIZON_DAYS).astype(int)
+        raw = predict_timing(booster, evaluation, calibrated=False)
+        before = survival_metrics(days, horizon, raw["median_days"].to_numpy(), raw["p_within_30d"].to_numpy())
+        bought = _bought_within(evaluation, HORIZON_DAYS)
         curves = {name: reliability_curve(bought, p30) for name, (_, p30) in predicted.items()}
+        curves["model, uncalibrated"] = reliability_curve(bought, raw["p_within_30d"].to_numpy())
         figures = {
             "calibration_30d.png": reliability_figure(curves, "P(purchase within 30 days), out of time"),
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names]),
         }
+        keys = ("ece_30d", "roc_auc_30d", "brier_30d", "concordance")
+        report = calibration_report(read_calibration(booster) or Calibration("none", reason="not calibrated"),
+                                    {k: before[k] for k in keys} | _other_days_ece(raw, evaluation, horizon),
+                                    {k: out_of_time["model"][k] for k in keys} | _other_days_ece(timing, evaluation, horizon))
         observed = ~np.isnan(days)  # the C-index pairs as survival_metrics forms them: censored at H
         gate_metric = partial(concordance_by_weight, np.where(observed, days, horizon), observed)
-        return Assessment(out_of_time, figures, predictions={name: p[0] for name, p in predicted.items()},
+        return Assessment(out_of_time, figures, {"calibration.json": report},
+                          predictions={name: p[0] for name, p in predicted.items()},
                           gate_metric=gate_metric, baselines_unavailable={BGNBD: missing} if missing else {})
 
     @staticmethod
@@ -116,3 +149,14 @@ class NextPurchase(Task):
         rule = RecencyOverGap().fit(data.train, not_within(data.train).astype(int))
         p30 = 1.0 - rule.predict_proba(data.evaluation)
         return rule.ratio(data.evaluation), p30
+
+
+def _other_days_ece(timing: pd.DataFrame, rows: pd.DataFrame, horizon: float) -> dict[str, float]:
+    """ECE of P(within 7 / 90 days), where the horizon observes them: one sigma serves every day count."""
+    return {f"ece_{d:g}d": expected_calibration_error(_bought_within(rows, d), timing[f"p_within_{d:g}d"].to_numpy())
+            for d in SERVED_DAYS if d != HORIZON_DAYS and d <= horizon}
+
+
+def _bought_within(rows: pd.DataFrame, days: float) -> np.ndarray:
+    """1 where the next purchase came within ``days`` of the cut-off (censored rows: none seen), else 0."""
+    return (np.nan_to_num(rows["days_to_next"].to_numpy(float), nan=np.inf) <= days).astype(int)

@@ -38,6 +38,7 @@ class TrainResult:
     feature_names: list[str]
     baselines_unavailable: dict[str, str] = field(default_factory=dict)
     lifetime_fit: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None  # training.calibration.calibration_report, for calibrated tasks
 
     def report(self) -> dict[str, Any]:
         """This task's part of the JSON report of ``memberscore train --report``."""
@@ -57,6 +58,7 @@ class TrainResult:
             "out_of_time": self.out_of_time,
             "train": self.train_metrics,
             "features": self.feature_names,
+            **({"calibration": self.calibration} if self.calibration is not None else {}),
         }
 
 
@@ -71,14 +73,31 @@ class TrainingRun:
     results: list[TrainResult] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     plan: PlanChoice | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # describe_data of the transactions trained on
 
     @property
     def baselines_only(self) -> bool:
         return self.plan is not None and not self.plan.models
 
     def report(self) -> dict[str, Any]:
-        return {"plan": self.plan.to_dict() if self.plan else None,
-                "tasks": {r.task: r.report() for r in self.results}, "skipped": self.skipped}
+        report: dict[str, Any] = {"plan": self.plan.to_dict() if self.plan else None,
+                                  "tasks": {r.task: r.report() for r in self.results}, "skipped": self.skipped}
+        if self.data:
+            report["data"] = dict(self.data)
+            report["data_fingerprint"] = self.data["fingerprint"]
+        return report
+
+
+def describe_data(transactions: pd.DataFrame) -> dict[str, Any]:
+    """What a run judged: the transactions' fingerprint, rows, members and first and last day."""
+    timestamps = transactions[contract.TS]
+    return {
+        "fingerprint": data_fingerprint(transactions),
+        "rows": int(len(transactions)),
+        "members": int(transactions[contract.MEMBER_ID].nunique()),
+        "first_day": timestamps.min().date().isoformat() if len(transactions) else None,
+        "last_day": timestamps.max().date().isoformat() if len(transactions) else None,
+    }
 
 
 def choose_for(transactions: pd.DataFrame, config: TrainConfig, horizon_days: int) -> PlanChoice:
@@ -212,17 +231,20 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
     return _Trained(task, data, config, booster, assessment, decision, task.metrics(booster, data.train, data))
 
 
-def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None) -> TrainResult:
+def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None,
+                 fingerprint: str | None = None) -> TrainResult:
     """Log the run to the task's experiment, register the model, move the aliases."""
+    fingerprint = fingerprint or data_fingerprint(transactions)
     task, data, config, names = trained.task, trained.data, trained.config, list(trained.booster.feature_names or [])
+    calibration = trained.assessment.documents.get("calibration.json")
     record = registry.RunRecord(
         task=task.name,
         booster=trained.booster,
         input_example=data.evaluation[names].head(5),
         params={**config.xgb_params, **config.model_dump(exclude={"xgb_params"}), "task": task.name,
                 "promotion_metric": task.promotion_metric},
-        tags=_run_tags(transactions, data.plan, names),
-        metrics={**_flat_metrics(trained.assessment.out_of_time, trained.train_metrics),
+        tags=_run_tags(fingerprint, data.plan, names),
+        metrics={**_flat_metrics(trained.assessment.out_of_time, trained.train_metrics, calibration),
                  **trained.decision.metrics()},
         figures=trained.assessment.figures,
         documents={"cutoffs.json": data.plan.to_dict(),
@@ -240,7 +262,7 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
                "members_total": int(transactions[contract.MEMBER_ID].nunique())}
     return TrainResult(task.name, logged.run_id, logged.version, trained.decision, data.plan,
                        trained.assessment.out_of_time, trained.train_metrics, members, names,
-                       dict(trained.assessment.baselines_unavailable), lifetime_fit(data))
+                       dict(trained.assessment.baselines_unavailable), lifetime_fit(data), calibration)
 
 
 def train_tasks(
@@ -257,7 +279,7 @@ def train_tasks(
     evaluation page (HTML) from the run and the figures; it is logged to every task's run.
     """
     datasets = TaskDatasets(transactions, config, progress)
-    run, trained = TrainingRun(plan=datasets.run_plan()), []
+    run, trained = TrainingRun(plan=datasets.run_plan(), data=describe_data(transactions)), []
     progress(f"plan: {run.plan.why}")
     for task in tasks:
         data = datasets.for_task(task) if not run.baselines_only else f"baselines only: {run.plan.why}"
@@ -272,7 +294,7 @@ def train_tasks(
     figures = {t.task.name: dict(t.assessment.figures) for t in trained}
     progress("logging the runs to MLflow")
     for item in trained:
-        run.results.append(log_and_gate(item, transactions, load_report))
+        run.results.append(log_and_gate(item, transactions, load_report, run.data["fingerprint"]))
     if page is not None and run.results:
         html = page(run, figures)
         for result in run.results:
@@ -292,9 +314,9 @@ def train_churn(
     return train_tasks(transactions, config, [Churn()], load_report, progress).results[0]
 
 
-def _run_tags(transactions: pd.DataFrame, plan: CutoffPlan, names: list[str]) -> dict[str, str]:
+def _run_tags(fingerprint: str, plan: CutoffPlan, names: list[str]) -> dict[str, str]:
     return {
-        "data_fingerprint": data_fingerprint(transactions),
+        "data_fingerprint": fingerprint,
         "cutoffs": ",".join(d.isoformat() for d in plan.train),
         "evaluation_cutoff": plan.evaluation.isoformat(),
         "horizon_days": str(plan.horizon_days),
@@ -312,7 +334,14 @@ def lifetime_fit(data: TaskData) -> dict[str, Any]:
     return {"penalizers": dict(lifetime.penalizers), "unavailable": dict(lifetime.unavailable)}
 
 
-def _flat_metrics(out_of_time: dict[str, dict[str, float]], train: dict[str, float]) -> dict[str, float]:
+def _flat_metrics(out_of_time: dict[str, dict[str, float]], train: dict[str, float],
+                  calibration: dict[str, Any] | None = None) -> dict[str, float]:
+    """``oot_<scorer>_<metric>``, ``train_model_<metric>``, and ``oot_model_<metric>_uncalibrated``
+    (the model before its calibration, e.g. ``oot_model_ece_uncalibrated``)."""
     flat = {f"oot_{scorer}_{metric}": value for scorer, metrics in out_of_time.items() for metric, value in metrics.items()}
     flat.update({f"train_model_{metric}": value for metric, value in train.items()})
+    if calibration is not None:
+        flat.update({f"oot_model_{metric}_uncalibrated": value for metric, value in calibration["before"].items()})
+        flat.update({f"oot_model_{metric}": value for metric, value in calibration["after"].items()
+                     if f"oot_model_{metric}" not in flat})  # e.g. ece_7d, ece_90d of next purchase
     return flat

@@ -1,4 +1,4 @@
-"""Evaluation figures: ROC, cumulative lift, SHAP summary. Pure: inputs in, Figure out."""
+"""Evaluation figures: ROC, cumulative lift, reliability, SHAP summary. Pure: inputs in, Figure out."""
 
 from __future__ import annotations
 
@@ -38,6 +38,18 @@ def lift_figure(churned: np.ndarray, scores: Mapping[str, np.ndarray], what: str
     axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
     axes.set(xlabel="share of members contacted", ylabel=f"share of {what} reached", title="Gain, out of time")
     axes.legend(loc="lower right")
+    return figure
+
+
+def reliability_figure(curves: Mapping[str, pd.DataFrame], title: str) -> Figure:
+    """Reliability diagram: one line per scorer (``training.evaluate.reliability_curve``) against the
+    diagonal a calibrated score would follow."""
+    figure, axes = plt.subplots(figsize=(5, 5))
+    for name, curve in curves.items():
+        axes.plot(curve["mean_predicted"], curve["observed_rate"], marker="o", label=name)
+    axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    axes.set(xlabel="mean predicted probability", ylabel="observed rate", title=title, xlim=(0, 1), ylim=(0, 1))
+    axes.legend(loc="upper left")
     return figure
 
 

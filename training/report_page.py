@@ -15,12 +15,16 @@ from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from training.evaluate import metric_direction
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-LOWER_IS_BETTER = frozenset({"brier", "mae"})
-# Columns that describe the evaluation rows rather than score quality: shown, never marked best.
-DESCRIPTIVE = frozenset({"n", "base_rate", "mean_actual", "mean_predicted"})
+# Counts print as whole numbers; every other metric to 4 decimals. Which way a metric is better is
+# training.evaluate.METRIC_DIRECTIONS; a metric without a direction (n, base_rate) is never marked.
+COUNTS = frozenset({"n"})
+DATA_FACTS = (("transactions", "transactions"), ("rows", "rows"), ("members", "members"),
+              ("first_day", "first day"), ("last_day", "last day"))
 EM_DASH = "\u2014"
 
 _STYLE = """
@@ -52,8 +56,14 @@ def render_report_page(
 
 
 def run_facts(report: Mapping[str, Any]) -> str:
-    """Data fingerprint and cut-offs as a definition list."""
-    facts: dict[str, Any] = {"data fingerprint": report.get("data_fingerprint", EM_DASH)}
+    """What was judged: project (when the report names one), data file, rows, members, days, fingerprint, cut-offs."""
+    facts: dict[str, Any] = {}
+    if report.get("project"):
+        facts["project"] = report["project"]
+    data = report.get("data") or {}
+    facts.update({label: _count(data[key]) if key in ("rows", "members") else data[key]
+                  for key, label in DATA_FACTS if data.get(key) is not None})
+    facts["data fingerprint"] = report.get("data_fingerprint") or data.get("fingerprint") or EM_DASH
     facts.update({f"cut-off {key}": value for key, value in (report.get("cutoffs") or {}).items()})
     items = "".join(f"<dt>{escape(str(key))}</dt><dd>{escape(_text(value))}</dd>" for key, value in facts.items())
     return f"<dl>{items}</dl>"
@@ -76,6 +86,8 @@ def task_section(name: str, task: Mapping[str, Any], task_figures: Mapping[str, 
         parts.append(interval)
     if task.get("out_of_time"):
         parts.append(metric_table(task["out_of_time"]))
+    if task.get("calibration"):
+        parts.append(calibration_note(task["calibration"]))
     parts.extend(figure_tag(f"{name}: {filename}", figure) for filename, figure in task_figures.items())
     parts.append("</section>")
     return "\n".join(parts)
@@ -84,8 +96,9 @@ def task_section(name: str, task: Mapping[str, Any], task_figures: Mapping[str, 
 def metric_table(out_of_time: Mapping[str, Mapping[str, float]]) -> str:
     """Rows = scorers (model first, champion last), columns = metrics; the best cell per column marked.
 
-    Lower is better for ``LOWER_IS_BETTER``, higher for the rest; ``DESCRIPTIVE`` columns are not
-    ranked; ties for best are all marked; NaN and missing values show as an em dash.
+    Best follows ``training.evaluate.metric_direction`` (lower for brier, mae, ece, higher for AUC,
+    concordance, gini, ...); a metric without a direction (n, base_rate) is not ranked; ties for best
+    are all marked; NaN and missing values show as an em dash; counts print without decimals.
     """
     scorers = sorted(out_of_time, key=lambda s: (s != "model", s == "champion"))  # stable: baselines keep order
     metrics = list(dict.fromkeys(m for scorer in scorers for m in out_of_time[scorer]))
@@ -97,7 +110,8 @@ def metric_table(out_of_time: Mapping[str, Mapping[str, float]]) -> str:
         for metric in metrics:
             value = _number(out_of_time[scorer].get(metric))
             marked = best[metric] is not None and value == best[metric]
-            cells.append(f'<td class="best">{_format(value)}</td>' if marked else f"<td>{_format(value)}</td>")
+            text = _count(value) if metric in COUNTS else _format(value)
+            cells.append(f'<td class="best">{text}</td>' if marked else f"<td>{text}</td>")
         rows.append(f'<tr><th scope="row">{escape(scorer)}</th>{"".join(cells)}</tr>')
     body = "\n".join(rows)
     return f'<table class="metrics">\n<tr><th scope="col">scorer</th>{header}</tr>\n{body}\n</table>'
@@ -121,6 +135,22 @@ def gate_interval(task: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def calibration_note(calibration: Mapping[str, Any]) -> str:
+    """One line: what calibrated the model's probabilities, and its ECE on the evaluation rows before and after."""
+    if calibration.get("method") in (None, "none"):
+        text = f"Probabilities not calibrated: {_text(calibration.get('reason', ''))}"
+    else:
+        what = {"logit_scale": "log-odds slope", "aft_sigma": "AFT sigma"}.get(str(calibration["method"]), "parameter")
+        text = (f"Probabilities calibrated out of time: {what} {_format(_number(calibration.get('parameter')))}, "
+                f"fitted on the {_text(calibration.get('fitted_on', ''))} training cut-off "
+                f"({_count(calibration.get('rows'))} members)")
+        before, after = calibration.get("before") or {}, calibration.get("after") or {}
+        ece = next((key for key in after if key.startswith("ece")), None)
+        if ece is not None:
+            text += f"; {ece} {_format(_number(before.get(ece)))} before, {_format(_number(after.get(ece)))} after"
+    return f'<p class="calibration">{escape(text)}.</p>'
+
+
 def figure_tag(alt: str, figure: Figure) -> str:
     """The figure as an inline base64 PNG <img>."""
     buffer = io.BytesIO()
@@ -131,9 +161,10 @@ def figure_tag(alt: str, figure: Figure) -> str:
 
 def _best_value(metric: str, values: list[float]) -> float | None:
     finite = [v for v in values if not math.isnan(v)]
-    if metric in DESCRIPTIVE or not finite:
+    direction = metric_direction(metric)
+    if direction is None or not finite:
         return None
-    return min(finite) if metric in LOWER_IS_BETTER else max(finite)
+    return min(finite) if direction == "lower" else max(finite)
 
 
 def _number(value: Any) -> float:
@@ -145,6 +176,12 @@ def _number(value: Any) -> float:
 
 def _format(value: float) -> str:
     return EM_DASH if math.isnan(value) else f"{value:.4f}"
+
+
+def _count(value: Any) -> str:
+    """A count as a whole number with thousands separators (2,447), never 2447.0000."""
+    number = _number(value)
+    return _format(number) if math.isnan(number) or number != int(number) else f"{int(number):,}"
 
 
 def _text(value: Any) -> str:

@@ -18,10 +18,11 @@ import pandas as pd
 import xgboost as xgb
 
 from features.engine import configured_engine
+from training.calibration import attach
 from training.churn import Churn
 from training.config import TrainConfig
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
-from training.fit import booster_params
+from training.fit import booster_params, to_matrix
 from training.task import Assessment, Task, TaskData
 from training.value import Value, spend_target, value_params
 
@@ -86,14 +87,22 @@ class SparkFit:
 
 
 class SparkChurn(SparkFit, Churn):
-    """Churn fitted by ``SparkXGBClassifier`` (the objective is its own: binary:logistic)."""
+    """Churn fitted by ``SparkXGBClassifier`` (the objective is its own: binary:logistic).
+
+    Its calibration is the local task's (``Churn._calibration``): the holdout booster of the earlier
+    cut-offs is fitted in the driver with the local parameters and the Spark booster's round count.
+    """
 
     def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
         from xgboost.spark import SparkXGBClassifier
 
-        params = spark_params(booster_params(data.feature_names, config))
+        names = data.feature_names
+        params = spark_params(booster_params(names, config))
         label = data.train[LABEL_COLUMN].to_numpy().astype("int64")
-        return self.fit_on_spark(data, config, label, params, SparkXGBClassifier, binary=True)
+        booster = self.fit_on_spark(data, config, label, params, SparkXGBClassifier, binary=True)
+        matrix_for = lambda rows: to_matrix(rows, names, rows[LABEL_COLUMN].to_numpy())  # noqa: E731
+        calibration = self._calibration(data.train, matrix_for, booster_params(names, config), booster.num_boosted_rounds())
+        return attach(booster, calibration)
 
 
 class SparkValue(SparkFit, Value):

@@ -10,17 +10,11 @@ member's next purchase, right-censored at the end of the observation window. The
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+from scipy.special import expit, ndtr
 
-matplotlib.use("Agg")  # headless, as training/plots.py: figures are files logged to MLflow
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy.special import expit, ndtr  # noqa: E402
-
-from training.evaluate import binary_metrics  # noqa: E402
+from training.evaluate import binary_metrics, reliability_curve  # noqa: F401 - reliability_curve: its old home
+from training.plots import reliability_figure  # noqa: F401 - its old home
 
 DISTRIBUTIONS = ("normal", "logistic", "extreme")
 HORIZON_DAYS = 30.0  # the reminder horizon behind the *_30d metrics
@@ -145,45 +139,9 @@ def concordance_index(days_to_next: np.ndarray, observed: np.ndarray, predicted_
     return (higher + 0.5 * tied) / pairs if pairs else float("nan")
 
 
-def reliability_curve(observed_event: np.ndarray, probability: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Mean predicted probability beside the observed event rate in quantile bins of the prediction.
-
-    Quantile bins hold about the same number of members each, so no point rests on a handful of
-    rows; bins whose edges coincide (tied probabilities) are merged. Columns: ``mean_predicted``,
-    ``observed_rate``, ``count``.
-    """
-    probability = np.asarray(probability, dtype=float)
-    event = np.asarray(observed_event, dtype=float)
-    if event.shape != probability.shape or probability.ndim != 1:
-        raise ValueError("observed_event and probability must be 1-D and the same length; "
-                         f"got {event.shape}, {probability.shape}")
-    if bins < 1:
-        raise ValueError(f"bins must be >= 1; got {bins}")
-    frame = pd.DataFrame({"mean_predicted": probability, "observed_rate": event})
-    if len(np.unique(probability)) > 1:
-        frame["bin"] = pd.qcut(probability, bins, labels=False, duplicates="drop")
-    else:
-        frame["bin"] = 0
-    curve = frame.groupby("bin").agg(mean_predicted=("mean_predicted", "mean"),
-                                     observed_rate=("observed_rate", "mean"),
-                                     count=("observed_rate", "size"))
-    return curve.reset_index(drop=True)
-
-
-def reliability_figure(curves: dict[str, pd.DataFrame], title: str) -> Figure:
-    """Reliability diagram: one line per scorer against the diagonal a calibrated score would follow."""
-    figure, axes = plt.subplots(figsize=(5, 5))
-    for name, curve in curves.items():
-        axes.plot(curve["mean_predicted"], curve["observed_rate"], marker="o", label=name)
-    axes.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    axes.set(xlabel="mean predicted probability", ylabel="observed rate", title=title, xlim=(0, 1), ylim=(0, 1))
-    axes.legend(loc="upper left")
-    return figure
-
-
 def survival_metrics(days_to_next: np.ndarray, censor_days: np.ndarray | float,
                      predicted_days: np.ndarray, p_within_30: np.ndarray) -> dict[str, float]:
-    """C-index of the predicted days, and ROC AUC, Brier score and base rate of P(purchase within 30 days).
+    """C-index of the predicted days, and ROC AUC, Brier score, ECE and base rate of P(purchase within 30 days).
 
     The 30-day event is only known for rows observed at least 30 days, so any shorter window is
     refused rather than silently counted as "no purchase". AUC is NaN when only one class occurs.
@@ -204,6 +162,7 @@ def survival_metrics(days_to_next: np.ndarray, censor_days: np.ndarray | float,
         "concordance": concordance_index(np.where(observed, days, censor), observed, predicted_days),
         "roc_auc_30d": binary["roc_auc"],
         "brier_30d": binary["brier"],
+        "ece_30d": binary["ece"],
         "base_rate_30d": binary["base_rate"],
         "n": float(len(days)),
     }

@@ -6,6 +6,8 @@ vectorisation must not change any member's result.
 
 from __future__ import annotations
 
+import json
+
 from datetime import date
 
 import os
@@ -45,15 +47,21 @@ def score(booster: xgb.Booster, by_id: pd.DataFrame, ids: list[str], explain: in
 
 
 def reference_probabilities(booster: xgb.Booster, frame: pd.DataFrame, ids: list[str]) -> np.ndarray:
-    """booster.predict on the same snapshot rows, built independently of serving.scoring."""
+    """booster.predict on the same snapshot rows, built independently of serving.scoring, with the
+    booster's stored calibration (attribute ``calibration``: a log-odds slope about a pivot) applied by hand."""
     rows = frame.set_index(frame[contract.MEMBER_ID].astype(str)).loc[ids, list(booster.feature_names)]
     matrix = xgb.DMatrix(rows.to_numpy(np.float32), feature_names=list(booster.feature_names))
-    return booster.predict(matrix).astype(float)
+    stored = json.loads(booster.attr("calibration") or '{"method": "none"}')
+    if stored["method"] != "logit_scale":
+        return booster.predict(matrix).astype(float)
+    margin = booster.predict(matrix, output_margin=True).astype(float)
+    return 1.0 / (1.0 + np.exp(-(stored["pivot"] + stored["parameter"] * (margin - stored["pivot"]))))
 
 
 def test_results_follow_request_order_and_match_booster_predict(served: tuple[xgb.Booster, pd.DataFrame]) -> None:
-    """One entry per id in request order; each probability is booster.predict on that member's row."""
+    """One entry per id in request order; each probability is booster.predict on that member's row, calibrated."""
     booster, frame = served
+    assert json.loads(booster.attr("calibration"))["method"] == "logit_scale"  # it came through MLflow and BentoML
     ids = list(frame[contract.MEMBER_ID].astype(str).sample(40, random_state=5))
     results = score(booster, index_by_member(frame), ids, explain=2)
     assert [r.member_id for r in results] == ids

@@ -1,6 +1,6 @@
 """training.evaluate: churn metrics against numbers computed by hand.
 
-Pinned: ROC AUC counts ties as half; Brier is the mean squared error of the probability; top-decile
+Pinned: ROC AUC counts ties as half; ECE over equal-mass bins with tied scores kept in one bin; Brier is the mean squared error of the probability; top-decile
 lift is the churn rate of the top round(10%) rows (at least one) over the base rate, with scores
 tied at the boundary sharing the remaining places pro rata (row order never matters); a label
 vector with one class gives NaN AUCs without raising.
@@ -29,6 +29,8 @@ HAND_CASES = [
             "brier": (0.01 + 0.64 + 0.09 + 0.36 + 0.25 + 0.36 + 0.09 + 0.04 + 0.01 + 0.0025) / 10,
             # top 10% = 1 row (p=0.9, a churner): rate 1 over base rate 3/10
             "lift_top_decile": 1 / (3 / 10),
+            # 10 equal-mass bins of one row each: mean |p - y| = (0.1+0.8+0.3+0.6+0.5+0.6+0.3+0.2+0.1+0.05)/10
+            "ece": 3.55 / 10,
             "base_rate": 3 / 10,
             "n": 10.0,
         },
@@ -45,6 +47,8 @@ HAND_CASES = [
             "brier": (0.25 + 0.25 + 0.04 + 0.01) / 4,
             # round(0.4) = 0 -> at least 1 row: p=0.9, a churner; base rate 1/2
             "lift_top_decile": 1 / 0.5,
+            # the tied 0.5s share a bin (rate 1/2, gap 0); 0.2 (y 0) and 0.9 (y 1) alone: (0.2 + 0.1) / 4
+            "ece": 0.3 / 4,
             "base_rate": 0.5,
             "n": 4.0,
         },

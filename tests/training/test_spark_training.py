@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
+from training.calibration import read_calibration
 from training.churn import Churn
 from training.config import TrainConfig
 from training.evaluate import binary_metrics
@@ -105,6 +106,7 @@ def test_spark_churn_is_registered_served_and_as_good_as_a_local_fit(
     assert champion is not None, result.decision.reason
     assert champion.feature_names == data.feature_names
     assert 1 <= champion.num_boosted_rounds() <= CONFIG.num_boost_round
+    assert read_calibration(champion).method == "logit_scale"  # calibrated out of time as a local fit is
     y = data.evaluation[LABEL_COLUMN].to_numpy()
     spark_auc = binary_metrics(y, predict_proba(champion, data.evaluation))["roc_auc"]
     assert spark_auc == pytest.approx(result.out_of_time["model"]["roc_auc"], abs=1e-12)

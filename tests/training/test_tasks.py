@@ -91,6 +91,21 @@ def test_model_and_baselines_are_scored_on_the_same_rows(in_run: TrainingRun, ta
     assert result.decision.promote == (result.decision.reason.startswith("promoted"))
 
 
+@pytest.mark.parametrize("task", ["churn", "next_purchase"])
+def test_calibrated_tasks_report_ece_before_and_after_in_the_report_and_mlflow(in_run: TrainingRun, task: str) -> None:
+    (result,) = [r for r in in_run.results if r.task == task]
+    ece = "ece" if task == "churn" else "ece_30d"
+    calibration = result.report()["calibration"]
+    assert calibration["method"] in ("logit_scale", "aft_sigma") and calibration["fitted_on"] == result.plan.train[-1].isoformat()
+    assert calibration["after"][ece] == result.out_of_time["model"][ece]
+    assert all(ece in metrics for metrics in result.out_of_time.values())  # baselines too
+    metrics = MlflowClient().get_run(result.run_id).data.metrics
+    assert metrics[f"oot_model_{ece}"] == pytest.approx(calibration["after"][ece])
+    assert metrics[f"oot_model_{ece}_uncalibrated"] == pytest.approx(calibration["before"][ece])
+    artifacts = {a.path for a in MlflowClient().list_artifacts(result.run_id)}
+    assert {"calibration.json", "calibration.png" if task == "churn" else "calibration_30d.png"} <= artifacts
+
+
 def test_the_gate_promotes_exactly_the_models_that_beat_every_baseline_beyond_noise(in_run: TrainingRun) -> None:
     """On a first run (no champion) a model is promoted iff the 95% interval of its gate metric
     minus the best baseline's lies above 0; a promoted model beats each baseline's point estimate.

@@ -1,0 +1,164 @@
+"""Out-of-time calibration of a booster's spread, stored inside the booster it corrects.
+
+Two things make a booster's probabilities wrong on a later window. Its *spread*: boosting stopped
+early at a small learning rate is shrunk towards its base rate, and an AFT booster's noise scale
+sigma is a setting XGBoost never learns. That is a property of the fit, and it carries over from
+one window to the next. And the *base rate* of the window (season, trend), which no past window
+predicts: a map fitted to the latest training window's rate bets on it recurring and moves every
+probability when it does not. So the calibrator has one parameter, the spread:
+
+- churn (binary): ``p = expit(pivot + slope * (margin - pivot))``, temperature scaling (Guo et al.
+  2017) about ``pivot``, the log-odds of the training base rate (XGBoost's own base score), so the
+  booster keeps its level and only its confidence changes;
+- next purchase (AFT): the noise scale sigma of ``log T = margin + sigma * Z``, fitted by the
+  mean log-loss of P(purchase within 7, 30 and 90 days) (those the horizon covers). One sigma
+  for all days keeps P7 <= P30 <= P90 and leaves the median where the booster put it.
+
+Both are monotone in the margin, so ROC AUC and the C-index do not change. The parameter is fitted
+on predictions for the latest training cut-off made by a booster trained on the earlier training
+cut-offs only (``holdout_predictions``): never on rows a booster was fitted on, never on the
+evaluation window. Those earlier cut-offs' label windows may overlap the latest one's (never the
+evaluation's): a booster of only the cut-offs whose windows end by the latest (two of six by
+default) sees a third of the rows, and the spread depends on how much data a booster had (leaf
+weights shrink more on fewer rows), which is the very thing being measured.
+
+The fit travels as the booster attribute ``calibration`` (JSON), so every copy of the model
+(MLflow, the BentoML store, raw bytes sent to Spark) carries it; ``training.fit.predict_proba`` and
+``training.next_purchase.predict_timing`` apply it, for training and serving alike. SHAP reasons
+explain the raw margin.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from scipy.optimize import minimize_scalar
+from scipy.special import expit, logit
+
+from training.examples import CUTOFF_COLUMN
+
+CALIBRATION_ATTR = "calibration"
+Method = Literal["none", "logit_scale", "aft_sigma"]
+_LOG_BOUNDS = (-3.0, 3.0)  # the fitted parameter within a factor of e^3 (20x) of 1 / of the trained sigma
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The fitted spread correction, or ``method="none"`` with the reason none could be fitted."""
+
+    method: Method
+    parameter: float = 1.0  # logit_scale: the slope; aft_sigma: sigma
+    pivot: float = 0.0  # logit_scale only: log-odds about which the margin is scaled
+    fitted_on: str = ""  # the training cut-off whose rows it was fitted on
+    rows: int = 0
+    reason: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibration:
+        return cls(**json.loads(text))
+
+
+def read_calibration(booster: xgb.Booster) -> Calibration | None:
+    """The calibration stored on ``booster``, or None for a booster trained before calibration existed."""
+    text = booster.attr(CALIBRATION_ATTR)
+    return None if text is None else Calibration.from_json(text)
+
+
+def attach(booster: xgb.Booster, calibration: Calibration) -> xgb.Booster:
+    booster.set_attr(**{CALIBRATION_ATTR: calibration.to_json()})
+    return booster
+
+
+def calibrated_probability(margin: np.ndarray, calibration: Calibration | None) -> np.ndarray:
+    """P(event) from a binary booster's margin: temperature-scaled when calibrated, else expit(margin)."""
+    margin = np.asarray(margin, dtype=float)
+    if calibration is None or calibration.method != "logit_scale":
+        return expit(margin)
+    return expit(calibration.pivot + calibration.parameter * (margin - calibration.pivot))
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Margins of a booster trained on the earlier training cut-offs, for the latest one's rows."""
+
+    margin: np.ndarray
+    rows: pd.DataFrame  # the latest training cut-off's examples
+    earlier: pd.DataFrame  # the examples the holdout booster was fitted on
+    cutoff: str
+
+
+def holdout_predictions(examples: pd.DataFrame, matrix_for: Callable[[pd.DataFrame], xgb.DMatrix],
+                        params: dict[str, Any], rounds: int) -> Holdout | str:
+    """Refit on every training cut-off before the latest (same params and rounds); predict the latest.
+
+    Returns the reason instead when there is only one training cut-off.
+    """
+    cutoffs = examples[CUTOFF_COLUMN]
+    latest = cutoffs.max()
+    earlier, held = (cutoffs < latest).to_numpy(), (cutoffs == latest).to_numpy()
+    if not earlier.any():
+        return "one training cut-off: no earlier cut-off to fit the calibration booster on"
+    booster = xgb.train(dict(params), matrix_for(examples[earlier]), num_boost_round=rounds)
+    rows = examples[held]
+    margin = booster.predict(matrix_for(rows), output_margin=True).astype(float)
+    return Holdout(margin, rows, examples[earlier], pd.Timestamp(latest).date().isoformat())
+
+
+def _log_loss(event: np.ndarray, probability: np.ndarray) -> float:
+    p = np.clip(probability, _EPS, 1.0 - _EPS)
+    return float(-np.mean(event * np.log(p) + (1.0 - event) * np.log1p(-p)))
+
+
+def _fit_log_parameter(loss: Callable[[float], float]) -> float:
+    """exp of the log-parameter minimising ``loss`` (bounded, deterministic)."""
+    result = minimize_scalar(loss, bounds=_LOG_BOUNDS, method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(result.x))
+
+
+def fit_logit_scale(holdout: Holdout, event: np.ndarray, earlier_event: np.ndarray, base_rate: float) -> Calibration:
+    """Temperature scaling of a binary booster's margin about its base rate's log-odds.
+
+    The slope is fitted on the holdout booster, scaling about the log-odds of the rate it was
+    trained on (``earlier_event``); it is applied about ``base_rate``, the served booster's.
+    """
+    event, earlier_rate = np.asarray(event, dtype=float), float(np.mean(earlier_event))
+    if not 0 < event.sum() < len(event) or not 0 < earlier_rate < 1 or not 0 < base_rate < 1:
+        return Calibration("none", reason=f"one class only at {holdout.cutoff} or in training: nothing to calibrate on")
+    fit_pivot = float(logit(earlier_rate))
+    slope = _fit_log_parameter(lambda s: _log_loss(event, expit(fit_pivot + np.exp(s) * (holdout.margin - fit_pivot))))
+    return Calibration("logit_scale", slope, float(logit(base_rate)), holdout.cutoff, len(event))
+
+
+def fit_aft_sigma(holdout: Holdout, within: Callable[[float], np.ndarray], days: Sequence[float],
+                  probability: Callable[[np.ndarray, float, float], np.ndarray], trained_sigma: float) -> Calibration:
+    """The AFT sigma minimising the mean log-loss of P(purchase within d) over ``days``.
+
+    ``within(d)`` is the observed 0/1 event per holdout row; ``probability(margin, d, sigma)`` the
+    AFT probability (``training.survival.event_probability_within`` with the booster's distribution).
+    """
+    events = {d: np.asarray(within(d), dtype=float) for d in days}
+    if not any(0 < e.sum() < len(e) for e in events.values()):
+        return Calibration("none", reason=f"no purchase-within-d contrast at {holdout.cutoff}: nothing to calibrate on")
+
+    def loss(log_scale: float) -> float:
+        sigma = trained_sigma * np.exp(log_scale)
+        return sum(_log_loss(e, probability(holdout.margin, d, sigma)) for d, e in events.items()) / len(events)
+
+    sigma = trained_sigma * _fit_log_parameter(loss)
+    return Calibration("aft_sigma", sigma, 0.0, holdout.cutoff, len(holdout.margin))
+
+
+def calibration_report(calibration: Calibration, uncalibrated: dict[str, float],
+                       calibrated: dict[str, float]) -> dict[str, Any]:
+    """What was fitted and the evaluation window's metrics before and after (``calibration.json``)."""
+    return {**asdict(calibration), "before": uncalibrated, "after": calibrated}
