@@ -133,8 +133,29 @@ def snapshot(
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     cutoff = parse_date(as_of) if as_of else end_of_data(frame)
     built, path = _store_snapshot(frame, cutoff, read_config(config), project, allow_shrink)
+    held = _held_by_a_service(path)
+    if held:
+        typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
     typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}"
                + (" (marked as an intended shrink)" if allow_shrink else ""))
+
+
+def _held_by_a_service(path: Path) -> str | None:
+    """Why a service would hold this snapshot back (far fewer members than the one before it), or None.
+
+    Said when the snapshot is written, so a partial file is noticed before anyone asks the service.
+    """
+    import os
+
+    from features.store import previous_snapshot_path, snapshot_facts
+    from serving.live import DEFAULT_MIN_SNAPSHOT_RATIO, MIN_SNAPSHOT_RATIO_ENV, parse_min_snapshot_ratio, shrink_problem
+
+    facts = snapshot_facts(path)
+    older = previous_snapshot_path(path.parent, facts.as_of)
+    if older is None:
+        return None
+    ratio = parse_min_snapshot_ratio(os.environ.get(MIN_SNAPSHOT_RATIO_ENV, str(DEFAULT_MIN_SNAPSHOT_RATIO)))
+    return shrink_problem(facts, older, snapshot_facts(older).members, ratio)
 
 
 def _store_snapshot(frame: Any, as_of: date, config: Any, project: str, allow_shrink: bool = False) -> tuple[Any, Path]:

@@ -66,6 +66,25 @@ def test_allow_shrink_writes_the_mark_and_a_plain_snapshot_has_none(stores: obje
     assert facts.allow_shrink and facts.as_of == date(2023, 8, 2) and facts.members > 0
 
 
+def test_a_shrinking_snapshot_is_flagged_when_written_unless_marked(stores: object, small_csv: Path,
+                                                                  tmp_path: Path) -> None:
+    """60 members, then 5 (a partial file): written, with a warning that a service will hold it."""
+    few = tmp_path / "few.csv"
+    lines = pd.read_csv(small_csv, dtype=str)
+    lines[lines["member_id"] < "m00005"].to_csv(few, index=False)
+    assert run("snapshot", "--transactions", str(small_csv), "--as-of", AS_OF).exit_code == 0
+    partial = run("snapshot", "--transactions", str(few), "--as-of", "2023-08-02")
+    marked = run("snapshot", "--transactions", str(few), "--as-of", "2023-08-03", "--allow-shrink")
+
+    assert partial.exit_code == marked.exit_code == 0, partial.output + marked.output
+    directory = stores.snapshots / "default"
+    counts = [snapshot_facts(directory / f"snapshot-{day}.parquet").members for day in (AS_OF, "2023-08-02")]
+    assert counts[1] < counts[0] / 2
+    assert (f"warning: a running service will keep its snapshot: snapshot snapshot-2023-08-02.parquet refused: "
+            f"{counts[1]} members, fewer than 50% of the {counts[0]} in snapshot-{AS_OF}.parquet") in partial.stderr
+    assert "warning" not in marked.stderr.lower()
+
+
 BAD_NAMES = ["Shop", "shop.a", "-shop", "", "a" * (MAX_LENGTH + 1), "shop/a", "shop a"]
 
 
