@@ -199,7 +199,10 @@ class LiveState:
         """
         if snapshot_key is None or snapshot_key == previous.snapshot_key:
             return snapshot_key
-        facts = snapshot_facts(snapshot_key[0])
+        try:
+            facts = snapshot_facts(snapshot_key[0])
+        except Exception:  # noqa: BLE001 - an unreadable snapshot is refused, with its error, when it is loaded
+            return snapshot_key
         if previous.snapshot is not None and previous.snapshot_key is not None:
             reference, members = previous.snapshot_key, len(previous.snapshot.features_by_id)
         else:

@@ -130,6 +130,21 @@ def test_a_restart_does_not_take_what_the_running_service_held(full: Snapshot, t
     assert len(shrink_reasons(state.current())) == 1
 
 
+def test_an_unreadable_snapshot_is_refused_once_as_before(full: Snapshot, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A file that is no snapshot at all still takes the load-error path: refused, logged once, old one serves."""
+    write_snapshot(full, tmp_path)
+    state = live(tmp_path)
+    (tmp_path / "snapshot-2099-01-01.parquet").write_bytes(b"not parquet")
+
+    with caplog.at_level(logging.ERROR, logger="serving.live"):
+        for _ in range(3):
+            assert served_as_of(state) == (AS_OF, 40)
+    (reason,) = state.current().problems
+    assert reason.startswith("snapshot snapshot-2099-01-01.parquet with models [] refused:")
+    assert len([r for r in caplog.records if "snapshot-2099-01-01.parquet" in r.getMessage()]) == 1
+
+
 def test_a_first_snapshot_is_never_held(full: Snapshot, tmp_path: Path) -> None:
     write_snapshot(keep_members(full, 3), tmp_path)
     assert served_as_of(live(tmp_path)) == (AS_OF, 3)
