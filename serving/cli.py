@@ -76,6 +76,8 @@ def train(
                       project=project)
     _, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config, project)
     progress(f"snapshot written to {snapshot_path}")
+    if held := _held_by_a_service(snapshot_path):
+        typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
     for task, model in import_champions(project=project).items():
         progress(f"{task}: champion in the BentoML store as {model.tag}")
     if report is not None:
