@@ -106,7 +106,7 @@ def test_a_store_that_cannot_be_listed_keeps_the_pair_serving(scripted: tuple[Sc
     store, snapshots = scripted
     state = live.LiveState(snapshots, poll_seconds=0.0, load=store.load, project=DEFAULT_PROJECT)
 
-    def unreadable(task: str) -> str:
+    def unreadable(task: str, *, project: str) -> str:
         raise PermissionError(f"models/{task}/latest")
 
     monkeypatch.setattr(live, "stored_tag", unreadable)
