@@ -11,6 +11,8 @@ from typing import Any
 
 import bentoml
 import yaml
+# the type bentoml.bentos.build's ``envs`` takes (its signature names it; plain dicts are not converted)
+from bentoml._internal.bento.build_config import BentoEnvSchema
 
 from features.project import PROJECT_ENV
 from serving.artefacts import import_champions
@@ -31,7 +33,8 @@ def build_bento(bentofile: Path, project: str, version: str | None = None) -> be
                          f"`memberscore train --project {project}` before building a Bento")
     options = {key: spec[key] for key in BENTOFILE_KEYS if key in spec and key not in ("service", "labels", "envs")}
     labels = {**(spec.get("labels") or {}), "project": project}
-    envs = [*(e for e in spec.get("envs") or [] if e.get("name") != PROJECT_ENV), {"name": PROJECT_ENV, "value": project}]
+    envs = [BentoEnvSchema(**e) for e in spec.get("envs") or [] if e.get("name") != PROJECT_ENV]
+    envs.append(BentoEnvSchema(name=PROJECT_ENV, value=project))
     models = [str(model.tag) for model in champions.values()]
     return bentoml.bentos.build(spec["service"], models=models, version=version, labels=labels, envs=envs,
                                 build_ctx=str(bentofile.resolve().parent), **options)

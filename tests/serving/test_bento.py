@@ -25,6 +25,11 @@ def test_built_bento_serves_the_champions(trained: object, client: httpx.Client,
     assert built.returncode == 0, built.stderr[-2000:]
     tag = built.stdout.split()[1]
     assert tag.startswith("member_scoring:") and "default.memberscore-churn:" in built.stdout
+    import bentoml
+
+    info = bentoml.get(tag).info
+    assert info.labels["project"] == "default"
+    assert {env.name: env.value for env in info.envs}["MEMBERSCORE_PROJECT"] == "default"
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     bento = start_server(elsewhere, trained_env(trained), target=tag, cwd=elsewhere)
     try:
