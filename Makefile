@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEFAULT_DATA := data/cdnow/cdnow_master.parquet
 DEFAULT_MAPPING := mappings/cdnow.yaml
+# The demo's models and snapshots are kept apart from a user's own (project `default` or named).
+DEMO_PROJECT := demo
 HOST ?= 127.0.0.1
 PORT ?= 3000
 KEY_FILE ?= var/api-keys
@@ -20,15 +22,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[test]"
 	touch $(STAMP)
 
-# Train on the bundled CDNOW data unless a champion already serves, then serve on 127.0.0.1:3000
+# Train on the bundled CDNOW data (project demo) unless its champion exists, then serve it on 127.0.0.1:3000
 # with API keys: the first run creates one, prints it once and keeps only its hash in $(KEY_FILE).
 run: install
-	$(BIN)/memberscore train --transactions $(DEFAULT_DATA) --mapping $(DEFAULT_MAPPING) --skip-if-champion
+	$(BIN)/memberscore train --project $(DEMO_PROJECT) --transactions $(DEFAULT_DATA) --mapping $(DEFAULT_MAPPING) --skip-if-champion
 	@if [ ! -s $(KEY_FILE) ]; then \
 	  echo "Your API key (shown once; send it as header X-API-Key; only its hash is kept in $(KEY_FILE)):"; \
 	  $(BIN)/memberscore keys create --file $(KEY_FILE) 2>/dev/null; \
 	else echo "API keys: the hashes in $(KEY_FILE) (lost yours? 'make key' adds a new one)"; fi
-	MEMBERSCORE_API_KEY_FILE=$(KEY_FILE) $(BIN)/memberscore serve --host $(HOST) --port $(PORT)
+	MEMBERSCORE_API_KEY_FILE=$(KEY_FILE) $(BIN)/memberscore serve --project $(DEMO_PROJECT) --host $(HOST) --port $(PORT)
 
 # Add an API key (printed once) to $(KEY_FILE); the running service reads keys at start.
 key: install

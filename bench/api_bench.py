@@ -23,6 +23,7 @@ import numpy as np
 import psutil
 
 from bench.measure import REPO, free_port, repeat_case, stop_process_group
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 
 HOST = "127.0.0.1"
@@ -95,7 +96,7 @@ def peak_rss_mb(process: subprocess.Popen[bytes]) -> float:
 
 def write_bodies(workdir: Path, base: str, out: Path, seed: int = 0) -> dict[str, Path]:
     """Request bodies of every kind from the served snapshot's members (random, fixed by seed)."""
-    snapshot = read_snapshot(latest_snapshot_path(workdir / "snapshots"))  # type: ignore[arg-type]
+    snapshot = read_snapshot(latest_snapshot_path(workdir / "snapshots" / DEFAULT_PROJECT))  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     ids = snapshot.frame["member_id"].astype(str).to_numpy()
     picked = rng.choice(ids, size=min(500, len(ids)), replace=False)

@@ -27,6 +27,7 @@ import xgboost as xgb
 
 from features import contract
 from features.snapshot import Snapshot
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.batch import DEFAULT_CHUNK_ROWS, score_with_reasons_chunked
 from serving.first_output import first_output_booster
@@ -39,7 +40,7 @@ def champion_boosters(workdir: Path) -> dict[str, xgb.Booster]:
     """Every task's champion from the workspace's MLflow registry."""
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
     registry.configure_tracking()
-    boosters = {task: registry.load_booster(task) for task in TASK_NAMES}
+    boosters = {task: registry.load_booster(task, project=DEFAULT_PROJECT) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}
 
 
@@ -80,7 +81,7 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS)
     args = parser.parse_args()
     models = champion_boosters(args.workdir)
-    snapshot = read_snapshot(latest_snapshot_path(args.workdir / "snapshots"))  # type: ignore[arg-type]
+    snapshot = read_snapshot(latest_snapshot_path(args.workdir / "snapshots" / DEFAULT_PROJECT))  # type: ignore[arg-type]
     inputs, profile = tiled(snapshot, args.rows)
     matrices = {task: model_frame(inputs, list(b.feature_names or [])).to_numpy(np.float32)
                 for task, b in models.items()} if args.impl == "bare" else {}

@@ -1,4 +1,4 @@
-"""The snapshot store: Parquet files under a data directory, newest ``as_of`` wins.
+"""The snapshot store: Parquet files under a data directory, one directory per project, newest ``as_of`` wins.
 
 Snapshots are data, not models: they are rewritten daily and the service re-reads the newest.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 from features.catalogue import BY_NAME
 from features.categories import SHARE_PREFIX
 from features.contract import MEMBER_ID
+from features.project import check_project
 from features.snapshot import Snapshot
 
 METADATA_KEY = b"memberscore"
@@ -27,14 +29,23 @@ def default_snapshot_dir() -> Path:
     return Path(os.environ.get("MEMBERSCORE_SNAPSHOT_DIR", "var/snapshots"))
 
 
-def write_snapshot(snapshot: Snapshot, directory: Path) -> Path:
-    """Write atomically (temp file, then rename) so a reader never sees half a snapshot."""
+def project_snapshot_dir(root: Path, project: str) -> Path:
+    """A project's own snapshots: ``<root>/<project>``, so no project ever reads another's."""
+    return root / check_project(project)
+
+
+def write_snapshot(snapshot: Snapshot, directory: Path, allow_shrink: bool = False) -> Path:
+    """Write atomically (temp file, then rename) so a reader never sees half a snapshot.
+
+    ``allow_shrink`` marks a snapshot with far fewer members than the one before as intended, so a
+    running service takes it instead of holding the old one (``serving.live``).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     joined = snapshot.frame
     for part in (snapshot.profile, snapshot.shares):
         joined = joined.merge(part, on=MEMBER_ID, how="left", validate="one_to_one")
     table = pa.Table.from_pandas(joined, preserve_index=False)
-    meta = {"as_of": snapshot.as_of.isoformat(), "fingerprint": snapshot.fingerprint}
+    meta = {"as_of": snapshot.as_of.isoformat(), "fingerprint": snapshot.fingerprint, "allow_shrink": allow_shrink}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()})
     path = directory / f"snapshot-{snapshot.as_of.isoformat()}.parquet"
     temporary = path.with_suffix(".parquet.tmp")
@@ -47,6 +58,29 @@ def latest_snapshot_path(directory: Path) -> Path | None:
     """The snapshot file with the newest ``as_of`` (ISO dates sort as text)."""
     paths = sorted(directory.glob("snapshot-*.parquet"))
     return paths[-1] if paths else None
+
+
+@dataclass(frozen=True)
+class SnapshotFacts:
+    """What a stored snapshot says about itself, read from the file's footer alone (no data pages)."""
+
+    path: Path
+    as_of: date
+    members: int
+    allow_shrink: bool
+
+
+def snapshot_facts(path: Path) -> SnapshotFacts:
+    """Date, member count and the intended-shrink mark of a stored snapshot (one row per member)."""
+    footer = pq.read_metadata(path)
+    meta = json.loads((footer.metadata or {})[METADATA_KEY])
+    return SnapshotFacts(path, date.fromisoformat(meta["as_of"]), footer.num_rows, bool(meta.get("allow_shrink", False)))
+
+
+def previous_snapshot_path(directory: Path, as_of: date) -> Path | None:
+    """The newest stored snapshot strictly older than ``as_of``."""
+    older = [p for p in sorted(directory.glob("snapshot-*.parquet")) if p.stem.removeprefix("snapshot-") < as_of.isoformat()]
+    return older[-1] if older else None
 
 
 def read_snapshot(path: Path) -> Snapshot:
@@ -69,8 +103,8 @@ def previous_tiers(directory: Path, as_of: date) -> pd.Series | None:
     the same or a later date is not a previous period (rebuilding a day must not grace itself).
     None when there is no older snapshot, or it predates tiers. Only two columns are read.
     """
-    older = [p for p in sorted(directory.glob("snapshot-*.parquet")) if p.stem.removeprefix("snapshot-") < as_of.isoformat()]
-    if not older or "tier" not in pq.read_schema(older[-1]).names:
+    older = previous_snapshot_path(directory, as_of)
+    if older is None or "tier" not in pq.read_schema(older).names:
         return None
-    table = pq.read_table(older[-1], columns=[MEMBER_ID, "tier"]).to_pandas()
+    table = pq.read_table(older, columns=[MEMBER_ID, "tier"]).to_pandas()
     return pd.Series(table["tier"].astype(object).to_numpy(), index=table[MEMBER_ID].astype(str).to_numpy(), name="tier")

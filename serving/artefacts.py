@@ -35,18 +35,18 @@ class ServingModel:
     training: dict[str, str] = field(default_factory=dict)
 
 
-def import_champion(task: str) -> bentoml.Model | None:
-    """Make the MLflow champion of ``task`` the newest model of its name in the BentoML store.
+def import_champion(task: str, *, project: str) -> bentoml.Model | None:
+    """Make the MLflow champion of ``task`` in ``project`` the newest model of its name in the BentoML store.
 
     The store's ``:latest`` is what serves, so the champion is re-imported whenever the latest
     stored model is another run: after a promotion, a rollback of the alias, or a new registry.
     A stored model is matched by run id (unique), not by version number (reused across registries).
     """
-    version = registry.alias_version(task, registry.CHAMPION)
+    version = registry.alias_version(task, registry.CHAMPION, project=project)
     if version is None:
         return None
-    name = registry.model_name(task)
-    run_id = registry.version_run_id(task, version)
+    name = registry.model_name(task, project=project)
+    run_id = registry.version_run_id(task, version, project=project)
     latest = _latest_stored(name)
     if latest is not None and latest.info.labels.get("run_id") == run_id:
         return latest
@@ -54,7 +54,7 @@ def import_champion(task: str) -> bentoml.Model | None:
     imported = bentoml.mlflow.import_model(
         name,
         f"models:/{name}/{version}",
-        labels={"mlflow_version": version, "run_id": run_id, "task": task},
+        labels={"mlflow_version": version, "run_id": run_id, "task": task, "project": project},
         metadata={"metrics": json.dumps(metrics), "training": json.dumps(registry.run_training_facts(run_id))},
     )
     _keep_if_servable(imported, f"{name} v{version}")
@@ -97,21 +97,21 @@ def _latest_stored(name: str) -> bentoml.Model | None:
         return None
 
 
-def stored_tag(task: str) -> str | None:
-    """The BentoML tag of ``task``'s newest imported model (what would serve), or None."""
-    stored = _latest_stored(registry.model_name(task))
+def stored_tag(task: str, *, project: str) -> str | None:
+    """The BentoML tag of ``task``'s newest imported model in ``project`` (what would serve), or None."""
+    stored = _latest_stored(registry.model_name(task, project=project))
     return None if stored is None else str(stored.tag)
 
 
-def import_champions() -> dict[str, bentoml.Model]:
-    """``import_champion`` for every task that has a champion."""
-    imported = {task: import_champion(task) for task in TASK_NAMES}
+def import_champions(*, project: str) -> dict[str, bentoml.Model]:
+    """``import_champion`` for every task that has a champion in ``project``."""
+    imported = {task: import_champion(task, project=project) for task in TASK_NAMES}
     return {task: model for task, model in imported.items() if model is not None}
 
 
-def load_model(task: str) -> ServingModel:
-    """The newest imported model of ``task`` from the BentoML store, as a native XGBoost booster."""
-    stored = bentoml.models.get(f"{registry.model_name(task)}:latest")
+def load_model(task: str, *, project: str) -> ServingModel:
+    """The newest imported model of ``task`` in ``project`` from the BentoML store, as a native XGBoost booster."""
+    stored = bentoml.models.get(f"{registry.model_name(task, project=project)}:latest")
     return ServingModel(
         name=str(stored.tag),
         booster=_booster(stored),

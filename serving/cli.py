@@ -14,10 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
+from features.project import DEFAULT_PROJECT
 from serving.cli_common import (
     ConfigOption,
     MappingOption,
     Progress,
+    ProjectOption,
     RejectsOption,
     TransactionsOption,
     champion_boosters,
@@ -42,9 +44,10 @@ def train(
     report: Annotated[Path | None, typer.Option(help="write the JSON report here (and the HTML page beside it)")] = None,
     rejects: RejectsOption = None,
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
+    project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners."""
-    from features.store import default_snapshot_dir, latest_snapshot_path
+    from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
     from serving.artefacts import import_champions
     from training import registry
     from training.config import read_config
@@ -55,42 +58,45 @@ def train(
 
     progress = Progress()
     registry.configure_tracking()
-    champion = registry.alias_version("churn", registry.CHAMPION)
-    if skip_if_champion and champion and latest_snapshot_path(default_snapshot_dir()):
-        import_champions()
-        typer.echo(f"champion {registry.model_name('churn')} v{champion} exists; training skipped")
+    champion = registry.alias_version("churn", registry.CHAMPION, project=project)
+    if skip_if_champion and champion and latest_snapshot_path(project_snapshot_dir(default_snapshot_dir(), project)):
+        import_champions(project=project)
+        typer.echo(f"champion {registry.model_name('churn', project=project)} v{champion} exists; training skipped")
         return
     train_config = read_config(config, horizon_days=horizon_days)
     frame, load_report = load_for_command(transactions, mapping, rejects, progress)
     pages: list[str] = []
 
     def page(run: Any, figures: dict[str, Any]) -> str:
-        pages.append(render_report_page(_report(run, load_report), figures))
+        pages.append(render_report_page(_report(run, load_report, project), figures))
         return pages[-1]
 
-    run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page)
-    champions = {task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION)}
-    built, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config, champions)
+    run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page,
+                      project=project)
+    champions = {task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION, project=project)}
+    built, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config, project, champions=champions)
     progress(f"snapshot written to {snapshot_path}")
-    for task, model in import_champions().items():
+    if held := _held_by_a_service(snapshot_path):
+        typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
+    for task, model in import_champions(project=project).items():
         progress(f"{task}: champion in the BentoML store as {model.tag}")
     if report is not None:
-        report.write_text(json.dumps(_report(run, load_report), indent=2))
+        report.write_text(json.dumps(_report(run, load_report, project), indent=2))
         if pages:
             report.with_suffix(".html").write_text(pages[-1], encoding="utf-8")
     typer.echo(_train_summary(run, built.profile))
 
 
-def _report(run: Any, load_report: Any) -> dict[str, Any]:
-    """The JSON report: what was judged (data: file, rows, members, days, fingerprint), every task's
-    out-of-time metrics beside its baselines, and the load report.
+def _report(run: Any, load_report: Any, project: str) -> dict[str, Any]:
+    """The JSON report: the project, what was judged (data: file, rows, members, days, fingerprint),
+    every task's out-of-time metrics beside its baselines, and the load report.
 
     The churn task's fields are also at the top level, as the foundation's report had them.
     """
     tasks = run.report()
     churn = tasks["tasks"].get("churn", {})
     data = {"transactions": Path(load_report.source).name, **tasks.get("data", {})}
-    return {**churn, **tasks, "data": data, "load": load_report.to_dict()}
+    return {**churn, "project": project, **tasks, "data": data, "load": load_report.to_dict()}
 
 
 def _train_summary(run: Any, profile: Any) -> str:
@@ -123,38 +129,65 @@ def snapshot(
     as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the day after the last row)")] = None,
     rejects: RejectsOption = None,
     config: ConfigOption = None,
+    project: ProjectOption = DEFAULT_PROJECT,
+    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help="mark a snapshot with far fewer members than "
+                                               "the one served as intended, so a running service takes it")] = False,
 ) -> None:
-    """Write every member's features as of a date into the snapshot store (no retraining).
+    """Write every member's features as of a date into the project's snapshot store (no retraining).
 
     Tiers keep the downgrade grace: the newest older snapshot in the store gives last period's tiers.
     The churn and upsell baselines (served where a task has no champion) are refitted on the
-    snapshot's latest complete H-day window.
+    snapshot's latest complete H-day window. A running service holds its snapshot against one with
+    fewer than half its members (``MEMBERSCORE_MIN_SNAPSHOT_RATIO``) unless ``--allow-shrink``.
     """
     from training.config import read_config
 
     progress = Progress()
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     cutoff = parse_date(as_of) if as_of else end_of_data(frame)
-    built, path = _store_snapshot(frame, cutoff, read_config(config))
-    typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}")
+    built, path = _store_snapshot(frame, cutoff, read_config(config), project, allow_shrink)
+    held = _held_by_a_service(path)
+    if held:
+        typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
+    typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}"
+               + (" (marked as an intended shrink)" if allow_shrink else ""))
 
 
-def _store_snapshot(frame: Any, as_of: date, config: Any, champions: Any = None) -> tuple[Any, Path]:
-    """Build the serving snapshot as of ``as_of``, with its baselines, and write it to the store.
+def _held_by_a_service(path: Path) -> str | None:
+    """Why a service would hold this snapshot back (far fewer members than the one before it), or None.
+
+    Said when the snapshot is written, so a partial file is noticed before anyone asks the service.
+    """
+    import os
+
+    from features.store import previous_snapshot_path, snapshot_facts
+    from serving.live import DEFAULT_MIN_SNAPSHOT_RATIO, MIN_SNAPSHOT_RATIO_ENV, parse_min_snapshot_ratio, shrink_problem
+
+    facts = snapshot_facts(path)
+    older = previous_snapshot_path(path.parent, facts.as_of)
+    if older is None:
+        return None
+    ratio = parse_min_snapshot_ratio(os.environ.get(MIN_SNAPSHOT_RATIO_ENV, str(DEFAULT_MIN_SNAPSHOT_RATIO)))
+    return shrink_problem(facts, older, snapshot_facts(older).members, ratio)
+
+
+def _store_snapshot(frame: Any, as_of: date, config: Any, project: str, allow_shrink: bool = False,
+                    champions: Any = None) -> tuple[Any, Path]:
+    """Build the serving snapshot as of ``as_of``, with its baselines, and write it to the project's store.
 
     The newest stored snapshot older than ``as_of`` supplies last period's tiers, so a member
     keeps a higher tier while their spend stays within the grace (segment_rules.yaml, tiers).
     With ``champions`` (the tasks that have one), a snapshot that could not serve churn, next
     purchase or value (no champion, no baseline, no BG/NBD) is refused before it is written.
     """
-    from features.store import default_snapshot_dir, previous_tiers, write_snapshot
+    from features.store import default_snapshot_dir, previous_tiers, project_snapshot_dir, write_snapshot
     from serving.sources import baseline_outputs, require_served
 
-    directory = default_snapshot_dir()
+    directory = project_snapshot_dir(default_snapshot_dir(), project)
     built = _serving_snapshot(frame, as_of, config, previous_tiers(directory, as_of))
     if champions is not None:
         require_served(built.profile, as_of, config.horizon_days, baseline_outputs(champions))
-    return built, write_snapshot(built, directory)
+    return built, write_snapshot(built, directory, allow_shrink)
 
 
 def _serving_snapshot(frame: Any, as_of: date, config: Any, tiers: Any = None) -> Any:
@@ -175,8 +208,9 @@ def score(
     rejects: RejectsOption = None,
     config: ConfigOption = None,
     horizon_days: Annotated[int | None, typer.Option(help="H of the baselines fitted here (default: the config's, else 90)")] = None,
+    project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
-    """Score every member with a purchase before --as-of with every champion model.
+    """Score every member with a purchase before --as-of with every champion model of the project.
 
     A task without a champion is scored by its baseline (BG/NBD for timing and value; the best of
     the RFM rule, recency over gap and BG/NBD for churn; popular new categories or the RFM rule for
@@ -193,8 +227,8 @@ def score(
         raise ValueError(f"--out {out}: expected a .csv or .parquet file")
     cutoff = parse_date(as_of)
     progress = Progress()
-    models = champion_boosters()
-    versions = {task: registry.alias_version(task, registry.CHAMPION) or "?" for task in models}
+    models = champion_boosters(project)
+    versions = {task: registry.alias_version(task, registry.CHAMPION, project=project) or "?" for task in models}
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     train_config = read_config(config, horizon_days=horizon_days)
     built = _serving_snapshot(frame, cutoff, train_config)
@@ -236,10 +270,12 @@ def simulate(
 
 @app.command()
 @one_line_errors
-def validate(transactions: TransactionsOption, mapping: MappingOption = None, rejects: RejectsOption = None) -> None:
+def validate(transactions: TransactionsOption, mapping: MappingOption = None, rejects: RejectsOption = None,
+             project: ProjectOption = DEFAULT_PROJECT) -> None:
     """Load and check a transactions file without training; print the load report as JSON.
 
     Exit 0 when some rows are usable; exit 2 with one line when none are or the file cannot be read.
+    ``--project`` is accepted (and checked) so a script can pass it to every command; nothing is stored.
     """
     _, load_report = load_for_command(transactions, mapping, rejects, Progress())
     typer.echo(json.dumps(load_report.to_dict(), indent=2))

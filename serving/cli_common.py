@@ -11,12 +11,28 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from features.project import PROJECT_ENV, check_project
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 TransactionsOption = Annotated[Path, typer.Option("--transactions", help="CSV or Parquet transactions")]
 MappingOption = Annotated[Path | None, typer.Option("--mapping", help="YAML column mapping onto the contract")]
 RejectsOption = Annotated[Path | None, typer.Option("--rejects", help="where rejected rows go (CSV)")]
 ConfigOption = Annotated[Path | None, typer.Option(help="TrainConfig YAML (horizon and baselines' settings)")]
+
+
+def _checked_project(name: str) -> str:
+    """A bad --project (or MEMBERSCORE_PROJECT) stops the command with one line and exit 2, before any work."""
+    try:
+        return check_project(name)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+ProjectOption = Annotated[str, typer.Option(
+    "--project", envvar=PROJECT_ENV, callback=_checked_project, show_envvar=True,
+    help="the retailer or dataset: its own models, experiments and snapshots, never compared with another's")]
 
 
 class NotReady(Exception):
@@ -73,11 +89,11 @@ def parse_date(text: str, option: str = "--as-of") -> date:
         raise ValueError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
 
 
-def champion_boosters() -> dict[str, Any]:
-    """Every task's champion booster from the MLflow registry (tasks without one are left out)."""
+def champion_boosters(project: str) -> dict[str, Any]:
+    """Every task's champion booster of ``project`` from the MLflow registry (tasks without one are left out)."""
     from training import registry
     from training.tasks import TASK_NAMES
 
     registry.configure_tracking()
-    boosters = {task: registry.load_booster(task) for task in TASK_NAMES}
+    boosters = {task: registry.load_booster(task, project=project) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}

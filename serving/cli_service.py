@@ -9,15 +9,17 @@ from typing import Annotated
 
 import typer
 
-from serving.cli_common import NotReady, one_line_errors
+from features.project import DEFAULT_PROJECT, PROJECT_ENV
+from serving.cli_common import NotReady, ProjectOption, one_line_errors
 
 @one_line_errors
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 3000,
     insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="serve without API keys (local use only)")] = False,
+    project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
-    """Serve the champion models and the newest snapshot over HTTP (BentoML), API keys required."""
+    """Serve one project's champion models and newest snapshot over HTTP (BentoML), API keys required."""
     from serving import auth
     from serving.artefacts import import_champions
     from training import registry
@@ -30,11 +32,13 @@ def serve(
         raise NotReady(f"no API key configured: set {auth.KEYS_ENV} or {auth.KEY_FILE_ENV} "
                        "(`memberscore keys create --file F`), or pass --insecure-no-auth for local use")
     mode = f"{len(ring.hashes)} API key(s), header X-API-Key" if ring.hashes else "NO AUTHENTICATION (--insecure-no-auth)"
-    imported = import_champions()
+    imported = import_champions(project=project)
     if "churn" not in imported:
-        typer.echo(f"warning: no champion for {registry.model_name('churn')} yet: /readyz says 503 until "
-                   "`memberscore train` promotes one", err=True)
-    typer.echo(f"serving on http://{host}:{port} ({mode}); marketers' page at /ui, API at /docs.json", err=True)
+        typer.echo(f"warning: no champion for {registry.model_name('churn', project=project)} yet: /readyz says 503 "
+                   f"until `memberscore train --project {project}` promotes one", err=True)
+    os.environ[PROJECT_ENV] = project  # the service reads its project where it reads its other settings
+    typer.echo(f"serving project {project} on http://{host}:{port} ({mode}); marketers' page at /ui, "
+               "API at /docs.json", err=True)
     command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", host, "--port", str(port)]
     os.execv(sys.executable, command)
 
@@ -63,12 +67,13 @@ def create_key(
 @one_line_errors
 def build(
     bentofile: Annotated[Path, typer.Option(help="the Bento's build file")] = Path("bentofile.yaml"),
+    project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
-    """Build a Bento serving the current champions (then: bentoml containerize <tag>)."""
+    """Build a Bento serving the project's current champions (then: bentoml containerize <tag>)."""
     from serving.bento import build_bento
     from training import registry
 
     registry.configure_tracking()
-    bento = build_bento(bentofile)
+    bento = build_bento(bentofile, project)
     models = ", ".join(str(model.tag) for model in bento.info.models)
     typer.echo(f"built {bento.tag} with {models}; containerize with `bentoml containerize {bento.tag}`")

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from serving.cli_common import NotReady, champion_boosters, one_line_errors
+from features.project import DEFAULT_PROJECT
+from serving.cli_common import NotReady, ProjectOption, champion_boosters, one_line_errors
 
 LabelsOption = Annotated[list[str] | None, typer.Option(help="keep only these (repeat the option for several)")]
 # request fields as the targets command spells them, for one-line errors
@@ -32,9 +33,10 @@ def targets(
     explain: Annotated[int, typer.Option(help="reasons per row from the campaign's model (0 to 10)")] = 3,
     pseudonymise: Annotated[bool, typer.Option("--pseudonymise", help="write keyed pseudonyms (HMAC-SHA256 with "
                                                "MEMBERSCORE_PSEUDONYM_KEY) instead of member ids")] = False,
+    project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
-    """Write a campaign's ranked target list, each member with the reasons of the campaign's model."""
-    from features.store import default_snapshot_dir, latest_snapshot_path
+    """Write a campaign's ranked target list from the project's champions and newest snapshot."""
+    from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
     from serving.live import load_snapshot
     from serving.pseudonym import pseudonym_key, pseudonymised
     from serving.targets import targets_csv, targets_response
@@ -46,10 +48,12 @@ def targets(
                "exclude_member_ids": _member_ids(exclude) if exclude else []}
     request = _with_option_names(_targets_request, {"campaign": campaign, "limit": limit, "filters": filters,
                                                     "explain": explain})
-    models = champion_boosters()
-    path = latest_snapshot_path(default_snapshot_dir())
+    models = champion_boosters(project)
+    directory = project_snapshot_dir(default_snapshot_dir(), project)
+    path = latest_snapshot_path(directory)
     if path is None:
-        raise NotReady(f"no feature snapshot in {default_snapshot_dir()}: run `memberscore train` or `memberscore snapshot`")
+        raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
+                       "or `memberscore snapshot`")
     response = _with_option_names(targets_response, models, load_snapshot(path, models, lookup=False), request)
     response = pseudonymised(response, key) if key is not None else response
     out.parent.mkdir(parents=True, exist_ok=True)

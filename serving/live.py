@@ -4,11 +4,16 @@ Snapshots are data and models are artefacts; both change while the service runs 
 snapshot`` daily, ``memberscore train`` after a promotion). Every request reads one immutable
 ``Served`` object, and a refresh builds a new one beside it and swaps the reference, so an
 in-flight request never sees half of a change. A model or snapshot that fails to load is refused
-with its error recorded, and the previous one keeps serving.
+with its error recorded, and the previous one keeps serving. So is a snapshot that shrank (far
+fewer members than the one it would replace, e.g. built from a partial file) unless it was
+written as an intended shrink (``memberscore snapshot --allow-shrink``).
+
+A ``LiveState`` serves one project: its snapshot directory and its models, nothing of another's.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -19,8 +24,9 @@ from pathlib import Path
 import pandas as pd
 import xgboost as xgb
 
+from features.project import DEFAULT_PROJECT
 from features.snapshot import Snapshot
-from features.store import latest_snapshot_path, read_snapshot
+from features.store import SnapshotFacts, latest_snapshot_path, previous_snapshot_path, read_snapshot, snapshot_facts
 from serving.artefacts import LoadedSnapshot, ServingModel, load_model, stored_tag
 from serving.lookup import member_lookup
 from serving.scoring import index_by_member, score_frame
@@ -31,6 +37,19 @@ from training.tasks import TASK_NAMES
 log = logging.getLogger(__name__)
 
 REQUIRED_TASK = "churn"
+MIN_SNAPSHOT_RATIO_ENV = "MEMBERSCORE_MIN_SNAPSHOT_RATIO"
+DEFAULT_MIN_SNAPSHOT_RATIO = 0.5
+
+
+def parse_min_snapshot_ratio(text: str) -> float:
+    """The share of the served snapshot's members a new one must keep (0 takes any snapshot)."""
+    try:
+        ratio = float(text)
+    except ValueError:
+        ratio = float("nan")
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"{MIN_SNAPSHOT_RATIO_ENV} {text!r}: expected a number from 0 to 1 (0 takes any snapshot)")
+    return ratio
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,7 @@ class Served:
     problems: tuple[str, ...] = ()
     model_keys: Mapping[str, str] = field(default_factory=dict)
     snapshot_key: tuple[Path, int] | None = None
+    project: str = DEFAULT_PROJECT
 
     @property
     def boosters(self) -> dict[str, xgb.Booster]:
@@ -61,10 +81,11 @@ class Served:
         """Plain reasons, first the missing pieces, then load errors."""
         reasons = []
         if REQUIRED_TASK not in self.models and (self.snapshot is None or not self.snapshot.serves(REQUIRED_TASK, {})):
-            reasons.append(f"no champion for {registry.model_name(REQUIRED_TASK)} and no churn baseline in the "
-                           "snapshot: run `memberscore train`")
+            reasons.append(f"no champion for {registry.model_name(REQUIRED_TASK, project=self.project)} and no churn "
+                           f"baseline in the snapshot: run `memberscore train --project {self.project}`")
         if self.snapshot is None:
-            reasons.append("no feature snapshot: run `memberscore train` or `memberscore snapshot`")
+            reasons.append(f"no feature snapshot for project {self.project}: run `memberscore train` or "
+                           "`memberscore snapshot`")
         return reasons + list(self.problems)
 
 
@@ -72,20 +93,26 @@ ModelLoader = Callable[[str], ServingModel]
 
 
 class LiveState:
-    """Polls the BentoML model store and the snapshot directory; ``current()`` never waits for another refresh.
+    """Polls one project's models in the BentoML store and its snapshot directory; ``current()`` never
+    waits for another refresh.
 
     At most one thread refreshes at a time; the others keep answering from the previous ``Served``.
     With ``background`` (the service), a due poll runs in its own thread and the request that
     noticed it is answered at once: a new snapshot's scores and reasons take seconds to minutes to
     compute, and no request should wait for them. Without it (tests, tools) the poll runs inline.
+    ``snapshot_dir`` is the project's own (``features.store.project_snapshot_dir``); a new snapshot
+    with fewer than ``min_snapshot_ratio`` of the served one's members is held (see the module).
     """
 
-    def __init__(self, snapshot_dir: Path, poll_seconds: float, load: ModelLoader = load_model,
-                 background: bool = False) -> None:
-        self.snapshot_dir, self.poll_seconds, self.load, self.background = snapshot_dir, poll_seconds, load, background
+    def __init__(self, snapshot_dir: Path, poll_seconds: float, load: ModelLoader | None = None,
+                 background: bool = False, *, project: str,
+                 min_snapshot_ratio: float = DEFAULT_MIN_SNAPSHOT_RATIO) -> None:
+        self.snapshot_dir, self.poll_seconds, self.background = snapshot_dir, poll_seconds, background
+        self.project, self.min_snapshot_ratio = project, min_snapshot_ratio
+        self.load = load or functools.partial(load_model, project=project)
         self._lock = threading.Lock()
         self._checked_at = -float("inf")
-        self._served = Served()
+        self._served = Served(project=project)
         self._observed: tuple[dict[str, str | None], tuple[Path, int] | None] | None = None
         self.reload()
 
@@ -126,7 +153,7 @@ class LiveState:
         self._checked_at = time.monotonic()
         previous = self._served
         try:
-            tags, snapshot_key = observed = _observe(self.snapshot_dir)
+            tags, snapshot_key = observed = _observe(self.snapshot_dir, self.project)
             if observed == self._observed:
                 return
             self._served = self._refreshed(previous, tags, snapshot_key)
@@ -140,7 +167,8 @@ class LiveState:
                    snapshot_key: tuple[Path, int] | None) -> Served:
         problems: list[str] = []
         models, model_keys = self._refresh_models(previous, tags, problems)
-        served = Served(models, previous.snapshot, tuple(problems), model_keys, snapshot_key)
+        snapshot_key = self._unless_shrunk(previous, snapshot_key, problems)
+        served = Served(models, previous.snapshot, tuple(problems), model_keys, snapshot_key, self.project)
         if model_keys != previous.model_keys or snapshot_key != previous.snapshot_key:
             served = self._rescored(served, previous)
         return served
@@ -161,6 +189,34 @@ class LiveState:
                 log.error("model %s refused, previous model keeps serving: %s", tag, error)
         return models, keys
 
+    def _unless_shrunk(self, previous: Served, snapshot_key: tuple[Path, int] | None,
+                       problems: list[str]) -> tuple[Path, int] | None:
+        """``snapshot_key``, or the one to keep serving when that snapshot shrank without the mark.
+
+        The reference is the served snapshot; at start, when nothing serves yet, the newest older
+        snapshot in the store, which then serves instead (a restart must not take what a running
+        service would have held).
+        """
+        if snapshot_key is None or snapshot_key == previous.snapshot_key:
+            return snapshot_key
+        try:
+            facts = snapshot_facts(snapshot_key[0])
+        except Exception:  # noqa: BLE001 - an unreadable snapshot is refused, with its error, when it is loaded
+            return snapshot_key
+        if previous.snapshot is not None and previous.snapshot_key is not None:
+            reference, members = previous.snapshot_key, len(previous.snapshot.features_by_id)
+        else:
+            older = previous_snapshot_path(self.snapshot_dir, facts.as_of)
+            if older is None:
+                return snapshot_key
+            reference, members = (older, older.stat().st_mtime_ns), snapshot_facts(older).members
+        problem = shrink_problem(facts, reference[0], members, self.min_snapshot_ratio)
+        if problem is None:
+            return snapshot_key
+        log.error("%s", problem)
+        problems.append(problem)
+        return reference
+
     def _rescored(self, candidate: Served, previous: Served) -> Served:
         """``candidate`` with its snapshot scored by its models; on any failure, ``previous`` with the error.
 
@@ -177,14 +233,29 @@ class LiveState:
                       f"{type(error).__name__}: {error}".splitlines()[0]
             log.error("%s; the previous models and snapshot keep serving", problem)
             kept = Served(previous.models, previous.snapshot, (*candidate.problems, problem),
-                          previous.model_keys, previous.snapshot_key)
+                          previous.model_keys, previous.snapshot_key, self.project)
             if candidate.model_keys == previous.model_keys or candidate.snapshot_key == previous.snapshot_key:
                 return kept
             # Both changed: the new snapshot may be fine with the models that serve, and a refused
             # model must not hold back every later snapshot.
             return self._rescored(replace(kept, snapshot_key=candidate.snapshot_key), kept)
         log.info("serving snapshot as of %s (%d members)", loaded.snapshot.as_of, len(loaded.features_by_id))
-        return Served(candidate.models, loaded, candidate.problems, candidate.model_keys, candidate.snapshot_key)
+        return Served(candidate.models, loaded, candidate.problems, candidate.model_keys, candidate.snapshot_key,
+                      self.project)
+
+
+def shrink_problem(facts: SnapshotFacts, served: Path, served_members: int, min_ratio: float) -> str | None:
+    """Why a new snapshot is held against the served one, or None when it may serve.
+
+    A snapshot with fewer than ``min_ratio`` of the served members is far more often a partial
+    file than a shop that lost half its members overnight; serving it would answer "unknown" for
+    everyone left out. An intended shrink carries the mark and passes.
+    """
+    if facts.allow_shrink or facts.members >= min_ratio * served_members:
+        return None
+    return (f"snapshot {facts.path.name} refused: {facts.members:,} members, fewer than {min_ratio:.0%} of the "
+            f"{served_members:,} in {served.name}, which keeps serving (an intended shrink: "
+            "`memberscore snapshot --allow-shrink`)")
 
 
 def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster], lookup: bool = True) -> LoadedSnapshot:
@@ -204,9 +275,9 @@ def serving_baselines(boosters: Mapping[str, xgb.Booster], snapshot: Snapshot, s
             if task not in boosters and scores[next(iter(served))].notna().any()}
 
 
-def _observe(snapshot_dir: Path) -> tuple[dict[str, str | None], tuple[Path, int] | None]:
-    """What the stores hold now: each task's newest stored model tag and the newest snapshot's key."""
-    return {task: stored_tag(task) for task in TASK_NAMES}, _snapshot_key(snapshot_dir)
+def _observe(snapshot_dir: Path, project: str) -> tuple[dict[str, str | None], tuple[Path, int] | None]:
+    """What the project's stores hold now: each task's newest stored model tag and the newest snapshot's key."""
+    return {task: stored_tag(task, project=project) for task in TASK_NAMES}, _snapshot_key(snapshot_dir)
 
 
 def _snapshot_key(directory: Path) -> tuple[Path, int] | None:

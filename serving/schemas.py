@@ -140,6 +140,7 @@ class SegmentsResponse(BaseModel):
 
 
 class Readiness(BaseModel):
+    project: str = Field(description="the project this service serves (MEMBERSCORE_PROJECT)")
     ready: bool
     reasons: list[str] = Field(default_factory=list, description="why the service is not ready; when ready, any "
                                                                  "model or snapshot refused (the previous one keeps serving)")
@@ -148,7 +149,7 @@ class Readiness(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    model_name: str = Field(description="BentoML tag of the served model (memberscore-<task>:<tag>)")
+    model_name: str = Field(description="BentoML tag of the served model (<project>.memberscore-<task>:<tag>)")
     model_version: str = Field(description="MLflow registered model version")
     mlflow_run_id: str
     metrics: dict[str, float] = Field(description="out-of-time metrics: oot_<scorer>_<metric>, scorer 'model' or a baseline")
@@ -162,6 +163,7 @@ class ModelInfo(BaseModel):
 class Metadata(BaseModel):
     """What serves now. The top-level model fields repeat the churn model's (null before it exists)."""
 
+    project: str = Field(description="the project this service serves: its models and snapshots only")
     model_name: str | None = None
     model_version: str | None = None
     mlflow_run_id: str | None = None

@@ -16,13 +16,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from features.project import DEFAULT_PROJECT, PROJECT_ENV, check_project
 from features.segment_rules import read_segment_rules
-from features.store import default_snapshot_dir
+from features.store import default_snapshot_dir, project_snapshot_dir
 from serving.auth import ApiKeyMiddleware
 from serving.errors import http_error, quiet_refused_requests, validation_error
 from serving.explain import explain_row, score_feature_rows
 from serving.limits import RequestLimitsMiddleware
-from serving.live import LiveState, Served
+from serving.live import (
+    DEFAULT_MIN_SNAPSHOT_RATIO,
+    MIN_SNAPSHOT_RATIO_ENV,
+    LiveState,
+    Served,
+    parse_min_snapshot_ratio,
+)
 from serving.probes import ReadinessProbeMiddleware
 from serving.pseudonym import pseudonym_key, pseudonymised
 from serving.schemas import (
@@ -50,12 +57,15 @@ PAGE = Path(__file__).with_name("static") / "marketer.html"
 @bentoml.service(traffic={"timeout": 60})
 @bentoml.asgi_app(web, path="/")
 class MemberScoring:
-    """Every champion model's scores, with exact SHAP reasons, for the members of the newest snapshot."""
+    """One project's champion models' scores, with exact SHAP reasons, for the members of its newest snapshot."""
 
     def __init__(self) -> None:
         quiet_refused_requests()
         poll_seconds = float(os.environ.get("MEMBERSCORE_POLL_SECONDS", "5"))
-        self.live = LiveState(default_snapshot_dir(), poll_seconds, background=True)
+        self.project = check_project(os.environ.get(PROJECT_ENV, DEFAULT_PROJECT), source=PROJECT_ENV)
+        min_ratio = parse_min_snapshot_ratio(os.environ.get(MIN_SNAPSHOT_RATIO_ENV, str(DEFAULT_MIN_SNAPSHOT_RATIO)))
+        self.live = LiveState(project_snapshot_dir(default_snapshot_dir(), self.project), poll_seconds, background=True,
+                              project=self.project, min_snapshot_ratio=min_ratio)
         self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))
 
     @bentoml.api(route="/score", input_spec=ScoreRequest)
@@ -139,7 +149,7 @@ class MemberScoring:
         churn = models.get("churn")
         loaded = served.snapshot
         return Metadata(
-            model_name=churn and churn.model_name, model_version=churn and churn.model_version,
+            project=served.project, model_name=churn and churn.model_name, model_version=churn and churn.model_version,
             mlflow_run_id=churn and churn.mlflow_run_id, metrics=churn.metrics if churn else {}, models=models,
             snapshot_as_of=loaded and loaded.snapshot.as_of.isoformat(),
             snapshot_members=len(loaded.features_by_id) if loaded else 0,
@@ -190,7 +200,8 @@ def _http_ready(served: Served) -> Served:
 
 
 def _readiness(served: Served) -> JSONResponse:
-    body = Readiness(ready=served.ready, reasons=served.not_ready_reasons(),  # when ready: what was refused
+    body = Readiness(project=served.project, ready=served.ready,
+                     reasons=served.not_ready_reasons(),  # when ready: what was refused
                      models={task: m.name for task, m in served.models.items()},
                      snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat())
     return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)

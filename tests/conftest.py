@@ -47,7 +47,15 @@ def synthetic() -> tuple[pd.DataFrame, pd.DataFrame]:
 class Stores:
     root: Path
     tracking_uri: str
-    snapshots: Path
+    snapshots: Path  # MEMBERSCORE_SNAPSHOT_DIR: one directory per project below it
+
+    @property
+    def project_snapshots(self) -> Path:
+        """The default project's snapshots, where the trained fixture writes its snapshot."""
+        from features.project import DEFAULT_PROJECT
+        from features.store import project_snapshot_dir
+
+        return project_snapshot_dir(self.snapshots, DEFAULT_PROJECT)
 
 
 def _isolated_stores(root: Path, monkeypatch: pytest.MonkeyPatch) -> Stores:
@@ -75,6 +83,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
 
     The environment points at its stores only while a test uses this fixture.
     """
+    from features.project import DEFAULT_PROJECT
     from features.snapshot import build_snapshot
     from features.store import write_snapshot
     from serving.artefacts import import_champion
@@ -88,16 +97,16 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
         registry.configure_tracking()
         transactions, _ = synthetic
         config = TrainConfig(horizon_days=60, n_train_cutoffs=4)
-        result = train_churn(transactions, config)
+        result = train_churn(transactions, config, project=DEFAULT_PROJECT)
         # The simulation is a BG/NBD process: the gate keeps BG/NBD's P(no purchase in H) for churn
         # (the model does not beat it beyond noise). The serving tests need a served model, so the
         # trained version is made champion by hand, as an operator would.
         assert result.decision.promote or "bgnbd" in result.decision.reason, result.decision.reason
-        registry.set_alias("churn", registry.CHAMPION, result.version)
-        import_champion("churn")
+        registry.set_alias("churn", registry.CHAMPION, result.version, project=DEFAULT_PROJECT)
+        import_champion("churn", project=DEFAULT_PROJECT)
         end = transactions["ts"].max().date()
         snapshot = with_serving_baselines(transactions, build_snapshot(transactions, end), config)  # as the CLI writes it
-        write_snapshot(snapshot, isolated.snapshots)
+        write_snapshot(snapshot, isolated.project_snapshots)
     yield isolated
 
 

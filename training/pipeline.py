@@ -36,6 +36,7 @@ class TrainResult:
     train_metrics: dict[str, float]
     members: dict[str, int]
     feature_names: list[str]
+    project: str
     baselines_unavailable: dict[str, str] = field(default_factory=dict)
     lifetime_fit: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None  # training.calibration.calibration_report, for calibrated tasks
@@ -44,7 +45,8 @@ class TrainResult:
         """This task's part of the JSON report of ``memberscore train --report``."""
         return {
             "task": self.task,
-            "model_name": registry.model_name(self.task),
+            "project": self.project,
+            "model_name": registry.model_name(self.task, project=self.project),
             "run_id": self.run_id,
             "model_version": self.version,
             "promoted": self.decision.promote,
@@ -196,6 +198,7 @@ class _Trained:
     assessment: Assessment
     decision: Decision
     train_metrics: dict[str, float]
+    project: str
 
 
 def task_config(task: Task, config: TrainConfig) -> TrainConfig:
@@ -204,11 +207,12 @@ def task_config(task: Task, config: TrainConfig) -> TrainConfig:
     return config if horizon == config.horizon_days else config.model_copy(update={"horizon_days": horizon})
 
 
-def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
+def fit_and_judge(task: Task, data: TaskData, config: TrainConfig, project: str) -> _Trained:
     """Fit, score beside baselines and the current champion on the same rows, and decide.
 
     The best baseline is judged with a paired bootstrap of the metric difference over the
-    evaluation members (``config.bootstrap_rounds``, seeded by ``config.seed``).
+    evaluation members (``config.bootstrap_rounds``, seeded by ``config.seed``). The champion is
+    the project's own: a model trained on another project's data is never compared.
     """
     config = effective_config(task_config(task, config), data.plan)
     booster = task.fit(data, config)
@@ -220,15 +224,16 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig) -> _Trained:
             raise TypeError(f"task {task.name} scores baselines but gives the gate no per-row metric")
         interval = promotion_interval(assessment.out_of_time, assessment.predictions, assessment.gate_metric,
                                       task.promotion_metric, config.bootstrap_rounds, config.seed)
-    champion = registry.load_booster(task.name)
+    champion = registry.load_booster(task.name, project=project)
     missing = [f for f in (champion.feature_names or []) if f not in data.evaluation.columns] if champion else []
     if champion is not None and not missing:
         assessment.out_of_time["champion"] = task.metrics(champion, data.evaluation, data)
     out_of_time = assessment.out_of_time
     decision = judge(out_of_time["model"], baselines, out_of_time.get("champion"), task.promotion_metric, interval)
     if missing:
-        decision = refuse_incomparable(registry.alias_version(task.name, registry.CHAMPION) or "?", missing, interval)
-    return _Trained(task, data, config, booster, assessment, decision, task.metrics(booster, data.train, data))
+        decision = refuse_incomparable(registry.alias_version(task.name, registry.CHAMPION, project=project) or "?",
+                                       missing, interval)
+    return _Trained(task, data, config, booster, assessment, decision, task.metrics(booster, data.train, data), project)
 
 
 def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None,
@@ -239,6 +244,7 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
     calibration = trained.assessment.documents.get("calibration.json")
     record = registry.RunRecord(
         task=task.name,
+        project=trained.project,
         booster=trained.booster,
         input_example=data.evaluation[names].head(5),
         params={**config.xgb_params, **config.model_dump(exclude={"xgb_params"}), "task": task.name,
@@ -255,13 +261,13 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
                    **trained.assessment.documents},
     )
     logged = registry.log_run(record)
-    registry.set_alias(task.name, registry.CHALLENGER, logged.version)
+    registry.set_alias(task.name, registry.CHALLENGER, logged.version, project=trained.project)
     if trained.decision.promote:
-        registry.set_alias(task.name, registry.CHAMPION, logged.version)
+        registry.set_alias(task.name, registry.CHAMPION, logged.version, project=trained.project)
     members = {"train_rows": len(data.train), "evaluation_members": len(data.evaluation),
                "members_total": int(transactions[contract.MEMBER_ID].nunique())}
     return TrainResult(task.name, logged.run_id, logged.version, trained.decision, data.plan,
-                       trained.assessment.out_of_time, trained.train_metrics, members, names,
+                       trained.assessment.out_of_time, trained.train_metrics, members, names, trained.project,
                        dict(trained.assessment.baselines_unavailable), lifetime_fit(data), calibration)
 
 
@@ -272,8 +278,10 @@ def train_tasks(
     load_report: dict[str, Any] | None = None,
     progress: Progress = lambda _: None,
     page: Callable[[TrainingRun, dict[str, Any]], str] | None = None,
+    *,
+    project: str,
 ) -> TrainingRun:
-    """Train every task the data allows on shared examples; log each to its own experiment.
+    """Train every task the data allows on shared examples; log each to its project's experiment.
 
     Tasks of one horizon share one set of examples (``TaskDatasets``). ``page`` renders the
     evaluation page (HTML) from the run and the figures; it is logged to every task's run.
@@ -290,7 +298,7 @@ def train_tasks(
             continue
         assert isinstance(data, TaskData)
         progress(f"{task.name}: fitting XGBoost on {len(data.train):,} rows, scoring baselines")
-        trained.append(fit_and_judge(task, data, config))
+        trained.append(fit_and_judge(task, data, config, project))
     figures = {t.task.name: dict(t.assessment.figures) for t in trained}
     progress("logging the runs to MLflow")
     for item in trained:
@@ -307,11 +315,13 @@ def train_churn(
     config: TrainConfig,
     load_report: dict[str, Any] | None = None,
     progress: Progress = lambda _: None,
+    *,
+    project: str,
 ) -> TrainResult:
     """Train the churn task alone (the foundation's path; ``train_tasks`` trains every task)."""
     from training.churn import Churn
 
-    return train_tasks(transactions, config, [Churn()], load_report, progress).results[0]
+    return train_tasks(transactions, config, [Churn()], load_report, progress, project=project).results[0]
 
 
 def _run_tags(fingerprint: str, plan: CutoffPlan, names: list[str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,25 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from features.project import check_project
 from training import provenance
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
-def model_name(task: str) -> str:
-    """Registered model (and experiment) name of a task: ``memberscore-<task>``."""
-    return f"memberscore-{task.replace('_', '-')}"
+def model_name(task: str, *, project: str) -> str:
+    """Registered model (and experiment) name of a task in a project: ``<project>.memberscore-<task>``.
+
+    The project comes first and is cut off by the only '.' (project names have none), so no two
+    projects share a name, and the name is valid for MLflow and as a BentoML tag.
+    """
+    return f"{check_project(project)}.memberscore-{task.replace('_', '-')}"
+
+
+def run_name(task: str, project: str, day: date) -> str:
+    """An MLflow run's display name: what was trained, for whom, when."""
+    return f"{task} · {project} · {day.isoformat()}"
 
 
 def local_store_uri(home: Path) -> str:
@@ -78,6 +89,7 @@ class RunRecord:
     """Everything one training run logs; built by the pipeline, written here in one go."""
 
     task: str
+    project: str
     booster: xgb.Booster
     input_example: pd.DataFrame
     params: dict[str, Any]
@@ -95,9 +107,11 @@ class LoggedModel:
 
 def log_run(record: RunRecord) -> LoggedModel:
     """Log params, tags, metrics, figures, JSON documents and the model; register a new version."""
-    name = model_name(record.task)
-    with mlflow.start_run(experiment_id=_experiment_id(name)) as run:
-        mlflow.set_tags({**record.tags, "git_sha": code_version(), "task": record.task, **provenance.environment_tags()})
+    name = model_name(record.task, project=record.project)
+    started = run_name(record.task, record.project, datetime.now(timezone.utc).date())
+    with mlflow.start_run(experiment_id=_experiment_id(name), run_name=started) as run:
+        mlflow.set_tags({**record.tags, "git_sha": code_version(), "task": record.task, "project": record.project,
+                         **provenance.environment_tags()})
         mlflow.log_text(provenance.installed_requirements(), provenance.REQUIREMENTS_ARTIFACT)
         mlflow.log_params({key: str(value)[:500] for key, value in record.params.items()})
         mlflow.log_metrics({k: v for k, v in record.metrics.items() if v == v})  # NaN is not loggable
@@ -113,38 +127,38 @@ def log_run(record: RunRecord) -> LoggedModel:
     return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
 
 
-def set_alias(task: str, alias: str, version: str) -> None:
-    MlflowClient().set_registered_model_alias(model_name(task), alias, version)
+def set_alias(task: str, alias: str, version: str, *, project: str) -> None:
+    MlflowClient().set_registered_model_alias(model_name(task, project=project), alias, version)
 
 
-def alias_version(task: str, alias: str) -> str | None:
+def alias_version(task: str, alias: str, *, project: str) -> str | None:
     """The version an alias points at, or None when the model or alias does not exist."""
     try:
-        return str(MlflowClient().get_model_version_by_alias(model_name(task), alias).version)
+        return str(MlflowClient().get_model_version_by_alias(model_name(task, project=project), alias).version)
     except MlflowException:
         return None
 
 
-def load_booster(task: str, alias: str = CHAMPION) -> xgb.Booster | None:
-    """The booster behind ``models:/memberscore-<task>@<alias>``, or None when there is none."""
-    if alias_version(task, alias) is None:
+def load_booster(task: str, alias: str = CHAMPION, *, project: str) -> xgb.Booster | None:
+    """The booster behind ``models:/<project>.memberscore-<task>@<alias>``, or None when there is none."""
+    if alias_version(task, alias, project=project) is None:
         return None
-    return mlflow.xgboost.load_model(f"models:/{model_name(task)}@{alias}")
+    return mlflow.xgboost.load_model(f"models:/{model_name(task, project=project)}@{alias}")
 
 
-def version_run_id(task: str, version: str) -> str:
-    return str(MlflowClient().get_model_version(model_name(task), version).run_id)
+def version_run_id(task: str, version: str, *, project: str) -> str:
+    return str(MlflowClient().get_model_version(model_name(task, project=project), version).run_id)
 
 
 def run_metrics(run_id: str) -> dict[str, float]:
     return dict(MlflowClient().get_run(run_id).data.metrics)
 
 
-TRAINING_TAGS = ("data_fingerprint", "evaluation_cutoff", "cutoffs", "horizon_days", "git_sha")
+TRAINING_TAGS = ("project", "data_fingerprint", "evaluation_cutoff", "cutoffs", "horizon_days", "git_sha")
 
 
 def run_training_facts(run_id: str) -> dict[str, str]:
-    """What a model was trained on and judged by: data fingerprint, cut-offs, horizon, code, gate metric."""
+    """What a model was trained on and judged by: project, data fingerprint, cut-offs, horizon, code, gate metric."""
     data = MlflowClient().get_run(run_id).data
     facts = {key: data.tags[key] for key in TRAINING_TAGS if key in data.tags}
     if "promotion_metric" in data.params:

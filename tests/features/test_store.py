@@ -104,3 +104,38 @@ def test_snapshot_fingerprint_covers_exactly_the_history(
     assert len(history) < len(transactions)
     assert snapshot.fingerprint == data_fingerprint(history)
     assert snapshot.fingerprint != data_fingerprint(transactions)
+
+
+def test_each_project_has_its_own_directory_and_a_bad_name_none(tmp_path: Path) -> None:
+    from features.store import project_snapshot_dir
+
+    assert project_snapshot_dir(tmp_path, "shop-a") == tmp_path / "shop-a"
+    assert project_snapshot_dir(tmp_path, "default") == tmp_path / "default"
+    for bad in ("..", "../x", "Shop", "a/b", ""):
+        with pytest.raises(ValueError, match="--project"):
+            project_snapshot_dir(tmp_path, bad)
+
+
+def test_facts_come_from_the_footer_with_the_shrink_mark(snapshot: Snapshot, tmp_path: Path) -> None:
+    """Members, date and the intended-shrink mark round-trip; a snapshot written before the mark existed has none."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from features.store import METADATA_KEY, previous_snapshot_path, snapshot_facts
+
+    plain = write_snapshot(snapshot, tmp_path)
+    marked = write_snapshot(replace(snapshot, as_of=date(2023, 7, 1)), tmp_path, allow_shrink=True)
+    assert snapshot_facts(plain) == type(snapshot_facts(plain))(plain, date(2023, 6, 1), len(snapshot.frame), False)
+    assert snapshot_facts(marked).allow_shrink is True
+    assert read_snapshot(marked).frame.equals(read_snapshot(plain).frame)
+    assert previous_snapshot_path(tmp_path, date(2023, 7, 1)) == plain
+    assert previous_snapshot_path(tmp_path, date(2023, 6, 1)) is None
+
+    table = pq.read_table(plain)
+    meta = json.loads(table.schema.metadata[METADATA_KEY])
+    del meta["allow_shrink"]
+    old = tmp_path / "old" / "snapshot-2023-06-01.parquet"
+    old.parent.mkdir()
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, METADATA_KEY: json.dumps(meta).encode()}), old)
+    assert snapshot_facts(old).allow_shrink is False

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot, write_snapshot
+from training.registry import model_name
 
-NAME = "memberscore-churn"
+NAME = model_name("churn", project=DEFAULT_PROJECT)
 UNKNOWN_FEATURE = "loyalty_card_colour"
 
 
@@ -32,7 +34,7 @@ def trained_champion(trained: object) -> Path:
 
 
 def add_version(home: Path, source: Path, labels: dict[str, str], booster_file: bytes | None = None) -> str:
-    """A new version of ``memberscore-churn`` in the store under ``home``: a copy of ``source``, its
+    """A new version of the default project's churn model in the store under ``home``: a copy of ``source``, its
     booster file replaced by ``booster_file`` when given. It becomes ``:latest``; returns its tag."""
     import bentoml
     from bentoml._internal.models.model import ModelStore

@@ -28,7 +28,7 @@ PROTECTED = [("POST", "/score", {"member_ids": ["x"]}), ("POST", "/score_feature
 
 @pytest.fixture(scope="module")
 def snapshot(trained: object):
-    return read_snapshot(latest_snapshot_path(trained.snapshots))
+    return read_snapshot(latest_snapshot_path(trained.project_snapshots))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_readyz_says_ready_with_models_and_snapshot(anonymous: httpx.Client, sna
     body = anonymous.get("/readyz").json()
     assert body["ready"] is True and body["reasons"] == []
     assert body["snapshot_as_of"] == snapshot.as_of.isoformat()
-    assert body["models"]["churn"].startswith("memberscore-churn:")
+    assert body["models"]["churn"].startswith("default.memberscore-churn:")
 
 
 def test_metadata_names_training_data_and_cutoff(client: httpx.Client, trained: object) -> None:
@@ -72,7 +72,7 @@ def test_metadata_names_training_data_and_cutoff(client: httpx.Client, trained: 
     assert churn["training"]["data_fingerprint"] == tags["data_fingerprint"]
     assert churn["training"]["evaluation_cutoff"] == tags["evaluation_cutoff"]
     assert churn["promotion_metric"] == "roc_auc"
-    assert registry.model_name("churn") in churn["model_name"]
+    assert registry.model_name("churn", project="default") in churn["model_name"]
 
 
 def test_score_features_equals_score_for_the_same_member(client: httpx.Client, snapshot) -> None:

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = r'''
 import json, os, sys
 import numpy as np, pandas as pd, xgboost as xgb
+import bentoml
 from training import registry
 from serving.artefacts import import_champion, load_model
 
@@ -31,23 +32,24 @@ def use_store(name):
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/{name}/mlflow.db"
     registry.configure_tracking()
 
-def log_tiny(names, seed):
+def log_tiny(names, seed, project="default"):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(rng.uniform(0, 100, (200, len(names))), columns=names)
     labels = (frame[names[0]] > 50).astype(float)
     booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "nthread": 1},
                         xgb.DMatrix(frame.to_numpy(np.float32), label=labels, feature_names=names), 2)
-    record = registry.RunRecord(task="churn", booster=booster, input_example=frame.head(3), params={},
+    record = registry.RunRecord(task="churn", project=project, booster=booster, input_example=frame.head(3), params={},
                                 tags={}, metrics={"oot_model_roc_auc": 0.9})
     return registry.log_run(record)
 
-def promote(logged):
-    registry.set_alias("churn", registry.CHAMPION, logged.version)
-    return import_champion("churn")
+def promote(logged, project="default"):
+    registry.set_alias("churn", registry.CHAMPION, logged.version, project=project)
+    return import_champion("churn", project=project)
 
-def served():
-    model = load_model("churn")
-    return {"run_id": model.run_id, "version": model.mlflow_version, "features": model.booster.feature_names}
+def served(project="default"):
+    model = load_model("churn", project=project)
+    return {"run_id": model.run_id, "version": model.mlflow_version, "features": model.booster.feature_names,
+            "name": model.name}
 
 out = {}
 use_store("a")
@@ -61,10 +63,15 @@ promote(first)  # roll the champion alias back to version 1
 out["rollback"] = {"expected": first.run_id, "served": served()}
 # the registry starts over (registered model deleted, or mlruns/ reset): its first model is version 1 again
 from mlflow import MlflowClient
-MlflowClient().delete_registered_model(registry.model_name("churn"))
+MlflowClient().delete_registered_model(registry.model_name("churn", project="default"))
 fresh = log_tiny(["recency_days", "tenure_days"], 3)
 imported = promote(fresh)
 out["reset"] = {"expected": fresh.run_id, "version": fresh.version, "imported": imported.info.labels["run_id"], "served": served()}
+# another project in the same stores: its champion is its own version 1, and project default's is untouched
+other = log_tiny(["recency_days", "orders_90d"], 4, project="shop-b")
+promote(other, project="shop-b")
+out["projects"] = {"expected": other.run_id, "version": other.version, "served": served("shop-b"),
+                   "default": served(), "stored": sorted({m.tag.name for m in bentoml.models.list()})}
 print("RESULT " + json.dumps(out))
 '''
 
@@ -111,3 +118,14 @@ def test_a_new_registry_champion_is_imported_not_a_namesake(scenarios: dict[str,
     reset = scenarios["reset"]
     assert reset["imported"] == reset["expected"]
     assert reset["served"]["run_id"] == reset["expected"]
+
+
+def test_each_project_imports_and_serves_only_its_own_champion(scenarios: dict[str, dict]) -> None:
+    """Project shop-b's first champion is its own v1 under its own name; project default still serves its own."""
+    projects, reset = scenarios["projects"], scenarios["reset"]
+    assert projects["version"] == "1"
+    assert projects["served"]["run_id"] == projects["expected"]
+    assert projects["served"]["name"].startswith("shop-b.memberscore-churn:")
+    assert projects["default"]["run_id"] == reset["expected"]
+    assert projects["default"]["name"].startswith("default.memberscore-churn:")
+    assert projects["stored"] == ["default.memberscore-churn", "shop-b.memberscore-churn"]

@@ -24,11 +24,16 @@ def test_built_bento_serves_the_champions(trained: object, client: httpx.Client,
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
     tag = built.stdout.split()[1]
-    assert tag.startswith("member_scoring:") and "memberscore-churn:" in built.stdout
+    assert tag.startswith("member_scoring:") and "default.memberscore-churn:" in built.stdout
+    import bentoml
+
+    info = bentoml.get(tag).info
+    assert info.labels["project"] == "default"
+    assert {env.name: env.value for env in info.envs}["MEMBERSCORE_PROJECT"] == "default"
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     bento = start_server(elsewhere, trained_env(trained), target=tag, cwd=elsewhere)
     try:
-        member = str(read_snapshot(latest_snapshot_path(trained.snapshots)).frame["member_id"].iloc[0])
+        member = str(read_snapshot(latest_snapshot_path(trained.project_snapshots)).frame["member_id"].iloc[0])
         body = {"member_ids": [member], "explain": 2}
         from_bento = httpx.post(f"{bento.base}/score", json=body, headers={"X-API-Key": API_KEY}, timeout=60)
         assert from_bento.status_code == 200, from_bento.text[:300]

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from features.project import DEFAULT_PROJECT
 from features.store import read_snapshot
 from serving.cli import app
 from serving.scoring import OUTPUT_COLUMNS
@@ -114,7 +115,7 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
         monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", env["MEMBERSCORE_SNAPSHOT_DIR"])
         monkeypatch.chdir(root)  # default outputs (var/rejects) stay in the temporary directory
-        yield TrainedByCli(root, completed, report, rejects, root / "snapshots", root / "bentoml")
+        yield TrainedByCli(root, completed, report, rejects, root / "snapshots" / DEFAULT_PROJECT, root / "bentoml")
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])
 
@@ -173,13 +174,14 @@ def test_train_writes_a_snapshot_and_imports_the_champion(trained_ok: TrainedByC
     snapshot = read_snapshot(trained_ok.snapshots / f"snapshot-{last_day + timedelta(days=1)}.parquet")
     assert set(snapshot.frame["member_id"].astype(str)) == members_before(transactions_csv, None)
     assert snapshot.profile["baseline_churn_probability"].notna().all(), "the churn baseline, should churn lose its gate"
+    from features.project import DEFAULT_PROJECT
     from training import registry
     from training.tasks import TASK_NAMES
 
-    champions = [task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION)]
+    champions = [task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION, project=DEFAULT_PROJECT)]
     assert champions, "no task beat its baselines beyond noise on the simulation"
     for task in champions:
-        assert (trained_ok.bentoml_home / "models" / registry.model_name(task)).is_dir(), task
+        assert (trained_ok.bentoml_home / "models" / registry.model_name(task, project=DEFAULT_PROJECT)).is_dir(), task
 
 
 # --- score -------------------------------------------------------------------------------------------
@@ -230,7 +232,7 @@ def test_missing_transactions_file_is_named_with_a_champion(trained_ok: TrainedB
     error_line(run(command, "--transactions", str(missing), *extra), str(missing))
     from training import registry
 
-    assert registry.alias_version("churn", registry.CHALLENGER) == "1", "a failed load must log no run"
+    assert registry.alias_version("churn", registry.CHALLENGER, project=DEFAULT_PROJECT) == "1", "a failed load must log no run"
 
 
 def test_score_refuses_an_unknown_output_type(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
@@ -276,10 +278,10 @@ def test_score_with_nothing_fittable_is_one_line(stores: object, transactions_cs
 # --- snapshot and loading errors ---------------------------------------------------------------------
 
 def test_snapshot_writes_the_dated_file_into_the_store(stores: object, transactions_csv: Path) -> None:
-    """snapshot --as-of D writes snapshot-D.parquet into MEMBERSCORE_SNAPSHOT_DIR, one row per member before D."""
+    """snapshot --as-of D writes snapshot-D.parquet into MEMBERSCORE_SNAPSHOT_DIR/default, one row per member before D."""
     result = run("snapshot", "--transactions", str(transactions_csv), "--as-of", AS_OF)
     assert result.exit_code == 0, result.output
-    path = Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / f"snapshot-{AS_OF}.parquet"
+    path = Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT / f"snapshot-{AS_OF}.parquet"
     assert path.is_file()
     assert [p.name for p in path.parent.glob("snapshot-*.parquet")] == [path.name]
     snapshot = read_snapshot(path)
@@ -295,7 +297,7 @@ def test_snapshot_missing_transactions_file_is_named(stores: object, tmp_path: P
     """snapshot with a transactions path that does not exist: exit 2 naming the file, no snapshot."""
     missing = tmp_path / "nowhere.csv"
     error_line(run("snapshot", "--transactions", str(missing)), str(missing))
-    assert not any(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).glob("snapshot-*.parquet"))
+    assert not any(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).rglob("snapshot-*.parquet"))
 
 
 def test_mapping_with_an_unknown_contract_column_is_named(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
@@ -312,4 +314,4 @@ def test_mapping_naming_a_missing_column_is_named(stores: object, transactions_c
     mapping.write_text("columns: {member_id: customer_id}\ntimezone: UTC\n")
     error_line(run("snapshot", "--transactions", str(transactions_csv), "--mapping", str(mapping), "--as-of", AS_OF),
                "customer_id")
-    assert not any(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).glob("snapshot-*.parquet"))
+    assert not any(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).rglob("snapshot-*.parquet"))

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.project import DEFAULT_PROJECT
 from features.segment_rules import read_segment_rules
 from features.store import latest_snapshot_path, read_snapshot
 from serving.cli import app
@@ -38,7 +39,7 @@ def snapshot_into(store: Path, transactions: Path, as_of: str, monkeypatch: pyte
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(store))
     result = runner.invoke(app, ["snapshot", "--transactions", str(transactions), "--as-of", as_of])
     assert result.exit_code == 0, result.output
-    path = latest_snapshot_path(store)
+    path = latest_snapshot_path(store / DEFAULT_PROJECT)
     assert path is not None
     return read_snapshot(path).profile.set_index("member_id")
 

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import xgboost as xgb
 
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.artefacts import ServingModel
 from tests.serving.conftest import API_KEY, REPO, RunningServer, start_server, stop
@@ -55,7 +56,8 @@ class ScriptedStore:
     tags: dict[str, str | None] = field(default_factory=lambda: {"churn": "good"})
     loads: Counter = field(default_factory=Counter)
 
-    def stored_tag(self, task: str) -> str | None:
+    def stored_tag(self, task: str, *, project: str) -> str | None:
+        assert project == DEFAULT_PROJECT
         return self.tags.get(task)
 
     def load(self, task: str) -> ServingModel:
@@ -72,7 +74,7 @@ def scripted(trained: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     from serving import live
 
-    snapshots = shutil.copytree(trained.snapshots, tmp_path / "snapshots")
+    snapshots = shutil.copytree(trained.project_snapshots, tmp_path / "snapshots")
     good = mlflow.xgboost.load_model(str(trained_champion(trained) / "mlflow_model"))
     store = ScriptedStore({"good": good, "incompatible": tiny_booster(["recency_days", UNKNOWN_FEATURE])})
     monkeypatch.setattr(live, "stored_tag", store.stored_tag)
@@ -85,7 +87,7 @@ def test_a_refused_model_is_not_reloaded_at_every_poll(scripted: tuple[ScriptedS
     from serving.live import LiveState
 
     store, snapshots = scripted
-    state = LiveState(snapshots, poll_seconds=0.0, load=store.load)
+    state = LiveState(snapshots, poll_seconds=0.0, load=store.load, project=DEFAULT_PROJECT)
     store.tags["churn"] = "corrupt"
     polled = [state.current() for _ in range(5)][-1]
     assert store.loads["corrupt"] == 1
@@ -102,9 +104,9 @@ def test_a_store_that_cannot_be_listed_keeps_the_pair_serving(scripted: tuple[Sc
     from serving import live
 
     store, snapshots = scripted
-    state = live.LiveState(snapshots, poll_seconds=0.0, load=store.load)
+    state = live.LiveState(snapshots, poll_seconds=0.0, load=store.load, project=DEFAULT_PROJECT)
 
-    def unreadable(task: str) -> str:
+    def unreadable(task: str, *, project: str) -> str:
         raise PermissionError(f"models/{task}/latest")
 
     monkeypatch.setattr(live, "stored_tag", unreadable)
@@ -119,7 +121,7 @@ def test_a_refused_model_does_not_hold_back_a_newer_snapshot(scripted: tuple[Scr
     from serving.live import LiveState
 
     store, snapshots = scripted
-    state = LiveState(snapshots, poll_seconds=0.0, load=store.load)
+    state = LiveState(snapshots, poll_seconds=0.0, load=store.load, project=DEFAULT_PROJECT)
     store.tags["churn"] = "incompatible"
     newer = write_newer_snapshot(snapshots)
     served = state.current()
@@ -136,7 +138,7 @@ def test_a_background_refresh_never_holds_a_request(scripted: tuple[ScriptedStor
     from serving.live import LiveState
 
     store, snapshots = scripted
-    state = LiveState(snapshots, poll_seconds=0.0, load=store.load, background=True)
+    state = LiveState(snapshots, poll_seconds=0.0, load=store.load, background=True, project=DEFAULT_PROJECT)
     release, started = threading.Event(), threading.Event()
     store.boosters["newer"] = store.boosters["good"]
     scripted_load = store.load
@@ -168,7 +170,7 @@ def test_without_a_churn_champion_the_snapshots_churn_rule_serves(scripted: tupl
 
     store, snapshots = scripted
     store.tags["churn"] = None
-    served = LiveState(snapshots, poll_seconds=3600, load=store.load).current()
+    served = LiveState(snapshots, poll_seconds=3600, load=store.load, project=DEFAULT_PROJECT).current()
     assert served.ready and not served.models and served.not_ready_reasons() == []
     profile = served.snapshot.snapshot.profile.set_index("member_id")
     churn_rule = profile["baseline_churn_rule"].iloc[0]
@@ -237,10 +239,10 @@ def stack(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     root = tmp_path_factory.mktemp("faults")
     home, mlruns = root / "bentoml", shutil.copytree(trained.root / "mlruns", root / "mlruns")
     (home / "models").mkdir(parents=True)
-    snapshots = shutil.copytree(trained.snapshots, root / "snapshots")
+    snapshots = shutil.copytree(trained.snapshots, root / "snapshots") / DEFAULT_PROJECT
     strip_baselines(snapshots)
     members = [str(m) for m in read_snapshot(latest_snapshot_path(snapshots)).frame["member_id"].iloc[:40]]
-    env = {"BENTOML_HOME": str(home), "MEMBERSCORE_SNAPSHOT_DIR": str(snapshots), "MEMBERSCORE_API_KEYS": API_KEY,
+    env = {"BENTOML_HOME": str(home), "MEMBERSCORE_SNAPSHOT_DIR": str(snapshots.parent), "MEMBERSCORE_API_KEYS": API_KEY,
            "MLFLOW_TRACKING_URI": f"sqlite:///{mlruns / 'mlflow.db'}", "MEMBERSCORE_POLL_SECONDS": "1"}
     server = start_server(root, env, wait_for=503)
     try:
@@ -344,16 +346,16 @@ frame = pd.DataFrame(np.random.default_rng(0).uniform(0, 100, (64, 2)), columns=
 booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "nthread": 1},
                     xgb.DMatrix(frame.to_numpy(np.float32), label=(frame[names[0]] > 50).astype(float),
                                 feature_names=names), 2)
-logged = registry.log_run(registry.RunRecord(task="churn", booster=booster, input_example=frame.head(3), params={},
+logged = registry.log_run(registry.RunRecord(task="churn", project="default", booster=booster, input_example=frame.head(3), params={},
                                              tags={}, metrics={"oot_model_roc_auc": 0.99}))
-registry.set_alias("churn", registry.CHAMPION, logged.version)
-before = stored_tag("churn")
+registry.set_alias("churn", registry.CHAMPION, logged.version, project="default")
+before = stored_tag("churn", project="default")
 try:
-    import_champion("churn")
+    import_champion("churn", project="default")
     outcome = "imported"
 except ValueError as error:
     outcome = str(error)
-print("RESULT " + json.dumps({"before": before, "after": stored_tag("churn"), "outcome": outcome}))
+print("RESULT " + json.dumps({"before": before, "after": stored_tag("churn", project="default"), "outcome": outcome}))
 '''
 
 

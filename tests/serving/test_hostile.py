@@ -255,7 +255,7 @@ def test_the_server_still_scores_after_the_hostile_requests(client: httpx.Client
     """Runs last in this module: the barrage above left the service ready and answering."""
     from features.store import latest_snapshot_path, read_snapshot
 
-    member = str(read_snapshot(latest_snapshot_path(trained.snapshots)).frame["member_id"].iloc[0])
+    member = str(read_snapshot(latest_snapshot_path(trained.project_snapshots)).frame["member_id"].iloc[0])
     assert client.get("/readyz").status_code == 200
     response = client.post("/score", json={"member_ids": [member], "explain": 1})
     assert response.status_code == 200 and response.json()["results"][0]["status"] == "scored"

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def snapshot(trained: object):
-    return read_snapshot(latest_snapshot_path(trained.snapshots))
+    return read_snapshot(latest_snapshot_path(trained.project_snapshots))
 
 
 def test_healthz(client: httpx.Client) -> None:

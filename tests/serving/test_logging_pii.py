@@ -113,7 +113,7 @@ def private_server(trained: object, private: PrivateData, tmp_path_factory: pyte
 
     root = tmp_path_factory.mktemp("private_server")
     end = private.transactions["ts"].max().date()
-    write_snapshot(build_snapshot(private.transactions, end), root / "snapshots")
+    write_snapshot(build_snapshot(private.transactions, end), root / "snapshots" / "default")
     env = {**trained_env(trained), "MEMBERSCORE_SNAPSHOT_DIR": str(root / "snapshots"),
            "MEMBERSCORE_PSEUDONYM_KEY": PSEUDONYM_KEY}
     running = start_server(root, env)

@@ -231,8 +231,13 @@ def test_model_quality_shows_each_gate_metric_beside_its_baselines(tab: Tab, cli
     """One card per served model: the model's out-of-time gate metric first, then one bar per baseline."""
     page = tab.page
     connect(page)
-    models = client.get("/metadata").json()["models"]
+    metadata = client.get("/metadata").json()
+    models = metadata["models"]
     assert models
+    # the service serves one project, and the page names it (issue 14)
+    page.wait_for_function("document.getElementById('project-name').textContent !== ''")
+    assert page.locator("#project-name").text_content() == f" · project {metadata['project']}" == " · project default"
+    assert page.title() == "memberscore · default · members and campaigns"
     for task, info in models.items():
         metric = info.get("promotion_metric") or GATE_METRIC[task]
         scorers = {key[4:-len(metric) - 1]: value for key, value in info["metrics"].items()

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
+from features.project import DEFAULT_PROJECT
 from features.catalogue import BY_NAME, ONE_PURCHASE
 from features.store import latest_snapshot_path, read_snapshot
 from serving.reasons import feature_values, reason_texts, top_reasons
@@ -28,8 +29,8 @@ def churn(use_trained: object) -> tuple[xgb.Booster, pd.DataFrame, np.ndarray]:
     """The served churn booster, ~200 snapshot rows in its feature order, and their contributions."""
     from serving.artefacts import load_model
 
-    booster = load_model("churn").booster
-    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
+    booster = load_model("churn", project=DEFAULT_PROJECT).booster
+    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT))
     features = snapshot.model_inputs()[list(booster.feature_names)].head(ROWS).reset_index(drop=True)
     assert len(features) == ROWS
     contributions = booster.predict(feature_matrix(booster, features), pred_contribs=True)

@@ -19,6 +19,7 @@ import pytest
 import xgboost as xgb
 
 from features import contract
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.scoring import OUTPUT_COLUMNS, feature_matrix, index_by_member, score_frame, score_members
 
@@ -28,8 +29,8 @@ def served(use_trained: object) -> tuple[xgb.Booster, pd.DataFrame]:
     """The served churn booster and the newest snapshot frame (member_id + features)."""
     from serving.artefacts import load_model
 
-    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
-    return load_model("churn").booster, snapshot.model_inputs()
+    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT))
+    return load_model("churn", project=DEFAULT_PROJECT).booster, snapshot.model_inputs()
 
 
 AS_OF = date(2024, 6, 1)
@@ -180,8 +181,8 @@ def test_without_a_champion_the_bgnbd_baseline_serves_next_purchase_and_value(
     from features.lifetime import fit_lifetime, median_days_to_purchase
     from serving.artefacts import load_model
 
-    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
-    scores = score_frame({"churn": load_model("churn").booster}, snapshot.model_inputs(), snapshot.profile,
+    snapshot = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT))
+    scores = score_frame({"churn": load_model("churn", project=DEFAULT_PROJECT).booster}, snapshot.model_inputs(), snapshot.profile,
                          snapshot.as_of).set_index(contract.MEMBER_ID)
     lifetime = fit_lifetime(synthetic[0], snapshot.as_of)
     ids = lifetime.summary.index.astype(str)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot, write_snapshot
 from serving.schemas import Metadata, ScoreResponse
 
@@ -28,7 +29,7 @@ def service(use_trained: object) -> object:
 
 
 def served_snapshot():
-    return read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"])))
+    return read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT))
 
 
 def test_service_exposes_score_as_an_api() -> None:
@@ -68,9 +69,10 @@ def test_metadata_reports_model_snapshot_and_metrics(service: object) -> None:
     snapshot = served_snapshot()
     metadata = service.metadata()
     assert isinstance(metadata, Metadata)
-    assert metadata.model_name.startswith("memberscore-churn:")
+    assert metadata.model_name.startswith("default.memberscore-churn:")
+    assert metadata.project == DEFAULT_PROJECT
     assert metadata.model_version == "1"
-    assert metadata.mlflow_run_id == registry.version_run_id("churn", "1")
+    assert metadata.mlflow_run_id == registry.version_run_id("churn", "1", project=DEFAULT_PROJECT)
     assert metadata.snapshot_as_of == snapshot.as_of.isoformat()
     assert metadata.snapshot_members == len(snapshot.frame)
     assert metadata.data_fingerprint == snapshot.fingerprint
@@ -91,7 +93,8 @@ def test_service_without_a_snapshot_starts_not_ready_and_says_how_to_make_one(
     assert readiness.status_code == 503
     body = json.loads(readiness.body)
     assert body["ready"] is False and any("memberscore snapshot" in reason for reason in body["reasons"])
-    assert body["models"]["churn"].startswith("memberscore-churn:")
+    assert body["models"]["churn"].startswith("default.memberscore-churn:")
+    assert body["project"] == DEFAULT_PROJECT
     unready = service.score(member_ids=["anyone"])
     assert unready.status_code == 503 and "no feature snapshot" in json.loads(unready.body)["error"]
 
@@ -101,11 +104,11 @@ def test_service_picks_up_a_newer_snapshot_without_restart(use_trained: object, 
     """A snapshot written after start-up is served by the running instance (metadata and scores)."""
     from serving.service import MemberScoring
 
-    current = latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]))
-    directory = tmp_path / "snapshots"
-    directory.mkdir()
+    current = latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT)
+    directory = tmp_path / "snapshots" / DEFAULT_PROJECT
+    directory.mkdir(parents=True)
     shutil.copy(current, directory / current.name)
-    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(directory))
+    monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(directory.parent))
     monkeypatch.setenv("MEMBERSCORE_POLL_SECONDS", "0")
     service = MemberScoring()
     old = read_snapshot(current)

@@ -21,6 +21,7 @@ import xgboost as xgb
 from pydantic import ValidationError
 from typer.testing import CliRunner, Result
 
+from features.project import DEFAULT_PROJECT
 from features.catalogue import BY_NAME
 from features.segment_rules import read_segment_rules
 from features.snapshot import Snapshot
@@ -356,9 +357,9 @@ def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use
 
     excluded = tmp_path / "ids.txt"
     out_csv, out_json = tmp_path / "w.csv", tmp_path / "w.json"
-    path = latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]))
+    path = latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT)
     snapshot = read_snapshot(path)
-    booster = registry.load_booster("churn")
+    booster = registry.load_booster("churn", project=DEFAULT_PROJECT)
     loaded = load_snapshot(path, {"churn": booster})
     first = targets_response({"churn": booster}, loaded, TargetsRequest(campaign="winback", limit=1)).rows[0].member_id
     excluded.write_text(f"\n {first} \n")
@@ -392,7 +393,7 @@ def test_a_campaign_whose_model_has_no_champion_ranks_by_its_baseline(use_traine
     result = run("targets", "--campaign", "upsell", "--out", str(out))
     assert result.exit_code == 0, result.output
     listed = pd.read_csv(out, dtype={"member_id": str})
-    profile = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]))).profile
+    profile = read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT)).profile
     baseline = profile.set_index("member_id").loc[listed["member_id"]]
     expected = baseline["baseline_upsell_probability"] * baseline["baseline_expected_value"]  # P(upsell) x value over H
     np.testing.assert_allclose(listed["score"], expected.to_numpy(), rtol=1e-12)
@@ -407,7 +408,7 @@ def test_cli_names_a_campaign_with_neither_champion_nor_baseline(use_trained: ob
     from tests.serving.model_versions import strip_baselines
 
     snapshots = shutil.copytree(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]), tmp_path / "snapshots")
-    strip_baselines(snapshots)
+    strip_baselines(snapshots / DEFAULT_PROJECT)
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(snapshots))
     out = tmp_path / "u.csv"
     one_error_line(run("targets", "--campaign", "upsell", "--out", str(out)), "upsell_probability", "no champion")

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from features.btyd import BetaGeoFitter
+from features.project import DEFAULT_PROJECT
 from tests.conftest import Stores
 from tests.even_shop import even_shop
 from training.churn import Churn
@@ -40,7 +41,7 @@ def shop() -> pd.DataFrame:
 @pytest.fixture
 def without_bgnbd(stores: Stores, shop: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrainingRun]:
     monkeypatch.setattr(BetaGeoFitter, "fit", no_convergence)
-    yield train_tasks(shop, CONFIG, [Churn(), NextPurchase(), Value()])
+    yield train_tasks(shop, CONFIG, [Churn(), NextPurchase(), Value()], project=DEFAULT_PROJECT)
 
 
 @pytest.mark.slow

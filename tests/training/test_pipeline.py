@@ -32,6 +32,7 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
+from features.project import DEFAULT_PROJECT
 from features.catalogue import feature_names
 from features.load import load_transactions
 from features.snapshot import data_fingerprint
@@ -44,7 +45,7 @@ from training.pipeline import TrainResult, train_churn
 
 pytestmark = pytest.mark.integration
 
-NAME = "memberscore-churn"
+NAME = "default.memberscore-churn"
 CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=4)
 # one stump, one round: far weaker than the default model (full default params, so still binary:logistic)
 WEAK = TrainConfig(horizon_days=60, n_train_cutoffs=4, num_boost_round=1, early_stopping_rounds=0,
@@ -89,10 +90,10 @@ def gate(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame
         transactions = synthetic[0]
         steps = []
         for config in (CONFIG, WEAK, CONFIG):
-            result = train_churn(transactions, config)
+            result = train_churn(transactions, config, project=DEFAULT_PROJECT)
             steps.append(Step(result, current_aliases()))
             if len(steps) == 1:  # the gate kept BG/NBD; champion by hand, for the champion comparisons
-                registry.set_alias("churn", registry.CHAMPION, result.version)
+                registry.set_alias("churn", registry.CHAMPION, result.version, project=DEFAULT_PROJECT)
         yield Gate(uri, *steps)
 
 
@@ -154,7 +155,7 @@ def test_model_ranks_the_planted_dropouts_first(
     P(churn) on the evaluation rows ranks the dead above the living (AUC > 0.8)."""
     truth = synthetic[1].set_index("member_id")["alive_until"]
     dead = (truth.loc[evaluation_rows["member_id"]] < SYNTHETIC_EVALUATION).to_numpy()
-    probability = predict_proba(registry.load_booster("churn"), evaluation_rows)
+    probability = predict_proba(registry.load_booster("churn", project=DEFAULT_PROJECT), evaluation_rows)
     assert 0.2 < dead.mean() < 0.9
     assert roc_auc_score(dead, probability) > 0.8
 
@@ -301,7 +302,7 @@ def test_cdnow_sample_trains_end_to_end(stores: Stores, tmp_path: Path) -> None:
     path = shared_dataset("cdnow/cdnow_sample.parquet")
     mapping = REPO / "mappings" / "cdnow.yaml"
     transactions, load = load_transactions(path, mapping, rejects_path=tmp_path / "rejects.csv")
-    result = train_churn(transactions, TrainConfig(horizon_days=60, n_train_cutoffs=4), load_report=load.to_dict())
+    result = train_churn(transactions, TrainConfig(horizon_days=60, n_train_cutoffs=4), load_report=load.to_dict(), project=DEFAULT_PROJECT)
     report = json.loads(json.dumps(result.report(), allow_nan=False))  # strict JSON: every number finite
     assert set(report["out_of_time"]) == SCORERS
     for scorer, metrics in report["out_of_time"].items():
@@ -325,6 +326,6 @@ def test_an_incomparable_champion_is_not_reported_as_absent(
     in_gate: Gate, synthetic: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
     """A champion that exists but cannot be scored on these rows is never described as absent."""
-    assert registry.alias_version("churn", registry.CHAMPION) == "1"
-    result = train_churn(synthetic[0].drop(columns="category"), CONFIG)
+    assert registry.alias_version("churn", registry.CHAMPION, project=DEFAULT_PROJECT) == "1"
+    result = train_churn(synthetic[0].drop(columns="category"), CONFIG, project=DEFAULT_PROJECT)
     assert "no champion yet" not in result.decision.reason

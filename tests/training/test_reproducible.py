@@ -45,7 +45,8 @@ from training.config import TrainConfig
 from training.pipeline import train_tasks
 from training.tasks import all_tasks
 registry.configure_tracking()
-run = train_tasks(pd.read_parquet(sys.argv[1]), TrainConfig.model_validate_json(sys.argv[2]), all_tasks())
+run = train_tasks(pd.read_parquet(sys.argv[1]), TrainConfig.model_validate_json(sys.argv[2]), all_tasks(),
+                  project="default")
 print(json.dumps({result.task: result.run_id for result in run.results}))
 """
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
+from features.project import DEFAULT_PROJECT
 from training.calibration import read_calibration
 from training.churn import Churn
 from training.config import TrainConfig
@@ -101,8 +102,8 @@ def test_spark_churn_is_registered_served_and_as_good_as_a_local_fit(
     from training import registry
     from training.pipeline import train_tasks
 
-    (result,) = train_tasks(synthetic[0], CONFIG, [SparkChurn(spark, num_workers=2)]).results
-    champion = registry.load_booster("churn")
+    (result,) = train_tasks(synthetic[0], CONFIG, [SparkChurn(spark, num_workers=2)], project=DEFAULT_PROJECT).results
+    champion = registry.load_booster("churn", project=DEFAULT_PROJECT)
     assert champion is not None, result.decision.reason
     assert champion.feature_names == data.feature_names
     assert 1 <= champion.num_boosted_rounds() <= CONFIG.num_boost_round
@@ -131,8 +132,8 @@ def test_spark_value_is_logged_like_a_local_fit_and_as_good(
     from training.value import Value, spend_target
     from training.value_metrics import value_metrics
 
-    (result,) = train_tasks(synthetic[0], CONFIG, [SparkValue(spark, num_workers=2)]).results
-    booster = registry.load_booster("value", registry.CHALLENGER)  # this run's version, promoted or not
+    (result,) = train_tasks(synthetic[0], CONFIG, [SparkValue(spark, num_workers=2)], project=DEFAULT_PROJECT).results
+    booster = registry.load_booster("value", registry.CHALLENGER, project=DEFAULT_PROJECT)  # this run's version, promoted or not
     assert booster.feature_names == data.feature_names
     actual = spend_target(data.evaluation)
     spark_gini = value_metrics(actual, predict_proba(booster, data.evaluation))["normalized_gini"]

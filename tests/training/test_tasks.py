@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from features.project import DEFAULT_PROJECT
 from features.snapshot import build_snapshot
 from serving.scoring import OUTPUT_COLUMNS, score_frame
 from tests.conftest import Stores, _isolated_stores
@@ -50,7 +51,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame,
         stores = _isolated_stores(tmp_path_factory.mktemp("tasks"), monkeypatch)
         registry.configure_tracking()
         page = lambda run, figures: render_report_page(run.report(), figures)  # noqa: E731
-        yield train_tasks(synthetic[0], CONFIG, all_tasks(), progress=PROGRESS.append, page=page), stores
+        yield train_tasks(synthetic[0], CONFIG, all_tasks(), progress=PROGRESS.append, page=page, project=DEFAULT_PROJECT), stores
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_every_task_is_trained_and_registered_under_its_own_name(in_run: Trainin
     assert [r.task for r in in_run.results] == list(TRAINED)
     client = MlflowClient()
     for result in in_run.results:
-        name = registry.model_name(result.task)
+        name = registry.model_name(result.task, project=DEFAULT_PROJECT)
         assert client.get_model_version(name, result.version).run_id == result.run_id
         run = client.get_run(result.run_id)
         assert client.get_experiment(run.info.experiment_id).name == name
@@ -128,7 +129,7 @@ def test_the_gate_promotes_exactly_the_models_that_beat_every_baseline_beyond_no
 
 def test_upsell_ranks_categories_and_knows_them(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     (result,) = [r for r in in_run.results if r.task == "upsell"]
-    booster = registry.load_booster("upsell", registry.CHALLENGER)
+    booster = registry.load_booster("upsell", registry.CHALLENGER, project=DEFAULT_PROJECT)
     assert set(booster_categories(booster)) <= set(synthetic[0]["category"].unique())
     for scorer in ("model", "popular_new_categories", "co_purchase"):
         assert 0.0 <= result.out_of_time[scorer]["hit_rate_at_3"] <= 1.0
@@ -137,7 +138,7 @@ def test_upsell_ranks_categories_and_knows_them(in_run: TrainingRun, synthetic: 
 
 
 def test_next_purchase_probabilities_grow_with_the_window(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    booster = registry.load_booster("next_purchase", registry.CHALLENGER)
+    booster = registry.load_booster("next_purchase", registry.CHALLENGER, project=DEFAULT_PROJECT)
     inputs = build_snapshot(synthetic[0], date(2024, 3, 1)).model_inputs()
     timing = predict_timing(booster, inputs)
     assert (timing["p_within_7d"] <= timing["p_within_30d"]).all()
@@ -149,7 +150,7 @@ def test_next_purchase_probabilities_grow_with_the_window(in_run: TrainingRun, s
 
 
 def test_score_frame_fills_every_output_column(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    models = {task: registry.load_booster(task, registry.CHALLENGER) for task in TRAINED}
+    models = {task: registry.load_booster(task, registry.CHALLENGER, project=DEFAULT_PROJECT) for task in TRAINED}
     snapshot = build_snapshot(synthetic[0], date(2024, 3, 1))
     scores = score_frame(models, snapshot.model_inputs(), snapshot.profile, snapshot.as_of)
     assert list(scores.columns) == list(OUTPUT_COLUMNS)
@@ -165,8 +166,8 @@ def test_score_frame_fills_every_output_column(in_run: TrainingRun, synthetic: t
 
 
 def test_without_categories_upsell_is_spend_up(stores: Stores, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    run = train_tasks(synthetic[0].drop(columns="category"), CONFIG, [Upsell()])
+    run = train_tasks(synthetic[0].drop(columns="category"), CONFIG, [Upsell()], project=DEFAULT_PROJECT)
     (result,) = run.results
     assert set(result.out_of_time) == {"model", "rfm_rule", "spend_trend"}
-    booster = registry.load_booster("upsell", registry.CHALLENGER)
+    booster = registry.load_booster("upsell", registry.CHALLENGER, project=DEFAULT_PROJECT)
     assert booster.attr("upsell_target") == "spend_up" and booster_categories(booster) == []
