@@ -40,8 +40,8 @@ def train_report(name: str, transactions: Path, workdir: Path) -> tuple[dict, fl
 
 # per task: the metrics shown, promotion metric first
 COLUMNS = {
-    "churn": ("roc_auc", "pr_auc", "brier", "lift_top_decile"),
-    "next_purchase": ("concordance", "roc_auc_30d", "brier_30d"),
+    "churn": ("roc_auc", "pr_auc", "brier", "ece", "lift_top_decile"),
+    "next_purchase": ("concordance", "roc_auc_30d", "brier_30d", "ece_30d"),
     "upsell": ("roc_auc", "precision_top_decile", "brier", "hit_rate_at_3"),
     "value": ("normalized_gini", "spearman", "top_decile_share", "mae"),
 }
@@ -63,12 +63,32 @@ def table(reports: dict[str, tuple[dict, float]]) -> str:
                 promoted = ("yes" if result["promoted"] else "no") if scorer == "model" else ""
                 lines.append(f"| {name} | {int(values['n']):,} | {scorer} | {shown} | {promoted} |")
         lines.append("")
+    lines += intervals(reports)
     for name, (report, seconds) in reports.items():
         cut = report["cutoffs"]
         lines.append(f"- {name}: training cut-offs {', '.join(cut['train'])}; evaluation {cut['evaluation']} "
                      f"(H = {cut['horizon_days']} days); wall time {seconds:.0f} s")
+        if report.get("plan"):
+            lines.append(f"  - plan: {report['plan']['why']}")
         lines += [f"  - {task}: {result['decision']}" for task, result in report["tasks"].items()]
     return "\n".join(lines) + "\n"
+
+
+def intervals(reports: dict[str, tuple[dict, float]]) -> list[str]:
+    """The gate of every task: model minus its best baseline on the gate metric, with the paired
+    bootstrap's 95% interval (promoted only when the lower bound is above 0)."""
+    lines = ["### promotion intervals", "",
+             "| dataset | task | metric | best baseline | model - baseline | 95% interval | promoted |",
+             "|---|---|---|---|---:|---|---|"]
+    for name, (report, _) in reports.items():
+        for task, result in report["tasks"].items():
+            interval = result.get("promotion_interval")
+            if not interval:
+                continue
+            lines.append(f"| {name} | {task} | {interval['metric']} | {interval['baseline']} | "
+                         f"{interval['difference']:+.4f} | {interval['low']:+.4f} to {interval['high']:+.4f} | "
+                         f"{'yes' if result['promoted'] else 'no'} |")
+    return [*lines, ""]
 
 
 def main() -> None:

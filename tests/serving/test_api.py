@@ -14,9 +14,12 @@ from mlflow import MlflowClient
 import numpy as np
 import pytest
 
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.schemas import MAX_FEATURE_ROWS
 from tests.serving.conftest import API_KEY
+from training import registry
+from training.calibration import calibrated_probability, read_calibration
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -119,8 +122,9 @@ def test_bad_feature_rows_are_422_naming_the_field(client: httpx.Client, payload
     assert named in response.text
 
 
-def test_explain_returns_exact_full_shap_vectors(client: httpx.Client, snapshot) -> None:
-    """Per model: base value + sum of contributions == margin; feature values are the snapshot's."""
+def test_explain_returns_exact_full_shap_vectors(client: httpx.Client, snapshot, use_trained: object) -> None:
+    """Per model: base value + sum of contributions == margin; feature values are the snapshot's; the
+    served churn probability is the champion's own calibration of that margin."""
     member = str(snapshot.frame["member_id"].iloc[11])
     response = client.post("/explain", json={"member_id": member})
     assert response.status_code == 200, response.text[:300]
@@ -136,7 +140,9 @@ def test_explain_returns_exact_full_shap_vectors(client: httpx.Client, snapshot)
                 assert (value is None and np.isnan(want)) or value == pytest.approx(want), (task, name)
     churn = models["churn"]
     probability = client.post("/score", json={"member_ids": [member], "explain": 0}).json()["results"][0]
-    assert 1 / (1 + np.exp(-churn["margin"])) == pytest.approx(probability["churn_probability"], rel=1e-5)
+    calibration = read_calibration(registry.load_booster("churn", project=DEFAULT_PROJECT))
+    served = calibrated_probability(np.array([churn["margin"]]), calibration)[0]
+    assert served == pytest.approx(probability["churn_probability"], rel=1e-5)
 
 
 def test_explain_unknown_member_is_404(client: httpx.Client) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from features.project import DEFAULT_PROJECT
 from features.store import read_snapshot
 from tests.even_shop import even_shop
 
@@ -41,6 +42,6 @@ def test_train_completes_on_a_shop_where_the_plain_fit_does_not_converge(tmp_pat
     decisions = [line for line in completed.stdout.splitlines() if "promoted" in line]
     report = json.loads((tmp_path / "r.json").read_text())
     assert len(decisions) == len(report["tasks"]) >= 4  # one decision line per trained task
-    snapshot = read_snapshot(next((tmp_path / "snapshots").glob("*.parquet")))
+    snapshot = read_snapshot(next((tmp_path / "snapshots" / DEFAULT_PROJECT).glob("*.parquet")))
     assert len(snapshot.frame) == 500
     assert snapshot.frame["gg_order_value"].notna().all() and snapshot.frame["p_alive"].notna().all()

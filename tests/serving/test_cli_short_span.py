@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.project import DEFAULT_PROJECT
 from serving.cli import app
 from tests.conftest import REPO, shared_dataset
 
@@ -96,7 +97,7 @@ def test_below_the_minimum_only_baselines_are_fitted_and_served(tmp_path: Path,
     assert run.report["plan"]["models"] is False and run.report["tasks"] == {}
     assert "baselines only" in run.report["plan"]["why"]
     assert "baselines only: no model trained; the snapshot serves churn=baseline:" in run.completed.stdout
-    assert list((tmp_path / "snapshots").glob("snapshot-*.parquet"))
+    assert list((tmp_path / "snapshots" / DEFAULT_PROJECT).glob("snapshot-*.parquet"))
     scores, stdout = score_all(run, tmp_path / "s.csv", monkeypatch)
     for column in REQUIRED:
         assert scores[column].notna().all(), column
@@ -113,4 +114,4 @@ def test_train_with_nothing_fittable_is_one_line(stores: object, tmp_path: Path)
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "nothing can score churn, next_purchase, value" in errors[0], result.stderr
-    assert not list(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).glob("snapshot-*.parquet"))
+    assert not list(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]).rglob("snapshot-*.parquet"))

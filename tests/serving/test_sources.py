@@ -15,6 +15,7 @@ import pytest
 
 from features import contract
 from features.lifetime import fit_lifetime
+from features.project import DEFAULT_PROJECT
 from features.snapshot import build_snapshot
 from serving.scoring import score_frame
 from serving.sources import NO_MEDIAN, REQUIRED, KEY_OUTPUT, require_served, served_by, summary, task_sources
@@ -112,8 +113,8 @@ def test_the_service_is_ready_with_bgnbd_alone_and_says_so(synthetic: tuple[pd.D
     short = transactions[transactions[contract.TS] < start + pd.Timedelta(days=60)]
     as_of = (start + pd.Timedelta(days=60)).date()
     write_snapshot(with_serving_baselines(short, build_snapshot(short, as_of), TrainConfig()), tmp_path)
-    monkeypatch.setattr(live, "stored_tag", lambda task: None)
-    served = live.LiveState(tmp_path, poll_seconds=3600).current()
+    monkeypatch.setattr(live, "stored_tag", lambda task, project: None)
+    served = live.LiveState(tmp_path, poll_seconds=3600, project=DEFAULT_PROJECT).current()
     assert served.ready and served.not_ready_reasons() == []
     assert served.versions() == {"churn": "baseline:bgnbd", "next_purchase": "baseline:bgnbd", "value": "baseline:bgnbd"}
     ids = list(served.snapshot.scores_by_id.index[:30])

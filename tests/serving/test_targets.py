@@ -350,10 +350,11 @@ def one_error_line(result: Result, *needles: str) -> str:
 @pytest.mark.slow
 @pytest.mark.integration
 def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use_trained: object, tmp_path: Path) -> None:
-    """CSV and JSON equal targets_response; scores equal booster.predict x the 90-day BG/NBD + Gamma-Gamma
+    """CSV and JSON equal targets_response; scores equal the calibrated booster margin x the 90-day BG/NBD + Gamma-Gamma
     spend read from the snapshot file (no value champion: its baseline serves as expected_value)."""
     from serving.live import load_snapshot
     from training import registry
+    from training.calibration import calibrated_probability, read_calibration
 
     excluded = tmp_path / "ids.txt"
     out_csv, out_json = tmp_path / "w.csv", tmp_path / "w.json"
@@ -376,8 +377,9 @@ def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use
     # independent: churn probability straight from the booster on the snapshot's rows, value = the BG/NBD baseline
     inputs = snapshot.model_inputs().set_index("member_id")
     listed = [row.member_id for row in response.rows]
-    churn = booster.predict(xgb.DMatrix(inputs.loc[listed, booster.feature_names].to_numpy(np.float32),
-                                        feature_names=booster.feature_names))
+    margin = booster.predict(xgb.DMatrix(inputs.loc[listed, booster.feature_names].to_numpy(np.float32),
+                                         feature_names=booster.feature_names), output_margin=True)
+    churn = calibrated_probability(margin, read_calibration(booster))  # the champion's own calibration
     value = snapshot.profile.set_index("member_id").loc[listed, "baseline_expected_value"].to_numpy()  # over H (issue 14)
     assert [row.score for row in response.rows] == pytest.approx(churn * value, rel=1e-5)
     assert [row.score for row in response.rows] == sorted((row.score for row in response.rows), reverse=True)

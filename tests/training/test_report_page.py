@@ -248,7 +248,8 @@ def test_the_train_report_carries_the_data_facts_the_page_shows() -> None:
     run = TrainingRun(data=describe_data(transactions))
     load = LoadReport(source="/some/dir/shop.csv", rows_read=4, rows_kept=3, rejected_by_reason={"bad": 1},
                       rejects_path=None)
-    report = _report(run, load)
+    report = _report(run, load, "shop-a")
+    assert report["project"] == "shop-a"
     fingerprint = data_fingerprint(transactions)
     assert report["data"] == {"transactions": "shop.csv", "fingerprint": fingerprint, "rows": 3, "members": 2,
                               "first_day": "2024-01-03", "last_day": "2024-03-31"}

@@ -96,15 +96,20 @@ def data(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> TaskData:
 @pytest.mark.slow
 def test_spark_churn_is_registered_served_and_as_good_as_a_local_fit(
         spark: object, synthetic: tuple[pd.DataFrame, pd.DataFrame], data: TaskData, stores: object) -> None:
-    """The whole pipeline with the Spark task: the champion it registers is that booster, and it learnt the churn."""
+    """The whole pipeline with the Spark task: the version it registers is that booster, and it learnt the churn.
+
+    Promotion follows the gate's interval (on the simulated BG/NBD members BG/NBD may hold churn's gate).
+    """
     from mlflow import MlflowClient
 
     from training import registry
     from training.pipeline import train_tasks
 
     (result,) = train_tasks(synthetic[0], CONFIG, [SparkChurn(spark, num_workers=2)], project=DEFAULT_PROJECT).results
-    champion = registry.load_booster("churn", project=DEFAULT_PROJECT)
+    champion = registry.load_booster("churn", registry.CHALLENGER, project=DEFAULT_PROJECT)  # this run's version
     assert champion is not None, result.decision.reason
+    assert result.decision.interval is not None
+    assert result.decision.promote == (result.decision.interval.low > 0), result.decision.reason
     assert champion.feature_names == data.feature_names
     assert 1 <= champion.num_boosted_rounds() <= CONFIG.num_boost_round
     assert read_calibration(champion).method == "logit_scale"  # calibrated out of time as a local fit is
