@@ -95,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results_real_data.md")
+    parser.add_argument("--readme", type=Path, help="also write the tables between this file's results markers")
     args = parser.parse_args()
     reports = {}
     for name, relative in DATASETS.items():
@@ -102,7 +103,18 @@ def main() -> None:
             reports[name] = train_report(name, args.data.resolve() / relative, Path(workdir))  # it runs in workdir
             print(f"{name}: done in {reports[name][1]:.0f} s", file=sys.stderr)
     args.out.write_text(table(reports))
+    if args.readme:
+        args.readme.write_text(into_readme(args.readme.read_text(encoding="utf-8"), table(reports)), encoding="utf-8")
     print(table(reports))
+
+
+RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def into_readme(readme: str, tables: str) -> str:
+    """``readme`` with the tables (one heading level down) between its results markers."""
+    start, end = readme.index(RESULTS_BEGIN) + len(RESULTS_BEGIN), readme.index(RESULTS_END)
+    return f"{readme[:start]}\n{tables.replace('### ', '#### ')}{readme[end:]}"
 
 
 if __name__ == "__main__":
