@@ -49,19 +49,20 @@ def train(
     """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners."""
     from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
     from serving.artefacts import import_champions
-    from training import registry
+    from models import catalog
     from training.config import read_config
     from training.pipeline import train_tasks
     from training.report_page import render_report_page
     from training.spark_training import tasks_for_engine
-    from training.tasks import TASK_NAMES, all_tasks
+    from models.tasks import TASK_NAMES
+    from training.tasks import all_tasks
 
     progress = Progress()
-    registry.configure_tracking()
-    champion = registry.alias_version("churn", registry.CHAMPION, project=project)
+    catalog.configure_tracking()
+    champion = catalog.alias_version("churn", catalog.CHAMPION, project=project)
     if skip_if_champion and champion and latest_snapshot_path(project_snapshot_dir(default_snapshot_dir(), project)):
         import_champions(project=project)
-        typer.echo(f"champion {registry.model_name('churn', project=project)} v{champion} exists; training skipped")
+        typer.echo(f"champion {catalog.model_name('churn', project=project)} v{champion} exists; training skipped")
         return
     train_config = read_config(config, horizon_days=horizon_days)
     frame, load_report = load_for_command(transactions, mapping, rejects, progress)
@@ -73,7 +74,7 @@ def train(
 
     run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page,
                       project=project)
-    champions = {task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION, project=project)}
+    champions = {task for task in TASK_NAMES if catalog.alias_version(task, catalog.CHAMPION, project=project)}
     built, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config, project, champions=champions)
     progress(f"snapshot written to {snapshot_path}")
     if held := _held_by_a_service(snapshot_path):
@@ -102,7 +103,7 @@ def _report(run: Any, load_report: Any, project: str) -> dict[str, Any]:
 def _train_summary(run: Any, profile: Any) -> str:
     """Each task's metrics and decision, after what the plan chose and why (and, with baselines
     only, what serves)."""
-    from training.serving_baselines import baseline_name
+    from models.baselines import baseline_name
 
     plan = run.plan
     lines = [f"plan: {plan.why}"] if plan is not None else []
@@ -220,7 +221,7 @@ def score(
     from features.spreadsheet import write_csv_safely
     from serving.scoring import OUTPUT_COLUMNS, score_frame
     from serving.sources import require_served, served_by, summary, task_sources
-    from training import registry
+    from models import catalog
     from training.config import read_config
 
     if out.suffix not in (".csv", ".parquet"):
@@ -228,7 +229,7 @@ def score(
     cutoff = parse_date(as_of)
     progress = Progress()
     models = champion_boosters(project)
-    versions = {task: registry.alias_version(task, registry.CHAMPION, project=project) or "?" for task in models}
+    versions = {task: catalog.alias_version(task, catalog.CHAMPION, project=project) or "?" for task in models}
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     train_config = read_config(config, horizon_days=horizon_days)
     built = _serving_snapshot(frame, cutoff, train_config)

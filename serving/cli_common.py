@@ -91,9 +91,9 @@ def parse_date(text: str, option: str = "--as-of") -> date:
 
 def champion_boosters(project: str) -> dict[str, Any]:
     """Every task's champion booster of ``project`` from the MLflow registry (tasks without one are left out)."""
-    from training import registry
-    from training.tasks import TASK_NAMES
+    from models import catalog
+    from models.tasks import TASK_NAMES
 
-    registry.configure_tracking()
-    boosters = {task: registry.load_booster(task, project=project) for task in TASK_NAMES}
+    catalog.configure_tracking()
+    boosters = {task: catalog.load_booster(task, project=project) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}

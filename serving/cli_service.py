@@ -22,9 +22,9 @@ def serve(
     """Serve one project's champion models and newest snapshot over HTTP (BentoML), API keys required."""
     from serving import auth
     from serving.artefacts import import_champions
-    from training import registry
+    from models import catalog
 
-    registry.configure_tracking()
+    catalog.configure_tracking()
     if insecure_no_auth:
         os.environ[auth.INSECURE_ENV] = "1"
     ring = auth.key_ring_from_env()
@@ -34,7 +34,7 @@ def serve(
     mode = f"{len(ring.hashes)} API key(s), header X-API-Key" if ring.hashes else "NO AUTHENTICATION (--insecure-no-auth)"
     imported = import_champions(project=project)
     if "churn" not in imported:
-        typer.echo(f"warning: no champion for {registry.model_name('churn', project=project)} yet: /readyz says 503 "
+        typer.echo(f"warning: no champion for {catalog.model_name('churn', project=project)} yet: /readyz says 503 "
                    f"until `memberscore train --project {project}` promotes one", err=True)
     os.environ[PROJECT_ENV] = project  # the service reads its project where it reads its other settings
     typer.echo(f"serving project {project} on http://{host}:{port} ({mode}); marketers' page at /ui, "
@@ -71,9 +71,9 @@ def build(
 ) -> None:
     """Build a Bento serving the project's current champions (then: bentoml containerize <tag>)."""
     from serving.bento import build_bento
-    from training import registry
+    from models import catalog
 
-    registry.configure_tracking()
+    catalog.configure_tracking()
     bento = build_bento(bentofile, project)
     models = ", ".join(str(model.tag) for model in bento.info.models)
     typer.echo(f"built {bento.tag} with {models}; containerize with `bentoml containerize {bento.tag}`")
