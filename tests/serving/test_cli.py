@@ -24,13 +24,13 @@ from typer.testing import CliRunner, Result
 from features.project import DEFAULT_PROJECT
 from features.store import read_snapshot
 from models import catalog
-from serving.cli import app
+from cli.main import app
 from serving.scoring import OUTPUT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-MEMBERSCORE = Path(sys.executable).with_name("memberscore")
+MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 AS_OF = "2024-01-01"
 EARLY_AS_OF = "2023-06-01"  # members are still joining then, so the count depends on the cut-off
 # rows without a member id: rejected with a reason, written out, never lost
@@ -107,7 +107,7 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
     report, rejects, config = root / "r.json", root / "rejected.csv", root / "train.yaml"
     config.write_text("n_train_cutoffs: 4\nnum_boost_round: 60\n")  # a lighter run: every task, fewer rounds
     completed = subprocess.run(
-        [str(MEMBERSCORE), "train", "--transactions", str(transactions_csv), "--horizon-days", "60",
+        [*MEMBERSCORE, "train", "--transactions", str(transactions_csv), "--horizon-days", "60",
          "--config", str(config), "--report", str(report), "--rejects", str(rejects)],
         cwd=root, env=env, capture_output=True, text=True, timeout=900,
     )

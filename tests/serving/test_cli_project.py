@@ -17,7 +17,7 @@ from features.project import MAX_LENGTH, check_project
 from features.store import snapshot_facts
 from models.catalog import model_name
 from models.tasks import TASK_NAMES
-from serving.cli import app
+from cli.main import app
 
 AS_OF = "2023-08-01"
 runner = CliRunner()

@@ -341,7 +341,7 @@ runner = CliRunner()
 
 
 def run(*args: str) -> Result:
-    from serving.cli import app
+    from cli.main import app
 
     return runner.invoke(app, list(args))
 

@@ -1,4 +1,4 @@
-"""``memberscore serve``, ``keys`` and ``build``: running and packaging the HTTP service."""
+"""``memberscore serve``, ``keys create`` and ``build``: running and packaging the HTTP service."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from typing import Annotated
 
 import typer
 
+from cli.options import NotReady, ProjectOption, one_line_errors
 from features.project import DEFAULT_PROJECT, PROJECT_ENV
-from serving.cli_common import NotReady, ProjectOption, one_line_errors
+
+SERVICE = "serving.service:MemberScoring"
+
 
 @one_line_errors
 def serve(
@@ -20,9 +23,9 @@ def serve(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Serve one project's champion models and newest snapshot over HTTP (BentoML), API keys required."""
+    from models import catalog
     from serving import auth
     from serving.artefacts import import_champions
-    from models import catalog
 
     catalog.configure_tracking()
     if insecure_no_auth:
@@ -39,11 +42,8 @@ def serve(
     os.environ[PROJECT_ENV] = project  # the service reads its project where it reads its other settings
     typer.echo(f"serving project {project} on http://{host}:{port} ({mode}); marketers' page at /ui, "
                "API at /docs.json", err=True)
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", host, "--port", str(port)]
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
     os.execv(sys.executable, command)
-
-
-keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
 
 
 @one_line_errors
@@ -70,8 +70,8 @@ def build(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Build a Bento serving the project's current champions (then: bentoml containerize <tag>)."""
-    from serving.bento import build_bento
     from models import catalog
+    from serving.bento import build_bento
 
     catalog.configure_tracking()
     bento = build_bento(bentofile, project)
