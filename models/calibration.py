@@ -49,5 +49,5 @@ def calibrated_probability(margin: np.ndarray, calibration: Calibration | None) 
     """P(event) from a binary booster's margin: temperature-scaled when calibrated, else expit(margin)."""
     margin = np.asarray(margin, dtype=float)
     if calibration is None or calibration.method != "logit_scale":
-        return expit(margin)
-    return expit(calibration.pivot + calibration.parameter * (margin - calibration.pivot))
+        return np.asarray(expit(margin), dtype=float)
+    return np.asarray(expit(calibration.pivot + calibration.parameter * (margin - calibration.pivot)), dtype=float)

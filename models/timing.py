@@ -26,11 +26,11 @@ SERVED_DAYS = (7.0, 30.0, 90.0)  # P(purchase within d days) that scoring serves
 def _standard_cdf(z: np.ndarray, distribution: str) -> np.ndarray:
     """CDF of the AFT noise ``Z`` exactly as XGBoost's ``aft_loss_distribution`` defines it."""
     if distribution == "normal":
-        return ndtr(z)
+        return np.asarray(ndtr(z), dtype=float)
     if distribution == "logistic":
-        return expit(z)
+        return np.asarray(expit(z), dtype=float)
     if distribution == "extreme":
-        return -np.expm1(-np.exp(z))  # 1 - exp(-exp(z)), accurate for small probabilities
+        return np.asarray(-np.expm1(-np.exp(z)), dtype=float)  # 1 - exp(-exp(z)), accurate for small probabilities
     raise ValueError(f"distribution must be one of {DISTRIBUTIONS}; got {distribution!r}")
 
 
