@@ -26,21 +26,21 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
-from features.snapshot import Snapshot
 from features.project import DEFAULT_PROJECT
+from features.snapshot import Snapshot
 from features.store import latest_snapshot_path, read_snapshot
+from models import catalog
+from models.matrix import model_frame
+from models.tasks import TASK_NAMES
 from serving.batch import DEFAULT_CHUNK_ROWS, score_with_reasons_chunked
 from serving.first_output import first_output_booster
-from training import registry
-from training.fit import model_frame
-from training.tasks import TASK_NAMES
 
 
 def champion_boosters(workdir: Path) -> dict[str, xgb.Booster]:
     """Every task's champion from the workspace's MLflow registry."""
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
-    registry.configure_tracking()
-    boosters = {task: registry.load_booster(task, project=DEFAULT_PROJECT) for task in TASK_NAMES}
+    catalog.configure_tracking()
+    boosters = {task: catalog.load_booster(task, project=DEFAULT_PROJECT) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}
 
 

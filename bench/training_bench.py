@@ -19,7 +19,7 @@ from bench.measure import REPO, run_command
 from bench.real_data_results import DATASETS
 
 SHARED_DATA = REPO.parent / "shared" / "data"
-MEMBERSCORE = Path(sys.executable).with_name("memberscore")
+MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 
 
 def train_once(transactions: Path, workdir: Path, mapping: Path | None = None) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def train_once(transactions: Path, workdir: Path, mapping: Path | None = None) -
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
            "BENTOML_HOME": str(workdir / "bentoml"), "MEMBERSCORE_SNAPSHOT_DIR": str(workdir / "snapshots"),
            "BENTOML_DO_NOT_TRACK": "True"}
-    command = [str(MEMBERSCORE), "train", "--transactions", str(transactions), "--report", str(workdir / "report.json"),
+    command = [*MEMBERSCORE, "train", "--transactions", str(transactions), "--report", str(workdir / "report.json"),
                "--rejects", str(workdir / "rejects.csv")]
     if mapping is not None:
         command += ["--mapping", str(mapping)]

@@ -1,1 +1,1 @@
-"""The BentoML service, scoring with reasons, and the command line (the outermost layer)."""
+"""The BentoML service and scoring with reasons; imports ``features`` and ``models``, never ``training``."""

@@ -18,9 +18,9 @@ import xgboost as xgb
 from features.catalogue import BY_NAME
 from features.categories import SHARE_PREFIX
 from features.snapshot import Snapshot
+from models import catalog
+from models.tasks import TASK_NAMES
 from serving.lookup import MemberLookup
-from training import registry
-from training.tasks import TASK_NAMES
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,20 @@ def import_champion(task: str, *, project: str) -> bentoml.Model | None:
     stored model is another run: after a promotion, a rollback of the alias, or a new registry.
     A stored model is matched by run id (unique), not by version number (reused across registries).
     """
-    version = registry.alias_version(task, registry.CHAMPION, project=project)
+    version = catalog.alias_version(task, catalog.CHAMPION, project=project)
     if version is None:
         return None
-    name = registry.model_name(task, project=project)
-    run_id = registry.version_run_id(task, version, project=project)
+    name = catalog.model_name(task, project=project)
+    run_id = catalog.version_run_id(task, version, project=project)
     latest = _latest_stored(name)
     if latest is not None and latest.info.labels.get("run_id") == run_id:
         return latest
-    metrics = {k: v for k, v in registry.run_metrics(run_id).items() if k.startswith("oot_")}
+    metrics = {k: v for k, v in catalog.run_metrics(run_id).items() if k.startswith("oot_")}
     imported = bentoml.mlflow.import_model(
         name,
         f"models:/{name}/{version}",
         labels={"mlflow_version": version, "run_id": run_id, "task": task, "project": project},
-        metadata={"metrics": json.dumps(metrics), "training": json.dumps(registry.run_training_facts(run_id))},
+        metadata={"metrics": json.dumps(metrics), "training": json.dumps(catalog.run_training_facts(run_id))},
     )
     _keep_if_servable(imported, f"{name} v{version}")
     return imported
@@ -99,7 +99,7 @@ def _latest_stored(name: str) -> bentoml.Model | None:
 
 def stored_tag(task: str, *, project: str) -> str | None:
     """The BentoML tag of ``task``'s newest imported model in ``project`` (what would serve), or None."""
-    stored = _latest_stored(registry.model_name(task, project=project))
+    stored = _latest_stored(catalog.model_name(task, project=project))
     return None if stored is None else str(stored.tag)
 
 
@@ -111,7 +111,7 @@ def import_champions(*, project: str) -> dict[str, bentoml.Model]:
 
 def load_model(task: str, *, project: str) -> ServingModel:
     """The newest imported model of ``task`` in ``project`` from the BentoML store, as a native XGBoost booster."""
-    stored = bentoml.models.get(f"{registry.model_name(task, project=project)}:latest")
+    stored = bentoml.models.get(f"{catalog.model_name(task, project=project)}:latest")
     return ServingModel(
         name=str(stored.tag),
         booster=_booster(stored),

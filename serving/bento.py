@@ -15,8 +15,8 @@ import yaml
 from bentoml._internal.bento.build_config import BentoEnvSchema
 
 from features.project import PROJECT_ENV
+from models.catalog import model_name
 from serving.artefacts import import_champions
-from training.registry import model_name
 
 BENTOFILE_KEYS = ("service", "labels", "include", "exclude", "python", "docker", "envs")
 

@@ -1,6 +1,6 @@
 """The single-output booster of a multi-output booster's output 0, for exact TreeSHAP at a fraction of the cost.
 
-The upsell booster (``training.upsell``) has one output per tree: "any new category" (output 0) and
+The upsell booster (``models.offers``) has one output per tree: "any new category" (output 0) and
 one output per frequent category. Only output 0 is explained, but ``pred_contribs`` on the whole
 booster walks every output's trees, K + 1 times the work. With one tree per output, output 0's
 margin is its base score plus the sum of the trees tagged 0 in ``tree_info``, so a booster made of

@@ -27,12 +27,12 @@ import xgboost as xgb
 from features.project import DEFAULT_PROJECT
 from features.snapshot import Snapshot
 from features.store import SnapshotFacts, latest_snapshot_path, previous_snapshot_path, read_snapshot, snapshot_facts
+from models import catalog
+from models.baselines import SERVED_BY_BASELINE, baseline_name
+from models.tasks import TASK_NAMES
 from serving.artefacts import LoadedSnapshot, ServingModel, load_model, stored_tag
 from serving.lookup import member_lookup
 from serving.scoring import index_by_member, score_frame
-from training import registry
-from training.serving_baselines import SERVED_BY_BASELINE, baseline_name
-from training.tasks import TASK_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Served:
         """Plain reasons, first the missing pieces, then load errors."""
         reasons = []
         if REQUIRED_TASK not in self.models and (self.snapshot is None or not self.snapshot.serves(REQUIRED_TASK, {})):
-            reasons.append(f"no champion for {registry.model_name(REQUIRED_TASK, project=self.project)} and no churn "
+            reasons.append(f"no champion for {catalog.model_name(REQUIRED_TASK, project=self.project)} and no churn "
                            f"baseline in the snapshot: run `memberscore train --project {self.project}`")
         if self.snapshot is None:
             reasons.append(f"no feature snapshot for project {self.project}: run `memberscore train` or "

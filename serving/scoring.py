@@ -16,14 +16,13 @@ import xgboost as xgb
 from features import contract
 from features.categories import share_column
 from features.snapshot import SEGMENT_COLUMNS
+from models.baselines import SERVED_BY_BASELINE
+from models.matrix import model_frame, predict_proba, to_matrix
+from models.offers import any_new_probability, booster_categories, top_categories
+from models.timing import predict_timing
 from serving.first_output import first_output_booster
 from serving.reasons import top_reasons
 from serving.schemas import MemberScore, Reason
-from training.cross_sell import top_categories
-from training.fit import model_frame, predict_proba, to_matrix
-from training.next_purchase import predict_timing
-from training.serving_baselines import SERVED_BY_BASELINE
-from training.upsell import any_new_probability, booster_categories
 
 OUTPUT_COLUMNS = (
     contract.MEMBER_ID, "churn_probability",
@@ -36,7 +35,7 @@ TOP_CATEGORIES = 3
 
 
 def feature_matrix(booster: xgb.Booster, features: pd.DataFrame) -> xgb.DMatrix:
-    """Rows in the booster's own feature order (``training.fit.to_matrix``: a missing feature is
+    """Rows in the booster's own feature order (``models.matrix.to_matrix``: a missing feature is
     an error, a missing category share is 0)."""
     return to_matrix(features, list(booster.feature_names or []))
 
@@ -99,7 +98,7 @@ def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile
     A model output wins over a profile column of the same name: ``clv_12m`` is the 12-month
     value model's when it serves, else the profile's BG/NBD + Gamma-Gamma CLV. A baseline is a
     valid champion: a task without a champion is served by its baseline's profile columns
-    (``training.serving_baselines.SERVED_BY_BASELINE``: the snapshot's BG/NBD P(purchase within
+    (``models.baselines.SERVED_BY_BASELINE``: the snapshot's BG/NBD P(purchase within
     7/30/90 days), median days to the next purchase and H-day spend, its chosen churn rule (BG/NBD
     as the last resort), its popular-new-categories or RFM-rule upsell); outputs whose baseline
     the snapshot lacks stay empty (``serving.sources`` says so per member).

@@ -19,7 +19,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from training.serving_baselines import SERVED_BY_BASELINE, baseline_name
+from models.baselines import SERVED_BY_BASELINE, baseline_name
 
 KEY_OUTPUT: Final = {"churn": "churn_probability", "next_purchase": "p_purchase_30d",
                      "upsell": "upsell_probability", "value": "expected_value"}

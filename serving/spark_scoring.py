@@ -18,9 +18,9 @@ import xgboost as xgb
 from features import contract
 from features.categories import SHARE_PREFIX
 from features.snapshot import SEGMENT_COLUMNS
+from models.baselines import SERVED_BY_BASELINE
 from serving.batch import score_with_reasons_chunked
 from serving.scoring import OUTPUT_COLUMNS
-from training.serving_baselines import SERVED_BY_BASELINE
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

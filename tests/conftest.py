@@ -69,10 +69,10 @@ def _isolated_stores(root: Path, monkeypatch: pytest.MonkeyPatch) -> Stores:
 @pytest.fixture
 def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stores:
     """A fresh MLflow store and snapshot directory for one test (never the developer's mlruns/)."""
-    from training import registry
+    from models import catalog
 
     isolated = _isolated_stores(tmp_path, monkeypatch)
-    registry.configure_tracking()
+    catalog.configure_tracking()
     return isolated
 
 
@@ -86,6 +86,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
     from features.project import DEFAULT_PROJECT
     from features.snapshot import build_snapshot
     from features.store import write_snapshot
+    from models import catalog
     from serving.artefacts import import_champion
     from training import registry
     from training.config import TrainConfig
@@ -94,7 +95,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         isolated = _isolated_stores(tmp_path_factory.mktemp("trained"), monkeypatch)
-        registry.configure_tracking()
+        catalog.configure_tracking()
         transactions, _ = synthetic
         config = TrainConfig(horizon_days=60, n_train_cutoffs=4)
         result = train_churn(transactions, config, project=DEFAULT_PROJECT)
@@ -102,7 +103,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
         # (the model does not beat it beyond noise). The serving tests need a served model, so the
         # trained version is made champion by hand, as an operator would.
         assert result.decision.promote or "bgnbd" in result.decision.reason, result.decision.reason
-        registry.set_alias("churn", registry.CHAMPION, result.version, project=DEFAULT_PROJECT)
+        registry.set_alias("churn", catalog.CHAMPION, result.version, project=DEFAULT_PROJECT)
         import_champion("churn", project=DEFAULT_PROJECT)
         end = transactions["ts"].max().date()
         snapshot = with_serving_baselines(transactions, build_snapshot(transactions, end), config)  # as the CLI writes it
@@ -113,11 +114,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
 @pytest.fixture
 def use_trained(trained: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
     """Point this test's environment (and MLflow) at the session's trained stores."""
-    from training import registry
+    from models import catalog
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(trained.snapshots))
-    registry.configure_tracking()
+    catalog.configure_tracking()
     return trained
 
 

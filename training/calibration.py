@@ -23,17 +23,16 @@ default) sees a third of the rows, and the spread depends on how much data a boo
 weights shrink more on fewer rows), which is the very thing being measured.
 
 The fit travels as the booster attribute ``calibration`` (JSON), so every copy of the model
-(MLflow, the BentoML store, raw bytes sent to Spark) carries it; ``training.fit.predict_proba`` and
-``training.next_purchase.predict_timing`` apply it, for training and serving alike. SHAP reasons
-explain the raw margin.
+(MLflow, the BentoML store, raw bytes sent to Spark) carries it; ``models.calibration`` reads and
+applies it (through ``models.matrix.predict_proba`` and ``models.timing.predict_timing``), for
+training and serving alike. This module fits it. SHAP reasons explain the raw margin.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,50 +40,16 @@ import xgboost as xgb
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, logit
 
+from models.calibration import CALIBRATION_ATTR, Calibration
 from training.examples import CUTOFF_COLUMN
 
-CALIBRATION_ATTR = "calibration"
-Method = Literal["none", "logit_scale", "aft_sigma"]
 _LOG_BOUNDS = (-3.0, 3.0)  # the fitted parameter within a factor of e^3 (20x) of 1 / of the trained sigma
 _EPS = 1e-12
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The fitted spread correction, or ``method="none"`` with the reason none could be fitted."""
-
-    method: Method
-    parameter: float = 1.0  # logit_scale: the slope; aft_sigma: sigma
-    pivot: float = 0.0  # logit_scale only: log-odds about which the margin is scaled
-    fitted_on: str = ""  # the training cut-off whose rows it was fitted on
-    rows: int = 0
-    reason: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Calibration:
-        return cls(**json.loads(text))
-
-
-def read_calibration(booster: xgb.Booster) -> Calibration | None:
-    """The calibration stored on ``booster``, or None for a booster trained before calibration existed."""
-    text = booster.attr(CALIBRATION_ATTR)
-    return None if text is None else Calibration.from_json(text)
 
 
 def attach(booster: xgb.Booster, calibration: Calibration) -> xgb.Booster:
     booster.set_attr(**{CALIBRATION_ATTR: calibration.to_json()})
     return booster
-
-
-def calibrated_probability(margin: np.ndarray, calibration: Calibration | None) -> np.ndarray:
-    """P(event) from a binary booster's margin: temperature-scaled when calibrated, else expit(margin)."""
-    margin = np.asarray(margin, dtype=float)
-    if calibration is None or calibration.method != "logit_scale":
-        return expit(margin)
-    return expit(calibration.pivot + calibration.parameter * (margin - calibration.pivot))
 
 
 @dataclass(frozen=True)
@@ -144,7 +109,7 @@ def fit_aft_sigma(holdout: Holdout, within: Callable[[float], np.ndarray], days:
     """The AFT sigma minimising the mean log-loss of P(purchase within d) over ``days``.
 
     ``within(d)`` is the observed 0/1 event per holdout row; ``probability(margin, d, sigma)`` the
-    AFT probability (``training.survival.event_probability_within`` with the booster's distribution).
+    AFT probability (``models.timing.event_probability_within`` with the booster's distribution).
     """
     events = {d: np.asarray(within(d), dtype=float) for d in days}
     if not any(0 < e.sum() < len(e) for e in events.values()):

@@ -15,19 +15,14 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from models.calibration import Calibration, read_calibration
+from models.matrix import predict_proba, to_matrix
 from training.baselines import BASELINES, BGNBD, bgnbd_no_purchase
-from training.calibration import (
-    Calibration,
-    attach,
-    calibration_report,
-    fit_logit_scale,
-    holdout_predictions,
-    read_calibration,
-)
+from training.calibration import attach, calibration_report, fit_logit_scale, holdout_predictions
 from training.config import TrainConfig
 from training.evaluate import binary_metrics, reliability_curve
 from training.examples import LABEL_COLUMN
-from training.fit import booster_params, fit_booster, predict_proba, to_matrix
+from training.fit import booster_params, fit_booster
 from training.plots import lift_figure, reliability_figure, roc_figure, shap_summary_figure
 from training.resampled_metrics import roc_auc_by_weight
 from training.task import Assessment, Task, TaskData

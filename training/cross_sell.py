@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features.categories import SHARE_PREFIX, category_slug
+from models.offers import checked_matrices
 from training.evaluate import _top_fraction_total
 
 CUTOFF: Final = "cutoff"
@@ -170,7 +171,7 @@ def hit_rate_at_k(scores: np.ndarray, targets: np.ndarray, k: int = 3) -> float:
     remaining offers at random, and the expected hit counts, so column order never matters.
     NaN when no member adopted anything.
     """
-    scores, targets = _checked_matrices(scores, targets)
+    scores, targets = checked_matrices(scores, targets)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     scores, targets = scores[targets.any(axis=1)], targets[targets.any(axis=1)]
@@ -203,27 +204,6 @@ def precision_at_fraction(y: np.ndarray, score: np.ndarray, fraction: float = 0.
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     positives, n_top = _top_fraction_total(y, score, fraction)
     return positives / n_top
-
-
-def top_categories(scores: np.ndarray, vocabulary: Sequence[str], owned_mask: np.ndarray, k: int = 3) -> list[str]:
-    """Per member, up to ``k`` new categories by score, best first, joined by '|' ("" when none).
-
-    Owned categories and -inf scores are never listed; ties go to the earlier vocabulary entry.
-    """
-    scores, owned_mask = _checked_matrices(scores, owned_mask)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if scores.shape[1] != len(vocabulary) or any("|" in category for category in vocabulary):
-        raise ValueError("vocabulary must name every score column, without '|' in any name")
-    offerable = np.where(owned_mask, -np.inf, scores)
-    order = np.argsort(-offerable, axis=1, kind="stable")[:, :k]
-    names = np.asarray(vocabulary, dtype=object)[order]
-    listed = np.isfinite(np.take_along_axis(offerable, order, axis=1))  # a prefix of each row: -inf sorts last
-    joined = np.full(len(order), "", dtype=object)
-    for rank in range(order.shape[1]):  # column by column: a million members are k string joins, not a million
-        separator = "|" if rank else ""
-        joined = np.where(listed[:, rank], joined + separator + names[:, rank], joined)
-    return joined.tolist()
 
 
 def _adoption_counts(rows: pd.DataFrame) -> tuple[pd.Index, sparse.csr_matrix, sparse.csr_matrix]:
@@ -268,11 +248,3 @@ def _wide(rows: pd.DataFrame, index: pd.MultiIndex, vocabulary: Sequence[str], c
     wide = in_vocabulary.set_index([CUTOFF, MEMBER_ID, CATEGORY])[column].astype(float).unstack(CATEGORY)
     return wide.reindex(index=index, columns=list(vocabulary)).fillna(0.0).to_numpy(dtype=float)
 
-
-def _checked_matrices(scores: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    scores, other = np.asarray(scores, dtype=float), np.asarray(other).astype(bool)
-    if scores.ndim != 2 or scores.shape != other.shape:
-        raise ValueError(f"expected two n x k arrays of one shape, got {scores.shape} and {other.shape}")
-    if np.isnan(scores).any():
-        raise ValueError("scores contain NaN; use -inf for categories that must never be offered")
-    return scores, other

@@ -2,7 +2,7 @@
 
 A member with no purchase in the horizon is censored: all we know is that the next purchase
 comes after H days. The booster learns log T = margin + sigma * Z; the distribution and sigma are
-stored on the booster so serving turns margins into the same probabilities. XGBoost does not learn
+stored on the booster so serving turns margins into the same probabilities (``models.timing``). XGBoost does not learn
 sigma, so it is calibrated out of time (``training.calibration``: one sigma for every day count,
 so P7 <= P30 <= P90) and the calibrated sigma is stored beside the trained one.
 """
@@ -16,31 +16,18 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from models.calibration import Calibration, read_calibration
+from models.matrix import to_matrix
+from models.timing import DISTRIBUTION_ATTR, SERVED_DAYS, SIGMA_ATTR, event_probability_within, predict_timing
 from training.baselines import BGNBD, RecencyOverGap
-from training.calibration import (
-    Calibration,
-    attach,
-    calibration_report,
-    fit_aft_sigma,
-    holdout_predictions,
-    read_calibration,
-)
+from training.calibration import attach, calibration_report, fit_aft_sigma, holdout_predictions
 from training.config import TrainConfig
 from training.evaluate import expected_calibration_error, reliability_curve
-from training.fit import fit_booster, to_matrix
+from training.fit import fit_booster
 from training.plots import reliability_figure, shap_summary_figure
 from training.resampled_metrics import concordance_by_weight
-from training.survival import (
-    HORIZON_DAYS,
-    aft_bounds,
-    event_probability_within,
-    median_days,
-    survival_metrics,
-)
+from training.survival import HORIZON_DAYS, aft_bounds, survival_metrics
 from training.task import Assessment, Task, TaskData
-
-DISTRIBUTION_ATTR, SIGMA_ATTR = "aft_distribution", "aft_sigma"
-SERVED_DAYS = (7.0, 30.0, 90.0)  # P(purchase within d days) that scoring serves
 
 
 def aft_matrix(rows: pd.DataFrame, names: list[str], horizon_days: int) -> xgb.DMatrix:
@@ -50,24 +37,6 @@ def aft_matrix(rows: pd.DataFrame, names: list[str], horizon_days: int) -> xgb.D
     matrix.set_float_info("label_lower_bound", lower)
     matrix.set_float_info("label_upper_bound", upper)
     return matrix
-
-
-def predict_timing(booster: xgb.Booster, features: pd.DataFrame, days: tuple[float, ...] = SERVED_DAYS,
-                   calibrated: bool = True) -> pd.DataFrame:
-    """Median days to the next purchase and P(purchase within each of ``days``), per row.
-
-    The one decode of a next-purchase booster, for training and serving: its calibrated sigma when
-    it carries one (``calibrated=False`` gives the trained sigma, for before/after comparisons).
-    """
-    names = list(booster.feature_names or [])
-    margin = booster.predict(to_matrix(features, names), output_margin=True).astype(float)
-    distribution, sigma = booster.attr(DISTRIBUTION_ATTR) or "normal", float(booster.attr(SIGMA_ATTR) or 1.0)
-    calibration = read_calibration(booster) if calibrated else None
-    if calibration is not None and calibration.method == "aft_sigma":
-        sigma = calibration.parameter
-    timing = {"median_days": median_days(margin, distribution, sigma)}
-    timing.update({f"p_within_{d:g}d": event_probability_within(margin, d, distribution, sigma) for d in days})
-    return pd.DataFrame(timing, index=features.index)
 
 
 class NextPurchase(Task):

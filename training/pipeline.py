@@ -12,6 +12,7 @@ import xgboost as xgb
 from features import contract
 from features.lifetime import fit_lifetime
 from features.snapshot import data_fingerprint
+from models import catalog
 from training import registry
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
@@ -46,7 +47,7 @@ class TrainResult:
         return {
             "task": self.task,
             "project": self.project,
-            "model_name": registry.model_name(self.task, project=self.project),
+            "model_name": catalog.model_name(self.task, project=self.project),
             "run_id": self.run_id,
             "model_version": self.version,
             "promoted": self.decision.promote,
@@ -224,14 +225,14 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig, project: str)
             raise TypeError(f"task {task.name} scores baselines but gives the gate no per-row metric")
         interval = promotion_interval(assessment.out_of_time, assessment.predictions, assessment.gate_metric,
                                       task.promotion_metric, config.bootstrap_rounds, config.seed)
-    champion = registry.load_booster(task.name, project=project)
+    champion = catalog.load_booster(task.name, project=project)
     missing = [f for f in (champion.feature_names or []) if f not in data.evaluation.columns] if champion else []
     if champion is not None and not missing:
         assessment.out_of_time["champion"] = task.metrics(champion, data.evaluation, data)
     out_of_time = assessment.out_of_time
     decision = judge(out_of_time["model"], baselines, out_of_time.get("champion"), task.promotion_metric, interval)
     if missing:
-        decision = refuse_incomparable(registry.alias_version(task.name, registry.CHAMPION, project=project) or "?",
+        decision = refuse_incomparable(catalog.alias_version(task.name, catalog.CHAMPION, project=project) or "?",
                                        missing, interval)
     return _Trained(task, data, config, booster, assessment, decision, task.metrics(booster, data.train, data), project)
 
@@ -261,9 +262,9 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
                    **trained.assessment.documents},
     )
     logged = registry.log_run(record)
-    registry.set_alias(task.name, registry.CHALLENGER, logged.version, project=trained.project)
+    registry.set_alias(task.name, catalog.CHALLENGER, logged.version, project=trained.project)
     if trained.decision.promote:
-        registry.set_alias(task.name, registry.CHAMPION, logged.version, project=trained.project)
+        registry.set_alias(task.name, catalog.CHAMPION, logged.version, project=trained.project)
     members = {"train_rows": len(data.train), "evaluation_members": len(data.evaluation),
                "members_total": int(transactions[contract.MEMBER_ID].nunique())}
     return TrainResult(task.name, logged.run_id, logged.version, trained.decision, data.plan,

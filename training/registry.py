@@ -1,12 +1,11 @@
-"""The only module that talks to MLflow: tracking store, runs, registered models and aliases.
+"""Writing to MLflow: runs, registered model versions and aliases.
 
-The store follows ``MLFLOW_TRACKING_URI``; without it, a local SQLite store under ``mlruns/``
-(artifacts beside it) holds runs and the registry, so only the URI changes at scale.
+Reading the registry (where the store is, model names, aliases, champion boosters) is
+``models.catalog``, shared with serving; this is the training side.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -20,43 +19,15 @@ import pandas as pd
 import xgboost as xgb
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from features.project import check_project
+from models.catalog import model_name
 from training import provenance
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-
-
-def model_name(task: str, *, project: str) -> str:
-    """Registered model (and experiment) name of a task in a project: ``<project>.memberscore-<task>``.
-
-    The project comes first and is cut off by the only '.' (project names have none), so no two
-    projects share a name, and the name is valid for MLflow and as a BentoML tag.
-    """
-    return f"{check_project(project)}.memberscore-{task.replace('_', '-')}"
 
 
 def run_name(task: str, project: str, day: date) -> str:
     """An MLflow run's display name: what was trained, for whom, when."""
     return f"{task} · {project} · {day.isoformat()}"
-
-
-def local_store_uri(home: Path) -> str:
-    """The embedded default: a SQLite tracking + registry database under ``home/mlruns``."""
-    return f"sqlite:///{(home / 'mlruns' / 'mlflow.db').resolve()}"
-
-
-def configure_tracking(home: Path | None = None) -> str:
-    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the local store; returns the URI in use."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri(home or Path.cwd())
-    if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
 
 
 def _artifact_root(uri: str) -> str | None:
@@ -129,41 +100,6 @@ def log_run(record: RunRecord) -> LoggedModel:
 
 def set_alias(task: str, alias: str, version: str, *, project: str) -> None:
     MlflowClient().set_registered_model_alias(model_name(task, project=project), alias, version)
-
-
-def alias_version(task: str, alias: str, *, project: str) -> str | None:
-    """The version an alias points at, or None when the model or alias does not exist."""
-    try:
-        return str(MlflowClient().get_model_version_by_alias(model_name(task, project=project), alias).version)
-    except MlflowException:
-        return None
-
-
-def load_booster(task: str, alias: str = CHAMPION, *, project: str) -> xgb.Booster | None:
-    """The booster behind ``models:/<project>.memberscore-<task>@<alias>``, or None when there is none."""
-    if alias_version(task, alias, project=project) is None:
-        return None
-    return mlflow.xgboost.load_model(f"models:/{model_name(task, project=project)}@{alias}")
-
-
-def version_run_id(task: str, version: str, *, project: str) -> str:
-    return str(MlflowClient().get_model_version(model_name(task, project=project), version).run_id)
-
-
-def run_metrics(run_id: str) -> dict[str, float]:
-    return dict(MlflowClient().get_run(run_id).data.metrics)
-
-
-TRAINING_TAGS = ("project", "data_fingerprint", "evaluation_cutoff", "cutoffs", "horizon_days", "git_sha")
-
-
-def run_training_facts(run_id: str) -> dict[str, str]:
-    """What a model was trained on and judged by: project, data fingerprint, cut-offs, horizon, code, gate metric."""
-    data = MlflowClient().get_run(run_id).data
-    facts = {key: data.tags[key] for key in TRAINING_TAGS if key in data.tags}
-    if "promotion_metric" in data.params:
-        facts["promotion_metric"] = data.params["promotion_metric"]
-    return facts
 
 
 def run_reproduction_facts(run_id: str) -> dict[str, dict[str, str]]:

@@ -16,7 +16,8 @@ point-in-time correct, and applies them to its members:
 "The best" is chosen out of time, as the gate would: each rule is fitted on the window before
 (features as of D - 2H, outcomes in [D - 2H, D - H)) and ranked by ROC AUC on the latest one; the
 winner is then refitted on the latest window. Its name is kept beside the scores
-(``baseline_churn_rule``, ``baseline_upsell_rule``) for ``/score``'s ``model_versions``.
+(``baseline_churn_rule``, ``baseline_upsell_rule``) for ``/score``'s ``model_versions``. Which column serves which output,
+and the chosen rule's name, are ``models.baselines`` (shared with serving); this module fits them.
 
 BG/NBD fitted as of D itself (no labels needed) is the last resort, so that no member goes
 unscored while it can be fitted: with too little history before D - H for any rule (no member,
@@ -38,37 +39,28 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from features import contract
-from features.lifetime import BASELINE_OUTPUTS as BGNBD_OUTPUTS
 from features.lifetime import LifetimeModel, fit_lifetime, median_days_to_purchase
 from features.snapshot import Snapshot
+from models.baselines import (
+    BASELINE_COLUMNS,
+    BGNBD,
+    CATEGORIES_COLUMN,
+    CHURN_COLUMN,
+    CHURN_RULE_COLUMN,
+    MEDIAN_COLUMN,
+    UPSELL_COLUMN,
+    UPSELL_RULE_COLUMN,
+    VALUE_COLUMN,
+)
+from models.offers import top_categories
 from training.baselines import BASELINES, SPEND_UP_BASELINES, CalibratedScore
 from training.config import TrainConfig
-from training.cross_sell import PopularityBaseline, frequent_categories, history_members, top_categories
+from training.cross_sell import PopularityBaseline, frequent_categories, history_members
 from training.examples import LABEL_COLUMN, build_category_history, build_examples
 from training.upsell import spend_up
 
-CHURN_COLUMN: Final = "baseline_churn_probability"
-UPSELL_COLUMN: Final = "baseline_upsell_probability"
-CATEGORIES_COLUMN: Final = "baseline_upsell_categories"
-CHURN_RULE_COLUMN: Final = "baseline_churn_rule"
-UPSELL_RULE_COLUMN: Final = "baseline_upsell_rule"
-MEDIAN_COLUMN: Final = "baseline_next_purchase_median_days"
-VALUE_COLUMN: Final = "baseline_expected_value"
-BASELINE_COLUMNS: Final = (CHURN_COLUMN, UPSELL_COLUMN, CATEGORIES_COLUMN, CHURN_RULE_COLUMN, UPSELL_RULE_COLUMN,
-                           MEDIAN_COLUMN, VALUE_COLUMN)
-BGNBD: Final = "bgnbd"
 _NO_PURCHASE: Final = "_bgnbd_no_purchase_in_horizon"  # BG/NBD's P(no purchase in H), beside a window's features
-RULE_COLUMNS: Final = {"churn": CHURN_RULE_COLUMN, "upsell": UPSELL_RULE_COLUMN}
 OFFERS: Final = 3
-
-# What serves for a task without a champion: output column -> snapshot profile column.
-SERVED_BY_BASELINE: Final = {
-    "churn": {"churn_probability": CHURN_COLUMN},
-    "next_purchase": {**{c: BGNBD_OUTPUTS[c] for c in ("p_purchase_7d", "p_purchase_30d", "p_purchase_90d")},
-                      "next_purchase_median_days": MEDIAN_COLUMN},
-    "upsell": {"upsell_probability": UPSELL_COLUMN, "upsell_categories": CATEGORIES_COLUMN},
-    "value": {"expected_value": VALUE_COLUMN},
-}
 
 
 class BGNBDChurn(CalibratedScore):
@@ -85,16 +77,6 @@ class BGNBDChurn(CalibratedScore):
 
 
 CHURN_RULES: Final = (*BASELINES, BGNBDChurn)
-
-
-def baseline_name(task: str, profile: pd.DataFrame) -> str:
-    """The baseline serving ``task`` (``/score`` reports ``baseline:<name>``): the rule the snapshot chose."""
-    column = RULE_COLUMNS.get(task)
-    if column is None:
-        return BGNBD
-    names = profile[column].dropna().astype(str) if column in profile.columns else pd.Series(dtype=str)
-    names = names[names != ""]
-    return str(names.iloc[0]) if len(names) else "rule"
 
 
 def with_serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: TrainConfig) -> Snapshot:

@@ -18,11 +18,12 @@ import pandas as pd
 import xgboost as xgb
 
 from features.engine import configured_engine
+from models.matrix import to_matrix
 from training.calibration import attach
 from training.churn import Churn
 from training.config import TrainConfig
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
-from training.fit import booster_params, to_matrix
+from training.fit import booster_params
 from training.task import Assessment, Task, TaskData
 from training.value import Value, spend_target, value_params
 

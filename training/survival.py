@@ -1,22 +1,17 @@
-"""Next-purchase survival model, pure: AFT label bounds, AFT probabilities, C-index, reliability.
+"""Next-purchase survival model, pure: AFT label bounds, C-index, metrics.
 
 The next-purchase task is an XGBoost ``survival:aft`` booster on days from the cut-off to a
-member's next purchase, right-censored at the end of the observation window. The model is
-``log T = margin + sigma * Z`` with ``Z`` standard normal, logistic or, for XGBoost's
-``extreme``, the type-1 (minimum) extreme-value law with CDF ``1 - exp(-exp(z))`` (XGBoost
-``src/common/probability_distribution.h``; ``scipy.stats.gumbel_l``). ``booster.predict`` returns
-``exp(margin)`` for every distribution, which is the median only for normal and logistic.
+member's next purchase, right-censored at the end of the observation window. Its AFT
+probabilities and median (``log T = margin + sigma * Z``) are ``models.timing``, shared with serving.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, ndtr
 
 from training.evaluate import binary_metrics, reliability_curve  # noqa: F401 - reliability_curve: its old home
 from training.plots import reliability_figure  # noqa: F401 - its old home
 
-DISTRIBUTIONS = ("normal", "logistic", "extreme")
 HORIZON_DAYS = 30.0  # the reminder horizon behind the *_30d metrics
 
 
@@ -55,40 +50,6 @@ def aft_bounds(days_to_next: np.ndarray, censor_days: np.ndarray | float,
     lower = np.where(observed, np.maximum(days, floor_days), censor)
     upper = np.where(observed, lower, np.inf)
     return lower, upper
-
-
-def _standard_cdf(z: np.ndarray, distribution: str) -> np.ndarray:
-    """CDF of the AFT noise ``Z`` exactly as XGBoost's ``aft_loss_distribution`` defines it."""
-    if distribution == "normal":
-        return ndtr(z)
-    if distribution == "logistic":
-        return expit(z)
-    if distribution == "extreme":
-        return -np.expm1(-np.exp(z))  # 1 - exp(-exp(z)), accurate for small probabilities
-    raise ValueError(f"distribution must be one of {DISTRIBUTIONS}; got {distribution!r}")
-
-
-def event_probability_within(margin: np.ndarray, days: float, distribution: str, sigma: float) -> np.ndarray:
-    """P(T <= days) under ``log T = margin + sigma * Z``: the chance of a purchase within ``days``.
-
-    ``margin`` is ``booster.predict(..., output_margin=True)``; ``sigma`` must be the
-    ``aft_loss_distribution_scale`` the booster was trained with (XGBoost does not learn it).
-    """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0; got {sigma}")
-    if days <= 0:
-        raise ValueError(f"days must be > 0; got {days}")
-    z = (np.log(days) - np.asarray(margin, dtype=float)) / sigma
-    return _standard_cdf(z, distribution)
-
-
-def median_days(margin: np.ndarray, distribution: str, sigma: float) -> np.ndarray:
-    """Median days to the next purchase; ``exp(margin)`` except under ``extreme``, whose median of Z is log(log 2)."""
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0; got {sigma}")
-    _standard_cdf(np.zeros(0), distribution)  # validates the name
-    shift = sigma * np.log(np.log(2.0)) if distribution == "extreme" else 0.0
-    return np.exp(np.asarray(margin, dtype=float) + shift)
 
 
 def _counts_above(key: np.ndarray, score: np.ndarray, query: np.ndarray) -> tuple[float, float, float]:

@@ -1,4 +1,4 @@
-"""The model tasks memberscore trains, in the order a run trains them."""
+"""The task objects a run trains, in the order of ``models.tasks.TASK_NAMES``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from training.next_purchase import NextPurchase
 from training.task import Task
 from training.upsell import Upsell
 from training.value import Value, Value12m
-
-TASK_NAMES = ("churn", "next_purchase", "upsell", "value", "value_12m")
 
 
 def all_tasks() -> list[Task]:

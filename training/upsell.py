@@ -17,6 +17,8 @@ import pandas as pd
 import xgboost as xgb
 
 from features.categories import share_column
+from models.matrix import to_matrix
+from models.offers import CATEGORIES_ATTR, TARGET_ATTR, any_new_probability, booster_categories
 from training.baselines import SPEND_UP_BASELINES
 from training.config import TrainConfig
 from training.cross_sell import (
@@ -31,13 +33,10 @@ from training.cross_sell import (
 )
 from training.evaluate import binary_metrics
 from training.examples import CUTOFF_COLUMN
-from training.fit import fit_booster, to_matrix
+from training.fit import fit_booster
 from training.plots import lift_figure, roc_figure, shap_summary_figure
 from training.resampled_metrics import roc_auc_by_weight
 from training.task import Assessment, Task, TaskData
-
-CATEGORIES_ATTR = "upsell_categories"  # JSON list of the category names of outputs 1..K
-TARGET_ATTR = "upsell_target"  # "new_category" or "spend_up"
 
 
 def member_keys(rows: pd.DataFrame) -> pd.MultiIndex:
@@ -52,11 +51,6 @@ def spend_up(rows: pd.DataFrame, growth: float) -> np.ndarray:
 
 def upsell_metrics(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
     return {**binary_metrics(y, probability), "precision_top_decile": precision_at_fraction(y, probability, 0.1)}
-
-
-def booster_categories(booster: xgb.Booster) -> list[str]:
-    """The categories a new-category booster ranks (empty for a spend-up booster)."""
-    return json.loads(booster.attr(CATEGORIES_ATTR) or "[]")
 
 
 class Upsell(Task):
@@ -143,7 +137,3 @@ class Upsell(Task):
 def _predict(booster: xgb.Booster, rows: pd.DataFrame) -> np.ndarray:
     return booster.predict(to_matrix(rows, list(booster.feature_names or [])))
 
-
-def any_new_probability(predicted: np.ndarray) -> np.ndarray:
-    """P(upsell): output 0 of a new-category booster, the only output of a spend-up one."""
-    return (predicted[:, 0] if predicted.ndim == 2 else predicted).astype(float)

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from models.matrix import predict_proba, to_matrix
 from training.baselines import BGNBD
 from training.config import TrainConfig
-from training.fit import fit_booster, predict_proba, to_matrix
+from training.fit import fit_booster
 from training.plots import lift_figure, shap_summary_figure
 from training.resampled_metrics import normalized_gini_by_weight
 from training.task import Assessment, Task, TaskData

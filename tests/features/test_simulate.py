@@ -29,7 +29,7 @@ from features.contract import AMOUNT, CATEGORY, MEMBER_ID, ORDER_ID, TS
 from features.lifetime import occasions
 from features.load import load_transactions
 from features.retail_simulation import RetailParams, simulate_retail, truth_path
-from serving.cli import app
+from cli.main import app
 
 START = date(2023, 1, 1)
 DAYS = 730

@@ -17,7 +17,7 @@ import xgboost as xgb
 
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot, write_snapshot
-from training.registry import model_name
+from models.catalog import model_name
 
 NAME = model_name("churn", project=DEFAULT_PROJECT)
 UNKNOWN_FEATURE = "loyalty_card_colour"
@@ -78,7 +78,7 @@ def write_newer_snapshot(directory: Path) -> str:
 def strip_baselines(directory: Path) -> None:
     """Rewrite the newest snapshot without the churn and upsell baselines (as one with too little
     history to fit them would be): without a churn champion, nothing can then score churn."""
-    from training.serving_baselines import BASELINE_COLUMNS
+    from models.baselines import BASELINE_COLUMNS
 
     path = latest_snapshot_path(directory)
     current = read_snapshot(path)

@@ -10,16 +10,16 @@ import csv
 import io
 
 import httpx
-from mlflow import MlflowClient
 import numpy as np
 import pytest
+from mlflow import MlflowClient
 
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
+from models import catalog
+from models.calibration import calibrated_probability, read_calibration
 from serving.schemas import MAX_FEATURE_ROWS
 from tests.serving.conftest import API_KEY
-from training import registry
-from training.calibration import calibrated_probability, read_calibration
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -65,7 +65,7 @@ def test_readyz_says_ready_with_models_and_snapshot(anonymous: httpx.Client, sna
 
 def test_metadata_names_training_data_and_cutoff(client: httpx.Client, trained: object) -> None:
     """Each model lists its features, the fingerprint of its training data and its evaluation cut-off."""
-    from training import registry
+    from models import catalog
 
     body = client.get("/metadata").json()
     churn = body["models"]["churn"]
@@ -75,7 +75,7 @@ def test_metadata_names_training_data_and_cutoff(client: httpx.Client, trained: 
     assert churn["training"]["data_fingerprint"] == tags["data_fingerprint"]
     assert churn["training"]["evaluation_cutoff"] == tags["evaluation_cutoff"]
     assert churn["promotion_metric"] == "roc_auc"
-    assert registry.model_name("churn", project="default") in churn["model_name"]
+    assert catalog.model_name("churn", project="default") in churn["model_name"]
 
 
 def test_score_features_equals_score_for_the_same_member(client: httpx.Client, snapshot) -> None:
@@ -140,7 +140,7 @@ def test_explain_returns_exact_full_shap_vectors(client: httpx.Client, snapshot,
                 assert (value is None and np.isnan(want)) or value == pytest.approx(want), (task, name)
     churn = models["churn"]
     probability = client.post("/score", json={"member_ids": [member], "explain": 0}).json()["results"][0]
-    calibration = read_calibration(registry.load_booster("churn", project=DEFAULT_PROJECT))
+    calibration = read_calibration(catalog.load_booster("churn", project=DEFAULT_PROJECT))
     served = calibrated_probability(np.array([churn["margin"]]), calibration)[0]
     assert served == pytest.approx(probability["churn_probability"], rel=1e-5)
 

@@ -23,6 +23,7 @@ SCENARIOS = r'''
 import json, os, sys
 import numpy as np, pandas as pd, xgboost as xgb
 import bentoml
+from models import catalog
 from training import registry
 from serving.artefacts import import_champion, load_model
 
@@ -30,7 +31,7 @@ root = sys.argv[1]
 
 def use_store(name):
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/{name}/mlflow.db"
-    registry.configure_tracking()
+    catalog.configure_tracking()
 
 def log_tiny(names, seed, project="default"):
     rng = np.random.default_rng(seed)
@@ -43,7 +44,7 @@ def log_tiny(names, seed, project="default"):
     return registry.log_run(record)
 
 def promote(logged, project="default"):
-    registry.set_alias("churn", registry.CHAMPION, logged.version, project=project)
+    registry.set_alias("churn", catalog.CHAMPION, logged.version, project=project)
     return import_champion("churn", project=project)
 
 def served(project="default"):
@@ -63,7 +64,7 @@ promote(first)  # roll the champion alias back to version 1
 out["rollback"] = {"expected": first.run_id, "served": served()}
 # the registry starts over (registered model deleted, or mlruns/ reset): its first model is version 1 again
 from mlflow import MlflowClient
-MlflowClient().delete_registered_model(registry.model_name("churn", project="default"))
+MlflowClient().delete_registered_model(catalog.model_name("churn", project="default"))
 fresh = log_tiny(["recency_days", "tenure_days"], 3)
 imported = promote(fresh)
 out["reset"] = {"expected": fresh.run_id, "version": fresh.version, "imported": imported.info.labels["run_id"], "served": served()}

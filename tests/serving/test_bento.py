@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_built_bento_serves_the_champions(trained: object, client: httpx.Client,
                                           tmp_path_factory: pytest.TempPathFactory) -> None:
     env = {**os.environ, **trained_env(trained)}
-    built = subprocess.run([sys.executable, "-m", "serving.cli", "build", "--bentofile", str(REPO / "bentofile.yaml")],
+    built = subprocess.run([sys.executable, "-m", "cli", "build", "--bentofile", str(REPO / "bentofile.yaml")],
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
     tag = built.stdout.split()[1]

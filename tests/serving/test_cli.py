@@ -23,14 +23,14 @@ from typer.testing import CliRunner, Result
 
 from features.project import DEFAULT_PROJECT
 from features.store import read_snapshot
-from serving.cli import app
+from models import catalog
+from cli.main import app
 from serving.scoring import OUTPUT_COLUMNS
-from training import registry
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-MEMBERSCORE = Path(sys.executable).with_name("memberscore")
+MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 AS_OF = "2024-01-01"
 EARLY_AS_OF = "2023-06-01"  # members are still joining then, so the count depends on the cut-off
 # rows without a member id: rejected with a reason, written out, never lost
@@ -107,7 +107,7 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
     report, rejects, config = root / "r.json", root / "rejected.csv", root / "train.yaml"
     config.write_text("n_train_cutoffs: 4\nnum_boost_round: 60\n")  # a lighter run: every task, fewer rounds
     completed = subprocess.run(
-        [str(MEMBERSCORE), "train", "--transactions", str(transactions_csv), "--horizon-days", "60",
+        [*MEMBERSCORE, "train", "--transactions", str(transactions_csv), "--horizon-days", "60",
          "--config", str(config), "--report", str(report), "--rejects", str(rejects)],
         cwd=root, env=env, capture_output=True, text=True, timeout=900,
     )
@@ -116,7 +116,7 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
         monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", env["MEMBERSCORE_SNAPSHOT_DIR"])
         monkeypatch.chdir(root)  # default outputs (var/rejects) stay in the temporary directory
-        registry.configure_tracking()  # in-process reads (aliases, score) use this store, not the session's
+        catalog.configure_tracking()  # in-process reads (aliases, score) use this store, not the session's
         yield TrainedByCli(root, completed, report, rejects, root / "snapshots" / DEFAULT_PROJECT, root / "bentoml")
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])
@@ -177,13 +177,13 @@ def test_train_writes_a_snapshot_and_imports_the_champion(trained_ok: TrainedByC
     assert set(snapshot.frame["member_id"].astype(str)) == members_before(transactions_csv, None)
     assert snapshot.profile["baseline_churn_probability"].notna().all(), "the churn baseline, should churn lose its gate"
     from features.project import DEFAULT_PROJECT
-    from training import registry
-    from training.tasks import TASK_NAMES
+    from models import catalog
+    from models.tasks import TASK_NAMES
 
-    champions = [task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION, project=DEFAULT_PROJECT)]
+    champions = [task for task in TASK_NAMES if catalog.alias_version(task, catalog.CHAMPION, project=DEFAULT_PROJECT)]
     assert champions, "no task beat its baselines beyond noise on the simulation"
     for task in champions:
-        assert (trained_ok.bentoml_home / "models" / registry.model_name(task, project=DEFAULT_PROJECT)).is_dir(), task
+        assert (trained_ok.bentoml_home / "models" / catalog.model_name(task, project=DEFAULT_PROJECT)).is_dir(), task
 
 
 # --- score -------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_score_writes_one_row_per_member_with_history(trained_ok: TrainedByCli, 
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(out, dtype={"member_id": str})
     assert list(scores.columns) == [*OUTPUT_COLUMNS, "served_by"]
-    churn_champion = registry.alias_version("churn", registry.CHAMPION, project=DEFAULT_PROJECT)
+    churn_champion = catalog.alias_version("churn", catalog.CHAMPION, project=DEFAULT_PROJECT)
     served = "churn=model:" if churn_champion else "churn=baseline:"  # a baseline when the model lost its gate
     assert scores["served_by"].str.startswith(served).all(), scores["served_by"].iloc[0]
     expected = members_before(transactions_csv, as_of)
@@ -235,9 +235,9 @@ def test_missing_transactions_file_is_named_with_a_champion(trained_ok: TrainedB
     missing = tmp_path / "nowhere.csv"
     extra = ["--as-of", AS_OF, "--out", str(tmp_path / "s.csv")] if command == "score" else []
     error_line(run(command, "--transactions", str(missing), *extra), str(missing))
-    from training import registry
+    from models import catalog
 
-    assert registry.alias_version("churn", registry.CHALLENGER, project=DEFAULT_PROJECT) == "1", "a failed load must log no run"
+    assert catalog.alias_version("churn", catalog.CHALLENGER, project=DEFAULT_PROJECT) == "1", "a failed load must log no run"
 
 
 def test_score_refuses_an_unknown_output_type(stores: object, transactions_csv: Path, tmp_path: Path) -> None:

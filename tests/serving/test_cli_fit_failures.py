@@ -20,7 +20,7 @@ from features.store import read_snapshot
 from tests.even_shop import even_shop
 
 pytestmark = pytest.mark.integration
-MEMBERSCORE = Path(sys.executable).with_name("memberscore")
+MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 
 
 @pytest.mark.slow
@@ -32,7 +32,7 @@ def test_train_completes_on_a_shop_where_the_plain_fit_does_not_converge(tmp_pat
            "BENTOML_DO_NOT_TRACK": "True"}
     (tmp_path / "train.yaml").write_text("num_boost_round: 60\n")  # a lighter run: every task, fewer rounds
     completed = subprocess.run(
-        [str(MEMBERSCORE), "train", "--transactions", str(shop), "--config", str(tmp_path / "train.yaml"),
+        [*MEMBERSCORE, "train", "--transactions", str(shop), "--config", str(tmp_path / "train.yaml"),
          "--report", str(tmp_path / "r.json")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
     )

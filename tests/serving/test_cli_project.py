@@ -15,9 +15,9 @@ from typer.testing import CliRunner, Result
 
 from features.project import MAX_LENGTH, check_project
 from features.store import snapshot_facts
-from serving.cli import app
-from training.registry import model_name
-from training.tasks import TASK_NAMES
+from models.catalog import model_name
+from models.tasks import TASK_NAMES
+from cli.main import app
 
 AS_OF = "2023-08-01"
 runner = CliRunner()

@@ -22,10 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from features.project import DEFAULT_PROJECT
-from serving.cli import app
+from cli.main import app
 from tests.conftest import REPO, shared_dataset
 
-MEMBERSCORE = Path(sys.executable).with_name("memberscore")
+MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 MAPPING = REPO / "mappings" / "online_retail.yaml"
 FIRST_DAY = date(2010, 12, 1)
 REQUIRED = ("churn_probability", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d", "expected_value", "served_by")
@@ -49,7 +49,7 @@ def train_on_first_days(days: int, root: Path) -> ShortRun:
            "BENTOML_DO_NOT_TRACK": "True"}
     report = root / "report.json"
     completed = subprocess.run(
-        [str(MEMBERSCORE), "train", "--transactions", str(data), "--mapping", str(MAPPING), "--horizon-days", "30",
+        [*MEMBERSCORE, "train", "--transactions", str(data), "--mapping", str(MAPPING), "--horizon-days", "30",
          "--report", str(report)], cwd=root, env=env, capture_output=True, text=True, timeout=1200)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return ShortRun(data, FIRST_DAY + timedelta(days=days), env, completed, json.loads(report.read_text()))

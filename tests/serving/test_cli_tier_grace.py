@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from features.project import DEFAULT_PROJECT
 from features.segment_rules import read_segment_rules
 from features.store import latest_snapshot_path, read_snapshot
-from serving.cli import app
+from cli.main import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

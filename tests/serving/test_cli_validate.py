@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
-from serving.cli import app
+from cli.main import app
 
 runner = CliRunner()
 HEADER = "member_id,ts,amount,order_id\n"

@@ -165,8 +165,8 @@ def test_a_background_refresh_never_holds_a_request(scripted: tuple[ScriptedStor
 
 def test_without_a_churn_champion_the_snapshots_churn_rule_serves(scripted: tuple[ScriptedStore, Path]) -> None:
     """A baseline is a valid champion: no churn model, yet ready; churn is the snapshot's chosen rule, and says so."""
+    from models.baselines import CHURN_COLUMN
     from serving.live import LiveState
-    from training.serving_baselines import CHURN_COLUMN
 
     store, snapshots = scripted
     store.tags["churn"] = None
@@ -337,10 +337,11 @@ def test_an_incompatible_model_is_refused_yet_a_newer_snapshot_serves(stack: Sta
 PROMOTE_UNSERVABLE = r'''
 import json, sys
 import numpy as np, pandas as pd, xgboost as xgb
+from models import catalog
 from training import registry
 from serving.artefacts import import_champion, stored_tag
 
-registry.configure_tracking()
+catalog.configure_tracking()
 names = ["recency_days", sys.argv[1]]
 frame = pd.DataFrame(np.random.default_rng(0).uniform(0, 100, (64, 2)), columns=names)
 booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "nthread": 1},
@@ -348,7 +349,7 @@ booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "nthread": 
                                 feature_names=names), 2)
 logged = registry.log_run(registry.RunRecord(task="churn", project="default", booster=booster, input_example=frame.head(3), params={},
                                              tags={}, metrics={"oot_model_roc_auc": 0.99}))
-registry.set_alias("churn", registry.CHAMPION, logged.version, project="default")
+registry.set_alias("churn", catalog.CHAMPION, logged.version, project="default")
 before = stored_tag("churn", project="default")
 try:
     import_champion("churn", project="default")

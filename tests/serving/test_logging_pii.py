@@ -40,7 +40,7 @@ CLI_AT_INFO = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 logging.getLogger("memberscore.test").info("INFO logging on")
-from serving.cli import app
+from cli.main import app
 for args in json.loads(sys.argv[1]):
     try:
         app(args, prog_name="memberscore")

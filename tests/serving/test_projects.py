@@ -27,7 +27,7 @@ from tests.serving.conftest import API_KEY, start_server, stop
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[2]
-MEMBERSCORE = Path(sys.executable).with_name("memberscore")
+MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 CDNOW_MEMBERS = 2_000
 PROJECTS = ("demo", "shop-b")
 
@@ -42,7 +42,7 @@ class Trained:
 
 
 def memberscore(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(MEMBERSCORE), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run([*MEMBERSCORE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from serving.cli import app
+from cli.main import app
 from serving.pseudonym import KEY_ENV, MIN_KEY_CHARS, PSEUDONYM_HEX_CHARS, pseudonym, pseudonym_key, pseudonymised
 from serving.schemas import TargetRow, TargetsRequest, TargetsResponse
 from serving.targets import targets_csv

@@ -64,7 +64,7 @@ def test_score_default_explain_is_three(service: object) -> None:
 
 def test_metadata_reports_model_snapshot_and_metrics(service: object) -> None:
     """metadata(): the champion's version and run, the snapshot date, size and fingerprint, OOT metrics."""
-    from training import registry
+    from models import catalog
 
     snapshot = served_snapshot()
     metadata = service.metadata()
@@ -72,11 +72,11 @@ def test_metadata_reports_model_snapshot_and_metrics(service: object) -> None:
     assert metadata.model_name.startswith("default.memberscore-churn:")
     assert metadata.project == DEFAULT_PROJECT
     assert metadata.model_version == "1"
-    assert metadata.mlflow_run_id == registry.version_run_id("churn", "1", project=DEFAULT_PROJECT)
+    assert metadata.mlflow_run_id == catalog.version_run_id("churn", "1", project=DEFAULT_PROJECT)
     assert metadata.snapshot_as_of == snapshot.as_of.isoformat()
     assert metadata.snapshot_members == len(snapshot.frame)
     assert metadata.data_fingerprint == snapshot.fingerprint
-    logged = registry.run_metrics(metadata.mlflow_run_id)
+    logged = catalog.run_metrics(metadata.mlflow_run_id)
     assert metadata.metrics["oot_model_roc_auc"] == pytest.approx(logged["oot_model_roc_auc"])
     assert metadata.metrics["oot_model_roc_auc"] > 0.7
     assert all(name.startswith("oot_") for name in metadata.metrics)

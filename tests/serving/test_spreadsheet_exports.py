@@ -29,7 +29,7 @@ runner = CliRunner()
 
 
 def run(*args: str | Path) -> Result:
-    from serving.cli import app
+    from cli.main import app
 
     result = runner.invoke(app, [str(arg) for arg in args])
     assert result.exit_code == 0, result.output

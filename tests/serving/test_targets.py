@@ -21,15 +21,22 @@ import xgboost as xgb
 from pydantic import ValidationError
 from typer.testing import CliRunner, Result
 
-from features.project import DEFAULT_PROJECT
 from features.catalogue import BY_NAME
+from features.project import DEFAULT_PROJECT
 from features.segment_rules import read_segment_rules
 from features.snapshot import Snapshot
 from features.store import latest_snapshot_path, read_snapshot
 from serving import targets
 from serving.schemas import TargetFilters, TargetsRequest
-from serving.targets import (CAMPAIGNS, CampaignUnavailable, rank_targets, ranked_targets, supporting_reasons,
-                             targets_csv, targets_response)
+from serving.targets import (
+    CAMPAIGNS,
+    CampaignUnavailable,
+    rank_targets,
+    ranked_targets,
+    supporting_reasons,
+    targets_csv,
+    targets_response,
+)
 
 AS_OF = date(2024, 6, 1)
 DEFAULTS: dict[str, Any] = {
@@ -334,7 +341,7 @@ runner = CliRunner()
 
 
 def run(*args: str) -> Result:
-    from serving.cli import app
+    from cli.main import app
 
     return runner.invoke(app, list(args))
 
@@ -352,15 +359,15 @@ def one_error_line(result: Result, *needles: str) -> str:
 def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use_trained: object, tmp_path: Path) -> None:
     """CSV and JSON equal targets_response; scores equal the calibrated booster margin x the 90-day BG/NBD + Gamma-Gamma
     spend read from the snapshot file (no value champion: its baseline serves as expected_value)."""
+    from models import catalog
+    from models.calibration import calibrated_probability, read_calibration
     from serving.live import load_snapshot
-    from training import registry
-    from training.calibration import calibrated_probability, read_calibration
 
     excluded = tmp_path / "ids.txt"
     out_csv, out_json = tmp_path / "w.csv", tmp_path / "w.json"
     path = latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT)
     snapshot = read_snapshot(path)
-    booster = registry.load_booster("churn", project=DEFAULT_PROJECT)
+    booster = catalog.load_booster("churn", project=DEFAULT_PROJECT)
     loaded = load_snapshot(path, {"churn": booster})
     first = targets_response({"churn": booster}, loaded, TargetsRequest(campaign="winback", limit=1)).rows[0].member_id
     excluded.write_text(f"\n {first} \n")

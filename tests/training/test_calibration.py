@@ -20,23 +20,16 @@ import pytest
 import xgboost as xgb
 from scipy.special import expit
 
-from training.calibration import (
-    CALIBRATION_ATTR,
-    Calibration,
-    Holdout,
-    attach,
-    calibrated_probability,
-    fit_logit_scale,
-    holdout_predictions,
-    read_calibration,
-)
+from models.calibration import CALIBRATION_ATTR, Calibration, calibrated_probability, read_calibration
+from models.matrix import predict_proba
+from models.timing import predict_timing
+from training.calibration import Holdout, attach, fit_logit_scale, holdout_predictions
 from training.churn import Churn
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan
 from training.evaluate import expected_calibration_error
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
-from training.fit import predict_proba
-from training.next_purchase import NextPurchase, predict_timing
+from training.next_purchase import NextPurchase
 from training.task import TaskData
 
 # ---- ECE by hand ------------------------------------------------------------------------------
@@ -161,7 +154,7 @@ def test_calibrator_is_fitted_on_the_latest_training_cutoff_only(
 
 def test_holdout_booster_never_sees_the_latest_cutoff(train_rows: pd.DataFrame) -> None:
     """Its margins for the latest cut-off do not change when that cut-off's labels do (not in-sample)."""
-    from training.fit import to_matrix
+    from models.matrix import to_matrix
 
     matrix_for = lambda rows: to_matrix(rows, NAMES, rows[LABEL_COLUMN].to_numpy())  # noqa: E731
     params = {**CONFIG.xgb_params, "seed": CONFIG.seed}

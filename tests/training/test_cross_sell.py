@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from features.categories import category_slug, share_column
+from models.offers import top_categories
 from training.cross_sell import (
     CoPurchaseBaseline,
     PopularityBaseline,
@@ -26,7 +27,6 @@ from training.cross_sell import (
     new_category_targets,
     ownership_matrix,
     precision_at_fraction,
-    top_categories,
 )
 from training.evaluate import lift_at
 

@@ -32,15 +32,16 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from features.project import DEFAULT_PROJECT
 from features.catalogue import feature_names
 from features.load import load_transactions
+from features.project import DEFAULT_PROJECT
 from features.snapshot import data_fingerprint
+from models import catalog
+from models.matrix import predict_proba
 from tests.conftest import REPO, Stores, shared_dataset
 from training import registry
 from training.config import TrainConfig, default_xgb_params
 from training.examples import build_examples
-from training.fit import predict_proba
 from training.pipeline import TrainResult, train_churn
 
 pytestmark = pytest.mark.integration
@@ -86,14 +87,14 @@ def gate(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(root / "snapshots"))
-        assert registry.configure_tracking() == uri
+        assert catalog.configure_tracking() == uri
         transactions = synthetic[0]
         steps = []
         for config in (CONFIG, WEAK, CONFIG):
             result = train_churn(transactions, config, project=DEFAULT_PROJECT)
             steps.append(Step(result, current_aliases()))
             if len(steps) == 1:  # the gate kept BG/NBD; champion by hand, for the champion comparisons
-                registry.set_alias("churn", registry.CHAMPION, result.version, project=DEFAULT_PROJECT)
+                registry.set_alias("churn", catalog.CHAMPION, result.version, project=DEFAULT_PROJECT)
         yield Gate(uri, *steps)
 
 
@@ -101,7 +102,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame
 def in_gate(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> Gate:
     """Point MLflow at the gate store for this test (other tests may have moved it)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", gate.tracking_uri)
-    registry.configure_tracking()
+    catalog.configure_tracking()
     return gate
 
 
@@ -155,7 +156,7 @@ def test_model_ranks_the_planted_dropouts_first(
     P(churn) on the evaluation rows ranks the dead above the living (AUC > 0.8)."""
     truth = synthetic[1].set_index("member_id")["alive_until"]
     dead = (truth.loc[evaluation_rows["member_id"]] < SYNTHETIC_EVALUATION).to_numpy()
-    probability = predict_proba(registry.load_booster("churn", project=DEFAULT_PROJECT), evaluation_rows)
+    probability = predict_proba(catalog.load_booster("churn", project=DEFAULT_PROJECT), evaluation_rows)
     assert 0.2 < dead.mean() < 0.9
     assert roc_auc_score(dead, probability) > 0.8
 
@@ -326,6 +327,6 @@ def test_an_incomparable_champion_is_not_reported_as_absent(
     in_gate: Gate, synthetic: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
     """A champion that exists but cannot be scored on these rows is never described as absent."""
-    assert registry.alias_version("churn", registry.CHAMPION, project=DEFAULT_PROJECT) == "1"
+    assert catalog.alias_version("churn", catalog.CHAMPION, project=DEFAULT_PROJECT) == "1"
     result = train_churn(synthetic[0].drop(columns="category"), CONFIG, project=DEFAULT_PROJECT)
     assert "no champion yet" not in result.decision.reason

@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from features.project import DEFAULT_PROJECT
-from training import registry
+from models import catalog
 from training.config import TrainConfig
 from training.pipeline import train_churn
 
@@ -25,7 +25,7 @@ CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=4, num_boost_round=40)
 
 def test_a_gate_meets_only_its_own_projects_champion(use_trained: object,
                                                      synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    default_champion = registry.alias_version("churn", registry.CHAMPION, project=DEFAULT_PROJECT)
+    default_champion = catalog.alias_version("churn", catalog.CHAMPION, project=DEFAULT_PROJECT)
     assert default_champion is not None
 
     other = train_churn(synthetic[0], CONFIG, project="other")
@@ -38,6 +38,6 @@ def test_a_gate_meets_only_its_own_projects_champion(use_trained: object,
     assert run.info.run_name.startswith("churn · other · ")
     assert run.data.tags["project"] == "other"
     assert MlflowClient().get_experiment(run.info.experiment_id).name == "other.memberscore-churn"
-    assert registry.alias_version("churn", registry.CHAMPION, project=DEFAULT_PROJECT) == default_champion
-    assert registry.alias_version("churn", registry.CHALLENGER, project="other") == "1"
-    assert registry.run_training_facts(other.run_id)["project"] == "other"
+    assert catalog.alias_version("churn", catalog.CHAMPION, project=DEFAULT_PROJECT) == default_champion
+    assert catalog.alias_version("churn", catalog.CHALLENGER, project="other") == "1"
+    assert catalog.run_training_facts(other.run_id)["project"] == "other"

@@ -234,13 +234,13 @@ def test_escapes_task_and_scorer_names_and_handles_a_bare_report() -> None:
 
 
 def test_the_train_report_carries_the_data_facts_the_page_shows() -> None:
-    """serving.cli._report (the JSON of ``train --report``) names the file, rows, members, days and
+    """cli.train.run_report (the JSON of ``train --report``) names the file, rows, members, days and
     fingerprint, worked out on three hand-made rows; the page renders them."""
     import pandas as pd
 
     from features.load import LoadReport
     from features.snapshot import data_fingerprint
-    from serving.cli import _report
+    from cli.train import run_report
     from training.pipeline import TrainingRun, describe_data
 
     transactions = pd.DataFrame({"member_id": ["a", "b", "a"], "amount": [5.0, 7.0, 9.0],
@@ -248,7 +248,7 @@ def test_the_train_report_carries_the_data_facts_the_page_shows() -> None:
     run = TrainingRun(data=describe_data(transactions))
     load = LoadReport(source="/some/dir/shop.csv", rows_read=4, rows_kept=3, rejected_by_reason={"bad": 1},
                       rejects_path=None)
-    report = _report(run, load, "shop-a")
+    report = run_report(run, load, "shop-a")
     assert report["project"] == "shop-a"
     fingerprint = data_fingerprint(transactions)
     assert report["data"] == {"transactions": "shop.csv", "fingerprint": fingerprint, "rows": 3, "members": 2,

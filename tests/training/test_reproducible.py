@@ -28,9 +28,11 @@ import pytest
 
 from features.simulate import simulate_transactions
 from features.snapshot import build_snapshot, data_fingerprint
+from models import catalog
+from models.matrix import predict_proba
 from training import provenance, registry
 from training.config import TrainConfig, read_config
-from training.fit import booster_params, predict_proba
+from training.fit import booster_params
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=2, num_boost_round=20, early_stopping_rounds=5,
@@ -40,11 +42,11 @@ TRAINED_TASKS = ("churn", "next_purchase", "upsell", "value")  # value_12m: 540 
 TRAIN = """
 import json, sys
 import pandas as pd
-from training import registry
+from models import catalog
 from training.config import TrainConfig
 from training.pipeline import train_tasks
 from training.tasks import all_tasks
-registry.configure_tracking()
+catalog.configure_tracking()
 run = train_tasks(pd.read_parquet(sys.argv[1]), TrainConfig.model_validate_json(sys.argv[2]), all_tasks(),
                   project="default")
 print(json.dumps({result.task: result.run_id for result in run.results}))
@@ -141,7 +143,7 @@ def test_same_data_config_and_seed_give_the_same_model(two_runs: TwoRuns, member
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TRAINED_TASKS)
 def test_same_data_config_and_seed_give_the_same_metrics(two_runs: TwoRuns, task: str) -> None:
-    first, second = (registry.run_metrics(run_id) for run_id in each_run(two_runs, task))
+    first, second = (catalog.run_metrics(run_id) for run_id in each_run(two_runs, task))
     assert first == second
     assert any(name.startswith("oot_model_") for name in first) and any(name.startswith("train_model_") for name in first)
 

@@ -17,16 +17,9 @@ from sklearn.metrics import roc_auc_score
 from features import contract
 from features.labels import build_labels
 from features.snapshot import build_snapshot
+from models.baselines import CATEGORIES_COLUMN, CHURN_COLUMN, MEDIAN_COLUMN, UPSELL_COLUMN, VALUE_COLUMN
 from training.config import TrainConfig
-from training.serving_baselines import (
-    CATEGORIES_COLUMN,
-    CHURN_COLUMN,
-    MEDIAN_COLUMN,
-    UPSELL_COLUMN,
-    VALUE_COLUMN,
-    serving_baselines,
-    with_serving_baselines,
-)
+from training.serving_baselines import serving_baselines, with_serving_baselines
 from training.upsell import spend_up
 
 AS_OF = date(2024, 1, 1)  # 365 days into the 540 simulated: 175 days of future to check against

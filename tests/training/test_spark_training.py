@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 
 from features.project import DEFAULT_PROJECT
-from training.calibration import read_calibration
+from models.calibration import read_calibration
+from models.matrix import predict_proba
 from training.churn import Churn
 from training.config import TrainConfig
 from training.evaluate import binary_metrics
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
-from training.fit import predict_proba
 from training.spark_training import (
     SparkChurn,
     SparkFit,
@@ -102,11 +102,11 @@ def test_spark_churn_is_registered_served_and_as_good_as_a_local_fit(
     """
     from mlflow import MlflowClient
 
-    from training import registry
+    from models import catalog
     from training.pipeline import train_tasks
 
     (result,) = train_tasks(synthetic[0], CONFIG, [SparkChurn(spark, num_workers=2)], project=DEFAULT_PROJECT).results
-    champion = registry.load_booster("churn", registry.CHALLENGER, project=DEFAULT_PROJECT)  # this run's version
+    champion = catalog.load_booster("churn", catalog.CHALLENGER, project=DEFAULT_PROJECT)  # this run's version
     assert champion is not None, result.decision.reason
     assert result.decision.interval is not None
     assert result.decision.promote == (result.decision.interval.low > 0), result.decision.reason
@@ -132,13 +132,13 @@ def test_spark_value_is_logged_like_a_local_fit_and_as_good(
     """
     from mlflow import MlflowClient
 
-    from training import registry
+    from models import catalog
     from training.pipeline import train_tasks
     from training.value import Value, spend_target
     from training.value_metrics import value_metrics
 
     (result,) = train_tasks(synthetic[0], CONFIG, [SparkValue(spark, num_workers=2)], project=DEFAULT_PROJECT).results
-    booster = registry.load_booster("value", registry.CHALLENGER, project=DEFAULT_PROJECT)  # this run's version, promoted or not
+    booster = catalog.load_booster("value", catalog.CHALLENGER, project=DEFAULT_PROJECT)  # this run's version, promoted or not
     assert booster.feature_names == data.feature_names
     actual = spend_target(data.evaluation)
     spark_gini = value_metrics(actual, predict_proba(booster, data.evaluation))["normalized_gini"]

@@ -17,15 +17,8 @@ import pytest
 import xgboost as xgb
 from scipy import stats
 
-from training.survival import (
-    aft_bounds,
-    concordance_index,
-    event_probability_within,
-    median_days,
-    reliability_curve,
-    reliability_figure,
-    survival_metrics,
-)
+from models.timing import event_probability_within, median_days
+from training.survival import aft_bounds, concordance_index, reliability_curve, reliability_figure, survival_metrics
 
 SCIPY_NOISE = {"normal": stats.norm, "logistic": stats.logistic, "extreme": stats.gumbel_l}
 

@@ -21,15 +21,17 @@ from mlflow import MlflowClient
 
 from features.project import DEFAULT_PROJECT
 from features.snapshot import build_snapshot
+from models import catalog
+from models.offers import booster_categories
+from models.tasks import TASK_NAMES
+from models.timing import predict_timing
 from serving.scoring import OUTPUT_COLUMNS, score_frame
 from tests.conftest import Stores, _isolated_stores
-from training import registry
 from training.config import TrainConfig
-from training.next_purchase import predict_timing
 from training.pipeline import TrainingRun, train_tasks
 from training.report_page import render_report_page
-from training.tasks import TASK_NAMES, all_tasks
-from training.upsell import Upsell, booster_categories
+from training.tasks import all_tasks
+from training.upsell import Upsell
 
 pytestmark = pytest.mark.integration
 CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=4)
@@ -49,7 +51,7 @@ PROGRESS: list[str] = []  # the module run's progress messages
 def run(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> Iterator[tuple[TrainingRun, Stores]]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         stores = _isolated_stores(tmp_path_factory.mktemp("tasks"), monkeypatch)
-        registry.configure_tracking()
+        catalog.configure_tracking()
         page = lambda run, figures: render_report_page(run.report(), figures)  # noqa: E731
         yield train_tasks(synthetic[0], CONFIG, all_tasks(), progress=PROGRESS.append, page=page, project=DEFAULT_PROJECT), stores
 
@@ -57,7 +59,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame,
 @pytest.fixture
 def in_run(run: tuple[TrainingRun, Stores], monkeypatch: pytest.MonkeyPatch) -> TrainingRun:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", run[1].tracking_uri)
-    registry.configure_tracking()
+    catalog.configure_tracking()
     return run[0]
 
 
@@ -65,7 +67,7 @@ def test_every_task_is_trained_and_registered_under_its_own_name(in_run: Trainin
     assert [r.task for r in in_run.results] == list(TRAINED)
     client = MlflowClient()
     for result in in_run.results:
-        name = registry.model_name(result.task, project=DEFAULT_PROJECT)
+        name = catalog.model_name(result.task, project=DEFAULT_PROJECT)
         assert client.get_model_version(name, result.version).run_id == result.run_id
         run = client.get_run(result.run_id)
         assert client.get_experiment(run.info.experiment_id).name == name
@@ -129,7 +131,7 @@ def test_the_gate_promotes_exactly_the_models_that_beat_every_baseline_beyond_no
 
 def test_upsell_ranks_categories_and_knows_them(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     (result,) = [r for r in in_run.results if r.task == "upsell"]
-    booster = registry.load_booster("upsell", registry.CHALLENGER, project=DEFAULT_PROJECT)
+    booster = catalog.load_booster("upsell", catalog.CHALLENGER, project=DEFAULT_PROJECT)
     assert set(booster_categories(booster)) <= set(synthetic[0]["category"].unique())
     for scorer in ("model", "popular_new_categories", "co_purchase"):
         assert 0.0 <= result.out_of_time[scorer]["hit_rate_at_3"] <= 1.0
@@ -138,7 +140,7 @@ def test_upsell_ranks_categories_and_knows_them(in_run: TrainingRun, synthetic: 
 
 
 def test_next_purchase_probabilities_grow_with_the_window(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    booster = registry.load_booster("next_purchase", registry.CHALLENGER, project=DEFAULT_PROJECT)
+    booster = catalog.load_booster("next_purchase", catalog.CHALLENGER, project=DEFAULT_PROJECT)
     inputs = build_snapshot(synthetic[0], date(2024, 3, 1)).model_inputs()
     timing = predict_timing(booster, inputs)
     assert (timing["p_within_7d"] <= timing["p_within_30d"]).all()
@@ -150,7 +152,7 @@ def test_next_purchase_probabilities_grow_with_the_window(in_run: TrainingRun, s
 
 
 def test_score_frame_fills_every_output_column(in_run: TrainingRun, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    models = {task: registry.load_booster(task, registry.CHALLENGER, project=DEFAULT_PROJECT) for task in TRAINED}
+    models = {task: catalog.load_booster(task, catalog.CHALLENGER, project=DEFAULT_PROJECT) for task in TRAINED}
     snapshot = build_snapshot(synthetic[0], date(2024, 3, 1))
     scores = score_frame(models, snapshot.model_inputs(), snapshot.profile, snapshot.as_of)
     assert list(scores.columns) == list(OUTPUT_COLUMNS)
@@ -169,5 +171,5 @@ def test_without_categories_upsell_is_spend_up(stores: Stores, synthetic: tuple[
     run = train_tasks(synthetic[0].drop(columns="category"), CONFIG, [Upsell()], project=DEFAULT_PROJECT)
     (result,) = run.results
     assert set(result.out_of_time) == {"model", "rfm_rule", "spend_trend"}
-    booster = registry.load_booster("upsell", registry.CHALLENGER, project=DEFAULT_PROJECT)
+    booster = catalog.load_booster("upsell", catalog.CHALLENGER, project=DEFAULT_PROJECT)
     assert booster.attr("upsell_target") == "spend_up" and booster_categories(booster) == []

@@ -23,12 +23,12 @@ from sklearn.metrics import roc_auc_score
 from features.project import DEFAULT_PROJECT
 from features.simulate import simulate_transactions
 from features.snapshot import build_snapshot
+from models import catalog
+from models.matrix import predict_proba
 from serving.scoring import score_frame
 from tests.conftest import _isolated_stores
-from training import registry
 from training.config import TrainConfig
 from training.examples import build_examples
-from training.fit import predict_proba
 from training.pipeline import TrainingRun, TrainResult, train_tasks
 from training.value import Value12m
 
@@ -55,7 +55,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     messages: list[str] = []
     with pytest.MonkeyPatch.context() as monkeypatch:
         stores = _isolated_stores(tmp_path_factory.mktemp("value_12m"), monkeypatch)
-        registry.configure_tracking()
+        catalog.configure_tracking()
         run = train_tasks(transactions, CONFIG, [Value12m()], progress=messages.append, project=DEFAULT_PROJECT)
         yield Trained(run, run.results[0], messages, transactions, truth, stores.tracking_uri)
 
@@ -63,7 +63,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
 @pytest.fixture
 def in_store(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> Trained:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
-    registry.configure_tracking()
+    catalog.configure_tracking()
     return trained
 
 
@@ -88,7 +88,7 @@ def test_plans_its_own_year_long_cut_offs_and_builds_only_those_examples(in_stor
 
 def test_is_its_own_experiment_and_registered_model_with_the_year_logged(in_store: Trained) -> None:
     result, client = in_store.result, MlflowClient()
-    assert registry.model_name("value_12m", project=DEFAULT_PROJECT) == "default.memberscore-value-12m"
+    assert catalog.model_name("value_12m", project=DEFAULT_PROJECT) == "default.memberscore-value-12m"
     assert client.get_model_version("default.memberscore-value-12m", result.version).run_id == result.run_id
     run = client.get_run(result.run_id)
     assert client.get_experiment(run.info.experiment_id).name == "default.memberscore-value-12m"
@@ -132,13 +132,13 @@ def test_model_ranks_the_planted_survivors_first(in_store: Trained) -> None:
     cutoff = in_store.result.plan.evaluation
     rows = build_examples(in_store.transactions, [cutoff], 365)
     alive = (in_store.truth.set_index("member_id")["alive_until"].loc[rows["member_id"]] >= cutoff).to_numpy()
-    booster = registry.load_booster("value_12m", registry.CHALLENGER, project=DEFAULT_PROJECT)
+    booster = catalog.load_booster("value_12m", catalog.CHALLENGER, project=DEFAULT_PROJECT)
     assert 0.2 < alive.mean() < 0.8
     assert roc_auc_score(alive, predict_proba(booster, rows)) > 0.8
 
 
 def test_serving_takes_clv_12m_from_the_model_else_from_bgnbd(in_store: Trained) -> None:
-    booster = registry.load_booster("value_12m", registry.CHALLENGER, project=DEFAULT_PROJECT)
+    booster = catalog.load_booster("value_12m", catalog.CHALLENGER, project=DEFAULT_PROJECT)
     snapshot = build_snapshot(in_store.transactions, in_store.transactions["ts"].max().date() + timedelta(days=1))
     inputs = snapshot.model_inputs()
     with_model = score_frame({"value_12m": booster}, inputs, snapshot.profile, snapshot.as_of)

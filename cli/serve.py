@@ -1,4 +1,4 @@
-"""``memberscore serve``, ``keys`` and ``build``: running and packaging the HTTP service."""
+"""``memberscore serve``, ``keys create`` and ``build``: running and packaging the HTTP service."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from typing import Annotated
 
 import typer
 
+from cli.options import NotReady, ProjectOption, one_line_errors
 from features.project import DEFAULT_PROJECT, PROJECT_ENV
-from serving.cli_common import NotReady, ProjectOption, one_line_errors
+
+SERVICE = "serving.service:MemberScoring"
+
 
 @one_line_errors
 def serve(
@@ -20,11 +23,11 @@ def serve(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Serve one project's champion models and newest snapshot over HTTP (BentoML), API keys required."""
+    from models import catalog
     from serving import auth
     from serving.artefacts import import_champions
-    from training import registry
 
-    registry.configure_tracking()
+    catalog.configure_tracking()
     if insecure_no_auth:
         os.environ[auth.INSECURE_ENV] = "1"
     ring = auth.key_ring_from_env()
@@ -34,16 +37,13 @@ def serve(
     mode = f"{len(ring.hashes)} API key(s), header X-API-Key" if ring.hashes else "NO AUTHENTICATION (--insecure-no-auth)"
     imported = import_champions(project=project)
     if "churn" not in imported:
-        typer.echo(f"warning: no champion for {registry.model_name('churn', project=project)} yet: /readyz says 503 "
+        typer.echo(f"warning: no champion for {catalog.model_name('churn', project=project)} yet: /readyz says 503 "
                    f"until `memberscore train --project {project}` promotes one", err=True)
     os.environ[PROJECT_ENV] = project  # the service reads its project where it reads its other settings
     typer.echo(f"serving project {project} on http://{host}:{port} ({mode}); marketers' page at /ui, "
                "API at /docs.json", err=True)
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:MemberScoring", "--host", host, "--port", str(port)]
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
     os.execv(sys.executable, command)
-
-
-keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
 
 
 @one_line_errors
@@ -70,10 +70,10 @@ def build(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Build a Bento serving the project's current champions (then: bentoml containerize <tag>)."""
+    from models import catalog
     from serving.bento import build_bento
-    from training import registry
 
-    registry.configure_tracking()
+    catalog.configure_tracking()
     bento = build_bento(bentofile, project)
     models = ", ".join(str(model.tag) for model in bento.info.models)
     typer.echo(f"built {bento.tag} with {models}; containerize with `bentoml containerize {bento.tag}`")

@@ -1,15 +1,34 @@
-"""``memberscore targets``: a campaign's ranked target list as CSV or JSON."""
+"""Lists of members: ``score`` (every member, every output) and ``targets`` (a campaign's ranked list)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
+from cli.data import load_for_command, serving_snapshot
+from cli.options import (
+    ConfigOption,
+    MappingOption,
+    NotReady,
+    Progress,
+    ProjectOption,
+    RejectsOption,
+    TransactionsOption,
+    one_line_errors,
+    parse_date,
+)
 from features.project import DEFAULT_PROJECT
-from serving.cli_common import NotReady, ProjectOption, champion_boosters, one_line_errors
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+    from serving.schemas import TargetsRequest
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 LabelsOption = Annotated[list[str] | None, typer.Option(help="keep only these (repeat the option for several)")]
 # request fields as the targets command spells them, for one-line errors
@@ -17,6 +36,48 @@ TARGET_OPTIONS = {"campaign": "--campaign", "limit": "--limit", "explain": "--ex
                   "filters.segments": "--segment", "filters.tiers": "--tier", "filters.abc_classes": "--abc",
                   "filters.lifecycle_stages": "--stage", "filters.min_value": "--min-value",
                   "filters.exclude_member_ids": "--exclude"}
+
+
+@one_line_errors
+def score(
+    transactions: TransactionsOption,
+    as_of: Annotated[str, typer.Option(help="YYYY-MM-DD: only rows before this date are used")],
+    out: Annotated[Path, typer.Option(help="output file, .csv or .parquet")],
+    mapping: MappingOption = None,
+    rejects: RejectsOption = None,
+    config: ConfigOption = None,
+    horizon_days: Annotated[int | None, typer.Option(help="H of the baselines fitted here (default: the config's, else 90)")] = None,
+    project: ProjectOption = DEFAULT_PROJECT,
+) -> None:
+    """Score every member with a purchase before --as-of with every champion model of the project.
+
+    A task without a champion is scored by its baseline (BG/NBD for timing and value; the best of
+    the RFM rule, recency over gap and BG/NBD for churn; popular new categories or the RFM rule for
+    upsell), as the service does; BG/NBD is the last resort. The ``served_by`` column says which.
+    Fails with one line when not even BG/NBD can be fitted and no champion serves.
+    """
+    from features.spreadsheet import write_csv_safely
+    from models import catalog
+    from serving.scoring import OUTPUT_COLUMNS, score_frame
+    from serving.sources import require_served, served_by, summary, task_sources
+    from training.config import read_config
+
+    if out.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"--out {out}: expected a .csv or .parquet file")
+    cutoff = parse_date(as_of)
+    progress = Progress()
+    models = champion_boosters(project)
+    versions = {task: catalog.alias_version(task, catalog.CHAMPION, project=project) or "?" for task in models}
+    frame, _ = load_for_command(transactions, mapping, rejects, progress)
+    train_config = read_config(config, horizon_days=horizon_days)
+    built = serving_snapshot(frame, cutoff, train_config)
+    scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
+    require_served(scores, cutoff, train_config.horizon_days)
+    sources = task_sources(versions, built.profile)
+    scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv_safely(scores, out) if out.suffix == ".csv" else scores.to_parquet(out, index=False)
+    typer.echo(f"scored {len(scores):,} members as of {cutoff}: {summary(sources, scores)} -> {out}")
 
 
 @one_line_errors
@@ -44,10 +105,10 @@ def targets(
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out {out}: expected a .csv or .json file")
     key = pseudonym_key() if pseudonymise else None  # before any work: no key, no list
-    filters = {"segments": segment, "tiers": tier, "abc_classes": abc, "lifecycle_stages": stage, "min_value": min_value,
-               "exclude_member_ids": _member_ids(exclude) if exclude else []}
-    request = _with_option_names(_targets_request, {"campaign": campaign, "limit": limit, "filters": filters,
-                                                    "explain": explain})
+    filters: dict[str, object] = {
+        "segments": segment, "tiers": tier, "abc_classes": abc, "lifecycle_stages": stage, "min_value": min_value,
+        "exclude_member_ids": _member_ids(exclude) if exclude else []}
+    request = _with_option_names(_targets_request, campaign, limit, filters, explain)
     models = champion_boosters(project)
     directory = project_snapshot_dir(default_snapshot_dir(), project)
     path = latest_snapshot_path(directory)
@@ -62,6 +123,16 @@ def targets(
                f"(snapshot as of {response.snapshot_as_of}) -> {out}")
 
 
+def champion_boosters(project: str) -> dict[str, xgb.Booster]:
+    """Every task's champion booster of ``project`` from the MLflow registry (tasks without one are left out)."""
+    from models import catalog
+    from models.tasks import TASK_NAMES
+
+    catalog.configure_tracking()
+    boosters = {task: catalog.load_booster(task, project=project) for task in TASK_NAMES}
+    return {task: booster for task, booster in boosters.items() if booster is not None}
+
+
 def _member_ids(path: Path) -> list[str]:
     """One id per line; blank lines and surrounding spaces are ignored."""
     if not path.is_file():
@@ -69,25 +140,26 @@ def _member_ids(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _targets_request(fields: dict[str, Any]) -> Any:
+def _targets_request(campaign: str, limit: int, filters: dict[str, object], explain: int) -> TargetsRequest:
     """The request (known campaign first), with pydantic's first complaint as one ValueError naming the field."""
     from pydantic import ValidationError
 
     from serving.schemas import TargetsRequest
     from serving.targets import campaign_named
 
-    campaign_named(fields["campaign"])
+    campaign_named(campaign)
     try:
-        return TargetsRequest.model_validate(fields)
+        return TargetsRequest.model_validate({"campaign": campaign, "limit": limit, "filters": filters,
+                                              "explain": explain})
     except ValidationError as error:
         first = error.errors()[0]
         raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
-def _with_option_names(call: Callable[..., Any], *args: Any) -> Any:
+def _with_option_names(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """``call(*args)``, with a request field that starts an error message renamed to its option."""
     try:
-        return call(*args)
+        return call(*args, **kwargs)
     except ValueError as error:
         field, _, rest = str(error).partition(":")
         if field in TARGET_OPTIONS:

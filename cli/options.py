@@ -1,19 +1,20 @@
-"""What every ``memberscore`` command shares: options, one-line errors, progress, loading, champions."""
+"""What every ``memberscore`` command shares: its options, one-line errors and progress lines."""
 
 from __future__ import annotations
 
 import functools
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
 from features.project import PROJECT_ENV, check_project
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 TransactionsOption = Annotated[Path, typer.Option("--transactions", help="CSV or Parquet transactions")]
 MappingOption = Annotated[Path | None, typer.Option("--mapping", help="YAML column mapping onto the contract")]
@@ -39,18 +40,18 @@ class NotReady(Exception):
     """A step the command needs has not happened yet (e.g. no champion model)."""
 
 
-def one_line_errors(command: F) -> F:
+def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn expected failures into one line on stderr and exit code 2, never a traceback."""
 
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except (ValueError, FileNotFoundError, NotReady) as error:
             typer.echo(f"error: {error}".splitlines()[0], err=True)
             raise typer.Exit(code=2) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 class Progress:
@@ -63,37 +64,8 @@ class Progress:
         typer.echo(f"[{time.perf_counter() - self.started:6.1f}s] {message}", err=True)
 
 
-def load_for_command(transactions: Path, mapping: Path | None, rejects: Path | None, progress: Progress) -> tuple[Any, Any]:
-    from features.contract import read_mapping
-    from features.load import load_transactions
-
-    progress(f"loading {transactions}")
-    frame, report = load_transactions(transactions, read_mapping(mapping), rejects_path=rejects)
-    progress(report.summary() + (f"; rejected rows in {report.rejects_path}" if report.rejects_path else ""))
-    if frame.empty:
-        raise ValueError(f"{transactions}: no usable rows ({report.summary()})")
-    return frame, report
-
-
-def end_of_data(frame: Any) -> date:
-    """The day after the last transaction: a snapshot as of it sees every row."""
-    from features import contract
-
-    return frame[contract.TS].max().date() + timedelta(days=1)
-
-
 def parse_date(text: str, option: str = "--as-of") -> date:
     try:
         return datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise ValueError(f"{option} {text!r}: expected a date as YYYY-MM-DD") from None
-
-
-def champion_boosters(project: str) -> dict[str, Any]:
-    """Every task's champion booster of ``project`` from the MLflow registry (tasks without one are left out)."""
-    from training import registry
-    from training.tasks import TASK_NAMES
-
-    registry.configure_tracking()
-    boosters = {task: registry.load_booster(task, project=project) for task in TASK_NAMES}
-    return {task: booster for task, booster in boosters.items() if booster is not None}

@@ -1,0 +1,173 @@
+"""Commands on the data itself: ``validate`` a file, ``simulate`` one, write a ``snapshot``.
+
+Also what ``train`` and ``score`` share with them: loading transactions for a command and building
+the serving snapshot (features as of a date, with the baselines that serve where a task has no
+champion).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cli.options import (
+    ConfigOption,
+    MappingOption,
+    Progress,
+    ProjectOption,
+    RejectsOption,
+    TransactionsOption,
+    one_line_errors,
+    parse_date,
+)
+from features.project import DEFAULT_PROJECT
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.load_report import LoadReport
+    from features.snapshot import Snapshot
+    from training.config import TrainConfig
+
+
+@one_line_errors
+def validate(transactions: TransactionsOption, mapping: MappingOption = None, rejects: RejectsOption = None,
+             project: ProjectOption = DEFAULT_PROJECT) -> None:
+    """Load and check a transactions file without training; print the load report as JSON.
+
+    Exit 0 when some rows are usable; exit 2 with one line when none are or the file cannot be read.
+    ``--project`` is accepted (and checked) so a script can pass it to every command; nothing is stored.
+    """
+    _, load_report = load_for_command(transactions, mapping, rejects, Progress())
+    typer.echo(json.dumps(load_report.to_dict(), indent=2))
+
+
+@one_line_errors
+def simulate(
+    members: Annotated[int, typer.Option(help="members to simulate (>= 1)")],
+    out: Annotated[Path, typer.Option(help="output file, .csv or .parquet; the planted truth goes beside it")],
+    seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same file")] = 0,
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2023-01-01",
+    days: Annotated[int, typer.Option(help="days of history (>= 1)")] = 730,
+) -> None:
+    """Write synthetic transactions with known behaviour (BG/NBD, Gamma-Gamma, affinities, returns, seasons)."""
+    from features.retail_simulation import simulate_retail, write_simulation
+
+    if members < 1:
+        raise ValueError(f"--members {members}: must be at least 1")
+    if days < 1:
+        raise ValueError(f"--days {days}: must be at least 1")
+    if out.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"--out {out}: expected a .csv or .parquet file")
+    first_day = parse_date(start, option="--start")
+    started = time.perf_counter()
+    transactions, truth = simulate_retail(members, first_day, days, seed)
+    truth_file = write_simulation(transactions, truth, out)
+    returns = int((transactions["amount"] < 0).sum())
+    typer.echo(f"simulated {members:,} members, {len(transactions):,} lines ({returns:,} returns) from {first_day} "
+               f"over {days} days in {time.perf_counter() - started:.1f} s -> {out} (truth: {truth_file})")
+
+
+@one_line_errors
+def snapshot(
+    transactions: TransactionsOption,
+    mapping: MappingOption = None,
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the day after the last row)")] = None,
+    rejects: RejectsOption = None,
+    config: ConfigOption = None,
+    project: ProjectOption = DEFAULT_PROJECT,
+    allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help="mark a snapshot with far fewer members than "
+                                               "the one served as intended, so a running service takes it")] = False,
+) -> None:
+    """Write every member's features as of a date into the project's snapshot store (no retraining).
+
+    Tiers keep the downgrade grace: the newest older snapshot in the store gives last period's tiers.
+    The churn and upsell baselines (served where a task has no champion) are refitted on the
+    snapshot's latest complete H-day window. A running service holds its snapshot against one with
+    fewer than half its members (``MEMBERSCORE_MIN_SNAPSHOT_RATIO``) unless ``--allow-shrink``.
+    """
+    from training.config import read_config
+
+    progress = Progress()
+    frame, _ = load_for_command(transactions, mapping, rejects, progress)
+    cutoff = parse_date(as_of) if as_of else end_of_data(frame)
+    built, path = store_snapshot(frame, cutoff, read_config(config), project, allow_shrink)
+    held = held_by_a_service(path)
+    if held:
+        typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
+    typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}"
+               + (" (marked as an intended shrink)" if allow_shrink else ""))
+
+
+def load_for_command(transactions: Path, mapping: Path | None, rejects: Path | None,
+                     progress: Progress) -> tuple[pd.DataFrame, LoadReport]:
+    """The usable rows of ``transactions`` and the load report; no usable row is an error."""
+    from features.contract import read_mapping
+    from features.load import load_transactions
+
+    progress(f"loading {transactions}")
+    frame, report = load_transactions(transactions, read_mapping(mapping), rejects_path=rejects)
+    progress(report.summary() + (f"; rejected rows in {report.rejects_path}" if report.rejects_path else ""))
+    if frame.empty:
+        raise ValueError(f"{transactions}: no usable rows ({report.summary()})")
+    return frame, report
+
+
+def end_of_data(frame: pd.DataFrame) -> date:
+    """The day after the last transaction: a snapshot as of it sees every row."""
+    from features import contract
+
+    last_day: date = frame[contract.TS].max().date()
+    return last_day + timedelta(days=1)
+
+
+def held_by_a_service(path: Path) -> str | None:
+    """Why a service would hold this snapshot back (far fewer members than the one before it), or None.
+
+    Said when the snapshot is written, so a partial file is noticed before anyone asks the service.
+    """
+    import os
+
+    from features.store import previous_snapshot_path, snapshot_facts
+    from serving.live import DEFAULT_MIN_SNAPSHOT_RATIO, MIN_SNAPSHOT_RATIO_ENV, parse_min_snapshot_ratio, shrink_problem
+
+    facts = snapshot_facts(path)
+    older = previous_snapshot_path(path.parent, facts.as_of)
+    if older is None:
+        return None
+    ratio = parse_min_snapshot_ratio(os.environ.get(MIN_SNAPSHOT_RATIO_ENV, str(DEFAULT_MIN_SNAPSHOT_RATIO)))
+    return shrink_problem(facts, older, snapshot_facts(older).members, ratio)
+
+
+def store_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, project: str, allow_shrink: bool = False,
+                   champions: Collection[str] | None = None) -> tuple[Snapshot, Path]:
+    """Build the serving snapshot as of ``as_of``, with its baselines, and write it to the project's store.
+
+    The newest stored snapshot older than ``as_of`` supplies last period's tiers, so a member
+    keeps a higher tier while their spend stays within the grace (segment_rules.yaml, tiers).
+    With ``champions`` (the tasks that have one), a snapshot that could not serve churn, next
+    purchase or value (no champion, no baseline, no BG/NBD) is refused before it is written.
+    """
+    from features.store import default_snapshot_dir, previous_tiers, project_snapshot_dir, write_snapshot
+    from serving.sources import baseline_outputs, require_served
+
+    directory = project_snapshot_dir(default_snapshot_dir(), project)
+    built = serving_snapshot(frame, as_of, config, previous_tiers(directory, as_of))
+    if champions is not None:
+        require_served(built.profile, as_of, config.horizon_days, baseline_outputs(champions))
+    return built, write_snapshot(built, directory, allow_shrink)
+
+
+def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig,
+                     tiers: pd.Series | None = None) -> Snapshot:
+    """The snapshot as of ``as_of`` with the churn and upsell baselines it serves when a task has no champion."""
+    from features.snapshot import build_snapshot
+    from training.serving_baselines import with_serving_baselines
+
+    return with_serving_baselines(frame, build_snapshot(frame, as_of, previous_tiers=tiers), config)

@@ -1,0 +1,28 @@
+"""The ``memberscore`` Typer app: every command, registered from the module of what it does."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.data import simulate, snapshot, validate
+from cli.lists import score, targets
+from cli.serve import build, create_key, serve
+from cli.train import train
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Value loyalty members from their purchases.")
+keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
+
+app.command()(train)
+app.command()(snapshot)
+app.command()(score)
+app.command()(simulate)
+app.command()(validate)
+app.command()(serve)
+app.command()(build)
+app.command()(targets)
+app.add_typer(keys, name="keys")
+keys.command("create")(create_key)
+
+
+if __name__ == "__main__":
+    app()
