@@ -28,6 +28,7 @@ from serving.cli_common import (
     one_line_errors,
     parse_date,
 )
+from serving.cli_models import register_model_commands
 from serving.cli_service import build, create_key, keys, serve
 from serving.cli_targets import targets
 
@@ -45,46 +46,106 @@ def train(
     rejects: RejectsOption = None,
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
     project: ProjectOption = DEFAULT_PROJECT,
+    wait: Annotated[float, typer.Option(help="seconds to wait for another run on the project to finish (default: refuse)")] = 0.0,
 ) -> None:
-    """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners."""
+    """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners.
+
+    All or nothing: the winners' champion aliases, the snapshot and the BentoML import change
+    together at the end; any failure before leaves the previous champions and snapshot serving.
+    One run at a time per project (a lock beside its snapshot directory).
+    """
     from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
     from serving.artefacts import import_champions
     from training import registry
-    from training.config import read_config
-    from training.pipeline import train_tasks
-    from training.report_page import render_report_page
-    from training.spark_training import tasks_for_engine
-    from training.tasks import TASK_NAMES, all_tasks
+    from training.commit import lock_path, run_lock
 
     progress = Progress()
     registry.configure_tracking()
-    champion = registry.alias_version("churn", registry.CHAMPION, project=project)
-    if skip_if_champion and champion and latest_snapshot_path(project_snapshot_dir(default_snapshot_dir(), project)):
-        import_champions(project=project)
-        typer.echo(f"champion {registry.model_name('churn', project=project)} v{champion} exists; training skipped")
-        return
+    directory = project_snapshot_dir(default_snapshot_dir(), project)
+    with run_lock(lock_path(directory), wait):
+        champion = registry.alias_version("churn", registry.CHAMPION, project=project)
+        if skip_if_champion and champion and latest_snapshot_path(directory):
+            import_champions(project=project)
+            typer.echo(f"champion {registry.model_name('churn', project=project)} v{champion} exists; training skipped")
+            return
+        run, built, frame, load_report, pages = _train_uncommitted(transactions, mapping, rejects, config, horizon_days,
+                                                                   report, project, progress)
+        _commit_run(run, built, directory, project, progress)
+    if report is not None:
+        report.write_text(json.dumps(_report(run, load_report, project), indent=2))
+        if pages:
+            report.with_suffix(".html").write_text(pages[-1], encoding="utf-8")
+    typer.echo(_train_summary(run, built.profile))
+
+
+class TrainingFailed(ValueError):
+    """A run failed before its commit step: nothing it trained serves (one line, exit 2)."""
+
+
+def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
+                       horizon_days: int | None, report: Path | None, project: str,
+                       progress: Progress) -> tuple[Any, Any, Any, Any, list[str]]:
+    """Check what can be checked, fit and log every task, build the snapshot: everything but the commit.
+
+    The input contract, the config, the report's directory and the plan are checked before any
+    fitting; a failure after them is reported as ``TrainingFailed`` naming what failed.
+    """
+    from features.store import default_snapshot_dir, previous_tiers, project_snapshot_dir
+    from serving.sources import baseline_outputs, require_served
+    from training.commit import promoted_tasks
+    from training.config import read_config
+    from training.pipeline import TaskDatasets, train_tasks
+    from training.report_page import render_report_page
+    from training.spark_training import tasks_for_engine
+    from training.tasks import all_tasks
+
     train_config = read_config(config, horizon_days=horizon_days)
     frame, load_report = load_for_command(transactions, mapping, rejects, progress)
+    if report is not None and not report.parent.is_dir():
+        raise ValueError(f"--report {report}: directory {report.parent} does not exist")
+    TaskDatasets(frame, train_config, progress).run_plan()  # the user's plan values must fit the span
     pages: list[str] = []
 
     def page(run: Any, figures: dict[str, Any]) -> str:
         pages.append(render_report_page(_report(run, load_report, project), figures))
         return pages[-1]
 
-    run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page,
-                      project=project)
-    champions = {task for task in TASK_NAMES if registry.alias_version(task, registry.CHAMPION, project=project)}
-    built, snapshot_path = _store_snapshot(frame, end_of_data(frame), train_config, project, champions=champions)
-    progress(f"snapshot written to {snapshot_path}")
-    if held := _held_by_a_service(snapshot_path):
+    step = "training"
+    try:
+        run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page,
+                          project=project, commit=False)
+        step = "building the snapshot"
+        as_of = end_of_data(frame)
+        directory = project_snapshot_dir(default_snapshot_dir(), project)
+        built = _serving_snapshot(frame, as_of, train_config, previous_tiers(directory, as_of))
+        require_served(built.profile, as_of, train_config.horizon_days,
+                       baseline_outputs(promoted_tasks(run, project=project)))
+    except Exception as error:  # noqa: BLE001 - any failure before the commit leaves everything as it was
+        raise TrainingFailed(f"{step} failed, nothing committed (the previous champions and snapshot keep serving): "
+                             f"{type(error).__name__}: {error}") from error
+    return run, built, frame, load_report, pages
+
+
+def _commit_run(run: Any, built: Any, directory: Path, project: str, progress: Progress) -> None:
+    """The commit step: cache the winners in the BentoML store, then move every winner's champion alias
+    and write the snapshot as one (the aliases go back should the write fail)."""
+    from features.store import write_snapshot
+    from serving.artefacts import import_version
+    from training.commit import commit_champions
+
+    written: list[Path] = []
+    try:
+        for result in run.results:
+            if result.decision.promote:
+                model = import_version(result.task, result.version, project=project)
+                progress(f"{result.task}: v{result.version} in the BentoML store as {model.tag}")
+        commit_champions(run, project=project, then=lambda: written.append(write_snapshot(built, directory)))
+    except Exception as error:  # noqa: BLE001 - say in one line what failed; the aliases are already restored
+        raise TrainingFailed(f"commit failed, nothing committed (the previous champions and snapshot keep serving): "
+                             f"{type(error).__name__}: {error}") from error
+    progress(f"champions moved; snapshot written to {written[0]}")
+    if held := _held_by_a_service(written[0]):
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
-    for task, model in import_champions(project=project).items():
-        progress(f"{task}: champion in the BentoML store as {model.tag}")
-    if report is not None:
-        report.write_text(json.dumps(_report(run, load_report, project), indent=2))
-        if pages:
-            report.with_suffix(".html").write_text(pages[-1], encoding="utf-8")
-    typer.echo(_train_summary(run, built.profile))
 
 
 def _report(run: Any, load_report: Any, project: str) -> dict[str, Any]:
@@ -286,6 +347,7 @@ app.command()(build)
 app.command()(targets)
 app.add_typer(keys, name="keys")
 keys.command("create")(create_key)
+register_model_commands(app)
 
 
 if __name__ == "__main__":
