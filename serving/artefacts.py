@@ -152,8 +152,8 @@ def load_model(task: str, *, project: str) -> ServingModel:
         booster=_booster(stored),
         mlflow_version=stored.info.labels.get("mlflow_version", "unknown"),
         run_id=stored.info.labels.get("run_id", "unknown"),
-        metrics=json.loads(stored.info.metadata.get("metrics", "{}")),
-        training=json.loads(stored.info.metadata.get("training", "{}")),
+        metrics=json.loads(str(stored.info.metadata.get("metrics", "{}"))),
+        training=json.loads(str(stored.info.metadata.get("training", "{}"))),
         key=key or str(stored.tag),
     )
 

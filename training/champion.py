@@ -8,7 +8,7 @@ poll and loads the version from its BentoML cache (importing it there first when
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from training import registry
 
@@ -66,7 +66,7 @@ def promote_version(task: str, version: str, *, project: str, force: bool = Fals
         if not force:
             raise ValueError(f"{name} {refusal}; pass --force --reason TEXT to promote it anyway")
         note = f"forced: {reason}; gate said: {refusal}"
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         registry.note_on_version(task, version, FORCED_TAG, f"{stamp} {reason} (gate: {refusal})", project=project)
     previous = registry.move_champion(task, version, project=project)
     return Move(task, name, previous, version, note)

@@ -51,7 +51,7 @@ def log_tiny(features: list[str], seed: int) -> str:
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "serving.cli", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "serving.cli", *args], cwd=REPO, env=env, capture_output=True, check=False,
                           text=True, timeout=600)
 
 
