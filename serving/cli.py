@@ -68,8 +68,8 @@ def train(
             import_champions(project=project)
             typer.echo(f"champion {registry.model_name('churn', project=project)} v{champion} exists; training skipped")
             return
-        run, built, frame, load_report, pages = _train_uncommitted(transactions, mapping, rejects, config, horizon_days,
-                                                                   report, project, progress)
+        run, built, load_report, pages = _train_uncommitted(transactions, mapping, rejects, config, horizon_days,
+                                                            report, project, progress)
         _commit_run(run, built, directory, project, progress)
     if report is not None:
         report.write_text(json.dumps(_report(run, load_report, project), indent=2))
@@ -84,7 +84,7 @@ class TrainingFailed(ValueError):
 
 def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
                        horizon_days: int | None, report: Path | None, project: str,
-                       progress: Progress) -> tuple[Any, Any, Any, Any, list[str]]:
+                       progress: Progress) -> tuple[Any, Any, Any, list[str]]:
     """Check what can be checked, fit and log every task, build the snapshot: everything but the commit.
 
     The input contract, the config, the report's directory and the plan are checked before any
@@ -123,7 +123,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     except Exception as error:  # noqa: BLE001 - any failure before the commit leaves everything as it was
         raise TrainingFailed(f"{step} failed, nothing committed (the previous champions and snapshot keep serving): "
                              f"{type(error).__name__}: {error}") from error
-    return run, built, frame, load_report, pages
+    return run, built, load_report, pages
 
 
 def _commit_run(run: Any, built: Any, directory: Path, project: str, progress: Progress) -> None:
