@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
 from cli.lists import score, targets
 from cli.serve import build, create_key, serve
@@ -20,6 +21,8 @@ app.command()(validate)
 app.command()(serve)
 app.command()(build)
 app.command()(targets)
+app.command()(promote)
+app.command()(rollback)
 app.add_typer(keys, name="keys")
 keys.command("create")(create_key)
 

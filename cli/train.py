@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.data import end_of_data, held_by_a_service, load_for_command, store_snapshot
+from cli.data import end_of_data, held_by_a_service, load_for_command, serving_snapshot
 from cli.options import (
     ConfigOption,
     MappingOption,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from features.load_report import LoadReport
+    from features.snapshot import Snapshot
     from training.pipeline import TrainingRun
 
 
@@ -39,47 +41,115 @@ def train(
     rejects: RejectsOption = None,
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
     project: ProjectOption = DEFAULT_PROJECT,
+    wait: Annotated[float, typer.Option(help="seconds to wait for another run on the project to finish (default: refuse)")] = 0.0,
 ) -> None:
-    """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners."""
+    """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners.
+
+    All or nothing: the winners' champion aliases, the snapshot and the BentoML import change
+    together at the end; any failure before leaves the previous champions and snapshot serving.
+    One run at a time per project (a lock beside its snapshot directory).
+    """
     from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
     from models import catalog
-    from models.tasks import TASK_NAMES
     from serving.artefacts import import_champions
+    from training.commit import lock_path, run_lock
+
+    progress = Progress()
+    catalog.configure_tracking()
+    directory = project_snapshot_dir(default_snapshot_dir(), project)
+    with run_lock(lock_path(directory), wait):
+        champion = catalog.alias_version("churn", catalog.CHAMPION, project=project)
+        if skip_if_champion and champion and latest_snapshot_path(directory):
+            import_champions(project=project)
+            typer.echo(f"champion {catalog.model_name('churn', project=project)} v{champion} exists; training skipped")
+            return
+        uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project, progress)
+        _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, progress)
+    if report is not None:
+        report.write_text(json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2))
+        if uncommitted.pages:
+            report.with_suffix(".html").write_text(uncommitted.pages[-1], encoding="utf-8")
+    typer.echo(train_summary(uncommitted.run, uncommitted.snapshot.profile))
+
+
+class TrainingFailed(ValueError):
+    """A run failed before or during its commit step: nothing it trained serves (one line, exit 2)."""
+
+
+@dataclass(frozen=True)
+class Uncommitted:
+    """A finished run whose champions, snapshot and store import are not yet committed."""
+
+    run: TrainingRun
+    snapshot: Snapshot
+    load_report: LoadReport
+    pages: list[str]
+
+
+def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
+                       horizon_days: int | None, report: Path | None, project: str,
+                       progress: Progress) -> Uncommitted:
+    """Check what can be checked, fit and log every task, build the snapshot: everything but the commit.
+
+    The input contract, the config, the report's directory and the plan are checked before any
+    fitting; a failure after them is reported as ``TrainingFailed`` naming what failed.
+    """
+    from features.store import default_snapshot_dir, previous_tiers, project_snapshot_dir
+    from serving.sources import baseline_outputs, require_served
+    from training.commit import promoted_tasks
     from training.config import read_config
-    from training.pipeline import train_tasks
+    from training.pipeline import TaskDatasets, train_tasks
     from training.report_page import render_report_page
     from training.spark_training import tasks_for_engine
     from training.tasks import all_tasks
 
-    progress = Progress()
-    catalog.configure_tracking()
-    champion = catalog.alias_version("churn", catalog.CHAMPION, project=project)
-    if skip_if_champion and champion and latest_snapshot_path(project_snapshot_dir(default_snapshot_dir(), project)):
-        import_champions(project=project)
-        typer.echo(f"champion {catalog.model_name('churn', project=project)} v{champion} exists; training skipped")
-        return
     train_config = read_config(config, horizon_days=horizon_days)
     frame, load_report = load_for_command(transactions, mapping, rejects, progress)
+    if report is not None and not report.parent.is_dir():
+        raise ValueError(f"--report {report}: directory {report.parent} does not exist")
+    TaskDatasets(frame, train_config, progress).run_plan()  # the user's plan values must fit the span
     pages: list[str] = []
 
     def page(run: TrainingRun, figures: Mapping[str, Mapping[str, Figure]]) -> str:
         pages.append(render_report_page(run_report(run, load_report, project), figures))
         return pages[-1]
 
-    run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page,
-                      project=project)
-    champions = {task for task in TASK_NAMES if catalog.alias_version(task, catalog.CHAMPION, project=project)}
-    built, snapshot_path = store_snapshot(frame, end_of_data(frame), train_config, project, champions=champions)
-    progress(f"snapshot written to {snapshot_path}")
-    if held := held_by_a_service(snapshot_path):
+    step = "training"
+    try:
+        run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page,
+                          project=project, commit=False)
+        step = "building the snapshot"
+        as_of = end_of_data(frame)
+        directory = project_snapshot_dir(default_snapshot_dir(), project)
+        built = serving_snapshot(frame, as_of, train_config, previous_tiers(directory, as_of))
+        require_served(built.profile, as_of, train_config.horizon_days,
+                       baseline_outputs(promoted_tasks(run, project=project)))
+    except Exception as error:  # noqa: BLE001 - any failure before the commit leaves everything as it was
+        raise TrainingFailed(f"{step} failed, nothing committed (the previous champions and snapshot keep serving): "
+                             f"{type(error).__name__}: {error}") from error
+    return Uncommitted(run, built, load_report, pages)
+
+
+def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str, progress: Progress) -> None:
+    """The commit step: cache the winners in the BentoML store, then move every winner's champion alias
+    and write the snapshot as one (the aliases go back should the write fail)."""
+    from features import store
+    from serving.artefacts import import_version
+    from training.commit import commit_champions
+
+    written: list[Path] = []
+    try:
+        for result in run.results:
+            if result.decision.promote:
+                model = import_version(result.task, result.version, project=project)
+                progress(f"{result.task}: v{result.version} in the BentoML store as {model.tag}")
+        commit_champions(run, project=project, then=lambda: written.append(store.write_snapshot(built, directory)))
+    except Exception as error:  # noqa: BLE001 - say in one line what failed; the aliases are already restored
+        raise TrainingFailed(f"commit failed, nothing committed (the previous champions and snapshot keep serving): "
+                             f"{type(error).__name__}: {error}") from error
+    progress(f"champions moved; snapshot written to {written[0]}")
+    if held := held_by_a_service(written[0]):
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
-    for task, model in import_champions(project=project).items():
-        progress(f"{task}: champion in the BentoML store as {model.tag}")
-    if report is not None:
-        report.write_text(json.dumps(run_report(run, load_report, project), indent=2))
-        if pages:
-            report.with_suffix(".html").write_text(pages[-1], encoding="utf-8")
-    typer.echo(train_summary(run, built.profile))
 
 
 def run_report(run: TrainingRun, load_report: LoadReport, project: str) -> dict[str, object]:

@@ -8,6 +8,7 @@ it, a local SQLite store under ``mlruns/`` (artifacts beside it) holds runs and 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -53,6 +54,28 @@ def alias_version(task: str, alias: str, *, project: str) -> str | None:
         return str(MlflowClient().get_model_version_by_alias(model_name(task, project=project), alias).version)
     except MlflowException:
         return None
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """The registered version an alias names, and the run that produced it (unique across registries)."""
+
+    version: str
+    run_id: str
+
+
+def alias_target(task: str, alias: str = CHAMPION, *, project: str) -> AliasTarget | None:
+    """What ``<project>.memberscore-<task>@<alias>`` names, in one registry call; None when the model or
+    alias does not exist. Any other registry failure (unreachable server, locked store) raises, so a
+    caller never mistakes an outage for "no champion"."""
+    try:
+        found = MlflowClient().get_model_version_by_alias(model_name(task, project=project), alias)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+    return AliasTarget(str(found.version), str(found.run_id))
+
 
 
 def load_booster(task: str, alias: str = CHAMPION, *, project: str) -> xgb.Booster | None:

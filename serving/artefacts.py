@@ -1,8 +1,10 @@
 """How models and snapshots reach the service.
 
-Promotion moves the MLflow ``champion`` alias; ``import_champion`` copies that version into the
-BentoML model store (labels carry the MLflow version and run), and the service loads the newest
-imported model from the store, so ``bentoml build`` pins exactly what serves.
+The MLflow ``champion`` alias is the one source of truth for what serves: training, ``memberscore
+promote`` and ``memberscore rollback`` move it, and batch scoring and the service follow it. The
+BentoML model store is a cache of the registry: ``import_version`` copies a version in once
+(labels carry the MLflow version and run), the service loads the champion from there, and
+``bentoml build`` pins exactly the cached champions.
 """
 
 from __future__ import annotations
@@ -33,23 +35,27 @@ class ServingModel:
     run_id: str
     metrics: dict[str, float]
     training: dict[str, str] = field(default_factory=dict)
+    key: str = ""  # what the poll compares (``stored_tag``); the BentoML tag when empty
 
 
 def import_champion(task: str, *, project: str) -> bentoml.Model | None:
-    """Make the MLflow champion of ``task`` in ``project`` the newest model of its name in the BentoML store.
+    """The MLflow champion of ``task`` in ``project`` in the BentoML store (imported unless cached); None without one."""
+    target = catalog.alias_target(task, catalog.CHAMPION, project=project)
+    return None if target is None else import_version(task, target.version, project=project)
 
-    The store's ``:latest`` is what serves, so the champion is re-imported whenever the latest
-    stored model is another run: after a promotion, a rollback of the alias, or a new registry.
-    A stored model is matched by run id (unique), not by version number (reused across registries).
+
+def import_version(task: str, version: str, *, project: str) -> bentoml.Model:
+    """Registered ``version`` of ``task`` in the BentoML store, imported once: the store is a cache of the catalog.
+
+    A stored model is matched by run id (unique), not by version number (reused across
+    registries); its labels record both. A model the service could not score with is refused
+    and deleted again (``check_servable``).
     """
-    version = catalog.alias_version(task, catalog.CHAMPION, project=project)
-    if version is None:
-        return None
     name = catalog.model_name(task, project=project)
     run_id = catalog.version_run_id(task, version, project=project)
-    latest = _latest_stored(name)
-    if latest is not None and latest.info.labels.get("run_id") == run_id:
-        return latest
+    cached = _stored_run(name, run_id)
+    if cached is not None:
+        return cached
     metrics = {k: v for k, v in catalog.run_metrics(run_id).items() if k.startswith("oot_")}
     imported = bentoml.mlflow.import_model(
         name,
@@ -59,6 +65,16 @@ def import_champion(task: str, *, project: str) -> bentoml.Model | None:
     )
     _keep_if_servable(imported, f"{name} v{version}")
     return imported
+
+
+def _stored_run(name: str, run_id: str) -> bentoml.Model | None:
+    """The newest stored model of ``name`` imported from ``run_id``, or None."""
+    try:
+        listed = bentoml.models.list(name)
+    except bentoml.exceptions.NotFound:
+        return None
+    stored = [m for m in listed if m.info.labels.get("run_id") == run_id]
+    return max(stored, key=lambda m: m.info.creation_time) if stored else None
 
 
 def check_servable(booster: xgb.Booster) -> None:
@@ -98,9 +114,19 @@ def _latest_stored(name: str) -> bentoml.Model | None:
 
 
 def stored_tag(task: str, *, project: str) -> str | None:
-    """The BentoML tag of ``task``'s newest imported model in ``project`` (what would serve), or None."""
-    stored = _latest_stored(catalog.model_name(task, project=project))
+    """The key of the model that serves ``task`` in ``project``, or None: the MLflow champion
+    (``<name>@v<version>:<run id>``), or, where the registry has none (a built Bento without
+    MLflow), the BentoML store's newest model of the name. Cheap: one registry call, no import."""
+    name = catalog.model_name(task, project=project)
+    target = catalog.alias_target(task, catalog.CHAMPION, project=project)
+    if target is not None:
+        return _champion_key(name, target)
+    stored = _latest_stored(name)
     return None if stored is None else str(stored.tag)
+
+
+def _champion_key(name: str, target: catalog.AliasTarget) -> str:
+    return f"{name}@v{target.version}:{target.run_id}"
 
 
 def import_champions(*, project: str) -> dict[str, bentoml.Model]:
@@ -110,15 +136,25 @@ def import_champions(*, project: str) -> dict[str, bentoml.Model]:
 
 
 def load_model(task: str, *, project: str) -> ServingModel:
-    """The newest imported model of ``task`` in ``project`` from the BentoML store, as a native XGBoost booster."""
-    stored = bentoml.models.get(f"{catalog.model_name(task, project=project)}:latest")
+    """The model that serves ``task`` in ``project`` (see ``stored_tag``) as a native XGBoost booster.
+
+    The champion is loaded from the BentoML cache, imported there first when the alias moved to
+    a version not yet cached; ``key`` says which champion it is, so the poll knows it has it.
+    """
+    name = catalog.model_name(task, project=project)
+    target = catalog.alias_target(task, catalog.CHAMPION, project=project)
+    if target is None:
+        stored, key = bentoml.models.get(f"{name}:latest"), None
+    else:
+        stored, key = import_version(task, target.version, project=project), _champion_key(name, target)
     return ServingModel(
         name=str(stored.tag),
         booster=_booster(stored),
         mlflow_version=stored.info.labels.get("mlflow_version", "unknown"),
         run_id=stored.info.labels.get("run_id", "unknown"),
-        metrics=json.loads(stored.info.metadata.get("metrics", "{}")),
-        training=json.loads(stored.info.metadata.get("training", "{}")),
+        metrics=json.loads(str(stored.info.metadata.get("metrics", "{}"))),
+        training=json.loads(str(stored.info.metadata.get("training", "{}"))),
+        key=key or str(stored.tag),
     )
 
 

@@ -1,7 +1,7 @@
 """What the running service serves: champion models and the newest snapshot, swapped as one.
 
 Snapshots are data and models are artefacts; both change while the service runs (``memberscore
-snapshot`` daily, ``memberscore train`` after a promotion). Every request reads one immutable
+snapshot`` daily; the MLflow ``champion`` alias after ``train``, ``promote`` or ``rollback``). Every request reads one immutable
 ``Served`` object, and a refresh builds a new one beside it and swaps the reference, so an
 in-flight request never sees half of a change. A model or snapshot that fails to load is refused
 with its error recorded, and the previous one keeps serving. So is a snapshot that shrank (far
@@ -93,8 +93,11 @@ ModelLoader = Callable[[str], ServingModel]
 
 
 class LiveState:
-    """Polls one project's models in the BentoML store and its snapshot directory; ``current()`` never
+    """Polls one project's champion aliases in MLflow and its snapshot directory; ``current()`` never
     waits for another refresh.
+
+    A moved alias (``train``, ``promote``, ``rollback``) is picked up at the next poll: the version
+    it names is loaded from the BentoML cache (imported first if needed) off the request path.
 
     At most one thread refreshes at a time; the others keep answering from the previous ``Served``.
     With ``background`` (the service), a due poll runs in its own thread and the request that
@@ -109,6 +112,8 @@ class LiveState:
                  min_snapshot_ratio: float = DEFAULT_MIN_SNAPSHOT_RATIO) -> None:
         self.snapshot_dir, self.poll_seconds, self.background = snapshot_dir, poll_seconds, background
         self.project, self.min_snapshot_ratio = project, min_snapshot_ratio
+        if load is None:
+            catalog.configure_tracking()  # the registry whose champion alias says what serves
         self.load = load or functools.partial(load_model, project=project)
         self._lock = threading.Lock()
         self._checked_at = -float("inf")
@@ -182,7 +187,7 @@ class LiveState:
                 continue
             try:
                 models[task] = self.load(task)
-                keys[task] = models[task].name  # the tag actually loaded, should a newer one have landed meanwhile
+                keys[task] = models[task].key or models[task].name  # what was loaded, should the alias have moved meanwhile
                 log.info("serving %s", keys[task])
             except Exception as error:  # noqa: BLE001 - any load failure must leave the old model serving
                 problems.append(f"{tag} refused: {type(error).__name__}: {error}".splitlines()[0])
@@ -276,7 +281,7 @@ def serving_baselines(boosters: Mapping[str, xgb.Booster], snapshot: Snapshot, s
 
 
 def _observe(snapshot_dir: Path, project: str) -> tuple[dict[str, str | None], tuple[Path, int] | None]:
-    """What the project's stores hold now: each task's newest stored model tag and the newest snapshot's key."""
+    """What the project's stores hold now: each task's champion (``stored_tag``) and the newest snapshot's key."""
     return {task: stored_tag(task, project=project) for task in TASK_NAMES}, _snapshot_key(snapshot_dir)
 
 

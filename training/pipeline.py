@@ -14,6 +14,7 @@ from features.lifetime import fit_lifetime
 from features.snapshot import data_fingerprint
 from models import catalog
 from training import registry
+from training.commit import commit_champions
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
 from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
@@ -239,7 +240,11 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig, project: str)
 
 def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None,
                  fingerprint: str | None = None) -> TrainResult:
-    """Log the run to the task's experiment, register the model, move the aliases."""
+    """Log the run to the task's experiment, register the model and point ``challenger`` at it.
+
+    ``champion`` is not moved here: ``commit_champions`` moves every winner's at the end of the run,
+    so a failure in between leaves every previous champion serving.
+    """
     fingerprint = fingerprint or data_fingerprint(transactions)
     task, data, config, names = trained.task, trained.data, trained.config, list(trained.booster.feature_names or [])
     calibration = trained.assessment.documents.get("calibration.json")
@@ -263,8 +268,6 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
     )
     logged = registry.log_run(record)
     registry.set_alias(task.name, catalog.CHALLENGER, logged.version, project=trained.project)
-    if trained.decision.promote:
-        registry.set_alias(task.name, catalog.CHAMPION, logged.version, project=trained.project)
     members = {"train_rows": len(data.train), "evaluation_members": len(data.evaluation),
                "members_total": int(transactions[contract.MEMBER_ID].nunique())}
     return TrainResult(task.name, logged.run_id, logged.version, trained.decision, data.plan,
@@ -281,11 +284,15 @@ def train_tasks(
     page: Callable[[TrainingRun, dict[str, Any]], str] | None = None,
     *,
     project: str,
+    commit: bool = True,
 ) -> TrainingRun:
     """Train every task the data allows on shared examples; log each to its project's experiment.
 
     Tasks of one horizon share one set of examples (``TaskDatasets``). ``page`` renders the
     evaluation page (HTML) from the run and the figures; it is logged to every task's run.
+    With ``commit`` the winners become champions at the end (``commit_champions``); without it
+    the caller commits them together with what else must change at once (``memberscore train``:
+    the snapshot and the BentoML cache).
     """
     datasets = TaskDatasets(transactions, config, progress)
     run, trained = TrainingRun(plan=datasets.run_plan(), data=describe_data(transactions)), []
@@ -308,6 +315,8 @@ def train_tasks(
         html = page(run, figures)
         for result in run.results:
             registry.log_text(result.run_id, html, "evaluation.html")
+    if commit:
+        commit_champions(run, project=project)
     return run
 
 

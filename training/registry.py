@@ -6,6 +6,7 @@ Reading the registry (where the store is, model names, aliases, champion booster
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -19,10 +20,15 @@ import pandas as pd
 import xgboost as xgb
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from models.catalog import model_name
+from models.catalog import CHAMPION, alias_version, model_name, version_run_id
 from training import provenance
+
+PREVIOUS_CHAMPION = "previous_champion"
+CHAMPION_HISTORY_TAG = "champion_history"  # registered-model tag: JSON list of versions, oldest first
+HISTORY_KEPT = 50
 
 
 def run_name(task: str, project: str, day: date) -> str:
@@ -100,6 +106,107 @@ def log_run(record: RunRecord) -> LoggedModel:
 
 def set_alias(task: str, alias: str, version: str, *, project: str) -> None:
     MlflowClient().set_registered_model_alias(model_name(task, project=project), alias, version)
+
+
+def champion_history(task: str, *, project: str) -> list[str]:
+    """The versions that were champion, oldest first, as ``move_champion`` and ``rollback`` keep them."""
+    try:
+        tags = MlflowClient().get_registered_model(model_name(task, project=project)).tags
+    except MlflowException:
+        return []
+    try:
+        return [str(v) for v in json.loads(tags.get(CHAMPION_HISTORY_TAG, "[]"))]
+    except ValueError:
+        return []
+
+
+def _write_history(task: str, history: list[str], *, project: str) -> None:
+    MlflowClient().set_registered_model_tag(model_name(task, project=project), CHAMPION_HISTORY_TAG,
+                                            json.dumps(history[-HISTORY_KEPT:]))
+
+
+def move_champion(task: str, version: str, *, project: str) -> str | None:
+    """Point ``champion`` at ``version``; the version it named becomes ``previous_champion`` and the
+    history grows by one. Returns the version that was champion (None for the first)."""
+    old = alias_version(task, CHAMPION, project=project)
+    if old == version:
+        return old
+    history = champion_history(task, project=project)
+    if old is not None and (not history or history[-1] != old):
+        history.append(old)  # a champion set before the history existed
+    set_alias(task, CHAMPION, version, project=project)
+    _write_history(task, [*history, version], project=project)
+    if old is not None:
+        set_alias(task, PREVIOUS_CHAMPION, old, project=project)
+    return old
+
+
+def restore_champion(task: str, version: str | None, history: list[str], *, project: str) -> None:
+    """Put ``champion`` and the history back as they were (the undo of a failed multi-task commit)."""
+    name = model_name(task, project=project)
+    if version is None:
+        try:
+            MlflowClient().delete_registered_model_alias(name, CHAMPION)
+        except MlflowException:
+            pass
+    else:
+        set_alias(task, CHAMPION, version, project=project)
+    _write_history(task, history, project=project)
+
+
+def pop_champion(task: str, *, project: str) -> tuple[str, str]:
+    """Move ``champion`` back to the version before it in the history; returns (from, to).
+
+    ValueError when there is no earlier champion to go back to.
+    """
+    current = alias_version(task, CHAMPION, project=project)
+    name = model_name(task, project=project)
+    if current is None:
+        raise ValueError(f"{name} has no champion to roll back")
+    history = champion_history(task, project=project)
+    if history and history[-1] == current:
+        history = history[:-1]
+    if not history:
+        previous = alias_version(task, PREVIOUS_CHAMPION, project=project)
+        if previous is None or previous == current:
+            raise ValueError(f"{name} v{current} has no previous champion to roll back to")
+        history = [previous]
+    target = history[-1]
+    set_alias(task, CHAMPION, target, project=project)
+    _write_history(task, history, project=project)
+    earlier = history[-2] if len(history) > 1 else None
+    if earlier is not None:
+        set_alias(task, PREVIOUS_CHAMPION, earlier, project=project)
+    else:
+        try:
+            client = MlflowClient()
+            client.delete_registered_model_alias(name, PREVIOUS_CHAMPION)
+        except MlflowException:
+            pass
+    return current, target
+
+
+def version_exists(task: str, version: str, *, project: str) -> bool:
+    try:
+        MlflowClient().get_model_version(model_name(task, project=project), version)
+    except MlflowException:
+        return False
+    return True
+
+
+def note_on_version(task: str, version: str, key: str, value: str, *, project: str) -> None:
+    """A tag on a model version and on its run: what an operator did to it and why."""
+    client = MlflowClient()
+    client.set_model_version_tag(model_name(task, project=project), version, key, value[:5000])
+    client.set_tag(version_run_id(task, version, project=project), key, value[:5000])
+
+
+def run_decision(run_id: str) -> dict[str, Any]:
+    """The gate's decision.json of a run ({} when it logged none)."""
+    try:
+        return dict(mlflow.artifacts.load_dict(f"runs:/{run_id}/decision.json"))
+    except Exception:  # noqa: BLE001 - a run without the document has no recorded decision
+        return {}
 
 
 def run_reproduction_facts(run_id: str) -> dict[str, dict[str, str]]:

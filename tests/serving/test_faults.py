@@ -232,12 +232,33 @@ def observe_without_champion(http: httpx.Client, member: str) -> dict[str, httpx
     }
 
 
+def without_champion_aliases(tracking_uri: str) -> None:
+    """Remove every champion alias: the registry names none, so the service serves the BentoML store's
+    newest model (a built Bento without MLflow), the store these faults are planted in (issue 15:
+    with a champion alias, the alias decides)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from training import registry
+    from training.tasks import TASK_NAMES
+
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    for task in TASK_NAMES:
+        name = catalog.model_name(task, project=DEFAULT_PROJECT)
+        try:
+            client.delete_registered_model_alias(name, catalog.CHAMPION)
+        except MlflowException:
+            pass  # the task has no registered model
+        assert not client.get_registered_model(name).aliases.get(catalog.CHAMPION) if task == "churn" else True
+
+
 @pytest.fixture(scope="module")
 def stack(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Start with a snapshot without baselines and an empty model store, record the 503s, then import
     the champion and reload."""
     root = tmp_path_factory.mktemp("faults")
     home, mlruns = root / "bentoml", shutil.copytree(trained.root / "mlruns", root / "mlruns")
+    without_champion_aliases(f"sqlite:///{mlruns / 'mlflow.db'}")
     (home / "models").mkdir(parents=True)
     snapshots = shutil.copytree(trained.snapshots, root / "snapshots") / DEFAULT_PROJECT
     strip_baselines(snapshots)

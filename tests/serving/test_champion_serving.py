@@ -1,0 +1,155 @@
+"""The running service follows the MLflow champion alias (issue 15, item 3), and runs on one
+project are serialised by its lock (item 4): real processes, a real server.
+
+A small simulated shop's snapshot and two tiny hand-built churn boosters (v1 and v2, each with the
+gate decision its run would have recorded) stand in for a trained store: the tests are about which
+version serves and who may move it, not about model quality.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from features.project import DEFAULT_PROJECT
+from features.retail_simulation import simulate_retail, write_simulation
+from features.snapshot import build_snapshot
+from features.store import write_snapshot
+from tests.serving.conftest import API_KEY, REPO, start_server, stop
+from training import registry
+from training.champion import promote_version
+from training.commit import lock_path
+from training.config import TrainConfig
+from training.serving_baselines import with_serving_baselines
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+POLL_SECONDS = 1.0
+PICKUP_SECONDS = 20.0  # the poll interval, plus loading the version and rescoring the snapshot on a shared machine
+CONFIG = "horizon_days: 30\nn_train_cutoffs: 2\nnum_boost_round: 20\nearly_stopping_rounds: 0\nbootstrap_rounds: 100\n"
+
+
+def log_tiny(features: list[str], seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.uniform(0, 100, (60, len(features))), columns=features)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "nthread": 1},
+                        xgb.DMatrix(frame, label=(frame[features[0]] > 50).astype(float)), 2)
+    record = registry.RunRecord(task="churn", project=DEFAULT_PROJECT, booster=booster, input_example=frame.head(2),
+                                params={}, tags={}, metrics={"oot_model_roc_auc": 0.9},
+                                documents={"decision.json": {"promoted": True, "reason": "planted win"}})
+    return registry.log_run(record).version
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, env=env, capture_output=True, check=False,
+                          text=True, timeout=600)
+
+
+def error_line(completed: subprocess.CompletedProcess[str]) -> str:
+    """The one ``error:`` line of a refused command (MLflow may log store set-up lines before it)."""
+    assert completed.returncode == 2 and "Traceback" not in completed.stderr, completed.stderr[-2000:]
+    errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and completed.stderr.strip().endswith(errors[0]), completed.stderr
+    return errors[0]
+
+
+def served_version(base: str) -> str | None:
+    body = httpx.get(f"{base}/metadata", headers={"X-API-Key": API_KEY}, timeout=10).json()
+    return body["models"].get("churn", {}).get("model_version")
+
+
+def wait_for_version(base: str, expected: str) -> float:
+    """Seconds until /metadata names ``expected`` as the churn version (fails after PICKUP_SECONDS)."""
+    started = time.monotonic()
+    while (seen := served_version(base)) != expected:
+        assert time.monotonic() - started < PICKUP_SECONDS, f"still serving v{seen}, expected v{expected}"
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def env(stores: object, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "MLFLOW_TRACKING_URI": stores.tracking_uri, "MEMBERSCORE_SNAPSHOT_DIR": str(stores.snapshots),
+            "MEMBERSCORE_API_KEYS": API_KEY, "MEMBERSCORE_POLL_SECONDS": str(POLL_SECONDS),
+            "PYTHONPATH": str(REPO)}
+
+
+def test_a_running_service_follows_rollback_and_promote(stores: object, env: dict[str, str], tmp_path: Path) -> None:
+    transactions, _ = simulate_retail(200, date(2023, 1, 1), 300, 5)
+    as_of = date(2023, 10, 28)
+    history = transactions[transactions["ts"] < pd.Timestamp(as_of)]
+    write_snapshot(with_serving_baselines(history, build_snapshot(history, as_of), TrainConfig(horizon_days=30)),
+                   stores.project_snapshots)
+    first, second = log_tiny(["recency_days", "orders_total"], 1), log_tiny(["recency_days", "spend_total"], 2)
+    promote_version("churn", first, project=DEFAULT_PROJECT)
+    promote_version("churn", second, project=DEFAULT_PROJECT)
+    running = start_server(tmp_path, {k: env[k] for k in ("MLFLOW_TRACKING_URI", "MEMBERSCORE_SNAPSHOT_DIR",
+                                                          "MEMBERSCORE_API_KEYS", "MEMBERSCORE_POLL_SECONDS")})
+    try:
+        assert served_version(running.base) == "2"
+        rolled = cli("rollback", "--task", "churn", env=env)
+        assert rolled.returncode == 0 and rolled.stdout.strip() == "default.memberscore-churn: champion v2 -> v1 (rolled back)"
+        wait_for_version(running.base, "1")
+        promoted = cli("promote", "--task", "churn", "--version", "2", env=env)
+        assert promoted.returncode == 0, promoted.stderr
+        wait_for_version(running.base, "2")
+        body = httpx.get(f"{running.base}/metadata", headers={"X-API-Key": API_KEY}, timeout=10).json()
+        assert body["models"]["churn"]["features"] == ["recency_days", "spend_total"]
+    finally:
+        stop(running.process)
+
+
+def test_rollback_with_nothing_to_go_back_to_is_one_line(stores: object, env: dict[str, str]) -> None:
+    promote_version("churn", log_tiny(["recency_days", "orders_total"], 1), project=DEFAULT_PROJECT)
+    refused = cli("rollback", "--task", "churn", env=env)
+    assert error_line(refused) == "error: default.memberscore-churn v1 has no previous champion to roll back to"
+    forced = cli("promote", "--task", "churn", "--version", "1", "--force", env=env)
+    assert error_line(forced) == "error: --force needs --reason TEXT: why this version serves without passing its gate"
+
+
+def test_two_train_runs_on_one_project_do_not_interleave(stores: object, env: dict[str, str], tmp_path: Path) -> None:
+    """Started together without --wait: one trains and commits, the other refuses at once with one line."""
+    transactions, truth = simulate_retail(300, date(2023, 1, 1), 400, 3)
+    data, config = tmp_path / "tx.csv", tmp_path / "train.yaml"
+    write_simulation(transactions, truth, data)
+    config.write_text(CONFIG)
+    command = [sys.executable, "-m", "cli", "train", "--transactions", str(data), "--config", str(config)]
+    runs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outcomes = sorted((run.wait(timeout=600), run.stderr.read()) for run in runs)
+    (won, _), (refused, message) = outcomes
+    assert (won, refused) == (0, 2), outcomes[1][1][-2000:]
+    errors = [line for line in message.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: another run holds {lock_path(stores.project_snapshots)} (pid ")
+    assert "Traceback" not in message and "fitting" not in message
+    assert len(list(stores.project_snapshots.glob("snapshot-*.parquet"))) == 1
+
+
+def test_a_second_run_waits_for_the_lock_when_asked(stores: object, env: dict[str, str]) -> None:
+    """A real process holds the project's lock for 12 s: --wait 0 refuses at once, --wait 40 waits it out."""
+    holder_code = ("import sys, time\nfrom pathlib import Path\nfrom training.commit import run_lock\n"
+                   "with run_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(12)\n")
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, str(lock_path(stores.project_snapshots))],
+                              cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        locked = time.monotonic()
+        refused = error_line(cli("rollback", "--task", "churn", env=env))
+        assert refused.startswith("error: another run holds ") and f"(pid {holder.pid} since " in refused
+        waited = cli("rollback", "--task", "churn", "--wait", "40", env=env)
+        assert time.monotonic() - locked >= 12, "the waiting command went ahead while the lock was held"
+        # it got the lock once the holder let go, then found no champion to roll back
+        assert error_line(waited) == "error: default.memberscore-churn has no champion to roll back"
+    finally:
+        holder.kill()
+        holder.wait()
