@@ -5,11 +5,13 @@ error shape (``serving.errors``) and one OpenAPI document (``serving.contract``)
 the probes, the page and the document needs an API key (``serving.auth.ApiKeyMiddleware``, checked
 before routing); request bodies are bounded before parsing (``serving.limits``). What serves
 (models and snapshot) is one ``serving.live.Served`` read per request. Routes are sync: FastAPI
-runs them in its thread pool, so a heavy request never holds a light one behind it.
+runs them in its thread pool, and ``/score`` sends all but the smallest lookups there, so a heavy
+request never holds a light one behind it.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from datetime import date
@@ -19,6 +21,7 @@ import bentoml
 from fastapi import FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -60,6 +63,9 @@ from serving.targets import CAMPAIGNS, targets_csv, targets_response
 # Reasons beyond the precomputed ones are TreeSHAP on the fly (~1,000 predictions per row and
 # model): ids x explain above this is refused (10,000 ids x 25 reasons took 16 s and 184 MB).
 MAX_ON_THE_FLY_REASONS = 25_000
+# /score looks up this many ids on the event loop (tens of microseconds); more, or reasons computed
+# on the fly, run in FastAPI's thread pool so that no request waits behind another's work.
+INLINE_IDS = 8
 
 web = FastAPI(docs_url=None, redoc_url=None, openapi_url="/docs.json")
 PAGE = Path(__file__).with_name("static") / "marketer.html"
@@ -80,14 +86,17 @@ class MemberScoring:
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
-    def score(self, request: ScoreRequest) -> Response:
+    async def score(self, request: ScoreRequest) -> Response:
         """Scores and top reasons of up to 10,000 members of the served snapshot, in request order.
 
         Unknown ids come back with status 'unknown'. Up to 5 reasons per model are precomputed;
         more are computed on the fly, for at most 25,000 ids x explain per request.
         """
         served = _http_ready(self.live.current())
-        return _json(scored(served, request.member_ids, request.explain))
+        answer = functools.partial(scored, served, request.member_ids, request.explain)
+        if _is_lookup(served, request) and len(request.member_ids) <= INLINE_IDS:
+            return _json(answer())  # a few precomputed rows: microseconds, less than a hop to a thread
+        return _json(await run_in_threadpool(answer))  # the event loop keeps answering meanwhile
 
     @web.post("/score_features", **PROTECTED)
     def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
@@ -203,6 +212,11 @@ def settle_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+def _is_lookup(served: Served, request: ScoreRequest) -> bool:
+    members = served.snapshot.members if served.snapshot is not None else None
+    return members is not None and request.explain <= members.k
 
 
 def scored(served: Served, member_ids: list[str], explain: int) -> ScoreResponse:

@@ -6,6 +6,7 @@ class, whose route methods are then plain Python methods (``/score`` answers JSO
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -32,7 +33,8 @@ def service(use_trained: object) -> object:
 
 def score(service: object, member_ids: list[str], explain: int = 3) -> ScoreResponse:
     """The /score route called as a method: its JSON answer, parsed by the contract."""
-    return ScoreResponse.model_validate_json(service.score(ScoreRequest(member_ids=member_ids, explain=explain)).body)
+    answer = asyncio.run(service.score(ScoreRequest(member_ids=member_ids, explain=explain)))
+    return ScoreResponse.model_validate_json(answer.body)
 
 
 def served_snapshot():
@@ -105,7 +107,7 @@ def test_service_without_a_snapshot_starts_not_ready_and_says_how_to_make_one(
     assert body["models"]["churn"].startswith("default.memberscore-churn:")
     assert body["project"] == DEFAULT_PROJECT
     with pytest.raises(HTTPException) as unready:
-        service.score(ScoreRequest(member_ids=["anyone"]))
+        asyncio.run(service.score(ScoreRequest(member_ids=["anyone"])))
     assert unready.value.status_code == 503 and "no feature snapshot" in unready.value.detail
 
 
