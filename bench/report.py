@@ -11,6 +11,10 @@ GOALS = {
     "scoring_ratio_to_xgboost": (">= 0.7", lambda v: v >= 0.7),
     "api_single_rps_ratio": (">= 0.5", lambda v: v >= 0.5),
     "api_single_p99_ms": ("< 50", lambda v: v < 50),
+    "wrk_score_vs_healthz": (">= 0.8", lambda v: v >= 0.8),
+    "wrk_score_vs_starlette": (">= 0.25", lambda v: v >= 0.25),
+    "wrk_score_single_p99_ms": ("< 50", lambda v: v < 50),
+    "wrk_score_p99_over_p50": ("< 4", lambda v: v < 4),
 }
 
 

@@ -97,6 +97,7 @@ def start_reference(body: Path, log_path: Path) -> tuple[subprocess.Popen[bytes]
 def run_wrk_bench(workdir: Path, out: Path, runs: int = 3, duration: float = 10.0) -> dict[str, Any]:
     """Start the service and the reference, run the three targets ``runs`` times each, interleaved."""
     out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     snapshot = read_snapshot(latest_snapshot_path(workdir / "snapshots" / DEFAULT_PROJECT))  # type: ignore[arg-type]
     member = str(snapshot.frame["member_id"].iloc[0])
     request = json.dumps({"member_ids": [member], "explain": 3})
@@ -129,7 +130,8 @@ def run_wrk_bench(workdir: Path, out: Path, runs: int = 3, duration: float = 10.
     results["ratios"] = {"score_vs_healthz": score["rps"] / healthz["rps"], "score_vs_starlette": score["rps"] / bare["rps"],
                          "score_p99_over_p50": score["p99_ms"] / score["p50_ms"]}
     results["setup"] = {"threads": THREADS, "connections": CONNECTIONS, "duration_s": duration, "runs": runs,
-                        "machine": machine(), "load_1min_before": os.getloadavg()[0]}
+                        "machine": machine(), "load_1min_before": load_before,
+                        "load_1min_after": os.getloadavg()[0]}
     return results
 
 
