@@ -54,7 +54,7 @@ def wrk_binary() -> str:
 def parse_wrk(output: str) -> dict[str, float]:
     """Requests/s and the p50/p90/p99 latency (ms) of ``wrk --latency`` output; non-2xx answers counted."""
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
-    for percent, value, unit in re.findall(r"^\s+(50|90|99)(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M):
+    for percent, value, unit in re.findall(r"^\s+(50|90|99)(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE):
         result[f"p{percent}_ms"] = float(value) * _UNITS[unit]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     result["non_2xx"] = float(errors.group(1)) if errors else 0.0

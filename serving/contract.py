@@ -15,7 +15,6 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
-
 TITLE = "memberscore"
 DESCRIPTION = (
     "Values a retailer's loyalty members from their purchase history: churn, next purchase, upsell and "

@@ -40,7 +40,7 @@ class CancellingTimeoutMiddleware:
         task = asyncio.ensure_future(self.app(scope, receive, send_and_mark))
         try:
             await started
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if task.cancel():
                 answer = JSONResponse({"error": f"not able to process the request in {self.timeout:g} seconds"},
                                       status_code=504)
@@ -53,7 +53,7 @@ class CancellingTimeoutMiddleware:
 
 def _time_out(started: asyncio.Future[None]) -> None:
     if not started.done():
-        started.set_exception(asyncio.TimeoutError())
+        started.set_exception(TimeoutError())
 
 
 def install() -> None:

@@ -40,8 +40,8 @@ from serving.live import (
     Served,
     parse_min_snapshot_ratio,
 )
-from serving.request_timeout import install as install_request_timeout
 from serving.pseudonym import pseudonym_key, pseudonymised
+from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -57,7 +57,12 @@ from serving.schemas import (
     TargetsResponse,
 )
 from serving.scoring import score_members
-from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
+from serving.segment_summary import (
+    VALUE_COLUMN,
+    configured_labels,
+    segment_counts,
+    total_value,
+)
 from serving.targets import CAMPAIGNS, targets_csv, targets_response
 
 # Reasons beyond the precomputed ones are TreeSHAP on the fly (~1,000 predictions per row and
