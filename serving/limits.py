@@ -87,6 +87,8 @@ def json_body_problem(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> str | Non
         body.decode("utf-8")
     except UnicodeDecodeError as error:
         return f"body: not valid UTF-8 (byte 0x{body[error.start]:02x} at offset {error.start}); JSON must be UTF-8"
+    if body.count(b"[") + body.count(b"{") <= max_depth:  # cannot nest deeper: no scan (most requests)
+        return None
     depth = nesting_depth(body)
     if depth > max_depth:
         return f"body: JSON nested {depth} levels deep; at most {max_depth} allowed"
