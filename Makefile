@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 KEY_FILE ?= var/api-keys
 
-.PHONY: install browser run key train serve test test-fast clean bench
+.PHONY: install browser run key train serve test test-fast clean bench bench-wrk
 
 install: $(STAMP)
 
@@ -56,6 +56,12 @@ BENCH_SCALE ?= full
 bench: install
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[test,bench]"
 	$(BIN)/python -m bench.run --scale $(BENCH_SCALE)
+
+# The HTTP API under wrk alone (needs Debian's wrk: `sudo apt-get install -y wrk`; part of `make bench`
+# too): 3 runs x 10 s of /score (1 member, 3 reasons), /healthz and bare Starlette, on a trained workspace.
+BENCH_WORK ?= var/bench/$(BENCH_SCALE)/train
+bench-wrk: install
+	$(BIN)/python -m bench.wrk_bench --work $(BENCH_WORK) --out var/bench/wrk
 
 # Known vulnerabilities in every pinned dependency (constraints.txt), from PyPI's advisory data
 # (needs PyPI's JSON API). pip-audit is installed on demand (extra `audit`) so `make install` and CI

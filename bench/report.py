@@ -11,6 +11,10 @@ GOALS = {
     "scoring_ratio_to_xgboost": (">= 0.7", lambda v: v >= 0.7),
     "api_single_rps_ratio": (">= 0.5", lambda v: v >= 0.5),
     "api_single_p99_ms": ("< 50", lambda v: v < 50),
+    "wrk_score_vs_healthz": (">= 0.8", lambda v: v >= 0.8),
+    "wrk_score_vs_starlette": (">= 0.25", lambda v: v >= 0.25),
+    "wrk_score_single_p99_ms": ("< 50", lambda v: v < 50),
+    "wrk_score_p99_over_p50": ("< 4", lambda v: v < 4),
 }
 
 
@@ -53,6 +57,12 @@ def headline(results: dict[str, Any]) -> dict[str, float | None]:
     figures["api_batch_1000_rps_ratio"] = _ratio(api.get("score_batch_1000", {}).get("rps"),
                                                  api.get("trivial_batch_1000", {}).get("rps"))
     figures["api_batch_1000_p99_ms"] = api.get("score_batch_1000", {}).get("p99_ms")
+    wrk = _get(results, "wrk") or {}
+    for name in ("score_single", "healthz", "starlette"):
+        for measure in ("rps", "p50_ms", "p99_ms"):
+            figures[f"wrk_{name}_{measure}"] = wrk.get(name, {}).get(measure)
+    for name, ratio in wrk.get("ratios", {}).items():
+        figures[f"wrk_{name}"] = ratio
     for name, trained in (_get(results, "training") or {}).items():
         if isinstance(trained, dict) and "seconds" in trained:
             figures[f"training_seconds_{name}"] = trained["seconds"]

@@ -5,7 +5,8 @@
 
 Sections (``--sections`` picks some): ``features`` (Ibis on DuckDB vs hand-written DuckDB SQL vs
 pandas), ``scoring`` (batch with reasons vs bare XGBoost), ``api`` (HTTP under load vs a trivial
-endpoint), ``training`` (``memberscore train`` on the simulated data and on each real dataset).
+endpoint), ``wrk`` (the same API under wrk, 1 thread x 8 connections, against /healthz and a bare
+Starlette app; needs Debian's ``wrk``), ``training`` (``memberscore train`` on the simulated data and on each real dataset).
 Simulated data and the trained workspace live under ``--work`` (default var/bench/<scale>) and are
 reused when present. A small run writes its results there too, so it never overwrites the
 committed full results in bench/.
@@ -29,7 +30,7 @@ from bench.report import headline, render_markdown
 
 START, DAYS = date(2023, 1, 1), 730
 AS_OF = START + timedelta(days=DAYS)  # the day after the last simulated line: every row counts
-SECTIONS = ("features", "training", "scoring", "api")
+SECTIONS = ("features", "training", "scoring", "api", "wrk")
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,15 @@ def bench_api(work: Path, scale: Scale) -> dict[str, Any]:
     return run_api_bench(work / "train", work / "api", scale.runs, scale.api_seconds, warmup=2.0)
 
 
-RUNNERS = {"features": bench_features, "training": bench_training, "scoring": bench_scoring, "api": bench_api}
+def bench_wrk(work: Path, scale: Scale) -> dict[str, Any]:
+    """The API under wrk (Debian's package: ``apt-get install -y wrk``): /score vs /healthz vs bare Starlette."""
+    from bench.wrk_bench import run_wrk_bench
+
+    return run_wrk_bench(work / "train", work / "wrk", runs=3, duration=scale.api_seconds)
+
+
+RUNNERS = {"features": bench_features, "training": bench_training, "scoring": bench_scoring, "api": bench_api,
+           "wrk": bench_wrk}
 
 
 def main() -> None:

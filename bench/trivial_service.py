@@ -1,9 +1,9 @@
 """The yardstick for the HTTP benchmark: one trivial JSON endpoint on the same server stack.
 
-Same as ``serving.service.MemberScoring``: a ``@bentoml.service`` class mounted on FastAPI, a
-``@bentoml.api`` route with the same pydantic input spec, the same API-key middleware, served by
-``bentoml serve`` with the same defaults (one worker). Only the work is missing: it echoes how
-many ids it was sent.
+Same as ``serving.service.MemberScoring``: a ``@bentoml.service`` class whose routes are a mounted
+FastAPI app, ``/score`` parsing the same pydantic request, the same API-key middleware and request
+timeout, served by ``bentoml serve`` with the same defaults (one worker). Only the work is missing:
+it echoes how many ids it was sent.
 
     bentoml serve bench.trivial_service:Trivial --port 3001
 """
@@ -14,6 +14,7 @@ import bentoml
 from fastapi import FastAPI
 
 from serving.auth import ApiKeyMiddleware
+from serving.request_timeout import install as install_request_timeout
 from serving.schemas import ScoreRequest
 
 web = FastAPI(title="memberscore-bench-trivial")
@@ -24,9 +25,10 @@ web = FastAPI(title="memberscore-bench-trivial")
 class Trivial:
     """Answers /score with the ids it was sent, without looking anything up."""
 
-    @bentoml.api(route="/score", input_spec=ScoreRequest)
-    def score(self, member_ids: list[str], explain: int = 3) -> dict[str, object]:
-        return {"received": len(member_ids), "first": member_ids[0], "explain": explain}
+    @web.post("/score")
+    async def score(self, request: ScoreRequest) -> dict[str, object]:
+        return {"received": len(request.member_ids), "first": request.member_ids[0], "explain": request.explain}
 
 
+install_request_timeout()
 Trivial.add_asgi_middleware(ApiKeyMiddleware)

@@ -1,10 +1,10 @@
 """Request bodies refused before any route parses them: too large (413), not UTF-8 or nested too deep (400).
 
-``/score`` is parsed by BentoML and the other routes by FastAPI, each with its own limits and
-messages: without this a 20 MB member id was scored and echoed back, and 10,000 nested brackets got
-"There was an error parsing the body". One pure-ASGI middleware gives every route the same bounds
-and the ``serving.errors`` body (``{"error": "body: <reason>"}``). It runs after the API-key check,
-so an anonymous client cannot make the service buffer anything.
+FastAPI reads a body whole, without a size cap, and answers a body nested deeper than the JSON
+parser's recursion limit with "There was an error parsing the body". This pure-ASGI middleware on
+the FastAPI app bounds every body first and answers in the ``serving.errors`` shape
+(``{"error": "body: <reason>"}``). The API-key check runs before it, so an anonymous client cannot
+make the service buffer anything.
 
 Every body this API takes is JSON, so every body is checked as such. The cap is
 ``MEMBERSCORE_MAX_BODY_BYTES`` (default 16 MiB: the largest valid request, 100,000 excluded ids in
@@ -87,6 +87,8 @@ def json_body_problem(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> str | Non
         body.decode("utf-8")
     except UnicodeDecodeError as error:
         return f"body: not valid UTF-8 (byte 0x{body[error.start]:02x} at offset {error.start}); JSON must be UTF-8"
+    if body.count(b"[") + body.count(b"{") <= max_depth:  # cannot nest deeper: no scan (most requests)
+        return None
     depth = nesting_depth(body)
     if depth > max_depth:
         return f"body: JSON nested {depth} levels deep; at most {max_depth} allowed"

@@ -13,7 +13,7 @@ MAX_BATCH = 10_000
 class ScoreRequest(BaseModel):
     """Members to score from the newest snapshot, and how many reasons to give per score."""
 
-    # BentoML logs a rejected /score body's validation error: never with the member ids in it
+    # a refusal names the field and the reason, never the member ids
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     member_ids: list[str] = Field(

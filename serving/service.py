@@ -1,11 +1,18 @@
-"""The BentoML service: wiring only. Logic lives in scoring, explain, targets and segment_summary.
+"""The service: one FastAPI app answers every route; BentoML runs it (``bentoml serve``, the Bento).
 
-Every route but the probes needs an API key (``serving.auth.ApiKeyMiddleware``, checked before
-routing). What serves (models and snapshot) is one ``serving.live.Served`` read per request.
+Every route, ``/score`` included, is parsed, validated and answered by FastAPI, so there is one
+error shape (``serving.errors``) and one OpenAPI document (``serving.contract``). Every route but
+the probes, the page and the document needs an API key (``serving.auth.ApiKeyMiddleware``, checked
+before routing); request bodies are bounded before parsing (``serving.limits``). What serves
+(models and snapshot) is one ``serving.live.Served`` read per request. Routes are sync: FastAPI
+runs them in its thread pool, and ``/score`` sends all but the smallest lookups there, so a heavy
+request never holds a light one behind it.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 from datetime import date
 from pathlib import Path
@@ -13,14 +20,17 @@ from pathlib import Path
 import bentoml
 from fastapi import FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from features.project import DEFAULT_PROJECT, PROJECT_ENV, check_project
 from features.segment_rules import read_segment_rules
 from features.store import default_snapshot_dir, project_snapshot_dir
 from serving.auth import ApiKeyMiddleware
-from serving.errors import http_error, quiet_refused_requests, validation_error
+from serving.contract import PROTECTED, PUBLIC, product_openapi
+from serving.errors import http_error, validation_error
 from serving.explain import explain_row, score_feature_rows
 from serving.limits import RequestLimitsMiddleware
 from serving.live import (
@@ -30,8 +40,8 @@ from serving.live import (
     Served,
     parse_min_snapshot_ratio,
 )
-from serving.probes import ReadinessProbeMiddleware
 from serving.pseudonym import pseudonym_key, pseudonymised
+from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -47,10 +57,22 @@ from serving.schemas import (
     TargetsResponse,
 )
 from serving.scoring import score_members
-from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
+from serving.segment_summary import (
+    VALUE_COLUMN,
+    configured_labels,
+    segment_counts,
+    total_value,
+)
 from serving.targets import CAMPAIGNS, targets_csv, targets_response
 
-web = FastAPI(title="memberscore")
+# Reasons beyond the precomputed ones are TreeSHAP on the fly (~1,000 predictions per row and
+# model): ids x explain above this is refused (10,000 ids x 25 reasons took 16 s and 184 MB).
+MAX_ON_THE_FLY_REASONS = 25_000
+# /score looks up this many ids on the event loop (tens of microseconds); more, or reasons computed
+# on the fly, run in FastAPI's thread pool so that no request waits behind another's work.
+INLINE_IDS = 8
+
+web = FastAPI(docs_url=None, redoc_url=None, openapi_url="/docs.json")
 PAGE = Path(__file__).with_name("static") / "marketer.html"
 
 
@@ -60,28 +82,28 @@ class MemberScoring:
     """One project's champion models' scores, with exact SHAP reasons, for the members of its newest snapshot."""
 
     def __init__(self) -> None:
-        quiet_refused_requests()
         poll_seconds = float(os.environ.get("MEMBERSCORE_POLL_SECONDS", "5"))
         self.project = check_project(os.environ.get(PROJECT_ENV, DEFAULT_PROJECT), source=PROJECT_ENV)
         min_ratio = parse_min_snapshot_ratio(os.environ.get(MIN_SNAPSHOT_RATIO_ENV, str(DEFAULT_MIN_SNAPSHOT_RATIO)))
         self.live = LiveState(project_snapshot_dir(default_snapshot_dir(), self.project), poll_seconds, background=True,
                               project=self.project, min_snapshot_ratio=min_ratio)
         self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))
+        settle_heap()
 
-    @bentoml.api(route="/score", input_spec=ScoreRequest)
-    def score(self, member_ids: list[str], explain: int = 3) -> ScoreResponse:
-        served = self.live.current()
-        if not served.ready:
-            # BentoML turns any 5xx exception into a generic "unexpected error"; a response keeps the reasons
-            return _not_ready_response(served)  # type: ignore[return-value]
-        loaded = served.snapshot
-        if loaded.members is not None and explain <= loaded.members.k:
-            results = loaded.members.scores(member_ids, explain)
-        else:  # more reasons than were precomputed: explain the requested rows now
-            results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, member_ids, explain)
-        return _score_response(served, results, loaded.snapshot.as_of)
+    @web.post("/score", response_model=ScoreResponse, **PROTECTED)
+    async def score(self, request: ScoreRequest) -> Response:
+        """Scores and top reasons of up to 10,000 members of the served snapshot, in request order.
 
-    @web.post("/score_features")
+        Unknown ids come back with status 'unknown'. Up to 5 reasons per model are precomputed;
+        more are computed on the fly, for at most 25,000 ids x explain per request.
+        """
+        served = _http_ready(self.live.current())
+        answer = functools.partial(scored, served, request.member_ids, request.explain)
+        if _is_lookup(served, request) and len(request.member_ids) <= INLINE_IDS:
+            return _json(answer())  # a few precomputed rows: microseconds, less than a hop to a thread
+        return _json(await run_in_threadpool(answer))  # the event loop keeps answering meanwhile
+
+    @web.post("/score_features", **PROTECTED)
     def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
         """Score caller-supplied feature rows (no snapshot lookup): same outputs and reasons as /score."""
         served = _http_ready(self.live.current())
@@ -92,7 +114,7 @@ class MemberScoring:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return _score_response(served, results, as_of)
 
-    @web.post("/explain")
+    @web.post("/explain", **PROTECTED)
     def explain(self, request: ExplainRequest) -> ExplainResponse:
         """One member's full SHAP vector per model, with base value, margin and feature values."""
         served = _http_ready(self.live.current())
@@ -103,7 +125,7 @@ class MemberScoring:
         return ExplainResponse(member_id=request.member_id, snapshot_as_of=served.snapshot.snapshot.as_of.isoformat(),
                                models=explain_row(served.boosters, row))
 
-    @web.get("/segments")
+    @web.get("/segments", **PROTECTED)
     def segments(self) -> SegmentsResponse:
         """Members and 12-month value per RFM segment, tier, ABC class and lifecycle stage."""
         loaded = _http_ready(self.live.current()).snapshot
@@ -112,13 +134,14 @@ class MemberScoring:
                                 value_column=VALUE_COLUMN, total_value=total_value(scores),
                                 dimensions=segment_counts(scores, self.labels))
 
-    @web.get("/campaigns")
+    @web.get("/campaigns", **PROTECTED)
     def campaigns(self) -> dict[str, list[dict[str, str]]]:
         """The campaigns /targets knows, with what each selects and ranks by."""
         return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()]}
 
-    @web.post("/targets", response_model=TargetsResponse,
-              responses={200: {"content": {"text/csv": {}}, "description": "the list (JSON, or CSV with ?format=csv)"}})
+    @web.post("/targets", response_model=TargetsResponse, **PROTECTED,
+              openapi_extra={"responses": {"200": {"content": {"text/csv": {}},
+                                                   "description": "the list (JSON, or CSV with ?format=csv)"}}})
     def targets(self, request: TargetsRequest, format: str = "json",
                 pseudonymise: bool = False) -> TargetsResponse | PlainTextResponse:
         """A ranked target list for a campaign; ``?format=csv`` returns the same rows as CSV.
@@ -138,7 +161,7 @@ class MemberScoring:
             return PlainTextResponse(targets_csv(response), media_type="text/csv")
         return response
 
-    @web.get("/metadata")
+    @web.get("/metadata", **PROTECTED)
     def metadata(self) -> Metadata:
         """Served models (names, versions, training data and cut-offs, metrics) and the snapshot."""
         served = self.live.current()
@@ -156,12 +179,12 @@ class MemberScoring:
             data_fingerprint=loaded and loaded.snapshot.fingerprint, ready=served.ready,
         )
 
-    @web.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}})
+    @web.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
     def readiness(self) -> JSONResponse:
         """Why the service is (not) ready: 200 or 503 with the reasons. GET /readyz answers from here."""
         return _readiness(self.live.current())
 
-    @web.post("/admin/reload", response_model=Readiness, responses={503: {"model": Readiness}})
+    @web.post("/admin/reload", response_model=Readiness, **PROTECTED)
     def reload(self) -> JSONResponse:
         """Look for a new champion or snapshot now instead of at the next poll."""
         return _readiness(self.live.reload())
@@ -172,11 +195,84 @@ class MemberScoring:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
 
-web.add_exception_handler(RequestValidationError, validation_error)
-web.add_exception_handler(StarletteHTTPException, http_error)
-MemberScoring.add_asgi_middleware(ReadinessProbeMiddleware)
-MemberScoring.add_asgi_middleware(ApiKeyMiddleware)
-MemberScoring.add_asgi_middleware(RequestLimitsMiddleware)  # inside the key check: anonymous bodies are never read
+    @web.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
+    def readyz(self) -> JSONResponse:
+        """Readiness probe: 200 when ready, else 503 with the reasons (same body as /readiness)."""
+        return _readiness(self.live.current())
+
+    @web.get("/healthz", **PUBLIC)
+    @web.get("/livez", **PUBLIC)
+    def healthz(self) -> dict[str, str]:
+        """Liveness probe: the process answers."""
+        return {"status": "alive"}
+
+
+def settle_heap() -> None:
+    """Move everything alive after start-up out of the garbage collector's sight (``gc.freeze``).
+
+    The process holds millions of long-lived objects (MLflow, BentoML, pandas, the served models'
+    lookups); every full collection walked them all, stopping every request for 0.3-0.8 s, which
+    was the p99 of /score and of /healthz under load. Requests only make short-lived objects; a
+    frozen object is still freed when its last reference goes (a replaced snapshot).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _is_lookup(served: Served, request: ScoreRequest) -> bool:
+    members = served.snapshot.members if served.snapshot is not None else None
+    return members is not None and request.explain <= members.k
+
+
+def scored(served: Served, member_ids: list[str], explain: int) -> ScoreResponse:
+    """The answer to /score: each distinct id computed once, the answer in request order (repeats included).
+
+    Reasons beyond the precomputed ones are bounded (``MAX_ON_THE_FLY_REASONS``): a 422 states the limit.
+    """
+    distinct = list(dict.fromkeys(member_ids))
+    loaded = served.snapshot
+    assert loaded is not None  # ready
+    if loaded.members is not None and explain <= loaded.members.k:
+        results = loaded.members.scores(distinct, explain)
+    else:  # more reasons than were precomputed: explain the requested rows now, within the bound
+        precomputed = loaded.members.k if loaded.members is not None else 0
+        if len(distinct) * explain > MAX_ON_THE_FLY_REASONS:
+            raise HTTPException(status_code=422, detail=(
+                f"explain: more than {precomputed} reasons are computed on the fly, for at most "
+                f"{MAX_ON_THE_FLY_REASONS:,} distinct ids x explain per request; got {len(distinct):,} x {explain} "
+                f"= {len(distinct) * explain:,} (ask for explain <= {precomputed} or send fewer ids)"))
+        results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, distinct, explain)
+    by_id = dict(zip(distinct, results))
+    return _score_response(served, [by_id[member_id] for member_id in member_ids], loaded.snapshot.as_of)
+
+
+install_request_timeout()  # before BentoML builds the app: its own timeout keeps every request alive 60 s
+web.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+web.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+web.add_middleware(RequestLimitsMiddleware)
+web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
+
+
+class ProductProbes:
+    """Pure ASGI: hands the probe paths to the FastAPI app.
+
+    BentoML routes its own ``/healthz``, ``/livez`` and ``/readyz`` before any mounted app, and its
+    ``/readyz`` only knows "ready or not"; the product's say why (503 with the reasons).
+    """
+
+    PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+
+    def __init__(self, app: ASGIApp, probes: ASGIApp) -> None:
+        self.app, self.probes = app, probes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = self.probes if scope["type"] == "http" and scope["path"] in self.PATHS else self.app
+        await target(scope, receive, send)
+
+
+def _json(body: ScoreResponse) -> Response:
+    """Serialised by pydantic in the route's worker thread (FastAPI would validate the answer again)."""
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _score_response(served: Served, results: list[MemberScore], as_of: date) -> ScoreResponse:
@@ -187,10 +283,6 @@ def _score_response(served: Served, results: list[MemberScore], as_of: date) -> 
 
 def _not_ready_text(served: Served) -> str:
     return "not ready: " + "; ".join(served.not_ready_reasons())
-
-
-def _not_ready_response(served: Served) -> JSONResponse:
-    return JSONResponse({"error": _not_ready_text(served)}, status_code=503)
 
 
 def _http_ready(served: Served) -> Served:
@@ -205,3 +297,7 @@ def _readiness(served: Served) -> JSONResponse:
                      models={task: m.name for task, m in served.models.items()},
                      snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat())
     return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)
+
+
+MemberScoring.add_asgi_middleware(ApiKeyMiddleware)  # outermost: nothing is read or routed for an anonymous caller
+MemberScoring.add_asgi_middleware(ProductProbes, probes=web)

@@ -1,19 +1,16 @@
-"""serving.errors: the field path of an error, and one WARNING line (no traceback) per refused request.
-
-BentoML logs every exception of a ``@bentoml.api`` route at ERROR with its traceback, a caller's
-malformed body included; the filter keeps that for real faults only.
-"""
+"""serving.errors: the one error body of every route, naming the field and never echoing the input."""
 
 from __future__ import annotations
 
-import logging
-import sys
+import asyncio
+import json
 
 import pydantic
 import pytest
-from bentoml.exceptions import BadInput, InternalServerError
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
-from serving.errors import BENTOML_HTTP_LOGGER, RefusedRequestLogFilter, field_path, quiet_refused_requests, refusal
+from serving.errors import field_path, http_error, validation_error
 
 
 class Request(pydantic.BaseModel):
@@ -29,15 +26,6 @@ def _validation_error(body: dict[str, object]) -> pydantic.ValidationError:
     raise AssertionError("the body was valid")
 
 
-def _record(error: BaseException) -> logging.LogRecord:
-    """A record as BentoML's ``log_exception`` makes it, while ``error`` is being handled."""
-    try:
-        raise error
-    except BaseException:
-        return logging.LogRecord(BENTOML_HTTP_LOGGER, logging.ERROR, __file__, 1, "Exception on %s [%s]",
-                                 ("/score", "POST"), sys.exc_info())
-
-
 @pytest.mark.parametrize(("location", "expected"), [
     (("body", "rows", 0, "features", "x"), "rows[0].features.x"),
     (("query", "format"), "format"),
@@ -48,40 +36,25 @@ def test_field_path(location: tuple[object, ...], expected: str) -> None:
     assert field_path(location) == expected
 
 
-def test_a_validation_error_becomes_one_warning_line_naming_the_field() -> None:
-    record = _record(_validation_error({"member_ids": ["m1", 7], "explain": "three"}))
-
-    assert RefusedRequestLogFilter().filter(record) is True
-    assert (record.levelno, record.levelname) == (logging.WARNING, "WARNING")
-    assert record.getMessage() == "Refused /score [POST]: member_ids[1]: Input should be a valid string"
-    assert record.exc_info is None and record.exc_text is None
-
-
-def test_the_refusal_never_quotes_the_input() -> None:
-    """A wrong value may be a member id or an amount: the line names the field, not what was sent."""
-    reason = refusal(_validation_error({"member_ids": "m12345-private", "explain": 1234.56}))
-    assert reason is not None and reason.startswith("member_ids: ")
-    assert "m12345" not in reason and "1234.56" not in reason
+def test_a_validation_error_is_422_naming_the_first_field_without_the_input() -> None:
+    error = _validation_error({"member_ids": ["m1", 7], "explain": "m12345-private"})
+    locations = [("body", *item["loc"]) for item in error.errors()]
+    wrapped = RequestValidationError([{**item, "loc": loc} for item, loc in zip(error.errors(), locations)])
+    response = asyncio.run(validation_error(None, wrapped))  # type: ignore[arg-type]
+    body = json.loads(response.body)
+    assert response.status_code == 422
+    assert body["error"] == "member_ids[1]: Input should be a valid string"
+    assert [item["loc"] for item in body["detail"]] == [["body", "member_ids", 1], ["body", "explain"]]
+    assert "m12345-private" not in response.body.decode()
 
 
-def test_bentoml_4xx_is_a_warning_and_5xx_keeps_its_traceback() -> None:
-    refused, crashed, bug = _record(BadInput("not JSON: {secret")), _record(InternalServerError("x")), _record(KeyError("k"))
-
-    for record in (refused, crashed, bug):
-        RefusedRequestLogFilter().filter(record)
-
-    assert refused.levelno == logging.WARNING and refused.getMessage() == "Refused /score [POST]: BadInput (400)"
-    assert "secret" not in refused.getMessage()
-    assert crashed.levelno == logging.ERROR and crashed.exc_info is not None
-    assert bug.levelno == logging.ERROR and bug.exc_info is not None and bug.getMessage() == "Exception on /score [POST]"
+def test_json_syntax_errors_name_the_body_not_an_offset() -> None:
+    wrapped = RequestValidationError([{"loc": ("body", 17), "msg": "JSON decode error", "type": "json_invalid"}])
+    body = json.loads(asyncio.run(validation_error(None, wrapped)).body)  # type: ignore[arg-type]
+    assert body["error"] == "body: JSON decode error"
 
 
-def test_installed_once_on_bentomls_http_logger() -> None:
-    logger = logging.getLogger(BENTOML_HTTP_LOGGER)
-    before = list(logger.filters)
-    try:
-        quiet_refused_requests()
-        quiet_refused_requests()
-        assert sum(isinstance(f, RefusedRequestLogFilter) for f in logger.filters) == 1
-    finally:
-        logger.filters[:] = before
+def test_an_http_error_keeps_its_status_and_headers() -> None:
+    response = asyncio.run(http_error(None, HTTPException(405, "Method Not Allowed", {"Allow": "POST"})))  # type: ignore[arg-type]
+    assert response.status_code == 405 and json.loads(response.body) == {"error": "Method Not Allowed"}
+    assert response.headers["allow"] == "POST"

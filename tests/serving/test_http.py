@@ -7,6 +7,8 @@ DESIGN.md: a stable JSON contract, unknown ids listed not errored, clear 4xx err
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from features.catalogue import BY_NAME
 from features.store import latest_snapshot_path, read_snapshot
 from serving.schemas import MAX_BATCH
+from tests.serving.conftest import API_KEY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -102,10 +105,14 @@ def test_bad_payloads_are_4xx_never_5xx(client: httpx.Client, payload: bytes) ->
 
 
 def test_error_body_names_the_offending_field(client: httpx.Client) -> None:
-    """A 4xx says which field is wrong, so the CRM engineer can fix the call."""
+    """A 4xx says which field is wrong, so the CRM engineer can fix the call: /score answers like every
+    other route (422, ``error`` naming the field; it was BentoML's 400 before one HTTP stack)."""
     response = client.post("/score", json={"member_ids": ["m00001"], "explain": -1})
-    assert response.status_code == 400
-    assert ["explain"] in [item["loc"] for item in response.json()["detail"]]
+    assert response.status_code == 422
+    assert response.json()["error"] == "explain: Input should be greater than or equal to 0"
+    assert ["body", "explain"] in [item["loc"] for item in response.json()["detail"]]
+    other = client.post("/explain", json={"member_id": 7})
+    assert other.status_code == 422 and set(other.json()) == set(response.json()) == {"error", "detail"}
 
 
 def test_wrong_method_and_unknown_path_are_4xx(client: httpx.Client) -> None:
@@ -120,7 +127,93 @@ def test_openapi_document_lists_score_and_metadata(client: httpx.Client) -> None
     response = client.get("/docs.json")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    assert "post" in paths["/score"] and "get" in paths["/metadata"]
     request_schema = paths["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in request_schema:
+        request_schema = response.json()["components"]["schemas"][request_schema["$ref"].rsplit("/", 1)[1]]
+    assert "post" in paths["/score"] and "get" in paths["/metadata"]
     assert request_schema["properties"]["member_ids"]["maxItems"] == MAX_BATCH
     assert request_schema["required"] == ["member_ids"]
+
+
+def test_openapi_document_is_the_products_with_the_key_scheme(client: httpx.Client) -> None:
+    """The document is memberscore's (title, package version, description), declares X-API-Key on every
+    data route with its 401 and 403 answers, and leaves it off the probes."""
+    from serving.contract import package_version
+
+    document = client.get("/docs.json").json()
+    assert document["info"]["title"] == "memberscore" and document["info"]["version"] == package_version()
+    assert "loyalty members" in document["info"]["description"] and "BentoML" not in json.dumps(document["info"])
+    assert document["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey", "in": "header", "name": "X-API-Key", "description": "an API key (`memberscore keys create`)"}
+    for path, method in (("/score", "post"), ("/targets", "post"), ("/metadata", "get"), ("/admin/reload", "post")):
+        operation = document["paths"][path][method]
+        assert operation["security"] == [{"ApiKey": []}], path
+        assert {"401", "403", "422"} <= set(operation["responses"]), path
+    assert "security" not in document["paths"]["/readyz"]["get"] and "security" not in document["paths"]["/healthz"]["get"]
+
+
+def test_probes_are_the_products(client: httpx.Client) -> None:
+    """/readyz gives the reasons (the FastAPI route, not BentoML's bare probe); /healthz answers JSON."""
+    assert client.get("/readyz").json()["ready"] is True
+    assert client.get("/healthz").json() == {"status": "alive"} == client.get("/livez").json()
+
+
+def test_repeated_ids_are_computed_once_and_answered_in_order(client: httpx.Client, snapshot) -> None:
+    """Duplicates cost nothing: the answer repeats the same result at each position of the request."""
+    members = [str(x) for x in snapshot.frame["member_id"].iloc[:3]]
+    ids = [members[1], members[0], members[1], "nobody", members[2], members[0]]
+    for explain in (3, 7):  # precomputed reasons, and reasons computed on the fly
+        body = client.post("/score", json={"member_ids": ids, "explain": explain}).json()
+        assert [r["member_id"] for r in body["results"]] == ids
+        single = {m: client.post("/score", json={"member_ids": [m], "explain": explain}).json()["results"][0]
+                  for m in set(ids)}
+        assert body["results"] == [single[m] for m in ids]
+
+
+def test_reasons_on_the_fly_are_bounded_with_a_422_that_states_the_limit(client: httpx.Client) -> None:
+    """More than 5 reasons are computed per request; distinct ids x explain above 25,000 is refused."""
+    from serving.service import MAX_ON_THE_FLY_REASONS
+
+    ids = [f"m{i:05d}" for i in range(MAX_ON_THE_FLY_REASONS // 25 + 1)]
+    response = client.post("/score", json={"member_ids": ids, "explain": 25})
+    assert response.status_code == 422, response.text[:300]
+    assert response.json()["error"] == (
+        "explain: more than 5 reasons are computed on the fly, for at most 25,000 distinct ids x explain per "
+        "request; got 1,001 x 25 = 25,025 (ask for explain <= 5 or send fewer ids)")
+    assert client.post("/score", json={"member_ids": ids[:-1], "explain": 25}).status_code == 200
+    assert client.post("/score", json={"member_ids": ids * 9, "explain": 25}).status_code == 422  # distinct ids count
+    assert client.post("/score", json={"member_ids": ids * 9, "explain": 5}).status_code == 200  # precomputed: no cap
+
+
+def test_a_heavy_score_does_not_hold_a_single_member_behind_it(client: httpx.Client, server: str, snapshot) -> None:
+    """While heavy /score requests run (reasons on the fly for the largest allowed batch), single-member
+    /score requests keep answering, each within a second."""
+    from serving.service import MAX_ON_THE_FLY_REASONS
+
+    members = [str(x) for x in snapshot.frame["member_id"]]
+    heavy_ids = (members * (1000 // len(members) + 1))[:1000]
+    heavy_ids = [f"{m}" if i < len(members) else f"x{i}" for i, m in enumerate(heavy_ids)]  # distinct: no dedup
+    heavy_body = {"member_ids": heavy_ids, "explain": MAX_ON_THE_FLY_REASONS // len(heavy_ids)}
+    finished: list[float] = []
+
+    def heavy() -> None:
+        with httpx.Client(base_url=server, timeout=120, headers={"X-API-Key": API_KEY}) as own:
+            for _ in range(3):
+                assert own.post("/score", json=heavy_body).status_code == 200
+        finished.append(time.monotonic())
+
+    threads = [threading.Thread(target=heavy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    light = []
+    while not finished and len(light) < 200:
+        started = time.monotonic()
+        response = client.post("/score", json={"member_ids": [members[0]], "explain": 3})
+        light.append((time.monotonic() - started, started))
+        assert response.status_code == 200
+    for thread in threads:
+        thread.join(timeout=300)
+    during = [seconds for seconds, started in light if not finished or started < min(finished)]
+    assert during, "the heavy requests ended before any single-member request was sent"
+    assert max(during) < 1.0, sorted(during)[-5:]

@@ -1,11 +1,12 @@
 """serving.service.MemberScoring called directly, without HTTP (BentoML's testing pattern).
 
 ``@bentoml.service`` wraps the class in a ``bentoml.Service``; calling it instantiates the inner
-class, whose API methods are then plain Python methods.
+class, whose route methods are then plain Python methods (``/score`` answers JSON bytes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -18,7 +19,9 @@ import pytest
 
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot, write_snapshot
-from serving.schemas import Metadata, ScoreResponse
+from fastapi import HTTPException
+
+from serving.schemas import Metadata, ScoreRequest, ScoreResponse
 
 
 @pytest.fixture
@@ -28,23 +31,31 @@ def service(use_trained: object) -> object:
     return MemberScoring()
 
 
+def score(service: object, member_ids: list[str], explain: int = 3) -> ScoreResponse:
+    """The /score route called as a method: its JSON answer, parsed by the contract."""
+    answer = asyncio.run(service.score(ScoreRequest(member_ids=member_ids, explain=explain)))
+    return ScoreResponse.model_validate_json(answer.body)
+
+
 def served_snapshot():
     return read_snapshot(latest_snapshot_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT))
 
 
-def test_service_exposes_score_as_an_api() -> None:
-    """The Bento publishes /score as a service API (metadata is a FastAPI route beside it)."""
-    from serving.service import MemberScoring
+def test_every_route_is_the_fastapi_apps() -> None:
+    """One HTTP stack: the Bento has no API of its own; /score and the probes are routes of the mounted app."""
+    from serving.service import MemberScoring, web
 
-    assert "score" in MemberScoring.apis
-    assert MemberScoring.apis["score"].route == "/score"
+    assert MemberScoring.apis == {}
+    assert [app for app, path, _ in MemberScoring.mount_apps] == [web]
+    paths = web.openapi()["paths"]
+    assert {"post"} == set(paths["/score"]) and {"get"} == set(paths["/metadata"]) == set(paths["/readyz"])
 
 
 def test_score_returns_known_and_unknown_in_order(service: object) -> None:
     """score(): per-id results in request order, unknown ids listed, model and snapshot named."""
     snapshot = served_snapshot()
     known = [str(x) for x in snapshot.frame["member_id"].iloc[[5, 0]]]
-    response = service.score(member_ids=[known[0], "nobody", known[1]], explain=2)
+    response = score(service, [known[0], "nobody", known[1]], explain=2)
     assert isinstance(response, ScoreResponse)
     assert [r.member_id for r in response.results] == [known[0], "nobody", known[1]]
     assert [r.status for r in response.results] == ["scored", "unknown", "scored"]
@@ -58,7 +69,7 @@ def test_score_returns_known_and_unknown_in_order(service: object) -> None:
 def test_score_default_explain_is_three(service: object) -> None:
     """Without explain, each scored member gets three reasons."""
     member = str(served_snapshot().frame["member_id"].iloc[0])
-    (result,) = service.score(member_ids=[member]).results
+    (result,) = score(service, [member]).results
     assert len(result.reasons) == 3
 
 
@@ -95,8 +106,9 @@ def test_service_without_a_snapshot_starts_not_ready_and_says_how_to_make_one(
     assert body["ready"] is False and any("memberscore snapshot" in reason for reason in body["reasons"])
     assert body["models"]["churn"].startswith("default.memberscore-churn:")
     assert body["project"] == DEFAULT_PROJECT
-    unready = service.score(member_ids=["anyone"])
-    assert unready.status_code == 503 and "no feature snapshot" in json.loads(unready.body)["error"]
+    with pytest.raises(HTTPException) as unready:
+        asyncio.run(service.score(ScoreRequest(member_ids=["anyone"])))
+    assert unready.value.status_code == 503 and "no feature snapshot" in unready.value.detail
 
 
 def test_service_picks_up_a_newer_snapshot_without_restart(use_trained: object, tmp_path: Path,
@@ -118,4 +130,4 @@ def test_service_picks_up_a_newer_snapshot_without_restart(use_trained: object, 
     while service.metadata().snapshot_as_of != newer.as_of.isoformat() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert service.metadata().snapshot_as_of == newer.as_of.isoformat()
-    assert service.score(member_ids=["nobody"]).snapshot_as_of == newer.as_of.isoformat()
+    assert score(service, ["nobody"]).snapshot_as_of == newer.as_of.isoformat()
