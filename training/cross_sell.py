@@ -19,7 +19,8 @@ from scipy.special import comb
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from features.categories import SHARE_PREFIX, category_slug
+from features.categories import share_column
+from features.offer_lists import encode_ranked
 from training.evaluate import _top_fraction_total
 
 CUTOFF: Final = "cutoff"
@@ -56,11 +57,10 @@ def ownership_matrix(history: pd.DataFrame, members: pd.Index, vocabulary: Seque
 
     The denominator is spend over all categories, not only the vocabulary, so shares sum to less
     than 1 for members who also buy outside it. Net-negative categories (returns) count as 0.
-    Columns ``share_<slug>``; members without rows get all-zero shares.
+    Columns ``share_<slug>`` in vocabulary order, one per category even where two names share a
+    slug ("A|B" and "A,B"), so no category name is refused; members without rows get all-zero shares.
     """
-    columns = [SHARE_PREFIX + category_slug(category) for category in vocabulary]
-    if len(set(columns)) < len(columns):
-        raise ValueError(f"vocabulary categories collide on feature columns: {columns}")
+    columns = [share_column(category) for category in vocabulary]
     rows = _clean(history, horizon=False)
     index = _member_index(members)
     spend = rows[SPEND_BEFORE].clip(lower=0)
@@ -206,24 +206,21 @@ def precision_at_fraction(y: np.ndarray, score: np.ndarray, fraction: float = 0.
 
 
 def top_categories(scores: np.ndarray, vocabulary: Sequence[str], owned_mask: np.ndarray, k: int = 3) -> list[str]:
-    """Per member, up to ``k`` new categories by score, best first, joined by '|' ("" when none).
+    """Per member, up to ``k`` new categories by score, best first, as one JSON array ("[]" when none).
 
-    Owned categories and -inf scores are never listed; ties go to the earlier vocabulary entry.
+    Owned categories and -inf scores are never listed; ties go to the earlier vocabulary entry. A
+    JSON array (``features.offer_lists``), not a separator, so any category name works.
     """
     scores, owned_mask = _checked_matrices(scores, owned_mask)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if scores.shape[1] != len(vocabulary) or any("|" in category for category in vocabulary):
-        raise ValueError("vocabulary must name every score column, without '|' in any name")
+    if scores.shape[1] != len(vocabulary):
+        raise ValueError(f"vocabulary must name every score column: {len(vocabulary)} names, {scores.shape[1]} columns")
     offerable = np.where(owned_mask, -np.inf, scores)
     order = np.argsort(-offerable, axis=1, kind="stable")[:, :k]
     names = np.asarray(vocabulary, dtype=object)[order]
     listed = np.isfinite(np.take_along_axis(offerable, order, axis=1))  # a prefix of each row: -inf sorts last
-    joined = np.full(len(order), "", dtype=object)
-    for rank in range(order.shape[1]):  # column by column: a million members are k string joins, not a million
-        separator = "|" if rank else ""
-        joined = np.where(listed[:, rank], joined + separator + names[:, rank], joined)
-    return joined.tolist()
+    return encode_ranked(names, listed)
 
 
 def _adoption_counts(rows: pd.DataFrame) -> tuple[pd.Index, sparse.csr_matrix, sparse.csr_matrix]:

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from features.offer_lists import decode_offers
 from features.project import DEFAULT_PROJECT
 from features.snapshot import build_snapshot
 from serving.scoring import OUTPUT_COLUMNS, score_frame
@@ -161,7 +162,7 @@ def test_score_frame_fills_every_output_column(in_run: TrainingRun, synthetic: t
     assert scores[["rfm_segment", "abc_class", "lifecycle_stage", "tier"]].notna().all().all()
     shares = snapshot.model_inputs().set_index("member_id")
     for member, offered in zip(scores["member_id"], scores["upsell_categories"]):
-        for category in filter(None, offered.split("|")):  # never a category the member already buys
+        for category in decode_offers(offered):  # never a category the member already buys (issue 15: a JSON array)
             assert shares.loc[member, f"share_{category}"] == 0.0
 
 
