@@ -19,8 +19,8 @@ LEGACY_SEPARATOR: Final = "|"  # snapshots written before offers were lists join
 
 
 def encode_offers(names: Sequence[str]) -> str:
-    """``names`` as one JSON array (UTF-8 text kept readable, not \\u-escaped)."""
-    return json.dumps([str(name) for name in names], ensure_ascii=False)
+    """``names`` as one compact JSON array (as ``encode_ranked`` writes it; UTF-8 kept readable)."""
+    return json.dumps([str(name) for name in names], ensure_ascii=False, separators=(",", ":"))
 
 
 def decode_offers(text: object) -> list[str]:
