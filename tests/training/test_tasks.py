@@ -1,9 +1,9 @@
 """Every model task end to end on the seeded simulation, against a real (temporary) MLflow store.
 
 One ``train_tasks`` run with every task (categories present) and one upsell run without
-categories; the checks are about contracts that could break: each task is its own experiment and
-registered model, its baselines are scored on the same rows, outputs have the right shape and
-range, and the evaluation page is logged. The 540-day simulation is too short for the 12-month
+categories (slow: they train, so they run in ``make test``, not in test-fast); the checks are about
+contracts that could break: each task is its own experiment and registered model, its baselines
+are scored on the same rows, outputs have the right shape and range, and the evaluation page is logged. The 540-day simulation is too short for the 12-month
 value task, which is skipped with the reason (it trains in test_value_12m.py on 3 years).
 """
 
@@ -32,7 +32,7 @@ from training.report_page import render_report_page
 from training.tasks import TASK_NAMES, all_tasks
 from training.upsell import Upsell, booster_categories
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # trains every task (issue 15: not in test-fast)
 CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=4)
 BASELINES = {
     "churn": {"rfm_rule", "recency_over_gap", "bgnbd"},
