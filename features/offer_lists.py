@@ -41,16 +41,17 @@ def decode_offers(text: object) -> list[str]:
     return text.split(LEGACY_SEPARATOR)
 
 
-def encode_ranked(names: np.ndarray, listed: np.ndarray) -> list[str]:
-    """Per row, the JSON array of ``names[row, j]`` for the ``listed`` (a prefix of each row) ranks.
+def encode_ranked(vocabulary: Sequence[str], order: np.ndarray, listed: np.ndarray) -> list[str]:
+    """Per row, the JSON array of ``vocabulary[order[row, j]]`` for the ``listed`` ranks (a prefix
+    of each row).
 
-    Vectorised by rank (k string joins over all rows, not one ``json.dumps`` per member): a
-    million members cost a few passes.
+    Each name is JSON-encoded once and the arrays are built by rank (k string joins over all rows,
+    not one ``json.dumps`` per member): a million members cost a few passes.
     """
-    encoded = np.vectorize(lambda name: json.dumps(str(name), ensure_ascii=False), otypes=[object])(names) \
-        if names.size else names.astype(object)
+    encoded = np.array([json.dumps(str(name), ensure_ascii=False) for name in vocabulary], dtype=object)
+    names = encoded[np.asarray(order, dtype=np.intp)]
     joined = np.full(len(names), "", dtype=object)
-    for rank in range(names.shape[1] if names.ndim == 2 else 0):
+    for rank in range(names.shape[1]):
         separator = "," if rank else ""
-        joined = np.where(listed[:, rank], joined + separator + encoded[:, rank], joined)
-    return ("[" + joined + "]").tolist() if len(joined) else []
+        joined = np.where(listed[:, rank], joined + separator + names[:, rank], joined)
+    return [f"[{cell}]" for cell in joined.tolist()]

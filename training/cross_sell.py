@@ -218,9 +218,8 @@ def top_categories(scores: np.ndarray, vocabulary: Sequence[str], owned_mask: np
         raise ValueError(f"vocabulary must name every score column: {len(vocabulary)} names, {scores.shape[1]} columns")
     offerable = np.where(owned_mask, -np.inf, scores)
     order = np.argsort(-offerable, axis=1, kind="stable")[:, :k]
-    names = np.asarray(vocabulary, dtype=object)[order]
     listed = np.isfinite(np.take_along_axis(offerable, order, axis=1))  # a prefix of each row: -inf sorts last
-    return encode_ranked(names, listed)
+    return encode_ranked(vocabulary, order, listed)
 
 
 def _adoption_counts(rows: pd.DataFrame) -> tuple[pd.Index, sparse.csr_matrix, sparse.csr_matrix]:

@@ -15,17 +15,18 @@ NAMES = ["Dairy | Eggs", "Wine, red", 'The "best"', "Tea; green", "line\nbreak",
 
 
 def test_encode_ranked_lists_the_listed_prefix_of_each_row() -> None:
-    names = np.array([["a|b", "c"], ["饮料", "x"], ["y", "z"]], dtype=object)
+    vocabulary = ["a|b", "c", "饮料", "x"]
+    order = np.array([[0, 1], [2, 3], [3, 1]])
     listed = np.array([[True, True], [True, False], [False, False]])
-    assert encode_ranked(names, listed) == ['["a|b","c"]', '["饮料"]', NO_OFFERS]
-    assert encode_ranked(np.empty((0, 3), dtype=object), np.empty((0, 3), dtype=bool)) == []
+    assert encode_ranked(vocabulary, order, listed) == ['["a|b","c"]', '["饮料"]', NO_OFFERS]
+    assert encode_ranked(vocabulary, np.empty((0, 3), dtype=int), np.empty((0, 3), dtype=bool)) == []
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_any_name_round_trips(name: str) -> None:
     cell = encode_offers([name, "plain"])
     assert decode_offers(cell) == [name, "plain"]
-    ranked = encode_ranked(np.array([[name, "plain"]], dtype=object), np.array([[True, True]]))
+    ranked = encode_ranked([name, "plain"], np.array([[0, 1]]), np.array([[True, True]]))
     assert ranked == [cell]
 
 
