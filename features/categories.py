@@ -39,7 +39,8 @@ MAX_SHARE_COLUMNS = 100
 
 
 def category_slug(category: str) -> str:
-    """Lower-case [a-z0-9_] form of a category name for feature columns ("Café & Bar" -> "cafe_bar")."""
+    """Lower-case [a-z0-9_] form of a category name for feature columns ("Café & Bar" -> "cafe_bar"); a name
+    with no ASCII letters or digits keeps its own ("饮料 | 茶" -> "饮料_茶")."""
     slug = _slug(category)
     if not slug:
         raise ValueError(f"category {category!r} has no letters or digits to name a column by")
@@ -55,8 +56,10 @@ def share_column(category: str) -> str:
 
 
 def _slug(category: str) -> str:
+    """ASCII when the name folds to any (so "Café" stays "cafe"); else its own letters ("饮料")."""
     ascii_name = unicodedata.normalize("NFKD", str(category)).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+    folded = re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+    return folded or re.sub(r"[\W_]+", "_", unicodedata.normalize("NFKC", str(category)).lower()).strip("_")
 
 
 def category_shares(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:

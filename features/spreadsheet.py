@@ -19,6 +19,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from features.offer_lists import encode_offers
+
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 APOSTROPHE: Final = "'"
 
@@ -64,12 +66,26 @@ def _formula_cells(values: pd.Series) -> np.ndarray | None:
 
 def write_csv_safely(frame: pd.DataFrame, path_or_buffer: str | Path | io.TextIOBase, **options: Any) -> None:
     """``frame.to_csv`` without the index, after ``neutralise_formulas``; ``options`` go to ``to_csv``.
+    A list cell is written as one JSON array (``lists_as_json``).
 
     Lines end in CRLF (RFC 4180) unless ``options`` say otherwise: the csv writer then also quotes
     a carriage return or line feed inside a cell, so a cell never spills onto the next row.
     """
     options = {"index": False, "lineterminator": "\r\n", **options}
-    neutralise_formulas(frame).to_csv(path_or_buffer, **options)
+    neutralise_formulas(lists_as_json(frame)).to_csv(path_or_buffer, **options)
+
+
+def lists_as_json(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each list cell (an answer's offers) as one JSON array of text, the form a CSV
+    cell keeps it in: the csv writer quotes and escapes it, and any character of a name survives."""
+    listed = {name: values for name, values in frame.items()
+              if values.dtype == object and any(isinstance(cell, list | tuple) for cell in values.tolist())}
+    if not listed:
+        return frame
+    out = frame.copy()
+    for name, values in listed.items():
+        out[name] = [encode_offers(cell) if isinstance(cell, list | tuple) else cell for cell in values.tolist()]
+    return out
 
 
 def csv_text(frame: pd.DataFrame, **options: Any) -> str:

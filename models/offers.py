@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import xgboost as xgb
 
+from features.offer_lists import encode_ranked
+
 CATEGORIES_ATTR = "upsell_categories"  # JSON list of the category names of outputs 1..K
 TARGET_ATTR = "upsell_target"  # "new_category" or "spend_up"
 
@@ -29,25 +31,20 @@ def any_new_probability(predicted: np.ndarray) -> np.ndarray:
 
 
 def top_categories(scores: np.ndarray, vocabulary: Sequence[str], owned_mask: np.ndarray, k: int = 3) -> list[str]:
-    """Per member, up to ``k`` new categories by score, best first, joined by '|' ("" when none).
+    """Per member, up to ``k`` new categories by score, best first, as one JSON array ("[]" when none).
 
-    Owned categories and -inf scores are never listed; ties go to the earlier vocabulary entry.
+    Owned categories and -inf scores are never listed; ties go to the earlier vocabulary entry. A
+    JSON array (``features.offer_lists``), not a separator, so any category name works.
     """
     scores, owned_mask = checked_matrices(scores, owned_mask)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if scores.shape[1] != len(vocabulary) or any("|" in category for category in vocabulary):
-        raise ValueError("vocabulary must name every score column, without '|' in any name")
+    if scores.shape[1] != len(vocabulary):
+        raise ValueError(f"vocabulary must name every score column: {len(vocabulary)} names, {scores.shape[1]} columns")
     offerable = np.where(owned_mask, -np.inf, scores)
     order = np.argsort(-offerable, axis=1, kind="stable")[:, :k]
-    names = np.asarray(vocabulary, dtype=object)[order]
     listed = np.isfinite(np.take_along_axis(offerable, order, axis=1))  # a prefix of each row: -inf sorts last
-    joined = np.full(len(order), "", dtype=object)
-    for rank in range(order.shape[1]):  # column by column: a million members are k string joins, not a million
-        separator = "|" if rank else ""
-        joined = np.where(listed[:, rank], joined + separator + names[:, rank], joined)
-    result: list[str] = joined.tolist()
-    return result
+    return encode_ranked(vocabulary, order, listed)
 
 
 def checked_matrices(scores: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from features.offer_lists import decode_offers
 
 MAX_BATCH = 10_000
 
+
+# Offers are a list of category names in every answer; scoring frames carry them as one JSON array
+# per member (features.offer_lists), decoded here so a name may hold any character.
+OfferList = Annotated[list[str], BeforeValidator(decode_offers)]
 
 class ScoreRequest(BaseModel):
     """Members to score from the newest snapshot, and how many reasons to give per score."""
@@ -49,7 +55,7 @@ class MemberScore(BaseModel):
     p_purchase_30d: float | None = None
     p_purchase_90d: float | None = None
     upsell_probability: float | None = None
-    upsell_categories: str | None = Field(None, description="categories to offer, best first, '|'-separated")
+    upsell_categories: OfferList | None = Field(None, description="categories to offer, best first (any text)")
     expected_value: float | None = Field(None, description="expected spend over the next H days (value model)")
     clv_12m: float | None = Field(None, description="expected spend over 12 months: the value_12m XGBoost Tweedie "
                                                     "champion when one serves, else BG/NBD + Gamma-Gamma")
@@ -224,6 +230,8 @@ class TargetRow(BaseModel):
     percentile_global: float = Field(description="share of all scored members (%) whose ranking score is <= this one's")
     percentile_in_segment: float = Field(description="the same within the member's RFM segment")
     offer_category: str | None = Field(None, description="upsell only: the category to offer")
+    upsell_categories: OfferList = Field(default_factory=list,
+                                         description="upsell only: the categories to offer, best first")
     reasons: list[str] = Field(default_factory=list, description="top reasons of the campaign's model, in words")
 
 

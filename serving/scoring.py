@@ -15,6 +15,7 @@ import xgboost as xgb
 
 from features import contract
 from features.categories import share_column
+from features.offer_lists import NO_OFFERS
 from features.snapshot import SEGMENT_COLUMNS
 from models.baselines import SERVED_BY_BASELINE
 from models.matrix import model_frame, predict_proba, to_matrix
@@ -81,11 +82,11 @@ def purchase_dates(median_days: pd.Series, as_of: date) -> pd.Series:
 def _upsell(booster: xgb.Booster | None, features: pd.DataFrame) -> pd.DataFrame:
     """P(upsell) and, for a new-category booster, the top categories the member does not own yet."""
     if booster is None:
-        return pd.DataFrame({"upsell_probability": np.nan, "upsell_categories": ""}, index=features.index)
+        return pd.DataFrame({"upsell_probability": np.nan, "upsell_categories": NO_OFFERS}, index=features.index)
     predicted = booster.predict(feature_matrix(booster, features))
     probability, categories = any_new_probability(predicted), booster_categories(booster)
     if predicted.ndim == 1 or not categories:
-        return pd.DataFrame({"upsell_probability": probability, "upsell_categories": ""}, index=features.index)
+        return pd.DataFrame({"upsell_probability": probability, "upsell_categories": NO_OFFERS}, index=features.index)
     owned = np.column_stack([features[c].to_numpy(float) > 0 if c in features.columns else np.zeros(len(features), bool)
                              for c in map(share_column, categories)])
     offers = top_categories(predicted[:, 1:], categories, owned, TOP_CATEGORIES)

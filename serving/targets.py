@@ -22,6 +22,7 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
+from features.offer_lists import NO_OFFERS, decode_offers
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, read_segment_rules
 from features.spreadsheet import csv_text
 from serving.reasons import top_reasons
@@ -114,6 +115,8 @@ def ranked_targets(scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame, cam
     listed = members[keep].sort_values(["score", contract.MEMBER_ID], ascending=[False, True], kind="stable")
     listed.insert(0, "rank", np.arange(1, len(listed) + 1))
     listed["offer_category"] = _offers(listed) if chosen.task == "upsell" else None
+    if chosen.task != "upsell":
+        listed["upsell_categories"] = NO_OFFERS
     return listed[ROW_COLUMNS].reset_index(drop=True)
 
 
@@ -199,9 +202,9 @@ def _passes(members: pd.DataFrame, filters: TargetFilters) -> pd.Series:
 
 
 def _offers(listed: pd.DataFrame) -> pd.Series:
-    """The first of the member's ``upsell_categories`` ('|'-separated, best first), None when empty."""
-    first = listed["upsell_categories"].fillna("").astype(str).str.split("|").str[0]
-    return first.where(first != "", None).astype(object)
+    """The first of the member's ``upsell_categories`` (a JSON array, best first), None when empty."""
+    offers = [decode_offers(cell) for cell in listed["upsell_categories"].tolist()]
+    return pd.Series([names[0] if names else None for names in offers], index=listed.index, dtype=object)
 
 
 def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,

@@ -18,23 +18,57 @@ import pytest
 
 from features.simulate import simulate_transactions
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]
+TEST_DATA = REPO / "tests" / "data"  # small committed samples (tests/data/README.md)
+BUNDLED_DATA = REPO / "data"  # the demo's data, shipped with the code
+SHARED_DATA = Path(os.environ.get("MEMBERSCORE_SHARED_DATA") or REPO.parent / "shared" / "data")
 SIM_START = date(2023, 1, 1)
 SIM_DAYS = 540
+
+
+# Hypothesis profiles: `fast` while working (make test-fast), `full` in make test and CI. A test's
+# own example count is its size today; ``examples`` scales it by the profile.
+HYPOTHESIS_SCALE = {"fast": 0.5, "full": 2.0}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="memberscore-bentoml-"))
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    _load_hypothesis_profile(config)
+
+
+def _load_hypothesis_profile(config: pytest.Config) -> None:
+    """HYPOTHESIS_PROFILE when set, else ``fast`` under a marker expression that leaves out slow
+    tests (``-m "not slow"``) and ``full`` otherwise; exported so ``examples`` sees the choice."""
+    from hypothesis import settings
+
+    for name, scale in HYPOTHESIS_SCALE.items():
+        settings.register_profile(name, max_examples=max(1, round(100 * scale)), deadline=None)
+    chosen = os.environ.get("HYPOTHESIS_PROFILE") or ("fast" if "not slow" in (config.option.markexpr or "") else "full")
+    if chosen not in HYPOTHESIS_SCALE:
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE: expected one of {sorted(HYPOTHESIS_SCALE)}, got {chosen!r}")
+    os.environ["HYPOTHESIS_PROFILE"] = chosen
+    settings.load_profile(chosen)
+
+
+def examples(size: int) -> int:
+    """``size`` Hypothesis examples scaled by the active profile (at least 5): fewer in fast, more in full."""
+    return max(5, round(size * HYPOTHESIS_SCALE[os.environ.get("HYPOTHESIS_PROFILE", "full")]))
 
 
 def shared_dataset(relative: str) -> Path:
-    """A real dataset from ../shared/data; skips (with the reason) where it is not mounted."""
-    path = SHARED_DATA / relative
-    if not path.exists():
-        pytest.skip(f"real dataset {path} not available")
-    return path
+    """A real dataset: committed under tests/data, bundled under data/, or in ../shared/data.
+
+    Not found: the test skips with the reason on a developer's machine, and fails under CI=true,
+    so a golden test can never pass in CI by not running.
+    """
+    for root in (TEST_DATA, BUNDLED_DATA, SHARED_DATA):
+        if (root / relative).exists():
+            return root / relative
+    reason = f"real dataset {relative} is in none of {TEST_DATA}, {BUNDLED_DATA}, {SHARED_DATA} (MEMBERSCORE_SHARED_DATA)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI=true: a missing dataset fails the test", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from scipy.special import comb
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from features.categories import SHARE_PREFIX, category_slug
+from features.categories import share_column
 from models.offers import checked_matrices
 from training.evaluate import _top_fraction_total
 
@@ -57,11 +57,10 @@ def ownership_matrix(history: pd.DataFrame, members: pd.Index, vocabulary: Seque
 
     The denominator is spend over all categories, not only the vocabulary, so shares sum to less
     than 1 for members who also buy outside it. Net-negative categories (returns) count as 0.
-    Columns ``share_<slug>``; members without rows get all-zero shares.
+    Columns ``share_<slug>`` in vocabulary order, one per category even where two names share a
+    slug ("A|B" and "A,B"), so no category name is refused; members without rows get all-zero shares.
     """
-    columns = [SHARE_PREFIX + category_slug(category) for category in vocabulary]
-    if len(set(columns)) < len(columns):
-        raise ValueError(f"vocabulary categories collide on feature columns: {columns}")
+    columns = [share_column(category) for category in vocabulary]
     rows = _clean(history, horizon=False)
     index = _member_index(members)
     spend = rows[SPEND_BEFORE].clip(lower=0)

@@ -39,6 +39,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from features import contract
+from features.offer_lists import NO_OFFERS
 from features.lifetime import LifetimeModel, fit_lifetime, median_days_to_purchase
 from features.snapshot import Snapshot
 from models.baselines import (
@@ -92,7 +93,7 @@ def serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: Tr
     """member_id and BASELINE_COLUMNS for the snapshot's members, fitted on the window ending at its as-of."""
     members = snapshot.model_inputs()
     out = pd.DataFrame({contract.MEMBER_ID: members[contract.MEMBER_ID], CHURN_COLUMN: np.nan, UPSELL_COLUMN: np.nan,
-                        CATEGORIES_COLUMN: "", CHURN_RULE_COLUMN: "", UPSELL_RULE_COLUMN: "",
+                        CATEGORIES_COLUMN: NO_OFFERS, CHURN_RULE_COLUMN: "", UPSELL_RULE_COLUMN: "",
                         MEDIAN_COLUMN: np.nan, VALUE_COLUMN: np.nan})
     text = {c: "string" for c in (CATEGORIES_COLUMN, CHURN_RULE_COLUMN, UPSELL_RULE_COLUMN)}
     horizon = timedelta(days=config.horizon_days)
@@ -114,7 +115,7 @@ def serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: Tr
         upsell = _popular_new_categories(history, snapshot.as_of - horizon, snapshot.as_of, config)
         aligned = upsell.reindex(out[contract.MEMBER_ID].astype(str).to_numpy())
         out[UPSELL_COLUMN] = aligned[UPSELL_COLUMN].to_numpy(float)
-        out[CATEGORIES_COLUMN] = aligned[CATEGORIES_COLUMN].fillna("").to_numpy(object)
+        out[CATEGORIES_COLUMN] = aligned[CATEGORIES_COLUMN].fillna(NO_OFFERS).to_numpy(object)
         out[UPSELL_RULE_COLUMN] = "popular_new_categories" if len(upsell) else ""
     else:
         spend_up_rule = _best_rule(SPEND_UP_BASELINES, windows, lambda rows: spend_up(rows, config.spend_up_growth))

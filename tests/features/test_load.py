@@ -29,6 +29,7 @@ from features.load import (
     clean_transactions,
     load_transactions,
 )
+from tests.conftest import examples
 
 ONLINE_RETAIL = Path("/work/shared/data/online_retail/online_retail.parquet")
 ONLINE_RETAIL_MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "online_retail.yaml"
@@ -479,7 +480,7 @@ def clean_with_rejects(raw: pd.DataFrame) -> tuple[pd.DataFrame, LoadReport, pd.
         return clean, report, read_rejects(report.rejects_path)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=examples(25), deadline=None, derandomize=True)
 @given(st.lists(ROW, max_size=15))
 def test_every_row_is_kept_or_rejected_once_with_its_first_reason(rows) -> None:
     values = [[value for value, _ in row] for row in rows]
@@ -495,7 +496,7 @@ def test_every_row_is_kept_or_rejected_once_with_its_first_reason(rows) -> None:
     assert sorted(clean[MEMBER_ID].tolist()) == kept_ids
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(max_examples=examples(25), deadline=None, derandomize=True)
 @given(st.lists(st.tuples(ANY_TEXT, ANY_TEXT, ANY_TEXT), max_size=15))
 @example(rows=[(None, None, "\r"), ("a\nb", "2024-07-01", "x,y")])  # cells that break naive CSV
 def test_random_text_never_loses_a_row(rows) -> None:

@@ -36,13 +36,14 @@ from features.load import (
     LoadReport,
     load_transactions,
 )
+from tests.conftest import examples
 
 LOADED_AT = datetime(2026, 1, 1, 12, 0)  # "future ts" means after 2026-01-02 12:00 (UTC)
 HEADER = ["member_id", "ts", "amount", "note"]
 NOT_UTF8 = b"\xe9\xff"  # never valid UTF-8: marks a cell the file's encoding cannot decode
 TEXT = "member_id,ts,amount,category\n007,2024-07-01,5,z\u00fcrich\n008,2024-07-01,6,\u65e5\u672c\n"
 PROFILE = settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     derandomize=True,  # CI runs the same examples every time
     database=None,

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from features.contract import AMOUNT, CATEGORY, MEMBER_ID, ORDER_ID, TS
 from features.labels import build_labels
 from features.snapshot import Snapshot, build_snapshot
-from tests.conftest import SIM_START
+from tests.conftest import SIM_START, examples
 from tests.features.conftest import LINE_COLUMNS, transactions_frame
 
 BASE = datetime(2024, 1, 1)
@@ -40,7 +40,7 @@ MINUTES = (0, 1, 12 * 60, 23 * 60 + 59)  # 0 puts a line exactly on a cut-off
 
 # Each example costs two engine runs (mostly Ibis compilation), so examples are few but rich.
 PROPERTY = settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
@@ -162,7 +162,7 @@ def test_snapshot_ignores_every_row_at_or_after_the_cut_off(
 
 
 @given(case=cases(), horizon=st.integers(1, 60), data=st.data())
-@settings(PROPERTY, max_examples=30)
+@settings(PROPERTY, max_examples=examples(30))
 def test_labels_ignore_every_row_at_or_after_the_horizon_end(
     case: Case, horizon: int, data: st.DataObject
 ) -> None:
@@ -177,7 +177,7 @@ def test_labels_ignore_every_row_at_or_after_the_horizon_end(
 
 
 @given(case=cases(), cut_day=st.integers(0, DAYS + 1), horizon=st.integers(1, 60))
-@settings(PROPERTY, max_examples=12)
+@settings(PROPERTY, max_examples=examples(12))
 def test_labels_cover_exactly_the_snapshot_members(
     case: Case, cut_day: int, horizon: int
 ) -> None:

@@ -34,6 +34,7 @@ from features.segments import (
     segment_members,
 )
 from features.snapshot import build_snapshot
+from tests.conftest import examples
 
 NAN = math.nan
 FEATURE_DEFAULTS = {
@@ -352,7 +353,7 @@ def member_rows(size: int) -> st.SearchStrategy[pd.DataFrame]:
     return st.lists(row, min_size=1, max_size=size).map(frame)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(train=member_rows(25), later=member_rows(25), data=st.data())
 def test_every_member_gets_one_configured_label_of_each_kind(
     defaults: SegmentRules, train: pd.DataFrame, later: pd.DataFrame, data: st.DataObject

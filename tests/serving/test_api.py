@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from features.offer_lists import decode_offers
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from models import catalog
@@ -207,5 +208,6 @@ def test_tasks_without_a_champion_say_their_baseline_serves(client: httpx.Client
     assert [r["p_purchase_30d"] for r in results] == pytest.approx(list(profile["bgnbd_p_purchase_30d"]))
     assert [r["expected_value"] for r in results] == pytest.approx(list(profile["baseline_expected_value"]))  # over H (issue 14)
     assert [r["upsell_probability"] for r in results] == pytest.approx(list(profile["baseline_upsell_probability"]))
-    assert [r["upsell_categories"] for r in results] == list(profile["baseline_upsell_categories"])
+    # issue 15: the answer's offers are JSON lists, the snapshot keeps one JSON array per member
+    assert [r["upsell_categories"] for r in results] == [decode_offers(o) for o in profile["baseline_upsell_categories"]]
     assert any(r["upsell_categories"] for r in results)

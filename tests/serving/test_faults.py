@@ -25,6 +25,7 @@ import httpx
 import pytest
 import xgboost as xgb
 
+from features.offer_lists import decode_offers
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.artefacts import ServingModel
@@ -180,7 +181,8 @@ def test_without_a_churn_champion_the_snapshots_churn_rule_serves(scripted: tupl
     ids = list(profile.index[:25].astype(str))
     results = served.snapshot.members.scores(ids, 3)
     assert [r.churn_probability for r in results] == pytest.approx(list(profile.loc[ids, CHURN_COLUMN]))
-    assert [r.upsell_categories for r in results] == list(profile.loc[ids, "baseline_upsell_categories"])
+    # issue 15: the answer's offers are lists, the snapshot keeps one JSON array per member
+    assert [r.upsell_categories for r in results] == [decode_offers(o) for o in profile.loc[ids, "baseline_upsell_categories"]]
     assert all(r.reasons == [] and r.model_reasons == {} for r in results), "a rule has no SHAP reasons"
 
 
@@ -240,7 +242,7 @@ def without_champion_aliases(tracking_uri: str) -> None:
     from mlflow.exceptions import MlflowException
 
     from training import registry
-    from training.tasks import TASK_NAMES
+    from models.tasks import TASK_NAMES
 
     client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     for task in TASK_NAMES:

@@ -43,7 +43,7 @@ def browser() -> Iterator[Browser]:
     """Debian's chromium; a missing browser is a failure with the fix, never a skip."""
     if not CHROMIUM.exists():
         pytest.fail(f"chromium not found at {CHROMIUM}: install Debian's chromium "
-                    "(`make browser`, or `apt-get install -y chromium`; .ci/run does it)")
+                    "(`sudo apt-get install chromium`, or set MEMBERSCORE_CHROMIUM; .ci/run does it in CI)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched

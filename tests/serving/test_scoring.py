@@ -164,7 +164,7 @@ def test_score_frame_has_one_row_per_snapshot_member(served: tuple[xgb.Booster, 
     booster, frame = served
     scores = churn_only(booster, frame)
     assert list(scores.columns) == list(OUTPUT_COLUMNS)
-    assert scores["expected_value"].isna().all() and (scores["upsell_categories"] == "").all()  # no such models
+    assert scores["expected_value"].isna().all() and (scores["upsell_categories"] == "[]").all()  # no such models (issue 15: "[]", was "")
     assert len(scores) == len(frame) == frame[contract.MEMBER_ID].nunique()
     assert list(scores[contract.MEMBER_ID].astype(str)) == list(frame[contract.MEMBER_ID].astype(str))
     assert scores["churn_probability"].between(0, 1).all()

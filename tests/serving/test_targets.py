@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner, Result
 
 from features.catalogue import BY_NAME
+from features.offer_lists import decode_offers
 from features.project import DEFAULT_PROJECT
 from features.segment_rules import read_segment_rules
 from features.snapshot import Snapshot
@@ -407,8 +408,9 @@ def test_a_campaign_whose_model_has_no_champion_ranks_by_its_baseline(use_traine
     expected = baseline["baseline_upsell_probability"] * baseline["baseline_expected_value"]  # P(upsell) x value over H
     np.testing.assert_allclose(listed["score"], expected.to_numpy(), rtol=1e-12)
     assert listed["score"].is_monotonic_decreasing and len(listed) > 0
-    offers = baseline["baseline_upsell_categories"].str.split("|").str[0].replace("", np.nan)
-    assert listed["offer_category"].fillna("").tolist() == offers.fillna("").tolist()
+    offers = [decode_offers(cell) for cell in baseline["baseline_upsell_categories"]]  # issue 15: JSON arrays
+    assert listed["offer_category"].fillna("").tolist() == [names[0] if names else "" for names in offers]
+    assert [decode_offers(cell) for cell in listed["upsell_categories"]] == offers
     assert not [c for c in listed.columns if c.startswith("reason_")], "a rule has no SHAP reasons"
 
 

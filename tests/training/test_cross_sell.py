@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from features.categories import category_slug, share_column
+from features.offer_lists import decode_offers
 from models.offers import top_categories
 from training.cross_sell import (
     CoPurchaseBaseline,
@@ -126,9 +127,17 @@ def test_a_category_without_letters_or_digits() -> None:
     assert share_column("&/-") == "share_blank"
 
 
-def test_colliding_slugs_are_refused(hand: pd.DataFrame) -> None:
-    with pytest.raises(ValueError, match="share_beauty_care"):
-        ownership_matrix(hand, history_members(hand), [BEAUTY, "beauty-care"])
+def test_colliding_slugs_each_keep_their_own_shares(hand: pd.DataFrame) -> None:
+    """Issue 15 (was: refused): two names with one slug are two vocabulary columns, each its own spend."""
+    members = history_members(hand)
+    shares = ownership_matrix(hand, members, [BEAUTY, "beauty|care"])
+    assert list(shares.columns) == ["share_beauty_care", "share_beauty_care"]
+    np.testing.assert_allclose(shares.to_numpy()[:, 0], ownership_matrix(hand, members, [BEAUTY]).to_numpy()[:, 0])
+    assert (shares.to_numpy()[:, 1] == 0).all()
+
+
+def test_a_chinese_category_names_its_own_column() -> None:
+    assert category_slug("饮料 | 茶") == "饮料_茶" and share_column("饮料") == "share_饮料"
 
 
 # ---- baselines on the hand history --------------------------------------------------------------
@@ -270,8 +279,19 @@ def test_top_categories_rank_new_categories_only() -> None:
     scores = np.array([[0.2, 0.5, 0.5, INF], [0.9, 0.1, 0.2, 0.3], [0.9, 0.8, 0.7, 0.6], [0.1, 0.0, INF, INF]])
     owned = np.array([[0, 0, 0, 1], [1, 0, 0, 0], [1, 1, 1, 1], [0, 0, 1, 1]], dtype=bool)
     # row 1: "a" scores highest but is owned; row 3: all owned; row 4: two new, k = 3
-    assert top_categories(scores, vocabulary, owned, k=2) == ["b|c", "d|c", "", "a|b"]
-    assert top_categories(scores, vocabulary, owned, k=3) == ["b|c|a", "d|c|b", "", "a|b"]
+    # issue 15: offers are one JSON array per member (was "b|c", "" when none)
+    assert top_categories(scores, vocabulary, owned, k=2) == ['["b","c"]', '["d","c"]', "[]", '["a","b"]']
+    assert top_categories(scores, vocabulary, owned, k=3) == ['["b","c","a"]', '["d","c","b"]', "[]", '["a","b"]']
+
+
+@pytest.mark.parametrize("name", ["Dairy | Eggs", "Wine, red", 'The "best"', "A;B", "line\nbreak", "=SUM(A1)",
+                                  "饮料", "\\back"])
+def test_top_categories_keep_any_name_intact(name: str) -> None:
+    """Issue 15: no name is refused for its characters; decoding the offers gives the names back."""
+    vocabulary = [name, "plain", f"{name}|x"]
+    scores, owned = np.array([[0.9, 0.1, 0.5], [0.1, 0.2, 0.3]]), np.array([[0, 0, 0], [0, 0, 1]], dtype=bool)
+    offers = [decode_offers(cell) for cell in top_categories(scores, vocabulary, owned, k=3)]
+    assert offers == [[name, f"{name}|x", "plain"], ["plain", name]]
 
 
 # ---- planted truth ----------------------------------------------------------------------------
@@ -338,7 +358,7 @@ def test_owned_categories_are_never_offered(
     scores = model.fit(train).score(test, members, vocabulary)
     assert np.array_equal(np.isneginf(scores), owned)
     for offers, owned_row in zip(top_categories(scores, vocabulary, owned, k=3), owned, strict=True):
-        offered = set(offers.split("|")) - {""}
+        offered = set(decode_offers(offers))
         assert offered and not offered & {c for c, o in zip(vocabulary, owned_row, strict=True) if o}
 
 

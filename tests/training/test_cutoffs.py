@@ -15,6 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
 
 D = date.fromisoformat
@@ -98,7 +99,7 @@ def test_data_span_is_first_day_and_day_after_last(timestamps: list[str], expect
     assert data_span(pd.Series(pd.to_datetime(timestamps))) == expected
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     first=st.dates(min_value=D("1990-01-01"), max_value=D("2030-12-31")),
     span=st.integers(1, 2500),

@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 
 from features import contract
 from features.labels import build_labels
+from features.offer_lists import decode_offers
 from features.snapshot import build_snapshot
 from models.baselines import CATEGORIES_COLUMN, CHURN_COLUMN, MEDIAN_COLUMN, UPSELL_COLUMN, VALUE_COLUMN
 from training.config import TrainConfig
@@ -61,7 +62,8 @@ def test_offers_are_new_popular_categories(transactions: pd.DataFrame, baselines
     owned: dict[str, set[str]] = {}
     for (member, category) in net[net > 0].index:
         owned.setdefault(str(member), set()).add(str(category))
-    offers = {str(m): o.split("|") for m, o in zip(baselines[contract.MEMBER_ID], baselines[CATEGORIES_COLUMN]) if o}
+    offers = {str(m): decode_offers(o) for m, o in zip(baselines[contract.MEMBER_ID], baselines[CATEGORIES_COLUMN])
+              if decode_offers(o)}  # issue 15: a JSON array per member (was '|'-joined)
     assert len(offers) > 100, "most members have something new to be offered"
     assert all(len(o) <= 3 and not set(o) & owned.get(m, set()) for m, o in offers.items())
     precedes = {(a, b) for o in offers.values() for i, a in enumerate(o) for b in o[i + 1:]}
@@ -74,7 +76,7 @@ def test_without_categories_upsell_is_the_spend_up_rule(transactions: pd.DataFra
     hard to call from RFM alone: the rule is weak, which is why a model is trained)."""
     plain = transactions.drop(columns=[contract.CATEGORY])
     scored = serving_baselines(plain, build_snapshot(plain, AS_OF), CONFIG).set_index(contract.MEMBER_ID)
-    assert (scored[CATEGORIES_COLUMN] == "").all()
+    assert (scored[CATEGORIES_COLUMN] == "[]").all()  # issue 15: no offers is "[]" (was "")
     labels = build_labels(plain, AS_OF, CONFIG.horizon_days).set_index(contract.MEMBER_ID)
     grew = spend_up(labels.reindex(scored.index), CONFIG.spend_up_growth)
     assert 0 < grew.sum() < len(grew)
@@ -129,7 +131,7 @@ def test_too_little_history_for_a_rule_leaves_bgnbd_as_the_last_resort(transacti
     np.testing.assert_allclose(scored.loc[ids, VALUE_COLUMN], lifetime.expected_spend(90.0), rtol=1e-12)
     np.testing.assert_array_equal(scored.loc[ids, MEDIAN_COLUMN], median_days_to_purchase(lifetime))
     assert (scored["baseline_churn_rule"] == "bgnbd").all()
-    assert scored[UPSELL_COLUMN].isna().all() and (scored[CATEGORIES_COLUMN] == "").all()
+    assert scored[UPSELL_COLUMN].isna().all() and (scored[CATEGORIES_COLUMN] == "[]").all()  # issue 15: was ""
     assert (scored["baseline_upsell_rule"] == "").all()
 
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import examples
 from training.config import read_config
 from training.cutoffs import plan_cutoffs
 from training.pipeline import choose_for, plan_for
@@ -83,7 +84,7 @@ def test_only_values_set_in_the_config_file_are_fixed(tmp_path) -> None:
     assert plan.choice is not None and plan.choice.n_train_cutoffs == 2
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(span=st.integers(1, 1500), horizon=st.integers(1, 365))
 def test_every_chosen_plan_is_placeable_and_defaults_never_move(span: int, horizon: int) -> None:
     """The choice fits (plan_cutoffs places exactly its count) and, when the defaults give two
