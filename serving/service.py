@@ -6,6 +6,7 @@ routing). What serves (models and snapshot) is one ``serving.live.Served`` read 
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import date
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import bentoml
 from fastapi import FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.project import DEFAULT_PROJECT, PROJECT_ENV, check_project
@@ -31,7 +32,8 @@ from serving.live import (
     parse_min_snapshot_ratio,
 )
 from serving.probes import ReadinessProbeMiddleware
-from serving.pseudonym import pseudonym_key, pseudonymised
+from serving.list_cursor import ListChanged
+from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
 from serving.schemas import (
     ExplainRequest,
     ExplainResponse,
@@ -48,7 +50,7 @@ from serving.schemas import (
 )
 from serving.scoring import score_members
 from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
-from serving.targets import CAMPAIGNS, targets_csv, targets_response
+from serving.targets import CAMPAIGNS, targets_csv_export, targets_response
 
 web = FastAPI(title="memberscore")
 PAGE = Path(__file__).with_name("static") / "marketer.html"
@@ -118,25 +120,30 @@ class MemberScoring:
         return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()]}
 
     @web.post("/targets", response_model=TargetsResponse,
-              responses={200: {"content": {"text/csv": {}}, "description": "the list (JSON, or CSV with ?format=csv)"}})
+              responses={200: {"content": {"text/csv": {}}, "description": "a JSON page, or the whole list as CSV "
+                               "with ?format=csv"}, 410: {"description": "the cursor's list is no longer served"}})
     def targets(self, request: TargetsRequest, format: str = "json",
-                pseudonymise: bool = False) -> TargetsResponse | PlainTextResponse:
-        """A ranked target list for a campaign; ``?format=csv`` returns the same rows as CSV.
+                pseudonymise: bool = False) -> TargetsResponse | StreamingResponse:
+        """A ranked target list for a campaign: JSON in pages (``next_cursor``), ``?format=csv`` the whole list streamed.
 
         ``?pseudonymise=true`` replaces member ids by keyed pseudonyms (``MEMBERSCORE_PSEUDONYM_KEY``).
+        A cursor issued for another list (a new snapshot or models since) answers 410.
         """
         if format not in ("json", "csv"):
             raise HTTPException(status_code=422, detail=f"format: expected 'json' or 'csv', got {format!r}")
         served = _http_ready(self.live.current())
         try:
             key = pseudonym_key() if pseudonymise else None  # no key: 422 before any work
+            if format == "csv":  # refusals come before the stream: once it starts, the status is sent
+                rename = functools.partial(pseudonym, key=key) if key is not None else None
+                export = targets_csv_export(served.boosters, served.snapshot, request, rename)
+                return StreamingResponse(export.chunks, media_type="text/csv")
             response = targets_response(served.boosters, served.snapshot, request)
-            response = pseudonymised(response, key) if key is not None else response
+            return pseudonymised(response, key) if key is not None else response
+        except ListChanged as error:
+            raise HTTPException(status_code=410, detail=str(error)) from None
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
-        if format == "csv":
-            return PlainTextResponse(targets_csv(response), media_type="text/csv")
-        return response
 
     @web.get("/metadata")
     def metadata(self) -> Metadata:
