@@ -23,7 +23,8 @@ TARGET_OPTIONS = {"campaign": "--campaign", "limit": "--limit", "explain": "--ex
 def targets(
     campaign: Annotated[str, typer.Option(help="winback, retain_high_value, upsell or next_purchase_reminder")],
     out: Annotated[Path, typer.Option(help="output file, .csv or .json")],
-    limit: Annotated[int, typer.Option(help="rows to write, best first (1 to 10,000)")] = 100,
+    limit: Annotated[int | None, typer.Option(help="rows to write, best first; .csv: default the whole eligible list, "
+                                              ".json: 1 to 10,000, default 100")] = None,
     segment: LabelsOption = None,
     tier: LabelsOption = None,
     abc: LabelsOption = None,
@@ -39,7 +40,7 @@ def targets(
     from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
     from serving.live import load_snapshot
     from serving.pseudonym import pseudonym_key, pseudonymised
-    from serving.targets import targets_csv, targets_response
+    from serving.targets import targets_response
 
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out {out}: expected a .csv or .json file")
@@ -54,12 +55,40 @@ def targets(
     if path is None:
         raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
                        "or `memberscore snapshot`")
-    response = _with_option_names(targets_response, models, load_snapshot(path, models, lookup=False), request)
+    loaded = load_snapshot(path, models, lookup=False)
+    if out.suffix == ".csv":
+        _write_csv(models, loaded, request, key, out)
+        return
+    response = _with_option_names(targets_response, models, loaded, request)
     response = pseudonymised(response, key) if key is not None else response
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(targets_csv(response) if out.suffix == ".csv" else response.model_dump_json(indent=2), encoding="utf-8")
+    out.write_text(response.model_dump_json(indent=2), encoding="utf-8")
     typer.echo(f"{response.campaign}: {len(response.rows):,} of {response.eligible:,} eligible members "
                f"(snapshot as of {response.snapshot_as_of}) -> {out}")
+
+
+def _write_csv(models: Any, loaded: Any, request: Any, key: bytes | None, out: Path) -> None:
+    """Stream the whole list (or its best ``--limit`` rows) into ``out``, chunk by chunk.
+
+    Written beside ``out`` and renamed at the end, so a failure never leaves a half list under its name.
+    """
+    import functools
+
+    from serving.pseudonym import pseudonym
+    from serving.targets import targets_csv_export
+
+    rename = functools.partial(pseudonym, key=key) if key is not None else None
+    export = _with_option_names(targets_csv_export, models, loaded, request, rename)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as file:
+            file.writelines(export.chunks)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    typer.echo(f"{export.campaign}: {export.rows:,} of {export.eligible:,} eligible members "
+               f"(snapshot as of {export.snapshot_as_of}) -> {out}")
 
 
 def _member_ids(path: Path) -> list[str]:
