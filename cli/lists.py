@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -25,6 +25,7 @@ from features.project import DEFAULT_PROJECT
 if TYPE_CHECKING:
     import xgboost as xgb
 
+    from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
 
 P = ParamSpec("P")
@@ -84,7 +85,8 @@ def score(
 def targets(
     campaign: Annotated[str, typer.Option(help="winback, retain_high_value, upsell or next_purchase_reminder")],
     out: Annotated[Path, typer.Option(help="output file, .csv or .json")],
-    limit: Annotated[int, typer.Option(help="rows to write, best first (1 to 10,000)")] = 100,
+    limit: Annotated[int | None, typer.Option(help="rows to write, best first; .csv: default the whole eligible list, "
+                                              ".json: 1 to 10,000, default 100")] = None,
     segment: LabelsOption = None,
     tier: LabelsOption = None,
     abc: LabelsOption = None,
@@ -100,7 +102,7 @@ def targets(
     from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
     from serving.live import load_snapshot
     from serving.pseudonym import pseudonym_key, pseudonymised
-    from serving.targets import targets_csv, targets_response
+    from serving.targets import targets_response
 
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out {out}: expected a .csv or .json file")
@@ -115,10 +117,14 @@ def targets(
     if path is None:
         raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
                        "or `memberscore snapshot`")
-    response = _with_option_names(targets_response, models, load_snapshot(path, models, lookup=False), request)
+    loaded = load_snapshot(path, models, lookup=False)
+    if out.suffix == ".csv":
+        _write_csv(models, loaded, request, key, out)
+        return
+    response = _with_option_names(targets_response, models, loaded, request)
     response = pseudonymised(response, key) if key is not None else response
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(targets_csv(response) if out.suffix == ".csv" else response.model_dump_json(indent=2), encoding="utf-8")
+    out.write_text(response.model_dump_json(indent=2), encoding="utf-8")
     typer.echo(f"{response.campaign}: {len(response.rows):,} of {response.eligible:,} eligible members "
                f"(snapshot as of {response.snapshot_as_of}) -> {out}")
 
@@ -133,6 +139,31 @@ def champion_boosters(project: str) -> dict[str, xgb.Booster]:
     return {task: booster for task, booster in boosters.items() if booster is not None}
 
 
+def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest, key: bytes | None,
+               out: Path) -> None:
+    """Stream the whole list (or its best ``--limit`` rows) into ``out``, chunk by chunk.
+
+    Written beside ``out`` and renamed at the end, so a failure never leaves a half list under its name.
+    """
+    import functools
+
+    from serving.pseudonym import pseudonym
+    from serving.targets import targets_csv_export
+
+    rename: Callable[[str], str] | None = functools.partial(pseudonym, key=key) if key is not None else None
+    export = _with_option_names(targets_csv_export, models, loaded, request, rename)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as file:
+            file.writelines(export.chunks)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    typer.echo(f"{export.campaign}: {export.rows:,} of {export.eligible:,} eligible members "
+               f"(snapshot as of {export.snapshot_as_of}) -> {out}")
+
+
 def _member_ids(path: Path) -> list[str]:
     """One id per line; blank lines and surrounding spaces are ignored."""
     if not path.is_file():
@@ -144,6 +175,7 @@ def _targets_request(campaign: str, limit: int, filters: dict[str, object], expl
     """The request (known campaign first), with pydantic's first complaint as one ValueError naming the field."""
     from pydantic import ValidationError
 
+    from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
     from serving.targets import campaign_named
 

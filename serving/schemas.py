@@ -185,6 +185,8 @@ class Metadata(BaseModel):
 
 MAX_TARGETS = 10_000
 MAX_EXCLUDED = 100_000
+DEFAULT_PAGE = 100
+MAX_CURSOR_CHARS = 200
 
 
 class TargetFilters(BaseModel):
@@ -209,7 +211,11 @@ class TargetsRequest(BaseModel):
 
     campaign: str = Field(..., description="winback, retain_high_value, upsell or next_purchase_reminder",
                           examples=["winback"])
-    limit: int = Field(100, ge=1, le=MAX_TARGETS, description="rows to return, best first (1 to 10,000)")
+    limit: int | None = Field(
+        None, ge=1, description="rows, best first. JSON: a page of 1 to 10,000 (default 100), the next page from "
+        "`next_cursor`; CSV (?format=csv): no cap, default the whole eligible list")
+    cursor: str | None = Field(None, max_length=MAX_CURSOR_CHARS,
+                               description="JSON only: the previous page's `next_cursor`, unchanged")
     filters: TargetFilters = Field(default_factory=TargetFilters)
     explain: int = Field(3, ge=0, le=10, description="top-k reasons per row from the campaign's model (0 for none)")
 
@@ -242,3 +248,5 @@ class TargetsResponse(BaseModel):
     snapshot_as_of: str = Field(description="features are as of this date (history before it)")
     eligible: int = Field(description="members passing the campaign rule and the filters (before the limit)")
     rows: list[TargetRow] = Field(description="best first, at most `limit`")
+    next_cursor: str | None = Field(None, description="send it as `cursor` (same request otherwise) for the next "
+                                    "page; null on the last page. A cursor from an older list answers 410")

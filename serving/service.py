@@ -20,7 +20,7 @@ from pathlib import Path
 import bentoml
 from fastapi import FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,7 +40,8 @@ from serving.live import (
     Served,
     parse_min_snapshot_ratio,
 )
-from serving.pseudonym import pseudonym_key, pseudonymised
+from serving.list_cursor import ListChanged
+from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
     ExplainRequest,
@@ -57,13 +58,8 @@ from serving.schemas import (
     TargetsResponse,
 )
 from serving.scoring import score_members
-from serving.segment_summary import (
-    VALUE_COLUMN,
-    configured_labels,
-    segment_counts,
-    total_value,
-)
-from serving.targets import CAMPAIGNS, targets_csv, targets_response
+from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
+from serving.targets import CAMPAIGNS, targets_csv_export, targets_response
 
 # Reasons beyond the precomputed ones are TreeSHAP on the fly (~1,000 predictions per row and
 # model): ids x explain above this is refused (10,000 ids x 25 reasons took 16 s and 184 MB).
@@ -139,27 +135,33 @@ class MemberScoring:
         """The campaigns /targets knows, with what each selects and ranks by."""
         return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()]}
 
-    @web.post("/targets", response_model=TargetsResponse, **PROTECTED,
-              openapi_extra={"responses": {"200": {"content": {"text/csv": {}},
-                                                   "description": "the list (JSON, or CSV with ?format=csv)"}}})
+    @web.post("/targets", response_model=TargetsResponse, dependencies=PROTECTED["dependencies"],
+              responses={**PROTECTED["responses"],
+                         200: {"content": {"text/csv": {}},
+                               "description": "a JSON page, or the whole list as CSV with ?format=csv"},
+                         410: {"description": "the cursor's list is no longer served: start again without a cursor"}})
     def targets(self, request: TargetsRequest, format: str = "json",
-                pseudonymise: bool = False) -> TargetsResponse | PlainTextResponse:
-        """A ranked target list for a campaign; ``?format=csv`` returns the same rows as CSV.
+                pseudonymise: bool = False) -> TargetsResponse | StreamingResponse:
+        """A ranked target list for a campaign: JSON in pages (``next_cursor``), ``?format=csv`` the whole list streamed.
 
         ``?pseudonymise=true`` replaces member ids by keyed pseudonyms (``MEMBERSCORE_PSEUDONYM_KEY``).
+        A cursor issued for another list (a new snapshot or models since) answers 410.
         """
         if format not in ("json", "csv"):
             raise HTTPException(status_code=422, detail=f"format: expected 'json' or 'csv', got {format!r}")
         served = _http_ready(self.live.current())
         try:
             key = pseudonym_key() if pseudonymise else None  # no key: 422 before any work
+            if format == "csv":  # refusals come before the stream: once it starts, the status is sent
+                rename = functools.partial(pseudonym, key=key) if key is not None else None
+                export = targets_csv_export(served.boosters, served.snapshot, request, rename)
+                return StreamingResponse(export.chunks, media_type="text/csv")
             response = targets_response(served.boosters, served.snapshot, request)
-            response = pseudonymised(response, key) if key is not None else response
+            return pseudonymised(response, key) if key is not None else response
+        except ListChanged as error:
+            raise HTTPException(status_code=410, detail=str(error)) from None
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
-        if format == "csv":
-            return PlainTextResponse(targets_csv(response), media_type="text/csv")
-        return response
 
     @web.get("/metadata", **PROTECTED)
     def metadata(self) -> Metadata:

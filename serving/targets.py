@@ -2,18 +2,21 @@
 
 Every campaign ranks its eligible members by the expected value of acting on them: the campaign's
 driving probability times the member's value, where value is the value model's ``expected_value``
-and, for a member (or a snapshot) without one, the BG/NBD + Gamma-Gamma ``clv_12m``. A snapshot
-has no score history, so "rising risk" and "overdue" are read from what it does hold: recency
-against the member's own usual gap (``gap_ratio``) and the 90-day purchase trend.
+and, for a member (or a snapshot) without one, the BG/NBD + Gamma-Gamma ``clv_12m``. Who each
+campaign selects is ``serving.campaigns``.
 
 Percentile ranks compare a member's ranking score with every member of the snapshot that has one
 (before the campaign rule and the filters), so a filter never changes a member's percentile.
+
+A list leaves the service whole or in pages: JSON in pages of at most ``MAX_TARGETS`` rows joined
+by cursors tied to the list they came from (``serving.list_cursor``), CSV as one stream of chunks
+of the whole list, SHAP reasons computed per chunk so memory does not grow with the list.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,84 +28,30 @@ from features import contract
 from features.offer_lists import NO_OFFERS, decode_offers
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, read_segment_rules
 from features.spreadsheet import csv_text
+from serving.campaigns import CAMPAIGNS as CAMPAIGNS  # re-exported: callers name campaigns from here
+from serving.campaigns import RULE_FEATURES, Campaign
+from serving.campaigns import campaign_named as campaign_named
+from serving.list_cursor import cursor_start, encode_cursor, list_identity
 from serving.reasons import top_reasons
-from serving.schemas import TargetFilters, TargetRow, TargetsRequest, TargetsResponse
+from serving.schemas import (
+    DEFAULT_PAGE,
+    MAX_TARGETS,
+    TargetFilters,
+    TargetRow,
+    TargetsRequest,
+    TargetsResponse,
+)
 from serving.scoring import shap_contributions
 
 if TYPE_CHECKING:
     from serving.artefacts import LoadedSnapshot
 
-LAPSED_STAGES = ("sleeping", "lost")
-STILL_BUYING_STAGES = ("new", "active")
-HIGH_VALUE_CLASSES = ("AA", "A")
-RISK_THRESHOLD = 0.3  # churn probability from which a high-value member is "at risk"
-REMINDER_THRESHOLD = 0.3  # P(buy within 7 days) from which a reminder is worth sending
-OVERDUE_RATIO = 1.0  # gap_ratio >= 1: as long without a purchase as the member's usual gap, or longer
+CSV_CHUNK_ROWS = 2_000  # rows explained and written per CSV chunk: bounds the SHAP matrix and the text held
 ROW_COLUMNS = [name for name in TargetRow.model_fields if name != "reasons"]
 
 
 class CampaignUnavailable(ValueError):
     """The campaign's driving score is empty in this snapshot (its model has no champion)."""
-
-
-@dataclass(frozen=True)
-class Campaign:
-    """A campaign: who is eligible, which probability drives it, and which model explains it."""
-
-    name: str
-    description: str
-    driver: str  # the score column multiplied by value to rank, e.g. churn_probability
-    task: str  # the model behind ``driver``, whose SHAP reasons are shown
-    rule: Callable[[pd.DataFrame], pd.Series]  # members frame (scores + features) -> eligible mask
-    raising_sign: int = 1  # sign of a SHAP contribution that raises ``driver`` (-1: AFT log-time)
-
-
-def _lapsing(members: pd.DataFrame) -> pd.Series:
-    """Sleeping or lost: more than ``active_ratio`` of their usual gap without a purchase."""
-    return members["lifecycle_stage"].isin(LAPSED_STAGES)
-
-
-def _high_value_at_rising_risk(members: pd.DataFrame) -> pd.Series:
-    """AA/A members, not yet lost, with churn probability >= RISK_THRESHOLD and a sign the risk
-    is rising: overdue against their own rhythm, or fewer purchases than in the 90 days before."""
-    rising = (members["gap_ratio"] >= OVERDUE_RATIO) | (members["orders_trend_90d"] < 0)
-    return (members["abc_class"].isin(HIGH_VALUE_CLASSES) & (members["lifecycle_stage"] != "lost")
-            & (members["churn_probability"] >= RISK_THRESHOLD) & rising)
-
-
-def _still_buying(members: pd.DataFrame) -> pd.Series:
-    """New or active members: an offer goes to someone who is shopping now, not to the lapsed."""
-    return members["lifecycle_stage"].isin(STILL_BUYING_STAGES)
-
-
-def _due_and_likely(members: pd.DataFrame) -> pd.Series:
-    """P(buy within 7 days) >= REMINDER_THRESHOLD yet no purchase for at least their usual gap.
-
-    One-time buyers have no own gap (``gap_ratio`` missing) and so are never "due".
-    """
-    return (members["p_purchase_7d"] >= REMINDER_THRESHOLD) & (members["gap_ratio"] >= OVERDUE_RATIO)
-
-
-CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
-    Campaign("winback", "lapsing (sleeping or lost) members, by churn probability x value",
-             "churn_probability", "churn", _lapsing),
-    Campaign("retain_high_value", f"AA/A members not yet lost, churn probability >= {RISK_THRESHOLD} and overdue "
-             "or buying less than the 90 days before, by churn probability x value",
-             "churn_probability", "churn", _high_value_at_rising_risk),
-    Campaign("upsell", "new or active members, by upsell probability x value, with the category to offer",
-             "upsell_probability", "upsell", _still_buying),
-    Campaign("next_purchase_reminder", f"P(buy within 7 days) >= {REMINDER_THRESHOLD} and no purchase for at least "
-             "their usual gap, by that probability x value", "p_purchase_7d", "next_purchase", _due_and_likely,
-             raising_sign=-1),
-)}
-RULE_FEATURES = ("gap_ratio", "orders_trend_90d")
-
-
-def campaign_named(name: str) -> Campaign:
-    """The campaign called ``name``; an unknown name is an error listing the valid ones."""
-    if name not in CAMPAIGNS:
-        raise ValueError(f"campaign: unknown campaign {name!r}; valid: {', '.join(CAMPAIGNS)}")
-    return CAMPAIGNS[name]
 
 
 def ranked_targets(scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame, campaign: str,
@@ -207,21 +156,115 @@ def _offers(listed: pd.DataFrame) -> pd.Series:
     return pd.Series([names[0] if names else None for names in offers], index=listed.index, dtype=object)
 
 
-def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
-                     request: TargetsRequest) -> TargetsResponse:
-    """The ranked list of ``request`` with the campaign model's top reasons for the listed rows only."""
+@dataclass(frozen=True)
+class TargetList:
+    """A campaign's whole ranked list for one snapshot and request, before any page or limit."""
+
+    campaign: Campaign
+    ranked: pd.DataFrame  # ROW_COLUMNS, best first
+    snapshot_as_of: str
+    fingerprint: str
+
+    def identity(self) -> str:
+        """The digest a cursor is tied to (``serving.list_cursor``)."""
+        return list_identity(self.ranked, self.campaign.name, self.snapshot_as_of, self.fingerprint)
+
+
+@dataclass(frozen=True)
+class CsvExport:
+    """A list as CSV text chunks: the header, then ``chunk_rows`` rows at a time, reasons computed per chunk."""
+
+    campaign: str
+    snapshot_as_of: str
+    eligible: int
+    rows: int  # rows the chunks hold (eligible, or the limit when smaller)
+    chunks: Iterator[str]
+
+
+def target_list(loaded: LoadedSnapshot, request: TargetsRequest) -> TargetList:
+    """Every member ``request`` lists, ranked; bad campaigns, filters and missing scores raise here."""
     campaign = campaign_named(request.campaign)
     ranked = ranked_targets(loaded.scores_by_id, loaded.features_by_id, campaign.name, request.filters)
-    listed = ranked.head(request.limit)
+    return TargetList(campaign, ranked, loaded.snapshot.as_of.isoformat(), loaded.snapshot.fingerprint)
+
+
+def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
+                     request: TargetsRequest) -> TargetsResponse:
+    """One JSON page of the ranked list, with the campaign model's top reasons for its rows only.
+
+    The page starts where ``request.cursor`` says (the first page without one) and holds up to
+    ``request.limit`` rows (default ``DEFAULT_PAGE``, at most ``MAX_TARGETS``); ``next_cursor``
+    continues it, and is refused once the list it belongs to is no longer served.
+    """
+    whole = target_list(loaded, request)
+    limit = _page_limit(request.limit)
+    eligible = len(whole.ranked)
+    identity = whole.identity() if request.cursor is not None or eligible > limit else ""
+    start = cursor_start(request.cursor, identity, eligible, whole.snapshot_as_of)
+    listed = whole.ranked.iloc[start:start + limit]
+    booster = models.get(whole.campaign.task)
     rows = loaded.features_by_id.loc[listed[contract.MEMBER_ID]]
-    reasons = supporting_reasons(models.get(campaign.task), rows, request.explain, campaign.raising_sign)
+    reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign)
     records = listed.astype(object).where(listed.notna(), None).to_dict(orient="records")
+    end = start + len(listed)
     return TargetsResponse(
-        campaign=campaign.name,
-        snapshot_as_of=loaded.snapshot.as_of.isoformat(),
-        eligible=len(ranked),
-        rows=[TargetRow(**record, reasons=why) for record, why in zip(records, reasons)],
+        campaign=whole.campaign.name,
+        snapshot_as_of=whole.snapshot_as_of,
+        eligible=eligible,
+        rows=[TargetRow.model_validate({**record, "reasons": why}) for record, why in zip(records, reasons)],
+        next_cursor=encode_cursor(identity, end, whole.snapshot_as_of) if end < eligible else None,
     )
+
+
+def _page_limit(limit: int | None) -> int:
+    """Rows of a JSON page: ``limit``, default ``DEFAULT_PAGE``; above ``MAX_TARGETS`` is refused (CSV has no cap)."""
+    if limit is None:
+        return DEFAULT_PAGE
+    if limit > MAX_TARGETS:
+        raise ValueError(f"limit: a JSON page holds at most {MAX_TARGETS:,} rows, got {limit:,}; page with "
+                         "next_cursor, or ask for CSV (?format=csv, or an --out .csv file), which has no cap")
+    return limit
+
+
+def targets_csv_export(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest,
+                       rename_ids: Callable[[str], str] | None = None,
+                       chunk_rows: int = CSV_CHUNK_ROWS) -> CsvExport:
+    """The whole list (or its best ``request.limit`` rows) as CSV chunks, ``targets_csv``'s format.
+
+    Everything that can be refused is checked here, before the first chunk: a stream that has
+    started can no longer answer 4xx. The chunks then only read the ranked list and compute
+    SHAP reasons ``chunk_rows`` at a time, so memory stays bounded by a chunk, not the list.
+    Reason columns are ``reason_1`` to ``reason_{explain}`` whenever the campaign's model
+    serves (a row with fewer supporting reasons leaves the rest empty): the header is written
+    before any reason is known. ``rename_ids`` replaces member ids (pseudonyms) as rows are written.
+    """
+    if request.cursor is not None:
+        raise ValueError("cursor: a CSV answer is the whole list at once; cursors page JSON lists")
+    whole = target_list(loaded, request)
+    listed = whole.ranked if request.limit is None else whole.ranked.head(request.limit)
+    booster = models.get(whole.campaign.task)
+    k = request.explain if booster is not None else 0
+    chunks = _csv_chunks(listed, loaded.features_by_id, booster, k, whole.campaign.raising_sign, rename_ids,
+                         chunk_rows)
+    return CsvExport(whole.campaign.name, whole.snapshot_as_of, len(whole.ranked), len(listed), chunks)
+
+
+def _csv_chunks(listed: pd.DataFrame, features_by_id: pd.DataFrame, booster: xgb.Booster | None, k: int,
+                raising_sign: int, rename_ids: Callable[[str], str] | None, chunk_rows: int) -> Iterator[str]:
+    """The header, then each ``chunk_rows`` rows with their reasons, as spreadsheet-safe CSV text."""
+    yield csv_text(pd.DataFrame(columns=[*ROW_COLUMNS, *_reason_columns(k)]))
+    for start in range(0, len(listed), chunk_rows):
+        chunk = listed.iloc[start:start + chunk_rows].reset_index(drop=True)
+        reasons = supporting_reasons(booster, features_by_id.loc[chunk[contract.MEMBER_ID]], k, raising_sign)
+        if rename_ids is not None:
+            chunk[contract.MEMBER_ID] = [rename_ids(member) for member in chunk[contract.MEMBER_ID]]
+        for i, column in enumerate(_reason_columns(k)):
+            chunk[column] = [texts[i] if i < len(texts) else "" for texts in reasons]
+        yield csv_text(chunk, header=False)
+
+
+def _reason_columns(k: int) -> list[str]:
+    return [f"reason_{i + 1}" for i in range(k)]
 
 
 def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, raising_sign: int) -> list[list[str]]:
@@ -245,6 +288,6 @@ def targets_csv(response: TargetsResponse) -> str:
     """
     k = max((len(row.reasons) for row in response.rows), default=0)
     frame = pd.DataFrame([row.model_dump(exclude={"reasons"}) for row in response.rows], columns=ROW_COLUMNS)
-    for i in range(k):
-        frame[f"reason_{i + 1}"] = [row.reasons[i] if i < len(row.reasons) else "" for row in response.rows]
+    for i, column in enumerate(_reason_columns(k)):
+        frame[column] = [row.reasons[i] if i < len(row.reasons) else "" for row in response.rows]
     return csv_text(frame)

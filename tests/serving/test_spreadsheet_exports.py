@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -122,7 +123,17 @@ def test_hostile_text_never_reaches_a_csv_as_a_formula(use_trained: object, host
 
     service = MemberScoring()
     response = service.targets(TargetsRequest(campaign="upsell", limit=10000), format="csv")
-    served = response.body.decode("utf-8")
+    served = streamed_text(response)  # a StreamingResponse since issue 15 (whole lists): read its chunks
     assert served == (tmp_path / "upsell.csv").read_bytes().decode("utf-8")  # one writer for CLI and API
     header, rows = assert_no_formula(served)
     assert set(unescaped(column(header, rows, "member_id"))) <= set(loaded_ids.values())
+
+
+def streamed_text(response: Any) -> str:
+    """The whole body of a StreamingResponse, as text."""
+    import asyncio
+
+    async def chunks() -> list[str | bytes]:
+        return [chunk async for chunk in response.body_iterator]
+
+    return "".join(c.decode("utf-8") if isinstance(c, bytes) else c for c in asyncio.run(chunks()))
