@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 KEY_FILE ?= var/api-keys
 
-.PHONY: install run key train serve test test-fast clean bench bench-wrk
+.PHONY: install run key train serve test test-fast lint clean bench bench-wrk
 
 install: $(STAMP)
 
@@ -38,8 +38,15 @@ key: install
 
 # The whole suite (about 8 minutes on 2 cores). It installs nothing system-wide: the browser test
 # (tests/serving/test_page.py) needs Debian's chromium (README, "Tests"; .ci/run installs it in CI).
-test: install
+test: install lint
 	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q
+
+# Lint (ruff, rules in pyproject.toml) and types (mypy) with zero findings; part of `make test`.
+# The packages mypy checks grow as each is brought to zero errors.
+MYPY_PACKAGES := models cli
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(MYPY_PACKAGES)
 
 # Everything but the `slow` tests, in under 2 minutes on 2 cores: the tool to run while working.
 test-fast: install

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 import ibis
-import ibis.backends.duckdb  # noqa: F401  (import cost is not query cost: load it before timing)
+import ibis.backends.duckdb
 import numpy as np
 import pandas as pd
 

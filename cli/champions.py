@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from features.project import DEFAULT_PROJECT
 from cli.options import ProjectOption, one_line_errors
+from features.project import DEFAULT_PROJECT
 
 TaskOption = Annotated[str, typer.Option("--task", help="churn, next_purchase, upsell, value or value_12m")]
 WaitOption = Annotated[float, typer.Option(help="seconds to wait for a training run on the project to finish")]

@@ -135,7 +135,12 @@ def held_by_a_service(path: Path) -> str | None:
     import os
 
     from features.store import previous_snapshot_path, snapshot_facts
-    from serving.live import DEFAULT_MIN_SNAPSHOT_RATIO, MIN_SNAPSHOT_RATIO_ENV, parse_min_snapshot_ratio, shrink_problem
+    from serving.live import (
+        DEFAULT_MIN_SNAPSHOT_RATIO,
+        MIN_SNAPSHOT_RATIO_ENV,
+        parse_min_snapshot_ratio,
+        shrink_problem,
+    )
 
     facts = snapshot_facts(path)
     older = previous_snapshot_path(path.parent, facts.as_of)

@@ -171,11 +171,10 @@ def _member_ids(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _targets_request(campaign: str, limit: int, filters: dict[str, object], explain: int) -> TargetsRequest:
+def _targets_request(campaign: str, limit: int | None, filters: dict[str, object], explain: int) -> TargetsRequest:
     """The request (known campaign first), with pydantic's first complaint as one ValueError naming the field."""
     from pydantic import ValidationError
 
-    from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
     from serving.targets import campaign_named
 

@@ -124,7 +124,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
         built = serving_snapshot(frame, as_of, train_config, previous_tiers(directory, as_of))
         require_served(built.profile, as_of, train_config.horizon_days,
                        baseline_outputs(promoted_tasks(run, project=project)))
-    except Exception as error:  # noqa: BLE001 - any failure before the commit leaves everything as it was
+    except Exception as error:
         raise TrainingFailed(f"{step} failed, nothing committed (the previous champions and snapshot keep serving): "
                              f"{type(error).__name__}: {error}") from error
     return Uncommitted(run, built, load_report, pages)
@@ -144,7 +144,7 @@ def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str
                 model = import_version(result.task, result.version, project=project)
                 progress(f"{result.task}: v{result.version} in the BentoML store as {model.tag}")
         commit_champions(run, project=project, then=lambda: written.append(store.write_snapshot(built, directory)))
-    except Exception as error:  # noqa: BLE001 - say in one line what failed; the aliases are already restored
+    except Exception as error:
         raise TrainingFailed(f"commit failed, nothing committed (the previous champions and snapshot keep serving): "
                              f"{type(error).__name__}: {error}") from error
     progress(f"champions moved; snapshot written to {written[0]}")

@@ -14,7 +14,13 @@ from ibis.expr.types import Table
 
 from features import contract
 from features.engine import (
-    SECONDS_PER_DAY, days_between, exact_mean, exact_sample_std, exact_sum, seconds_between, timestamp_literal,
+    SECONDS_PER_DAY,
+    days_between,
+    exact_mean,
+    exact_sample_std,
+    exact_sum,
+    seconds_between,
+    timestamp_literal,
 )
 from features.purchases import orders
 

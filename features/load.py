@@ -45,6 +45,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 
+from features.amounts import decimal_comma_hint, read_numbers
 from features.contract import (
     AMOUNT,
     MEMBER_ID,
@@ -56,7 +57,6 @@ from features.contract import (
     ColumnMapping,
     read_mapping,
 )
-from features.amounts import decimal_comma_hint, read_numbers
 from features.csv_source import CsvTable, read_csv_table
 from features.load_report import LoadReport
 from features.rejects import (  # the reasons are part of this module's public surface

@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (registers pa.compute)
+import pyarrow.compute
 
 from features import contract
 from features.seasonal_clock import SeasonalClock, shop_timestamps
 from features.spreadsheet import write_csv_safely
-
 
 GROCERY_CATEGORIES: tuple[str, ...] = ("grocery", "produce", "dairy", "bakery", "household", "drinks", "frozen", "beauty")
 WEEKDAY_INTENSITY: tuple[float, ...] = (0.9, 0.85, 0.9, 1.0, 1.15, 1.35, 0.85)  # Monday .. Sunday

@@ -17,10 +17,9 @@ from features.catalogue import feature_names
 from features.categories import category_breadth, category_shares
 from features.engine import as_table, execute
 from features.lifetime import PROFILE_COLUMNS, LifetimeModel, lifetime_features
+from features.purchases import lines_in_window
 from features.segment_rules import SegmentRules, read_segment_rules
 from features.segments import fit_segments, segment_members
-from features.purchases import lines_in_window
-
 
 SEGMENT_COLUMNS = ("rfm_segment", "abc_class", "lifecycle_stage", "tier")
 

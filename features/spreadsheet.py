@@ -38,7 +38,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     Vectorised per column (one ``str.startswith`` pass), so it costs little on millions of rows.
     """
     changed: dict[Any, pd.Series] = {}
-    for position, (name, values) in enumerate(frame.items()):
+    for position, (_name, values) in enumerate(frame.items()):
         hostile = _formula_cells(values)
         if hostile is not None and hostile.any():
             as_object = values.astype(object)

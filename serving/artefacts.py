@@ -95,7 +95,7 @@ def _keep_if_servable(stored: bentoml.Model, label: str) -> None:
     """Delete a just-imported model that does not load or fails ``check_servable``, so it never becomes ``:latest``."""
     try:
         check_servable(_booster(stored))
-    except Exception as error:  # noqa: BLE001 - a file that does not even load is refused the same way
+    except Exception as error:
         bentoml.models.delete(stored.tag)
         raise ValueError(f"{label} not imported into the BentoML store: {type(error).__name__}: {error}") from error
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import bentoml
 import yaml
+
 # the type bentoml.bentos.build's ``envs`` takes (its signature names it; plain dicts are not converted)
 from bentoml._internal.bento.build_config import BentoEnvSchema
 

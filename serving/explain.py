@@ -16,6 +16,7 @@ import xgboost as xgb
 from features import contract
 from features.catalogue import BY_NAME
 from features.categories import SHARE_PREFIX
+from serving.schemas import FeatureRow, MemberScore, ModelExplanation
 from serving.scoring import (
     OUTPUT_COLUMNS,
     feature_matrix,
@@ -24,7 +25,6 @@ from serving.scoring import (
     score_members,
     shap_contributions,
 )
-from serving.schemas import FeatureRow, MemberScore, ModelExplanation
 
 MARGIN_MEANING = {
     "churn": "log-odds of no purchase in the next H days, before calibration (the probability served is calibrated)",

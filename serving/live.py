@@ -163,7 +163,7 @@ class LiveState:
                 return
             self._served = self._refreshed(previous, tags, snapshot_key)
             self._observed = observed
-        except Exception as error:  # noqa: BLE001 - serving must outlive any store fault
+        except Exception as error:
             problem = f"refresh failed: {type(error).__name__}: {error}".splitlines()[0]
             log.error("%s; the previous models and snapshot keep serving", problem)
             self._served = replace(previous, problems=tuple(dict.fromkeys((*previous.problems, problem))))
@@ -189,7 +189,7 @@ class LiveState:
                 models[task] = self.load(task)
                 keys[task] = models[task].key or models[task].name  # what was loaded, should the alias have moved meanwhile
                 log.info("serving %s", keys[task])
-            except Exception as error:  # noqa: BLE001 - any load failure must leave the old model serving
+            except Exception as error:
                 problems.append(f"{tag} refused: {type(error).__name__}: {error}".splitlines()[0])
                 log.error("model %s refused, previous model keeps serving: %s", tag, error)
         return models, keys
@@ -206,7 +206,7 @@ class LiveState:
             return snapshot_key
         try:
             facts = snapshot_facts(snapshot_key[0])
-        except Exception:  # noqa: BLE001 - an unreadable snapshot is refused, with its error, when it is loaded
+        except Exception:
             return snapshot_key
         if previous.snapshot is not None and previous.snapshot_key is not None:
             reference, members = previous.snapshot_key, len(previous.snapshot.features_by_id)
@@ -233,7 +233,7 @@ class LiveState:
         path = candidate.snapshot_key[0]
         try:
             loaded = load_snapshot(path, candidate.boosters)
-        except Exception as error:  # noqa: BLE001 - a bad snapshot or model/snapshot mismatch must not stop serving
+        except Exception as error:
             problem = f"snapshot {path.name} with models {sorted(candidate.model_keys.values())} refused: " \
                       f"{type(error).__name__}: {error}".splitlines()[0]
             log.error("%s; the previous models and snapshot keep serving", problem)

@@ -7,7 +7,7 @@ A task without a champion is served by its baseline's snapshot columns (``score_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd

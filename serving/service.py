@@ -33,6 +33,7 @@ from serving.contract import PROTECTED, PUBLIC, product_openapi
 from serving.errors import http_error, validation_error
 from serving.explain import explain_row, score_feature_rows
 from serving.limits import RequestLimitsMiddleware
+from serving.list_cursor import ListChanged
 from serving.live import (
     DEFAULT_MIN_SNAPSHOT_RATIO,
     MIN_SNAPSHOT_RATIO_ENV,
@@ -40,7 +41,6 @@ from serving.live import (
     Served,
     parse_min_snapshot_ratio,
 )
-from serving.list_cursor import ListChanged
 from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (

@@ -17,9 +17,9 @@ from training import registry
 from training.commit import commit_champions
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
-from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.examples import build_category_history, build_examples, feature_columns
 from training.promotion import Decision, judge, promotion_interval, refuse_incomparable
+from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.task import Assessment, Task, TaskData
 
 Progress = Callable[[str], None]

@@ -8,12 +8,12 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are files logged to MLflow, never windows
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xgboost as xgb  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_curve
 
 
 def roc_figure(churned: np.ndarray, scores: Mapping[str, np.ndarray]) -> Figure:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import matplotlib.pyplot as plt
+import mlflow
 import mlflow.xgboost
 import pandas as pd
 import xgboost as xgb
@@ -85,7 +85,7 @@ class LoggedModel:
 def log_run(record: RunRecord) -> LoggedModel:
     """Log params, tags, metrics, figures, JSON documents and the model; register a new version."""
     name = model_name(record.task, project=record.project)
-    started = run_name(record.task, record.project, datetime.now(timezone.utc).date())
+    started = run_name(record.task, record.project, datetime.now(UTC).date())
     with mlflow.start_run(experiment_id=_experiment_id(name), run_name=started) as run:
         mlflow.set_tags({**record.tags, "git_sha": code_version(), "task": record.task, "project": record.project,
                          **provenance.environment_tags()})
@@ -205,7 +205,7 @@ def run_decision(run_id: str) -> dict[str, Any]:
     """The gate's decision.json of a run ({} when it logged none)."""
     try:
         return dict(mlflow.artifacts.load_dict(f"runs:/{run_id}/decision.json"))
-    except Exception:  # noqa: BLE001 - a run without the document has no recorded decision
+    except Exception:
         return {}
 
 

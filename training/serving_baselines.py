@@ -39,8 +39,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from features import contract
-from features.offer_lists import NO_OFFERS
 from features.lifetime import LifetimeModel, fit_lifetime, median_days_to_purchase
+from features.offer_lists import NO_OFFERS
 from features.snapshot import Snapshot
 from models.baselines import (
     BASELINE_COLUMNS,

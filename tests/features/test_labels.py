@@ -7,7 +7,6 @@ order, or a member-day without order ids, with positive net amount) in the horiz
 from __future__ import annotations
 
 import math
-
 from datetime import date
 
 import pandas as pd

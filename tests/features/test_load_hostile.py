@@ -194,7 +194,7 @@ class HostileCsv:
 @st.composite
 def hostile_csv(draw: st.DrawFn) -> HostileCsv:
     encoding = draw(st.sampled_from(ENCODINGS))
-    broken = BROKEN if encoding.codec == "utf-8" else BROKEN.filter(lambda l: l.kind != "not_utf8")
+    broken = BROKEN if encoding.codec == "utf-8" else BROKEN.filter(lambda line: line.kind != "not_utf8")
     records = draw(st.lists(st.one_of(ROW, ROW, broken), max_size=12))
     repeats = draw(st.lists(st.integers(0, 11), max_size=3))  # exact copies of earlier lines
     for index in repeats:

@@ -24,12 +24,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.btyd import BetaGeoFitter, GammaGammaFitter, summarise_purchases
 from features.contract import AMOUNT, CATEGORY, MEMBER_ID, ORDER_ID, TS
 from features.lifetime import occasions
 from features.load import load_transactions
 from features.retail_simulation import RetailParams, simulate_retail, truth_path
-from cli.main import app
 
 START = date(2023, 1, 1)
 DAYS = 730

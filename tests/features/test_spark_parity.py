@@ -8,7 +8,6 @@ minute-precision times. Counts and day differences must be equal; sums and means
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 

@@ -6,7 +6,6 @@ snapshot, upsell multi-output; the tests are about chunking and reason columns, 
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

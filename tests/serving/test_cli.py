@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from features.project import DEFAULT_PROJECT
 from features.store import read_snapshot
 from models import catalog
-from cli.main import app
 from serving.scoring import OUTPUT_COLUMNS
 
 pytestmark = pytest.mark.integration

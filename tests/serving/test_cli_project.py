@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from features.project import MAX_LENGTH, check_project
 from features.store import snapshot_facts
 from models.catalog import model_name
 from models.tasks import TASK_NAMES
-from cli.main import app
 
 AS_OF = "2023-08-01"
 runner = CliRunner()

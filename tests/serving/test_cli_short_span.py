@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.project import DEFAULT_PROJECT
 from cli.main import app
+from features.project import DEFAULT_PROJECT
 from tests.conftest import REPO, shared_dataset
 
 MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.project import DEFAULT_PROJECT
 from features.segment_rules import read_segment_rules
 from features.store import latest_snapshot_path, read_snapshot
-from cli.main import app
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

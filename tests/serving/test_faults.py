@@ -241,7 +241,7 @@ def without_champion_aliases(tracking_uri: str) -> None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from training import registry
+    from models import catalog
     from models.tasks import TASK_NAMES
 
     client = MlflowClient(tracking_uri, registry_uri=tracking_uri)

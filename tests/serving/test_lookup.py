@@ -7,7 +7,6 @@ boosters on the synthetic snapshot (``tiny_models``), one of them multi-output l
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

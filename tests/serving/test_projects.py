@@ -149,7 +149,7 @@ def test_a_service_serves_its_project_only(two_projects: Trained, project: str, 
         stop(server.process)
     assert readiness["project"] == metadata["project"] == project
     assert metadata["models"], metadata
-    for task, info in metadata["models"].items():
+    for _task, info in metadata["models"].items():
         assert info["model_name"].startswith(f"{project}.memberscore-"), info["model_name"]
         assert info["training"]["project"] == project
     assert all(tag.startswith(f"{project}.") for tag in readiness["models"].values())

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from features.project import DEFAULT_PROJECT
 from features.catalogue import BY_NAME, ONE_PURCHASE
+from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.reasons import feature_values, reason_texts, top_reasons
 from serving.scoring import feature_matrix

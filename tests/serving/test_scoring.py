@@ -7,10 +7,8 @@ vectorisation must not change any member's result.
 from __future__ import annotations
 
 import json
-
-from datetime import date
-
 import os
+from datetime import date
 from pathlib import Path
 
 import numpy as np

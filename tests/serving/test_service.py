@@ -16,11 +16,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import HTTPException
 
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot, write_snapshot
-from fastapi import HTTPException
-
 from serving.schemas import Metadata, ScoreRequest, ScoreResponse
 
 

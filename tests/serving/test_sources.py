@@ -18,7 +18,7 @@ from features.lifetime import fit_lifetime
 from features.project import DEFAULT_PROJECT
 from features.snapshot import build_snapshot
 from serving.scoring import score_frame
-from serving.sources import NO_MEDIAN, REQUIRED, KEY_OUTPUT, require_served, served_by, summary, task_sources
+from serving.sources import KEY_OUTPUT, NO_MEDIAN, REQUIRED, require_served, served_by, summary, task_sources
 from training.config import TrainConfig
 from training.serving_baselines import with_serving_baselines
 

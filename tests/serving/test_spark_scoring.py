@@ -7,7 +7,6 @@ is written by the snapshot store and read by Spark from Parquet, split over seve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path

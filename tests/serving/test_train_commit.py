@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli.main import app
 from features.project import DEFAULT_PROJECT
 from features.retail_simulation import simulate_retail, write_simulation
 from models import catalog
-from cli.main import app
+from models.tasks import TASK_NAMES
 from training import pipeline, registry
 from training.promotion import Decision
-from models.tasks import TASK_NAMES
 from training.value import Value
 
 pytestmark = pytest.mark.slow

@@ -238,9 +238,9 @@ def test_the_train_report_carries_the_data_facts_the_page_shows() -> None:
     fingerprint, worked out on three hand-made rows; the page renders them."""
     import pandas as pd
 
+    from cli.train import run_report
     from features.load import LoadReport
     from features.snapshot import data_fingerprint
-    from cli.train import run_report
     from training.pipeline import TrainingRun, describe_data
 
     transactions = pd.DataFrame({"member_id": ["a", "b", "a"], "amount": [5.0, 7.0, 9.0],

@@ -6,8 +6,6 @@ out-of-time churners well above chance, as the local fit does on the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 
@@ -81,7 +79,7 @@ def test_tasks_for_engine_swaps_churn_and_value_only_when_spark_is_configured(mo
 class _FakeSession:
     """Just enough of a SparkSession for choosing tasks (nothing is trained)."""
 
-    class sparkContext:  # noqa: N801 - mirrors the attribute name of SparkSession
+    class sparkContext:
         defaultParallelism = 2
         master = "local[2]"
 

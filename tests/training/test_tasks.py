@@ -9,12 +9,9 @@ value task, which is skipped with the reason (it trains in test_value_12m.py on 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
