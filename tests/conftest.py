@@ -28,7 +28,7 @@ SIM_DAYS = 540
 
 # Hypothesis profiles: `fast` while working (make test-fast), `full` in make test and CI. A test's
 # own example count is its size today; ``examples`` scales it by the profile.
-HYPOTHESIS_SCALE = {"fast": 0.5, "full": 2.0}
+HYPOTHESIS_SCALE = {"fast": 0.5, "full": 1.0}
 
 
 def pytest_configure(config: pytest.Config) -> None:

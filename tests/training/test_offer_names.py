@@ -26,7 +26,7 @@ from serving.schemas import ScoreResponse, TargetsRequest
 from serving.scoring import score_frame
 from serving.targets import targets_csv, targets_response
 from tests.conftest import Stores
-from training import registry
+from models import catalog
 from training.config import TrainConfig
 from training.pipeline import train_tasks
 from training.serving_baselines import CATEGORIES_COLUMN, with_serving_baselines
@@ -61,7 +61,7 @@ def test_the_loader_keeps_every_name(loaded_lines: pd.DataFrame) -> None:
 def test_any_name_is_trained_scored_and_read_back_equal(stores: Stores, loaded_lines: pd.DataFrame, tmp_path: Path) -> None:
     config = TrainConfig(horizon_days=60, n_train_cutoffs=3)
     train_tasks(loaded_lines, config, [Upsell()], project=DEFAULT_PROJECT)
-    booster = registry.load_booster("upsell", registry.CHALLENGER, project=DEFAULT_PROJECT)
+    booster = catalog.load_booster("upsell", catalog.CHALLENGER, project=DEFAULT_PROJECT)
     assert set(booster_categories(booster)) == set(HOSTILE)
 
     snapshot = with_serving_baselines(loaded_lines, build_snapshot(loaded_lines, AS_OF), config)
