@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import httpx
 import numpy as np
 import psutil
 
-from bench.measure import REPO, free_port, repeat_case, stop_process_group
+from bench.measure import REPO, free_port, repeat_case, stop_process_group, wait_until_answering
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 
@@ -68,18 +67,8 @@ def start_server(target: str, env: dict[str, str], log_path: Path) -> tuple[subp
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     base = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{target} exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    stop_process_group(process)
-    raise RuntimeError(f"{target} not ready after {READY_TIMEOUT_S:.0f} s:\n{log_path.read_text()[-3000:]}")
+    wait_until_answering(process, base, log_path, READY_TIMEOUT_S, poll_s=0.5)
+    return process, base
 
 
 def peak_rss_mb(process: subprocess.Popen[bytes]) -> float:

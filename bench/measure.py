@@ -139,3 +139,28 @@ def stop_process_group(process: subprocess.Popen[bytes], grace_seconds: float = 
         process.wait(timeout=5)
     except ProcessLookupError:
         pass
+
+
+def wait_until_answering(process: subprocess.Popen[bytes], base: str, log_path: Path, timeout_s: float,
+                         status: int = 200, poll_s: float = 0.3) -> None:
+    """Wait until ``base``/readyz answers ``status`` (200 ready, 503 up but not ready).
+
+    A server that exits, or does not answer in ``timeout_s``, is stopped and raises with its
+    log's tail. Used by the benchmarks, the README example and the tests' servers alike.
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=5).status_code == status:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            stop_process_group(process)
+            raise RuntimeError(f"server not answering {status} after {timeout_s:.0f} s:\n"
+                               f"{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(poll_s)

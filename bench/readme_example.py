@@ -18,13 +18,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.measure import free_port, stop_process_group
+from bench.measure import free_port, stop_process_group, wait_until_answering
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -62,26 +61,12 @@ def fresh_answer(root: Path) -> dict[str, Any]:
                                   start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, server, root / "serve.log")
+        wait_until_answering(server, base, root / "serve.log", READY_TIMEOUT_S, poll_s=0.5)
         response = httpx.post(f"{base}/score", json=REQUEST, headers={"X-API-Key": KEY}, timeout=60)
         response.raise_for_status()
         return response.json()
     finally:
         stop_process_group(server)
-
-
-def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with {server.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"server not ready after {READY_TIMEOUT_S:.0f} s: {log.read_text()[-2000:]}")
 
 
 def shortened(answer: dict[str, Any]) -> dict[str, Any]:

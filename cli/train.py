@@ -63,7 +63,8 @@ def train(
             import_champions(project=project)
             typer.echo(f"champion {catalog.model_name('churn', project=project)} v{champion} exists; training skipped")
             return
-        uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project, progress)
+        uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project,
+                                         directory, progress)
         _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, progress)
     if report is not None:
         report.write_text(json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2))
@@ -87,14 +88,14 @@ class Uncommitted:
 
 
 def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
-                       horizon_days: int | None, report: Path | None, project: str,
+                       horizon_days: int | None, report: Path | None, project: str, directory: Path,
                        progress: Progress) -> Uncommitted:
     """Check what can be checked, fit and log every task, build the snapshot: everything but the commit.
 
     The input contract, the config, the report's directory and the plan are checked before any
     fitting; a failure after them is reported as ``TrainingFailed`` naming what failed.
     """
-    from features.store import default_snapshot_dir, previous_tiers, project_snapshot_dir
+    from features.store import previous_tiers
     from serving.sources import baseline_outputs, require_served
     from training.commit import promoted_tasks
     from training.config import read_config
@@ -120,7 +121,6 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
                           project=project, commit=False)
         step = "building the snapshot"
         as_of = end_of_data(frame)
-        directory = project_snapshot_dir(default_snapshot_dir(), project)
         built = serving_snapshot(frame, as_of, train_config, previous_tiers(directory, as_of))
         require_served(built.profile, as_of, train_config.horizon_days,
                        baseline_outputs(promoted_tasks(run, project=project)))

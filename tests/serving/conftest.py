@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +20,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from bench.measure import free_port, stop_process_group
+from bench.measure import free_port, stop_process_group, wait_until_answering
 from features.snapshot import Snapshot, build_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,19 +56,8 @@ def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,
         process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **env},
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = RunningServer(f"http://{HOST}:{port}", process, log_path)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()[-3000:]}")
-        try:
-            if httpx.get(f"{server.base}/readyz", timeout=2).status_code == wait_for:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"server not answering {wait_for} after {READY_TIMEOUT_S:.0f}s:\n{server.log()[-3000:]}")
-        time.sleep(0.3)
+    wait_until_answering(process, server.base, log_path, READY_TIMEOUT_S, status=wait_for)
+    return server
 
 
 def trained_env(trained: object) -> dict[str, str]:

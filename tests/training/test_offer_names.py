@@ -21,12 +21,12 @@ from features.project import DEFAULT_PROJECT
 from features.snapshot import build_snapshot
 from features.spreadsheet import APOSTROPHE, write_csv_safely
 from features.store import write_snapshot
+from models import catalog
 from serving.live import load_snapshot
 from serving.schemas import ScoreResponse, TargetsRequest
 from serving.scoring import score_frame
 from serving.targets import targets_csv, targets_response
 from tests.conftest import Stores
-from models import catalog
 from training.config import TrainConfig
 from training.pipeline import train_tasks
 from training.serving_baselines import CATEGORIES_COLUMN, with_serving_baselines
