@@ -73,8 +73,9 @@ def summarise_purchases(purchases: pd.DataFrame, as_of: date, *, calibration_sta
     repeat_net = frame[NET].where(by_member.cumcount() > 0)
     summary = pd.DataFrame({
         "frequency": (by_member.size() - 1).astype("int64"),
-        "recency": ((by_member["t"].max() - first) / unit).astype("float64"),
-        "T": ((end - first) / unit).astype("float64"),
+        # pandas-stubs type Series[Timedelta] / Timedelta as unsupported; pandas divides exactly in ns
+        "recency": ((by_member["t"].max() - first) / unit).astype("float64"),  # type: ignore[operator]
+        "T": ((end - first) / unit).astype("float64"),  # type: ignore[operator]
         "monetary_value": repeat_net.groupby(frame[contract.MEMBER_ID]).mean().fillna(0.0).astype("float64"),
     })
     return summary.rename_axis(contract.MEMBER_ID)
@@ -330,6 +331,6 @@ def _validated_spend(frequency: ArrayLike, monetary_value: ArrayLike) -> list[Ve
 
 
 def _validated_horizon(t: float, name: str = "t") -> float:
-    if not (np.isscalar(t) and np.isfinite(t) and t >= 0):
+    if not (isinstance(t, (int, float, np.integer, np.floating)) and np.isfinite(t) and t >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, not {t!r}")
     return float(t)

@@ -191,6 +191,8 @@ def median_days_to_purchase(model: LifetimeModel) -> np.ndarray:
     P(alive) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x)) = 1/2, in closed form:
     t = (alpha + T) * ((1 - 1 / (2 P(alive))) ** (-1 / (r + x)) - 1), in the summary's units.
     """
+    if model.bgnbd is None:  # no BG/NBD fit: no timing either (the served columns say why)
+        return np.full(len(model.summary), np.nan)
     alive = model.p_alive()
     x, T = model.summary["frequency"].to_numpy(float), model.summary["T"].to_numpy(float)
     r, alpha = model.bgnbd.r_, model.bgnbd.alpha_

@@ -11,7 +11,7 @@ import csv
 import io
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import pandas as pd
@@ -108,7 +108,7 @@ def reject_reasons(
         DUPLICATE_ROW: _repeated_rows(raw) if mapping.duplicates == "drop" else False,
     }
     conditions = [_as_flags(failures[reason], raw.index) for reason in REJECT_REASONS]
-    reasons = np.select(conditions, list(REJECT_REASONS), default=None)
+    reasons = np.select(conditions, list(REJECT_REASONS), default=np.array(None, dtype=object))
     return pd.Series(reasons, index=typed.index, dtype="string")
 
 
@@ -145,12 +145,13 @@ def write_rejects(
     texts = pd.Series(source.raw_lines(positions), index=raw.index[positions], dtype=object)
     if origin is None and unreadable is not None and not unreadable.empty:
         texts.update(unreadable["text"])
-    rows = raw.loc[rejected].assign(**{
+    provenance: dict[str, Any] = {
         LINE_COLUMN: source.line_numbers(positions),
         ROW_COLUMN: positions,
         REASON_COLUMN: reasons[rejected],
         RAW_COLUMN: texts,
-    })
+    }
+    rows = raw.loc[rejected].assign(**provenance)
     path = Path(rejects_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # RFC 4180 line ends (the csv writer then quotes a stray CR inside a cell too), no formulas

@@ -176,7 +176,7 @@ class TierAssigner:
         spend = _spend(frame, self.rules.qualifying_column)
         spend = spend[spend > 0]
         self.thresholds_ = {
-            rung.name: float(np.quantile(spend, rung.quantile)) if spend.size else float("inf")
+            rung.name: float(np.quantile(spend, rung.quantile or 0.0)) if spend.size else float("inf")
             for rung in self.rules.ladder
         }
         return self

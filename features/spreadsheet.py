@@ -46,7 +46,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
             changed[position] = as_object
     safe = frame.copy()
     for position, values in changed.items():
-        safe.isetitem(position, values)
+        safe.isetitem(position, values.to_numpy())
     safe.columns = [neutralise_text(name) if isinstance(name, str) else name for name in frame.columns]
     return safe
 

@@ -26,6 +26,7 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+from pandas._libs.tslibs.nattype import NaTType
 
 from features.contract import ColumnMapping
 
@@ -179,11 +180,11 @@ def _parse_naive(text: pd.Series, timezone: str) -> pd.Series:
                          dtype=TS_DTYPE)
 
 
-def _parse_one(value: object, timezone: str) -> pd.Timestamp:
+def _parse_one(value: object, timezone: str) -> pd.Timestamp | NaTType:
     """Slow path for the rare column that mixes named zones and naive times."""
     if value is pd.NA or value is None:
         return pd.NaT
-    stamp = pd.to_datetime(value, errors="coerce", format="mixed")
-    if stamp is pd.NaT or stamp.tzinfo is None:
+    stamp = pd.to_datetime(str(value), errors="coerce", format="mixed")
+    if isinstance(stamp, NaTType) or stamp.tzinfo is None:
         return stamp
     return stamp.tz_convert(timezone).tz_localize(None)

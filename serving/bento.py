@@ -13,7 +13,7 @@ import bentoml
 import yaml
 
 # the type bentoml.bentos.build's ``envs`` takes (its signature names it; plain dicts are not converted)
-from bentoml._internal.bento.build_config import BentoEnvSchema
+from bentoml._internal.bento.build_config import BentoEnvSchema, ModelSpec
 
 from features.project import PROJECT_ENV
 from models.catalog import model_name
@@ -36,6 +36,6 @@ def build_bento(bentofile: Path, project: str, version: str | None = None) -> be
     labels = {**(spec.get("labels") or {}), "project": project}
     envs = [BentoEnvSchema(**e) for e in spec.get("envs") or [] if e.get("name") != PROJECT_ENV]
     envs.append(BentoEnvSchema(name=PROJECT_ENV, value=project))
-    models = [str(model.tag) for model in champions.values()]
+    models: list[ModelSpec | str | dict[str, Any]] = [str(model.tag) for model in champions.values()]
     return bentoml.bentos.build(spec["service"], models=models, version=version, labels=labels, envs=envs,
                                 build_ctx=str(bentofile.resolve().parent), **options)

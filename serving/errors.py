@@ -6,13 +6,15 @@ input is NaN or infinity (a 500 for bad input); this one names the field and nev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 
-def field_path(location: tuple[object, ...] | list[object]) -> str:
+def field_path(location: Sequence[object]) -> str:
     """``("body", "rows", 0, "features", "x")`` -> ``rows[0].features.x``."""
     text = ""
     for part in location:

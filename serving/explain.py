@@ -53,7 +53,7 @@ def feature_rows_frame(rows: Sequence[FeatureRow], models: Mapping[str, xgb.Boos
     frame = pd.DataFrame([{n: np.nan if v is None else v for n, v in row.features.items()} for row in rows],
                          dtype="float64")
     ids = [row.member_id if row.member_id is not None else f"row-{i}" for i, row in enumerate(rows)]
-    frame.insert(0, contract.MEMBER_ID, pd.array(ids, dtype="string"))
+    frame.insert(0, contract.MEMBER_ID, pd.Series(ids, index=frame.index, dtype="string"))
     return frame
 
 
@@ -86,6 +86,6 @@ def _explain(task: str, booster: xgb.Booster, row: pd.DataFrame) -> ModelExplana
         base_value=float(contributions[0, -1]),
         margin=float(margin[0]),
         contributions={name: float(c) for name, c in zip(frame.columns, contributions[0, :-1])},
-        feature_values={name: None if v != v else float(v) for name, v in frame.iloc[0].items()},
+        feature_values={str(name): None if v != v else float(v) for name, v in frame.iloc[0].items()},
         output=MARGIN_MEANING.get(task, "the model's margin"),
     )

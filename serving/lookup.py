@@ -69,9 +69,12 @@ class MemberLookup:
     def _position(self, member_id: str) -> int:
         """The member's row, -1 if absent: a hash probe (an Index of the request's ids costs ~100 us)."""
         try:
-            return int(self.index.get_loc(member_id))
+            position = self.index.get_loc(member_id)
         except KeyError:
             return -1
+        if not isinstance(position, (int, np.integer)):  # a slice or mask: an id repeated in the snapshot
+            raise ValueError("member ids in the snapshot must be unique")
+        return int(position)
 
     def _score(self, member_id: str, position: int, by_model: dict[str, list[Reason]]) -> MemberScore:
         values: dict[str, object] = {name: _number(column[position]) for name, column in self.numbers.items()}
@@ -97,8 +100,10 @@ def member_lookup(models: Mapping[str, xgb.Booster], scores_by_id: pd.DataFrame,
         raise ValueError("scores and features must list the same members in the same order")
     if not scores_by_id.index.is_unique:
         raise ValueError("member ids must be unique in a snapshot")
-    numbers, labels = {}, {}
-    for name, column in scores_by_id.items():
+    numbers: dict[str, np.ndarray] = {}
+    labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for key, column in scores_by_id.items():
+        name = str(key)
         if pd.api.types.is_numeric_dtype(column):
             numbers[name] = column.to_numpy(dtype="float64", na_value=np.nan)
         else:

@@ -134,7 +134,7 @@ def score_members(models: Mapping[str, xgb.Booster], scored_by_id: pd.DataFrame,
     ``scored_by_id`` holds every output per member (``score_frame`` indexed by id) and
     ``features_by_id`` the model inputs; reasons are computed for the requested rows only.
     """
-    positions = scored_by_id.index.get_indexer(list(member_ids))
+    positions = scored_by_id.index.get_indexer(pd.Index(list(member_ids)))
     found = positions[positions >= 0]
     rows = features_by_id.iloc[found]
     reasons = {task: _reasons(booster, rows, explain) for task, booster in models.items()}
@@ -144,7 +144,7 @@ def score_members(models: Mapping[str, xgb.Booster], scored_by_id: pd.DataFrame,
         if position < 0:
             results.append(MemberScore(member_id=member_id, status="unknown"))
             continue
-        values = {key: (None if _missing(value) else value) for key, value in records[k].items()}
+        values = {str(key): (None if _missing(value) else value) for key, value in records[k].items()}
         by_model = {task: per_row[k] for task, per_row in reasons.items()}
         results.append(MemberScore(member_id=member_id, status="scored", **values,
                                    reasons=by_model.get("churn", []), model_reasons=by_model))

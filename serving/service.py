@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from features.project import DEFAULT_PROJECT, PROJECT_ENV, check_project
 from features.segment_rules import read_segment_rules
 from features.store import default_snapshot_dir, project_snapshot_dir
+from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
 from serving.errors import http_error, validation_error
@@ -103,7 +104,7 @@ class MemberScoring:
     def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
         """Score caller-supplied feature rows (no snapshot lookup): same outputs and reasons as /score."""
         served = _http_ready(self.live.current())
-        as_of = request.as_of or served.snapshot.snapshot.as_of
+        as_of = request.as_of or _ready_snapshot(served).snapshot.as_of
         try:
             results = score_feature_rows(served.boosters, request.rows, as_of, request.explain)
         except ValueError as error:
@@ -114,17 +115,18 @@ class MemberScoring:
     def explain(self, request: ExplainRequest) -> ExplainResponse:
         """One member's full SHAP vector per model, with base value, margin and feature values."""
         served = _http_ready(self.live.current())
-        features = served.snapshot.features_by_id
+        loaded = _ready_snapshot(served)
+        features = loaded.features_by_id
         if request.member_id not in features.index:
             raise HTTPException(status_code=404, detail=f"member_id {request.member_id!r} is not in the served snapshot")
         row = features.loc[[request.member_id]]
-        return ExplainResponse(member_id=request.member_id, snapshot_as_of=served.snapshot.snapshot.as_of.isoformat(),
+        return ExplainResponse(member_id=request.member_id, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
                                models=explain_row(served.boosters, row))
 
     @web.get("/segments", **PROTECTED)
     def segments(self) -> SegmentsResponse:
         """Members and 12-month value per RFM segment, tier, ABC class and lifecycle stage."""
-        loaded = _http_ready(self.live.current()).snapshot
+        loaded = _ready_snapshot(_http_ready(self.live.current()))
         scores = loaded.scores_by_id
         return SegmentsResponse(snapshot_as_of=loaded.snapshot.as_of.isoformat(), members=len(scores),
                                 value_column=VALUE_COLUMN, total_value=total_value(scores),
@@ -154,9 +156,9 @@ class MemberScoring:
             key = pseudonym_key() if pseudonymise else None  # no key: 422 before any work
             if format == "csv":  # refusals come before the stream: once it starts, the status is sent
                 rename = functools.partial(pseudonym, key=key) if key is not None else None
-                export = targets_csv_export(served.boosters, served.snapshot, request, rename)
+                export = targets_csv_export(served.boosters, _ready_snapshot(served), request, rename)
                 return StreamingResponse(export.chunks, media_type="text/csv")
-            response = targets_response(served.boosters, served.snapshot, request)
+            response = targets_response(served.boosters, _ready_snapshot(served), request)
             return pseudonymised(response, key) if key is not None else response
         except ListChanged as error:
             raise HTTPException(status_code=410, detail=str(error)) from None
@@ -293,6 +295,13 @@ def _http_ready(served: Served) -> Served:
     return served
 
 
+def _ready_snapshot(served: Served) -> LoadedSnapshot:
+    """The snapshot of a ready service (ready implies one; 503, as for not ready, if it is gone)."""
+    if served.snapshot is None:
+        raise HTTPException(status_code=503, detail=_not_ready_text(served))
+    return served.snapshot
+
+
 def _readiness(served: Served) -> JSONResponse:
     body = Readiness(project=served.project, ready=served.ready,
                      reasons=served.not_ready_reasons(),  # when ready: what was refused
@@ -301,5 +310,5 @@ def _readiness(served: Served) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)
 
 
-MemberScoring.add_asgi_middleware(ApiKeyMiddleware)  # outermost: nothing is read or routed for an anonymous caller
-MemberScoring.add_asgi_middleware(ProductProbes, probes=web)
+MemberScoring.add_asgi_middleware(ApiKeyMiddleware)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost: nothing is read or routed for an anonymous caller
+MemberScoring.add_asgi_middleware(ProductProbes, probes=web)  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ Boosters travel to the executors once, as raw model bytes in a broadcast variabl
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Final
 
@@ -59,7 +59,7 @@ def score_on_spark(snapshot: DataFrame, models: Mapping[str, xgb.Booster], as_of
     raw_models = {task: bytes(booster.save_raw("ubj")) for task, booster in models.items()}
     payload = snapshot.sparkSession.sparkContext.broadcast(raw_models)
 
-    def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def score_partition(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         boosters = {task: _booster(raw) for task, raw in payload.value.items()}
         for batch in batches:
             yield from score_batch(boosters, batch, as_of, explain)

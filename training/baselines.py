@@ -7,6 +7,8 @@ probability model already: its P(no purchase in H) is used as is (``bgnbd_no_pur
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
@@ -23,7 +25,7 @@ class CalibratedScore:
     name = "baseline"
     increasing: bool | str = True  # the score's direction; "auto" lets the training rows decide
 
-    def fit(self, features: pd.DataFrame, churned: np.ndarray) -> CalibratedScore:
+    def fit(self, features: pd.DataFrame, churned: np.ndarray) -> Self:
         self._fit_score(features)
         self.calibrator_ = IsotonicRegression(increasing=self.increasing, out_of_bounds="clip", y_min=0.0, y_max=1.0)
         self.calibrator_.fit(self._score(features), churned)

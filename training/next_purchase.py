@@ -107,8 +107,8 @@ class NextPurchase(Task):
         """BG/NBD fitted on the history before the evaluation cut-off: P(purchase within 30 days)."""
         lifetime = data.lifetime_at_evaluation
         assert lifetime is not None
-        p30 = pd.Series(lifetime.p_purchase_within(HORIZON_DAYS), index=lifetime.summary.index.astype(str))
-        p30 = p30.reindex(data.evaluation["member_id"].astype(str)).fillna(p30.median()).to_numpy()
+        by_member = pd.Series(lifetime.p_purchase_within(HORIZON_DAYS), index=lifetime.summary.index.astype(str))
+        p30 = by_member.reindex(data.evaluation["member_id"].astype(str)).fillna(by_member.median()).to_numpy()
         return 1.0 - p30, p30  # a ranking of "later" for the C-index; the probability as is
 
     @staticmethod

@@ -295,10 +295,11 @@ def train_tasks(
     the snapshot and the BentoML cache).
     """
     datasets = TaskDatasets(transactions, config, progress)
-    run, trained = TrainingRun(plan=datasets.run_plan(), data=describe_data(transactions)), []
-    progress(f"plan: {run.plan.why}")
+    plan = datasets.run_plan()
+    run, trained = TrainingRun(plan=plan, data=describe_data(transactions)), []
+    progress(f"plan: {plan.why}")
     for task in tasks:
-        data = datasets.for_task(task) if not run.baselines_only else f"baselines only: {run.plan.why}"
+        data = datasets.for_task(task) if not run.baselines_only else f"baselines only: {plan.why}"
         reason = data if isinstance(data, str) else task.unavailable(data)
         if reason:
             run.skipped[task.name] = reason

@@ -104,7 +104,7 @@ def _concordance_levels(key: np.ndarray, score: np.ndarray, query: np.ndarray) -
     """Per bit level: the rows with the bit set in table order, the query rows without it, and
     the table positions bounding each query row's same-prefix block and its score (as in _counts_above)."""
     width = int(score.max()) + 1
-    levels = []
+    levels: list[tuple[np.ndarray, ...]] = []
     for level in range(int(key.max()).bit_length()):
         upper = np.flatnonzero(((key >> level) & 1) == 1)
         composite = (key[upper] >> (level + 1)) * width + score[upper]

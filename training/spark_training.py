@@ -61,7 +61,7 @@ class SparkFit:
 
     def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
         """The local task's assessment, plus where the booster was trained (``engine.json``)."""
-        assessment = super().assess(booster, data)  # type: ignore[misc] - the task class beside SparkFit
+        assessment = super().assess(booster, data)  # type: ignore[misc]  # a mixin: the task class beside SparkFit has assess
         assessment.documents["engine.json"] = {"trainer": "xgboost.spark", "master": self.session.sparkContext.master,
                                                "num_workers": self.num_workers}
         return assessment
