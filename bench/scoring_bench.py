@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -38,8 +37,7 @@ from serving.first_output import first_output_booster
 
 def champion_boosters(workdir: Path) -> dict[str, xgb.Booster]:
     """Every task's champion from the workspace's MLflow registry."""
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
-    catalog.configure_tracking()
+    catalog.configure_tracking(f"sqlite:///{workdir / 'mlflow.db'}")
     boosters = {task: catalog.load_booster(task, project=DEFAULT_PROJECT) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bentoml
 from fastapi import FastAPI
 
+from features.settings import load_settings
 from serving.auth import ApiKeyMiddleware
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import ScoreRequest
@@ -31,4 +32,4 @@ class Trivial:
 
 
 install_request_timeout()
-Trivial.add_asgi_middleware(ApiKeyMiddleware)
+Trivial.add_asgi_middleware(ApiKeyMiddleware, settings=load_settings)  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    command_settings,
     one_line_errors,
     parse_date,
 )
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from features.load_report import LoadReport
+    from features.settings import Settings
     from features.snapshot import Snapshot
     from training.config import TrainConfig
 
@@ -97,8 +99,9 @@ def snapshot(
     progress = Progress()
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     cutoff = parse_date(as_of) if as_of else end_of_data(frame)
-    built, path = store_snapshot(frame, cutoff, read_config(config), project, allow_shrink)
-    held = held_by_a_service(path)
+    settings = command_settings()
+    built, path = store_snapshot(frame, cutoff, read_config(config), project, settings, allow_shrink)
+    held = held_by_a_service(path, settings.min_snapshot_ratio)
     if held:
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
     typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}"
@@ -127,31 +130,23 @@ def end_of_data(frame: pd.DataFrame) -> date:
     return last_day + timedelta(days=1)
 
 
-def held_by_a_service(path: Path) -> str | None:
+def held_by_a_service(path: Path, min_snapshot_ratio: float) -> str | None:
     """Why a service would hold this snapshot back (far fewer members than the one before it), or None.
 
     Said when the snapshot is written, so a partial file is noticed before anyone asks the service.
     """
-    import os
-
     from features.store import previous_snapshot_path, snapshot_facts
-    from serving.live import (
-        DEFAULT_MIN_SNAPSHOT_RATIO,
-        MIN_SNAPSHOT_RATIO_ENV,
-        parse_min_snapshot_ratio,
-        shrink_problem,
-    )
+    from serving.live import shrink_problem
 
     facts = snapshot_facts(path)
     older = previous_snapshot_path(path.parent, facts.as_of)
     if older is None:
         return None
-    ratio = parse_min_snapshot_ratio(os.environ.get(MIN_SNAPSHOT_RATIO_ENV, str(DEFAULT_MIN_SNAPSHOT_RATIO)))
-    return shrink_problem(facts, older, snapshot_facts(older).members, ratio)
+    return shrink_problem(facts, older, snapshot_facts(older).members, min_snapshot_ratio)
 
 
-def store_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, project: str, allow_shrink: bool = False,
-                   champions: Collection[str] | None = None) -> tuple[Snapshot, Path]:
+def store_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, project: str, settings: Settings,
+                   allow_shrink: bool = False, champions: Collection[str] | None = None) -> tuple[Snapshot, Path]:
     """Build the serving snapshot as of ``as_of``, with its baselines, and write it to the project's store.
 
     The newest stored snapshot older than ``as_of`` supplies last period's tiers, so a member
@@ -159,20 +154,26 @@ def store_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, projec
     With ``champions`` (the tasks that have one), a snapshot that could not serve churn, next
     purchase or value (no champion, no baseline, no BG/NBD) is refused before it is written.
     """
-    from features.store import default_snapshot_dir, previous_tiers, project_snapshot_dir, write_snapshot
+    from features.store import previous_tiers, project_snapshot_dir, write_snapshot
     from serving.sources import baseline_outputs, require_served
 
-    directory = project_snapshot_dir(default_snapshot_dir(), project)
-    built = serving_snapshot(frame, as_of, config, previous_tiers(directory, as_of))
+    directory = project_snapshot_dir(settings.snapshot_dir, project)
+    built = serving_snapshot(frame, as_of, config, settings.segment_rules, previous_tiers(directory, as_of))
     if champions is not None:
         require_served(built.profile, as_of, config.horizon_days, baseline_outputs(champions))
     return built, write_snapshot(built, directory, allow_shrink)
 
 
-def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig,
+def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, segment_rules: Path | None,
                      tiers: pd.Series | None = None) -> Snapshot:
-    """The snapshot as of ``as_of`` with the churn and upsell baselines it serves when a task has no champion."""
+    """The snapshot as of ``as_of`` with the churn and upsell baselines it serves when a task has no champion.
+
+    Its segments follow ``segment_rules`` (``MEMBERSCORE_SEGMENT_RULES``), the file the service's
+    /segments labels come from, so both name the same segments.
+    """
+    from features.segment_rules import read_segment_rules
     from features.snapshot import build_snapshot
     from training.serving_baselines import with_serving_baselines
 
-    return with_serving_baselines(frame, build_snapshot(frame, as_of, previous_tiers=tiers), config)
+    rules = read_segment_rules(segment_rules)
+    return with_serving_baselines(frame, build_snapshot(frame, as_of, rules=rules, previous_tiers=tiers), config)

@@ -17,6 +17,7 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    command_settings,
     one_line_errors,
     parse_date,
 )
@@ -67,11 +68,12 @@ def score(
         raise ValueError(f"--out {out}: expected a .csv or .parquet file")
     cutoff = parse_date(as_of)
     progress = Progress()
-    models = champion_boosters(project)
+    settings = command_settings()
+    models = champion_boosters(project, settings.mlflow_tracking_uri)
     versions = {task: catalog.alias_version(task, catalog.CHAMPION, project=project) or "?" for task in models}
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     train_config = read_config(config, horizon_days=horizon_days)
-    built = serving_snapshot(frame, cutoff, train_config)
+    built = serving_snapshot(frame, cutoff, train_config, settings.segment_rules)
     scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
     require_served(scores, cutoff, train_config.horizon_days)
     sources = task_sources(versions, built.profile)
@@ -99,20 +101,21 @@ def targets(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Write a campaign's ranked target list from the project's champions and newest snapshot."""
-    from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
+    from features.store import latest_snapshot_path, project_snapshot_dir
     from serving.live import load_snapshot
     from serving.pseudonym import pseudonym_key, pseudonymised
     from serving.targets import targets_response
 
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out {out}: expected a .csv or .json file")
-    key = pseudonym_key() if pseudonymise else None  # before any work: no key, no list
+    settings = command_settings()
+    key = pseudonym_key(settings.pseudonym_key) if pseudonymise else None  # before any work: no key, no list
     filters: dict[str, object] = {
         "segments": segment, "tiers": tier, "abc_classes": abc, "lifecycle_stages": stage, "min_value": min_value,
         "exclude_member_ids": _member_ids(exclude) if exclude else []}
     request = _with_option_names(_targets_request, campaign, limit, filters, explain)
-    models = champion_boosters(project)
-    directory = project_snapshot_dir(default_snapshot_dir(), project)
+    models = champion_boosters(project, settings.mlflow_tracking_uri)
+    directory = project_snapshot_dir(settings.snapshot_dir, project)
     path = latest_snapshot_path(directory)
     if path is None:
         raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
@@ -129,12 +132,12 @@ def targets(
                f"(snapshot as of {response.snapshot_as_of}) -> {out}")
 
 
-def champion_boosters(project: str) -> dict[str, xgb.Booster]:
+def champion_boosters(project: str, tracking_uri: str | None) -> dict[str, xgb.Booster]:
     """Every task's champion booster of ``project`` from the MLflow registry (tasks without one are left out)."""
     from models import catalog
     from models.tasks import TASK_NAMES
 
-    catalog.configure_tracking()
+    catalog.configure_tracking(tracking_uri)
     boosters = {task: catalog.load_booster(task, project=project) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}
 

@@ -7,11 +7,14 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 
 from features.project import PROJECT_ENV, check_project
+
+if TYPE_CHECKING:
+    from features.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,6 +37,16 @@ def _checked_project(name: str) -> str:
 ProjectOption = Annotated[str, typer.Option(
     "--project", envvar=PROJECT_ENV, callback=_checked_project, show_envvar=True,
     help="the retailer or dataset: its own models, experiments and snapshots, never compared with another's")]
+
+
+def command_settings() -> Settings:
+    """The command's settings, read from the environment once at its start (README, "Settings").
+
+    A bad value is a ``SettingsError``, a ValueError: one line naming the variable, exit 2.
+    """
+    from features.settings import load_settings
+
+    return load_settings()
 
 
 class NotReady(Exception):

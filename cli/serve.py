@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.options import NotReady, ProjectOption, one_line_errors
+from cli.options import NotReady, ProjectOption, command_settings, one_line_errors
 from features.project import DEFAULT_PROJECT, PROJECT_ENV
 
 SERVICE = "serving.service:MemberScoring"
@@ -27,10 +27,11 @@ def serve(
     from serving import auth
     from serving.artefacts import import_champions
 
-    catalog.configure_tracking()
-    if insecure_no_auth:
+    settings = command_settings()
+    catalog.configure_tracking(settings.mlflow_tracking_uri)
+    if insecure_no_auth:  # the service process reads its settings from the environment it inherits
         os.environ[auth.INSECURE_ENV] = "1"
-    ring = auth.key_ring_from_env()
+    ring = auth.key_ring(settings)
     if not ring.hashes and not insecure_no_auth:
         raise NotReady(f"no API key configured: set {auth.KEYS_ENV} or {auth.KEY_FILE_ENV} "
                        "(`memberscore keys create --file F`), or pass --insecure-no-auth for local use")
@@ -73,7 +74,7 @@ def build(
     from models import catalog
     from serving.bento import build_bento
 
-    catalog.configure_tracking()
+    catalog.configure_tracking(command_settings().mlflow_tracking_uri)
     bento = build_bento(bentofile, project)
     models = ", ".join(str(model.tag) for model in bento.info.models)
     typer.echo(f"built {bento.tag} with {models}; containerize with `bentoml containerize {bento.tag}`")

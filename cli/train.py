@@ -18,6 +18,7 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    command_settings,
     one_line_errors,
 )
 from features.project import DEFAULT_PROJECT
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from features.load_report import LoadReport
+    from features.settings import Settings
     from features.snapshot import Snapshot
     from training.pipeline import TrainingRun
 
@@ -49,14 +51,15 @@ def train(
     together at the end; any failure before leaves the previous champions and snapshot serving.
     One run at a time per project (a lock beside its snapshot directory).
     """
-    from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
+    from features.store import latest_snapshot_path, project_snapshot_dir
     from models import catalog
     from serving.artefacts import import_champions
     from training.commit import lock_path, run_lock
 
     progress = Progress()
-    catalog.configure_tracking()
-    directory = project_snapshot_dir(default_snapshot_dir(), project)
+    settings = command_settings()
+    catalog.configure_tracking(settings.mlflow_tracking_uri)
+    directory = project_snapshot_dir(settings.snapshot_dir, project)
     with run_lock(lock_path(directory), wait):
         champion = catalog.alias_version("churn", catalog.CHAMPION, project=project)
         if skip_if_champion and champion and latest_snapshot_path(directory):
@@ -64,8 +67,8 @@ def train(
             typer.echo(f"champion {catalog.model_name('churn', project=project)} v{champion} exists; training skipped")
             return
         uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project,
-                                         directory, progress)
-        _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, progress)
+                                         directory, settings, progress)
+        _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress)
     if report is not None:
         report.write_text(json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2))
         if uncommitted.pages:
@@ -89,7 +92,7 @@ class Uncommitted:
 
 def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
                        horizon_days: int | None, report: Path | None, project: str, directory: Path,
-                       progress: Progress) -> Uncommitted:
+                       settings: Settings, progress: Progress) -> Uncommitted:
     """Check what can be checked, fit and log every task, build the snapshot: everything but the commit.
 
     The input contract, the config, the report's directory and the plan are checked before any
@@ -117,11 +120,11 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
 
     step = "training"
     try:
-        run = train_tasks(frame, train_config, tasks_for_engine(all_tasks()), load_report.to_dict(), progress, page,
+        run = train_tasks(frame, train_config, tasks_for_engine(all_tasks(), settings.engine, settings.spark_master), load_report.to_dict(), progress, page,
                           project=project, commit=False)
         step = "building the snapshot"
         as_of = end_of_data(frame)
-        built = serving_snapshot(frame, as_of, train_config, previous_tiers(directory, as_of))
+        built = serving_snapshot(frame, as_of, train_config, settings.segment_rules, previous_tiers(directory, as_of))
         require_served(built.profile, as_of, train_config.horizon_days,
                        baseline_outputs(promoted_tasks(run, project=project)))
     except Exception as error:
@@ -130,7 +133,8 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     return Uncommitted(run, built, load_report, pages)
 
 
-def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str, progress: Progress) -> None:
+def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str, settings: Settings,
+                progress: Progress) -> None:
     """The commit step: cache the winners in the BentoML store, then move every winner's champion alias
     and write the snapshot as one (the aliases go back should the write fail)."""
     from features import store
@@ -148,7 +152,7 @@ def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str
         raise TrainingFailed(f"commit failed, nothing committed (the previous champions and snapshot keep serving): "
                              f"{type(error).__name__}: {error}") from error
     progress(f"champions moved; snapshot written to {written[0]}")
-    if held := held_by_a_service(written[0]):
+    if held := held_by_a_service(written[0], settings.min_snapshot_ratio):
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
 
 

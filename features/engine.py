@@ -7,10 +7,9 @@ the model boundary.
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import Final, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -26,8 +25,6 @@ def default_backend() -> BaseBackend:
 
 
 Engine = Literal["duckdb", "spark"]
-ENGINE_VARIABLE: Final = "MEMBERSCORE_ENGINE"  # duckdb (default) or spark
-SPARK_MASTER_VARIABLE: Final = "MEMBERSCORE_SPARK_MASTER"  # e.g. local[4], spark://host:7077, yarn
 SECONDS_PER_DAY: Final = 86400.0
 AMOUNT_DECIMALS: Final = 6  # amounts are added in fixed point at this precision: no currency has more
 _WHOLE: Final = dt.Decimal(precision=38, scale=0)
@@ -53,26 +50,6 @@ def read_parquet(path: str | Path, backend: BaseBackend) -> Table:
     if not Path(path).exists() and "://" not in str(path):
         raise FileNotFoundError(f"transactions Parquet {path} does not exist")
     return backend.read_parquet(str(path))
-
-
-def configured_engine() -> Engine:
-    """The engine named by ``MEMBERSCORE_ENGINE`` (DuckDB when unset)."""
-    name = os.environ.get(ENGINE_VARIABLE, "duckdb").strip().lower() or "duckdb"
-    if name not in get_args(Engine):
-        raise ValueError(f"{ENGINE_VARIABLE}={name!r}: expected one of {list(get_args(Engine))}")
-    return name  # type: ignore[return-value]  # checked against the Literal just above
-
-
-def configured_backend() -> BaseBackend:
-    """A backend for the configured engine: in-process DuckDB, or Spark at ``MEMBERSCORE_SPARK_MASTER``.
-
-    Spark is imported only when chosen: it is an optional dependency (``memberscore[spark]``).
-    """
-    if configured_engine() == "duckdb":
-        return default_backend()
-    from features.spark import configured_session, spark_backend
-
-    return spark_backend(configured_session())
 
 
 def execute(expr: Table, backend: BaseBackend | None = None) -> pd.DataFrame:

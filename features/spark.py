@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Final
 
 from ibis.backends import BaseBackend
 
-from features.engine import SPARK_MASTER_VARIABLE
-
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -46,11 +44,6 @@ def spark_session(master: str | None = None, app_name: str = "memberscore") -> S
     session = builder.getOrCreate()
     session.conf.set("spark.sql.session.timeZone", "UTC")
     return session
-
-
-def configured_session() -> SparkSession:
-    """``spark_session`` at ``MEMBERSCORE_SPARK_MASTER`` (local, all cores, when unset)."""
-    return spark_session(os.environ.get(SPARK_MASTER_VARIABLE) or None)
 
 
 def session_conf(master: str) -> dict[str, str]:

@@ -24,11 +24,6 @@ from features.snapshot import Snapshot
 METADATA_KEY = b"memberscore"
 
 
-def default_snapshot_dir() -> Path:
-    """``MEMBERSCORE_SNAPSHOT_DIR`` or ``var/snapshots`` under the working directory."""
-    return Path(os.environ.get("MEMBERSCORE_SNAPSHOT_DIR", "var/snapshots"))
-
-
 def project_snapshot_dir(root: Path, project: str) -> Path:
     """A project's own snapshots: ``<root>/<project>``, so no project ever reads another's."""
     return root / check_project(project)

@@ -7,7 +7,6 @@ it, a local SQLite store under ``mlruns/`` (artifacts beside it) holds runs and 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +37,9 @@ def local_store_uri(home: Path) -> str:
     return f"sqlite:///{(home / 'mlruns' / 'mlflow.db').resolve()}"
 
 
-def configure_tracking(home: Path | None = None) -> str:
-    """Point MLflow at ``MLFLOW_TRACKING_URI`` or the local store; returns the URI in use."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or local_store_uri(home or Path.cwd())
+def configure_tracking(uri: str | None = None, home: Path | None = None) -> str:
+    """Point MLflow at ``uri`` (the ``MLFLOW_TRACKING_URI`` setting) or the local store; returns the URI in use."""
+    uri = uri or local_store_uri(home or Path.cwd())
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)

@@ -11,12 +11,13 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from features.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +77,19 @@ def read_key_file(path: Path) -> tuple[str, ...]:
     return tuple(hashes)
 
 
-def key_ring_from_env(environ: MutableMapping[str, str] | None = None) -> KeyRing:
-    """Every configured key's hash (empty when none is configured)."""
-    env = os.environ if environ is None else environ
-    plain = [key.strip() for key in env.get(KEYS_ENV, "").split(",") if key.strip()]
-    hashes = [hash_key(key) for key in plain]
-    if key_file := env.get(KEY_FILE_ENV):
-        hashes.extend(read_key_file(Path(key_file)))
+def key_ring(settings: Settings) -> KeyRing:
+    """Every configured key's hash (empty when none is configured): plain keys and the key file's hashes."""
+    hashes = [hash_key(key) for key in settings.plain_api_keys()]
+    if settings.api_key_file is not None:
+        hashes.extend(read_key_file(settings.api_key_file))
     return KeyRing(tuple(hashes))
 
 
-def insecure_allowed(environ: MutableMapping[str, str] | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    return env.get(INSECURE_ENV, "").lower() in ("1", "true", "yes")
-
-
-def require_keys_or_insecure(ring: KeyRing, environ: MutableMapping[str, str] | None = None) -> None:
+def require_keys_or_insecure(ring: KeyRing, insecure: bool) -> None:
     """Refuse to serve without keys unless the operator said ``--insecure-no-auth``, and warn then."""
     if ring.hashes:
         return
-    if insecure_allowed(environ):
+    if insecure:
         log.warning("memberscore serves WITHOUT authentication (--insecure-no-auth): local use only")
         return
     raise RuntimeError(f"no API key configured: set {KEYS_ENV} or {KEY_FILE_ENV}, "
@@ -113,10 +107,11 @@ class ApiKeyMiddleware:
     missing or wrong key gets the same 401, with nothing about which keys exist.
     """
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], settings: Callable[[], Settings]) -> None:
+        """``settings``: the service's, read once at its start (a callable: BentoML builds this at start-up)."""
         self.app = app
-        self.ring = key_ring_from_env()
-        require_keys_or_insecure(self.ring)
+        self.ring = key_ring(settings())
+        require_keys_or_insecure(self.ring, settings().insecure_no_auth)
         self.enforced = bool(self.ring.hashes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -14,15 +14,16 @@ Every body this API takes is JSON, so every body is checked as such. The cap is
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio.to_thread
 import numpy as np
 
-MAX_BODY_ENV = "MEMBERSCORE_MAX_BODY_BYTES"
-DEFAULT_MAX_BODY_BYTES = 16 * 2**20
+from features.settings import DEFAULT_MAX_BODY_BYTES, variable
+
+MAX_BODY_ENV = variable("max_body_bytes")
+
 # The deepest valid body is 3 levels ({"filters": {"tiers": [...]}}); 32 leaves room and still
 # refuses input meant to exhaust a recursive parser.
 MAX_JSON_DEPTH = 32
@@ -46,20 +47,6 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 class BodyTooLarge(Exception):
     """The body is over the cap (declared in Content-Length or counted while streaming)."""
-
-
-def max_body_bytes(environ: MutableMapping[str, str] | None = None) -> int:
-    """The configured cap; a value that is not a positive integer is an error naming the variable."""
-    raw = (os.environ if environ is None else environ).get(MAX_BODY_ENV, "")
-    if not raw.strip():
-        return DEFAULT_MAX_BODY_BYTES
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{MAX_BODY_ENV}: expected a positive integer number of bytes, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{MAX_BODY_ENV}: expected a positive integer number of bytes, got {raw!r}")
-    return value
 
 
 def nesting_depth(body: bytes) -> int:
@@ -150,9 +137,11 @@ async def refuse(send: Send, status: int, error: str) -> None:
 class RequestLimitsMiddleware:
     """Pure ASGI: buffers each request body up to the cap and checks it before the app sees it."""
 
-    def __init__(self, app: App, max_bytes: int | None = None, max_depth: int = MAX_JSON_DEPTH) -> None:
+    def __init__(self, app: App, max_bytes: int | Callable[[], int] = DEFAULT_MAX_BODY_BYTES,
+                 max_depth: int = MAX_JSON_DEPTH) -> None:
+        """``max_bytes``: the cap, or a callable giving the service's setting (read once, at start)."""
         self.app = app
-        self.max_bytes = max_body_bytes() if max_bytes is None else max_bytes
+        self.max_bytes = max_bytes() if callable(max_bytes) else max_bytes
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

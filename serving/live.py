@@ -37,19 +37,7 @@ from serving.scoring import index_by_member, score_frame
 log = logging.getLogger(__name__)
 
 REQUIRED_TASK = "churn"
-MIN_SNAPSHOT_RATIO_ENV = "MEMBERSCORE_MIN_SNAPSHOT_RATIO"
 DEFAULT_MIN_SNAPSHOT_RATIO = 0.5
-
-
-def parse_min_snapshot_ratio(text: str) -> float:
-    """The share of the served snapshot's members a new one must keep (0 takes any snapshot)."""
-    try:
-        ratio = float(text)
-    except ValueError:
-        ratio = float("nan")
-    if not 0.0 <= ratio <= 1.0:
-        raise ValueError(f"{MIN_SNAPSHOT_RATIO_ENV} {text!r}: expected a number from 0 to 1 (0 takes any snapshot)")
-    return ratio
 
 
 @dataclass(frozen=True)
@@ -109,11 +97,11 @@ class LiveState:
 
     def __init__(self, snapshot_dir: Path, poll_seconds: float, load: ModelLoader | None = None,
                  background: bool = False, *, project: str,
-                 min_snapshot_ratio: float = DEFAULT_MIN_SNAPSHOT_RATIO) -> None:
+                 min_snapshot_ratio: float = DEFAULT_MIN_SNAPSHOT_RATIO, tracking_uri: str | None = None) -> None:
         self.snapshot_dir, self.poll_seconds, self.background = snapshot_dir, poll_seconds, background
         self.project, self.min_snapshot_ratio = project, min_snapshot_ratio
         if load is None:
-            catalog.configure_tracking()  # the registry whose champion alias says what serves
+            catalog.configure_tracking(tracking_uri)  # the registry whose champion alias says what serves
         self.load = load or functools.partial(load_model, project=project)
         self._lock = threading.Lock()
         self._checked_at = -float("inf")

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-from collections.abc import Mapping
 
+from pydantic import SecretStr
+
+from features.settings import MIN_PSEUDONYM_KEY_CHARS as MIN_KEY_CHARS
+from features.settings import variable
 from serving.schemas import TargetsResponse
 
-KEY_ENV = "MEMBERSCORE_PSEUDONYM_KEY"
-MIN_KEY_CHARS = 16  # a short key could be guessed by hashing known ids under every candidate key
+KEY_ENV = variable("pseudonym_key")
 PSEUDONYM_HEX_CHARS = 16
 
 
@@ -34,19 +35,16 @@ def pseudonym(member_id: str, key: bytes) -> str:
     return digest[:PSEUDONYM_HEX_CHARS]
 
 
-def pseudonym_key(environ: Mapping[str, str] | None = None) -> bytes:
-    """The key from ``MEMBERSCORE_PSEUDONYM_KEY``; a ValueError naming the variable when unusable.
+def pseudonym_key(secret: SecretStr | None) -> bytes:
+    """The ``MEMBERSCORE_PSEUDONYM_KEY`` setting as bytes; a ValueError naming the variable when not set.
 
-    Asking for pseudonyms without a key is an error, never a silent export of raw ids.
+    Asking for pseudonyms without a key is an error, never a silent export of raw ids. Its length
+    is checked where settings are read (``features.settings``): a short key stops the start.
     """
-    text = (os.environ if environ is None else environ).get(KEY_ENV, "")
-    if not text.strip():
+    if secret is None:
         raise ValueError(f"{KEY_ENV}: not set; pseudonymised ids need a secret key of at least "
                          f"{MIN_KEY_CHARS} characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
-    if len(text) < MIN_KEY_CHARS:
-        raise ValueError(f"{KEY_ENV}: {len(text)} characters is too short to keep pseudonyms secret; "
-                         f"use at least {MIN_KEY_CHARS}")
-    return text.encode("utf-8")
+    return secret.get_secret_value().encode("utf-8")
 
 
 def pseudonymised(response: TargetsResponse, key: bytes) -> TargetsResponse:

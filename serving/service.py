@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 from datetime import date
 from pathlib import Path
 
@@ -25,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from features.project import DEFAULT_PROJECT, PROJECT_ENV, check_project
 from features.segment_rules import read_segment_rules
-from features.store import default_snapshot_dir, project_snapshot_dir
+from features.settings import Settings, load_settings
+from features.store import project_snapshot_dir
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
@@ -36,11 +35,8 @@ from serving.explain import explain_row, score_feature_rows
 from serving.limits import RequestLimitsMiddleware
 from serving.list_cursor import ListChanged
 from serving.live import (
-    DEFAULT_MIN_SNAPSHOT_RATIO,
-    MIN_SNAPSHOT_RATIO_ENV,
     LiveState,
     Served,
-    parse_min_snapshot_ratio,
 )
 from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
 from serving.request_timeout import install as install_request_timeout
@@ -73,18 +69,24 @@ web = FastAPI(docs_url=None, redoc_url=None, openapi_url="/docs.json")
 PAGE = Path(__file__).with_name("static") / "marketer.html"
 
 
+def service_settings() -> Settings:
+    """The service's settings, read from its environment when it starts (``MemberScoring.__init__``
+    and its two middlewares, all built at start-up); a bad value stops the start naming the variable."""
+    return load_settings()
+
+
 @bentoml.service(traffic={"timeout": 60})
 @bentoml.asgi_app(web, path="/")
 class MemberScoring:
     """One project's champion models' scores, with exact SHAP reasons, for the members of its newest snapshot."""
 
     def __init__(self) -> None:
-        poll_seconds = float(os.environ.get("MEMBERSCORE_POLL_SECONDS", "5"))
-        self.project = check_project(os.environ.get(PROJECT_ENV, DEFAULT_PROJECT), source=PROJECT_ENV)
-        min_ratio = parse_min_snapshot_ratio(os.environ.get(MIN_SNAPSHOT_RATIO_ENV, str(DEFAULT_MIN_SNAPSHOT_RATIO)))
-        self.live = LiveState(project_snapshot_dir(default_snapshot_dir(), self.project), poll_seconds, background=True,
-                              project=self.project, min_snapshot_ratio=min_ratio)
-        self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))
+        settings = service_settings()
+        self.project, self.pseudonym_secret = settings.project, settings.pseudonym_key
+        self.live = LiveState(project_snapshot_dir(settings.snapshot_dir, self.project), settings.poll_seconds,
+                              background=True, project=self.project, min_snapshot_ratio=settings.min_snapshot_ratio,
+                              tracking_uri=settings.mlflow_tracking_uri)
+        self.labels = configured_labels(read_segment_rules(settings.segment_rules))
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
@@ -153,7 +155,7 @@ class MemberScoring:
             raise HTTPException(status_code=422, detail=f"format: expected 'json' or 'csv', got {format!r}")
         served = _http_ready(self.live.current())
         try:
-            key = pseudonym_key() if pseudonymise else None  # no key: 422 before any work
+            key = pseudonym_key(self.pseudonym_secret) if pseudonymise else None  # no key: 422 before any work
             if format == "csv":  # refusals come before the stream: once it starts, the status is sent
                 rename = functools.partial(pseudonym, key=key) if key is not None else None
                 export = targets_csv_export(served.boosters, _ready_snapshot(served), request, rename)
@@ -253,7 +255,7 @@ def scored(served: Served, member_ids: list[str], explain: int) -> ScoreResponse
 install_request_timeout()  # before BentoML builds the app: its own timeout keeps every request alive 60 s
 web.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 web.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
-web.add_middleware(RequestLimitsMiddleware)
+web.add_middleware(RequestLimitsMiddleware, max_bytes=lambda: service_settings().max_body_bytes)
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 
@@ -310,5 +312,5 @@ def _readiness(served: Served) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)
 
 
-MemberScoring.add_asgi_middleware(ApiKeyMiddleware)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost: nothing is read or routed for an anonymous caller
+MemberScoring.add_asgi_middleware(ApiKeyMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost: nothing is read or routed for an anonymous caller
 MemberScoring.add_asgi_middleware(ProductProbes, probes=web)  # type: ignore[attr-defined]

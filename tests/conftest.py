@@ -12,11 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pytest
 
 from features.simulate import simulate_transactions
+
+if TYPE_CHECKING:
+    from training.config import TrainConfig
+    from training.pipeline import TrainResult
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small committed samples (tests/data/README.md)
@@ -54,6 +59,15 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
 def examples(size: int) -> int:
     """``size`` Hypothesis examples scaled by the active profile (at least 5): fewer in fast, more in full."""
     return max(5, round(size * HYPOTHESIS_SCALE[os.environ.get("HYPOTHESIS_PROFILE", "full")]))
+
+
+def train_churn(transactions: pd.DataFrame, config: TrainConfig, load_report: dict[str, Any] | None = None, *,
+                project: str) -> TrainResult:
+    """The churn task alone through ``training.pipeline.train_tasks``: most pipeline tests need one task."""
+    from training.churn import Churn
+    from training.pipeline import train_tasks
+
+    return train_tasks(transactions, config, [Churn()], load_report, project=project).results[0]
 
 
 def shared_dataset(relative: str) -> Path:
@@ -106,7 +120,7 @@ def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stores:
     from models import catalog
 
     isolated = _isolated_stores(tmp_path, monkeypatch)
-    catalog.configure_tracking()
+    catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
     return isolated
 
 
@@ -124,12 +138,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
     from serving.artefacts import import_champion
     from training import registry
     from training.config import TrainConfig
-    from training.pipeline import train_churn
     from training.serving_baselines import with_serving_baselines
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         isolated = _isolated_stores(tmp_path_factory.mktemp("trained"), monkeypatch)
-        catalog.configure_tracking()
+        catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
         transactions, _ = synthetic
         config = TrainConfig(horizon_days=60, n_train_cutoffs=4)
         result = train_churn(transactions, config, project=DEFAULT_PROJECT)
@@ -152,7 +165,7 @@ def use_trained(trained: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(trained.snapshots))
-    catalog.configure_tracking()
+    catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
     return trained
 
 

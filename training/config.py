@@ -38,7 +38,6 @@ class TrainConfig(BaseModel):
     early_stopping_rounds: int = Field(50, ge=0, description="0 disables; validates on the latest training cut-off")
     monotone: bool = Field(True, description="apply the catalogue's churn directions as monotone constraints")
     seed: int = 7
-    promotion_metric: Literal["roc_auc", "pr_auc"] = Field("roc_auc", description="higher is better")
     bootstrap_rounds: int = Field(1000, ge=100, le=100_000, description="paired bootstrap resamples behind the "
                                   "gate's 95% interval of model minus best baseline (seeded by seed)")
     xgb_params: dict[str, Any] = Field(default_factory=default_xgb_params)

@@ -321,20 +321,6 @@ def train_tasks(
     return run
 
 
-def train_churn(
-    transactions: pd.DataFrame,
-    config: TrainConfig,
-    load_report: dict[str, Any] | None = None,
-    progress: Progress = lambda _: None,
-    *,
-    project: str,
-) -> TrainResult:
-    """Train the churn task alone (the foundation's path; ``train_tasks`` trains every task)."""
-    from training.churn import Churn
-
-    return train_tasks(transactions, config, [Churn()], load_report, progress, project=project).results[0]
-
-
 def _run_tags(fingerprint: str, plan: CutoffPlan, names: list[str]) -> dict[str, str]:
     return {
         "data_fingerprint": fingerprint,

@@ -2,7 +2,8 @@
 
 The result is a plain ``xgb.Booster`` with the same feature names and parameters as a local fit,
 so the pipeline logs, registers, gates and serves it exactly like one. Selected with
-``MEMBERSCORE_ENGINE=spark`` (``tasks_for_engine``); the cluster is ``MEMBERSCORE_SPARK_MASTER``.
+``MEMBERSCORE_ENGINE=spark`` (``tasks_for_engine``, given the setting by the CLI); the cluster is
+``MEMBERSCORE_SPARK_MASTER``.
 The examples are still built by the feature engine in the driver; only the fit is distributed.
 Next purchase (``survival:aft``, which needs lower and upper label bounds) and the multi-output
 upsell booster have no ``xgboost.spark`` estimator, so they train locally on the driver.
@@ -17,7 +18,6 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from features.engine import configured_engine
 from models.matrix import to_matrix
 from training.calibration import attach
 from training.churn import Churn
@@ -148,17 +148,18 @@ def spark_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in params.items() if key not in NOT_FOR_SPARK}
 
 
-def tasks_for_engine(tasks: Sequence[Task], session: SparkSession | None = None) -> list[Task]:
-    """``tasks`` with churn and value trained on Spark when ``MEMBERSCORE_ENGINE=spark`` (unchanged otherwise).
+def tasks_for_engine(tasks: Sequence[Task], engine: str, spark_master: str | None = None,
+                     session: SparkSession | None = None) -> list[Task]:
+    """``tasks`` with churn and value trained on Spark when ``engine`` is spark (unchanged otherwise).
 
-    The session is ``features.spark.configured_session()`` unless given.
+    The session is a new one at ``spark_master`` (local, all cores, when None) unless given.
     """
-    if configured_engine() != "spark":
+    if engine != "spark":
         return list(tasks)
     if session is None:
-        from features.spark import configured_session
+        from features.spark import spark_session
 
-        session = configured_session()
+        session = spark_session(spark_master)
     return [_on_spark(task, session) for task in tasks]
 
 

@@ -16,7 +16,6 @@ import pytest
 from features import contract
 from features.engine import (
     as_table,
-    configured_engine,
     days_between,
     default_backend,
     exact_mean,
@@ -32,23 +31,6 @@ from features.spark import ensure_java, find_java_home, session_conf
 
 GOLDEN_TRANSACTIONS = Path(__file__).resolve().parents[1] / "golden" / "transactions_sim20.csv"
 AS_OF = date(2023, 6, 1)
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, "duckdb"), ("", "duckdb"), ("duckdb", "duckdb"),
-                                                 ("Spark ", "spark")])
-def test_engine_comes_from_memberscore_engine(monkeypatch: pytest.MonkeyPatch, value: str | None,
-                                              expected: str) -> None:
-    if value is None:
-        monkeypatch.delenv("MEMBERSCORE_ENGINE", raising=False)
-    else:
-        monkeypatch.setenv("MEMBERSCORE_ENGINE", value)
-    assert configured_engine() == expected
-
-
-def test_an_unknown_engine_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MEMBERSCORE_ENGINE", "polars")
-    with pytest.raises(ValueError, match=r"MEMBERSCORE_ENGINE='polars'.*duckdb.*spark"):
-        configured_engine()
 
 
 def test_read_parquet_names_a_missing_file(tmp_path: Path) -> None:

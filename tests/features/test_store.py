@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from features.contract import AMOUNT, MEMBER_ID, TS
+from features.settings import load_settings
 from features.simulate import simulate_transactions
 from features.snapshot import Snapshot, build_snapshot, data_fingerprint
-from features.store import default_snapshot_dir, latest_snapshot_path, read_snapshot, write_snapshot
+from features.store import latest_snapshot_path, read_snapshot, write_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +69,9 @@ def test_snapshot_dir_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(tmp_path))
-    assert default_snapshot_dir() == tmp_path
+    assert load_settings().snapshot_dir == tmp_path
     monkeypatch.delenv("MEMBERSCORE_SNAPSHOT_DIR")
-    assert default_snapshot_dir() == Path("var/snapshots")
+    assert load_settings().snapshot_dir == Path("var/snapshots")
 
 
 def test_fingerprint_ignores_row_and_column_order(transactions: pd.DataFrame) -> None:

@@ -31,7 +31,7 @@ root = sys.argv[1]
 
 def use_store(name):
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root}/{name}/mlflow.db"
-    catalog.configure_tracking()
+    catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
 
 def log_tiny(names, seed, project="default"):
     rng = np.random.default_rng(seed)

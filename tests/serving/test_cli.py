@@ -116,7 +116,7 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
         monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", env["MEMBERSCORE_SNAPSHOT_DIR"])
         monkeypatch.chdir(root)  # default outputs (var/rejects) stay in the temporary directory
-        catalog.configure_tracking()  # in-process reads (aliases, score) use this store, not the session's
+        catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))  # in-process reads (aliases, score) use this store, not the session's
         yield TrainedByCli(root, completed, report, rejects, root / "snapshots" / DEFAULT_PROJECT, root / "bentoml")
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])

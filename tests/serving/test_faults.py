@@ -358,13 +358,13 @@ def test_an_incompatible_model_is_refused_yet_a_newer_snapshot_serves(stack: Sta
 
 
 PROMOTE_UNSERVABLE = r'''
-import json, sys
+import json, os, sys
 import numpy as np, pandas as pd, xgboost as xgb
 from models import catalog
 from training import registry
 from serving.artefacts import import_champion, stored_tag
 
-catalog.configure_tracking()
+catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
 names = ["recency_days", sys.argv[1]]
 frame = pd.DataFrame(np.random.default_rng(0).uniform(0, 100, (64, 2)), columns=names)
 booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "nthread": 1},

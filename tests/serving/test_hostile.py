@@ -16,13 +16,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from features.settings import load_settings
 from serving.limits import (
     DEFAULT_MAX_BODY_BYTES,
     MAX_BODY_ENV,
     MAX_JSON_DEPTH,
     RequestLimitsMiddleware,
     json_body_problem,
-    max_body_bytes,
     nesting_depth,
 )
 from serving.schemas import MAX_BATCH, MAX_EXCLUDED, MAX_FEATURE_ROWS, MAX_TARGETS
@@ -72,14 +72,19 @@ def test_json_body_problem_passes_valid_bodies_at_the_depth_limit() -> None:
 
 @pytest.mark.parametrize(("raw", "expected"), [(None, DEFAULT_MAX_BODY_BYTES), ("", DEFAULT_MAX_BODY_BYTES),
                                                ("1024", 1024)])
-def test_max_body_bytes_reads_the_environment(raw: str | None, expected: int) -> None:
-    assert max_body_bytes({} if raw is None else {MAX_BODY_ENV: raw}) == expected
+def test_max_body_bytes_reads_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str | None, expected: int) -> None:
+    if raw is None:
+        monkeypatch.delenv(MAX_BODY_ENV, raising=False)
+    else:
+        monkeypatch.setenv(MAX_BODY_ENV, raw)
+    assert load_settings().max_body_bytes == expected
 
 
 @pytest.mark.parametrize("raw", ["0", "-5", "16MB", "1.5"])
-def test_max_body_bytes_refuses_a_bad_setting_naming_the_variable(raw: str) -> None:
+def test_max_body_bytes_refuses_a_bad_setting_naming_the_variable(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv(MAX_BODY_ENV, raw)
     with pytest.raises(ValueError, match=MAX_BODY_ENV):
-        max_body_bytes({MAX_BODY_ENV: raw})
+        load_settings()
 
 
 def through_middleware(chunks: list[bytes], max_bytes: int, headers: list | None = None,

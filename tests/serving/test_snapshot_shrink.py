@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,10 +21,11 @@ import pytest
 
 from features.contract import MEMBER_ID
 from features.project import DEFAULT_PROJECT
+from features.settings import load_settings
 from features.simulate import simulate_transactions
 from features.snapshot import Snapshot, build_snapshot
 from features.store import latest_snapshot_path, project_snapshot_dir, snapshot_facts, write_snapshot
-from serving.live import LiveState, Served, parse_min_snapshot_ratio
+from serving.live import LiveState, Served
 
 PROJECT = "shrink-test"  # no model of this project exists in any store: only snapshots serve
 AS_OF = date(2023, 9, 1)
@@ -49,7 +51,8 @@ def keep_members(snapshot: Snapshot, count: int, days_later: int = 0) -> Snapsho
 
 
 def live(directory: Path, ratio: float = 0.5) -> LiveState:
-    return LiveState(directory, poll_seconds=0.0, project=PROJECT, min_snapshot_ratio=ratio)
+    return LiveState(directory, poll_seconds=0.0, project=PROJECT, min_snapshot_ratio=ratio,
+                     tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"))
 
 
 def served_as_of(state: LiveState | Served) -> tuple[date, int]:
@@ -159,14 +162,19 @@ def test_another_projects_snapshot_is_never_picked_up(full: Snapshot, tmp_path: 
     assert latest_snapshot_path(project_snapshot_dir(tmp_path, PROJECT)).name == f"snapshot-{AS_OF}.parquet"
 
 
-@pytest.mark.parametrize("text", ["-0.1", "1.5", "half", "nan", ""])
-def test_a_bad_ratio_is_refused_naming_the_variable(text: str) -> None:
-    with pytest.raises(ValueError, match="MEMBERSCORE_MIN_SNAPSHOT_RATIO .*from 0 to 1"):
-        parse_min_snapshot_ratio(text)
+@pytest.mark.parametrize(("text", "reason"), [("-0.1", "greater than or equal to 0"), ("1.5", "less than or equal to 1"),
+                                              ("half", "valid number"), ("nan", "less than or equal to 1")])
+def test_a_bad_ratio_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, text: str, reason: str) -> None:
+    monkeypatch.setenv("MEMBERSCORE_MIN_SNAPSHOT_RATIO", text)
+    with pytest.raises(ValueError, match=f"MEMBERSCORE_MIN_SNAPSHOT_RATIO '{text}': .*{reason}"):
+        load_settings()
 
 
-def test_parse_min_snapshot_ratio_reads_a_share() -> None:
-    assert parse_min_snapshot_ratio("0.25") == 0.25 and parse_min_snapshot_ratio("0") == 0.0
+def test_the_ratio_setting_reads_a_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMBERSCORE_MIN_SNAPSHOT_RATIO", "0.25")
+    assert load_settings().min_snapshot_ratio == 0.25
+    monkeypatch.setenv("MEMBERSCORE_MIN_SNAPSHOT_RATIO", "0")
+    assert load_settings().min_snapshot_ratio == 0.0
 
 
 # --- through the service: /readyz names the held snapshot and stays ready ----------------------------

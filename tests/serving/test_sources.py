@@ -7,6 +7,7 @@ then ``score_frame`` with no model: every task lost its gate or never ran).
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 
 import numpy as np
@@ -114,7 +115,8 @@ def test_the_service_is_ready_with_bgnbd_alone_and_says_so(synthetic: tuple[pd.D
     as_of = (start + pd.Timedelta(days=60)).date()
     write_snapshot(with_serving_baselines(short, build_snapshot(short, as_of), TrainConfig()), tmp_path)
     monkeypatch.setattr(live, "stored_tag", lambda task, project: None)
-    served = live.LiveState(tmp_path, poll_seconds=3600, project=DEFAULT_PROJECT).current()
+    served = live.LiveState(tmp_path, poll_seconds=3600, project=DEFAULT_PROJECT,
+                           tracking_uri=os.environ.get("MLFLOW_TRACKING_URI")).current()
     assert served.ready and served.not_ready_reasons() == []
     assert served.versions() == {"churn": "baseline:bgnbd", "next_purchase": "baseline:bgnbd", "value": "baseline:bgnbd"}
     ids = list(served.snapshot.scores_by_id.index[:30])

@@ -1,4 +1,4 @@
-"""training.pipeline.train_churn end to end, against a real (temporary) MLflow store.
+"""The churn task through training.pipeline.train_tasks end to end, against a real (temporary) MLflow store.
 
 Pinned: the seeded simulation is a BG/NBD process, so out of time the model beats the RFM and gap
 rules but not BG/NBD beyond noise (the paired-bootstrap 95% lower bound of model minus BG/NBD is
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,11 +39,11 @@ from features.project import DEFAULT_PROJECT
 from features.snapshot import data_fingerprint
 from models import catalog
 from models.matrix import predict_proba
-from tests.conftest import REPO, Stores, shared_dataset
+from tests.conftest import REPO, Stores, shared_dataset, train_churn
 from training import registry
 from training.config import TrainConfig, default_xgb_params
 from training.examples import build_examples
-from training.pipeline import TrainResult, train_churn
+from training.pipeline import TrainResult
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +88,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(root / "snapshots"))
-        assert catalog.configure_tracking() == uri
+        assert catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI")) == uri
         transactions = synthetic[0]
         steps = []
         for config in (CONFIG, WEAK, CONFIG):
@@ -102,7 +103,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame
 def in_gate(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> Gate:
     """Point MLflow at the gate store for this test (other tests may have moved it)."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", gate.tracking_uri)
-    catalog.configure_tracking()
+    catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
     return gate
 
 

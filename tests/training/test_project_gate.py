@@ -15,8 +15,8 @@ from mlflow import MlflowClient
 
 from features.project import DEFAULT_PROJECT
 from models import catalog
+from tests.conftest import train_churn
 from training.config import TrainConfig
-from training.pipeline import train_churn
 
 pytestmark = pytest.mark.slow
 

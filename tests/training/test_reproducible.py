@@ -40,13 +40,13 @@ CONFIG = TrainConfig(horizon_days=60, n_train_cutoffs=2, num_boost_round=20, ear
 TRAINED_TASKS = ("churn", "next_purchase", "upsell", "value")  # value_12m: 540 days cannot hold its windows
 # One training run, as `memberscore train` does it, minus the snapshot and the BentoML import.
 TRAIN = """
-import json, sys
+import json, os, sys
 import pandas as pd
 from models import catalog
 from training.config import TrainConfig
 from training.pipeline import train_tasks
 from training.tasks import all_tasks
-catalog.configure_tracking()
+catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
 run = train_tasks(pd.read_parquet(sys.argv[1]), TrainConfig.model_validate_json(sys.argv[2]), all_tasks(),
                   project="default")
 print(json.dumps({result.task: result.run_id for result in run.results}))

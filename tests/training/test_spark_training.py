@@ -64,12 +64,10 @@ def test_a_regression_target_stops_early_on_one_validation_value() -> None:
     assert can_stop_early(flags, pd.Series([3.0, 0.0, 0.0]), CONFIG, binary=True) is False
 
 
-def test_tasks_for_engine_swaps_churn_and_value_only_when_spark_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MEMBERSCORE_ENGINE", raising=False)
+def test_tasks_for_engine_swaps_churn_and_value_only_when_spark_is_configured() -> None:
     tasks = all_tasks()
-    assert tasks_for_engine(tasks) == tasks
-    monkeypatch.setenv("MEMBERSCORE_ENGINE", "spark")
-    swapped = tasks_for_engine(tasks, session=_FakeSession())
+    assert tasks_for_engine(tasks, "duckdb") == tasks
+    swapped = tasks_for_engine(tasks, "spark", session=_FakeSession())
     assert [t.name for t in swapped] == [t.name for t in tasks]
     on_spark = {t.name: type(t).__name__ for t in swapped if isinstance(t, SparkFit)}
     assert on_spark == {"churn": "SparkChurn", "value": "SparkValue"}  # AFT and multi-output have no Spark estimator

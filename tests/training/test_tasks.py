@@ -9,6 +9,7 @@ value task, which is skipped with the reason (it trains in test_value_12m.py on 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 
@@ -49,7 +50,7 @@ PROGRESS: list[str] = []  # the module run's progress messages
 def run(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> Iterator[tuple[TrainingRun, Stores]]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         stores = _isolated_stores(tmp_path_factory.mktemp("tasks"), monkeypatch)
-        catalog.configure_tracking()
+        catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
         page = lambda run, figures: render_report_page(run.report(), figures)  # noqa: E731
         yield train_tasks(synthetic[0], CONFIG, all_tasks(), progress=PROGRESS.append, page=page, project=DEFAULT_PROJECT), stores
 
@@ -57,7 +58,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame,
 @pytest.fixture
 def in_run(run: tuple[TrainingRun, Stores], monkeypatch: pytest.MonkeyPatch) -> TrainingRun:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", run[1].tracking_uri)
-    catalog.configure_tracking()
+    catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
     return run[0]
 
 

@@ -10,6 +10,7 @@ The short-data skip is checked in test_tasks.py, on the 540-day fixture.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -55,7 +56,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     messages: list[str] = []
     with pytest.MonkeyPatch.context() as monkeypatch:
         stores = _isolated_stores(tmp_path_factory.mktemp("value_12m"), monkeypatch)
-        catalog.configure_tracking()
+        catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
         run = train_tasks(transactions, CONFIG, [Value12m()], progress=messages.append, project=DEFAULT_PROJECT)
         yield Trained(run, run.results[0], messages, transactions, truth, stores.tracking_uri)
 
@@ -63,7 +64,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
 @pytest.fixture
 def in_store(trained: Trained, monkeypatch: pytest.MonkeyPatch) -> Trained:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
-    catalog.configure_tracking()
+    catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
     return trained
 
 

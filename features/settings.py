@@ -1,0 +1,111 @@
+"""Every setting of memberscore in one object, read from the environment once, at the edge.
+
+The edge is where a process starts: the ``memberscore`` command (``cli``) and the service's start-up
+(``serving.service``). They call ``load_settings`` and pass plain values down; nothing below reads
+the environment (``tests/test_architecture.py`` checks it). A value that cannot be used stops the
+start with one line naming the variable and the reason, instead of failing later mid-request.
+
+It lives in ``features``, the lowest layer, only so that both edges may import it; the layers
+themselves take values, not this object. README.md ("Settings") documents each variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from features.project import DEFAULT_PROJECT, check_project
+
+PREFIX = "MEMBERSCORE_"
+MIN_PSEUDONYM_KEY_CHARS = 16  # a short key could be guessed by hashing known ids under every candidate key
+DEFAULT_MAX_BODY_BYTES = 16 * 2**20
+SECRET_FIELDS = frozenset({"api_keys", "pseudonym_key"})
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """memberscore's settings: ``MEMBERSCORE_<FIELD>`` each (MLflow's own ``MLFLOW_TRACKING_URI`` too)."""
+
+    # VAR= (empty) in a shell or a compose file means "not set": the default applies
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore", env_ignore_empty=True)
+
+    project: str = Field(DEFAULT_PROJECT, description="which project's models and snapshots (a retailer each)")
+    snapshot_dir: Path = Field(Path("var/snapshots"), description="root of the snapshot store (one folder per project)")
+    mlflow_tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI"),
+        description="MLflow tracking and registry; default a SQLite file under ./mlruns")
+    engine: Literal["duckdb", "spark"] = Field("duckdb", description="where features are computed")
+    spark_master: str | None = Field(None, description="Spark master with engine spark; default local[*]")
+    segment_rules: Path | None = Field(None, description="YAML merged over the packaged segment rules (snapshots and /segments)")
+    poll_seconds: float = Field(
+        5.0, ge=0, description="how often the service looks for a new champion or snapshot (0: every request)")
+    min_snapshot_ratio: float = Field(0.5, ge=0, le=1,
+                                      description="share of members a new snapshot must keep to be served (0: any)")
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0, description="largest request body the service reads")
+    api_keys: SecretStr = Field(SecretStr(""), description="comma-separated API keys (plain; prefer a key file)")
+    api_key_file: Path | None = Field(None, description="file of API key hashes (`memberscore keys create`)")
+    insecure_no_auth: bool = Field(False, description="serve without keys (local use only; `serve --insecure-no-auth`)")
+    pseudonym_key: SecretStr | None = Field(None, description="secret for pseudonymised member ids in lists")
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_name(cls, value: object) -> object:
+        """Case and spaces do not matter; blank is the default."""
+        return (value.strip().lower() or "duckdb") if isinstance(value, str) else value
+
+    @field_validator("project")
+    @classmethod
+    def _known_project_name(cls, value: str) -> str:
+        return check_project(value, source="value")
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_PSEUDONYM_KEY_CHARS:
+            raise ValueError(f"{len(value.get_secret_value())} characters is too short to keep pseudonyms secret; "
+                             f"use at least {MIN_PSEUDONYM_KEY_CHARS}")
+        return value
+
+    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "api_key_file",
+                     "pseudonym_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """Only spaces mean "not set" too, for the settings that may be unset."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def plain_api_keys(self) -> list[str]:
+        return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
+
+
+def variable(field: str) -> str:
+    """The environment variable behind ``field``."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias.choices[0] if isinstance(alias, AliasChoices) else f"{PREFIX}{field.upper()}"  # type: ignore[return-value]
+
+
+def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment (``overrides`` win, e.g. a CLI option); one-line errors."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates the values
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        name = variable(field) if field in Settings.model_fields else field
+        shown = "" if field in SECRET_FIELDS else f" {first.get('input')!r}"  # a secret is never echoed
+        raise SettingsError(f"{name}{shown}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+def documented() -> Mapping[str, tuple[str, str]]:
+    """variable -> (default, description), the README's settings table (a test checks they agree)."""
+    rows = {}
+    for field, info in Settings.model_fields.items():
+        default = info.default.get_secret_value() if isinstance(info.default, SecretStr) else info.default
+        rows[variable(field)] = ("" if default in (None, "") else str(default), info.description or "")
+    return rows
