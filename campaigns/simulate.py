@@ -17,8 +17,10 @@ Assignment:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Final, Literal
 
 import numpy as np
@@ -36,6 +38,7 @@ class PlantedCampaign:
 
     transactions: pd.DataFrame
     members: pd.DataFrame
+    assignment: Assignment
     start: date
     window_days: int
     average_effect: float  # over every member (what a randomised design estimates)
@@ -66,7 +69,7 @@ def simulate_campaign(members: int, assignment: Assignment, seed: int, *, effect
                           "lifecycle_stage": np.where(responds, "active", "sleeping"),
                           "tier": np.where(basket > np.median(basket), "gold", "silver"), "is_new": False})
     transactions[MEMBER_ID] = ids.to_numpy()[transactions.pop("row")]
-    return PlantedCampaign(transactions, frame, start, window_days, float(planted.mean()),
+    return PlantedCampaign(transactions, frame, assignment, start, window_days, float(planted.mean()),
                            float(planted[contacted].mean()) if contacted.any() else 0.0)
 
 
@@ -100,3 +103,30 @@ def _rows(counts: np.ndarray, basket: np.ndarray, lifted: np.ndarray, effect: fl
     rows = pd.DataFrame({"row": np.r_[member, extra], TS: first_day + pd.to_timedelta(np.r_[day, extra_day], unit="D"),
                          AMOUNT: np.r_[amount, np.full(len(extra), effect)]})
     return rows.sort_values(TS, kind="stable").reset_index(drop=True)
+
+
+def exposures(planted: PlantedCampaign, campaign: str = "simulated") -> pd.DataFrame:
+    """The exposures file another system would hand over (``memberscore campaign import``): every member
+    with an arm for a randomised campaign; only the contacted, without arms, for a targeted one."""
+    members = planted.members
+    randomised = planted.assignment == "random"
+    rows = members if randomised else members[members["arm"] == "treatment"]
+    frame = pd.DataFrame({"member": rows[MEMBER_ID].to_numpy(), "campaign": campaign,
+                          "sent_at": pd.Timestamp(planted.start).isoformat()})
+    if randomised:
+        frame["arm"] = np.where(rows["arm"].to_numpy() == "treatment", "treated", "control")
+    return frame
+
+
+def write_planted(planted: PlantedCampaign, out: Path) -> tuple[Path, Path]:
+    """Transactions at ``out`` (.csv or .parquet), the exposures and the planted truth beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    transactions = planted.transactions[[MEMBER_ID, TS, AMOUNT]]
+    transactions.to_csv(out, index=False) if out.suffix == ".csv" else transactions.to_parquet(out, index=False)
+    exposures_path = out.with_name(f"{out.stem}.exposures.csv")
+    exposures(planted).to_csv(exposures_path, index=False)
+    truth_path = out.with_name(f"{out.stem}.truth.json")
+    truth_path.write_text(json.dumps({"assignment": planted.assignment, "start": planted.start.isoformat(),
+                                      "window_days": planted.window_days, "average_effect": planted.average_effect,
+                                      "effect_on_contacted": planted.effect_on_contacted}, indent=2))
+    return exposures_path, truth_path

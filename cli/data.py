@@ -57,8 +57,12 @@ def simulate(
     seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same file")] = 0,
     start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")] = "2023-01-01",
     days: Annotated[int, typer.Option(help="days of history (>= 1)")] = 730,
+    campaign: Annotated[str | None, typer.Option(
+        help="instead: a campaign with a planted effect, assigned random (a holdout), score (targeted on an "
+             "observed value score) or trend (targeted on an unobserved trend); exposures and truth beside --out")] = None,
 ) -> None:
-    """Write synthetic transactions with known behaviour (BG/NBD, Gamma-Gamma, affinities, returns, seasons)."""
+    """Write synthetic transactions with known behaviour (BG/NBD, Gamma-Gamma, affinities, returns, seasons),
+    or with ``--campaign``, around a campaign whose effect is known (``memberscore campaign import``)."""
     from features.retail_simulation import simulate_retail, write_simulation
 
     if members < 1:
@@ -69,6 +73,9 @@ def simulate(
         raise ValueError(f"--out {out}: expected a .csv or .parquet file")
     first_day = parse_date(start, option="--start")
     started = time.perf_counter()
+    if campaign is not None:
+        _simulate_campaign(members, out, seed, campaign, first_day, days)
+        return
     transactions, truth = simulate_retail(members, first_day, days, seed)
     truth_file = write_simulation(transactions, truth, out)
     returns = int((transactions["amount"] < 0).sum())
@@ -106,6 +113,23 @@ def snapshot(
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
     typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}"
                + (" (marked as an intended shrink)" if allow_shrink else ""))
+
+
+def _simulate_campaign(members: int, out: Path, seed: int, assignment: str, first_day: date, days: int) -> None:
+    """``simulate --campaign``: history from ``first_day``, the campaign's 30-day window last."""
+    from campaigns.simulate import ASSIGNMENTS, simulate_campaign, write_planted
+
+    if assignment not in ASSIGNMENTS:
+        raise ValueError(f"--campaign {assignment!r}: expected one of {', '.join(ASSIGNMENTS)}")
+    windows = days // 30 - 1
+    if windows < 2:
+        raise ValueError(f"--days {days}: a campaign needs at least 90 days (two windows of history and its own)")
+    planted = simulate_campaign(members, assignment, seed, history_windows=windows,  # type: ignore[arg-type]
+                                start=first_day + timedelta(days=30 * windows))
+    exposures_path, truth_path = write_planted(planted, out)
+    typer.echo(f"simulated a {assignment} campaign for {members:,} members starting {planted.start}: "
+               f"{len(planted.transactions):,} lines -> {out}; exposures {exposures_path}; truth {truth_path} "
+               f"(average effect {planted.average_effect:.2f}, on the contacted {planted.effect_on_contacted:.2f})")
 
 
 def load_for_command(transactions: Path, mapping: Path | None, rejects: Path | None,

@@ -7,14 +7,21 @@ unobserved trend: the placebo (or the balance check) refuses to give a figure.
 
 from __future__ import annotations
 
+import json
+from datetime import date
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from campaigns.covariates import covariates_as_of
 from campaigns.effect import measure
 from campaigns.observational import doubly_robust_att, measure_observational
 from campaigns.outcomes import Window, member_outcomes
 from campaigns.simulate import simulate_campaign
+from cli.main import app
 
 
 def test_a_random_campaign_plants_its_effect_on_half_the_members_and_a_holdout() -> None:
@@ -69,3 +76,18 @@ def test_observed_targeting_is_identified_and_an_unobserved_trend_is_not() -> No
     assert len(refused) >= 9
     assert all(answer["incremental_spend_per_member"] is None and answer["roi"] is None for answer in refused)
     assert sum("placebo" in answer["reason"] for answer in refused) >= 8
+
+
+def test_memberscore_simulate_writes_a_campaign_with_its_exposures_and_truth(tmp_path: Path) -> None:
+    out = tmp_path / "sim.csv"
+    result = CliRunner().invoke(app, ["simulate", "--members", "300", "--out", str(out), "--campaign", "random",
+                                      "--days", "120", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    exposures = pd.read_csv(tmp_path / "sim.exposures.csv")
+    truth = json.loads((tmp_path / "sim.truth.json").read_text())
+    assert list(exposures.columns) == ["member", "campaign", "sent_at", "arm"] and len(exposures) == 300
+    assert set(exposures["arm"]) == {"treated", "control"} and truth["start"] == "2023-04-01"
+    assert truth["average_effect"] == simulate_campaign(300, "random", 4, history_windows=3,
+                                                        start=date(2023, 4, 1)).average_effect
+    refused = CliRunner().invoke(app, ["simulate", "--members", "5", "--out", str(out), "--campaign", "guess"])
+    assert refused.exit_code == 2 and "--campaign 'guess'" in refused.output
