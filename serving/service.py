@@ -25,9 +25,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from campaigns.store import campaign_db_url, open_store
 from features.project import DEFAULT_PROJECT, PROJECT_ENV, check_project
 from features.segment_rules import read_segment_rules
 from features.store import default_snapshot_dir, project_snapshot_dir
+from serving import campaign_routes
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
@@ -60,7 +62,7 @@ from serving.schemas import (
 )
 from serving.scoring import score_members
 from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
-from serving.targets import CAMPAIGNS, targets_csv_export, targets_response
+from serving.targets import targets_csv_export, targets_response
 
 # Reasons beyond the precomputed ones are TreeSHAP on the fly (~1,000 predictions per row and
 # model): ids x explain above this is refused (10,000 ids x 25 reasons took 16 s and 184 MB).
@@ -85,6 +87,7 @@ class MemberScoring:
         self.live = LiveState(project_snapshot_dir(default_snapshot_dir(), self.project), poll_seconds, background=True,
                               project=self.project, min_snapshot_ratio=min_ratio)
         self.labels = configured_labels(read_segment_rules(os.environ.get("MEMBERSCORE_SEGMENT_RULES")))
+        campaign_routes.attach(web, open_store(campaign_db_url(os.environ)), self.live, self.project)
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
@@ -131,11 +134,6 @@ class MemberScoring:
         return SegmentsResponse(snapshot_as_of=loaded.snapshot.as_of.isoformat(), members=len(scores),
                                 value_column=VALUE_COLUMN, total_value=total_value(scores),
                                 dimensions=segment_counts(scores, self.labels))
-
-    @web.get("/campaigns", **PROTECTED)
-    def campaigns(self) -> dict[str, list[dict[str, str]]]:
-        """The campaigns /targets knows, with what each selects and ranks by."""
-        return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()]}
 
     @web.post("/targets", response_model=TargetsResponse, dependencies=PROTECTED["dependencies"],
               responses={**PROTECTED["responses"],
@@ -254,6 +252,7 @@ install_request_timeout()  # before BentoML builds the app: its own timeout keep
 web.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 web.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
 web.add_middleware(RequestLimitsMiddleware)
+web.include_router(campaign_routes.router)  # /campaigns: created and stored campaigns with a holdout
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 
