@@ -99,8 +99,6 @@ def targets(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Write a campaign's ranked target list from the project's champions and newest snapshot."""
-    from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
-    from serving.live import load_snapshot
     from serving.pseudonym import pseudonym_key, pseudonymised
     from serving.targets import targets_response
 
@@ -112,12 +110,7 @@ def targets(
         "exclude_member_ids": _member_ids(exclude) if exclude else []}
     request = _with_option_names(_targets_request, campaign, limit, filters, explain)
     models = champion_boosters(project)
-    directory = project_snapshot_dir(default_snapshot_dir(), project)
-    path = latest_snapshot_path(directory)
-    if path is None:
-        raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
-                       "or `memberscore snapshot`")
-    loaded = load_snapshot(path, models, lookup=False)
+    loaded = newest_snapshot(project, models)
     if out.suffix == ".csv":
         _write_csv(models, loaded, request, key, out)
         return
@@ -137,6 +130,19 @@ def champion_boosters(project: str) -> dict[str, xgb.Booster]:
     catalog.configure_tracking()
     boosters = {task: catalog.load_booster(task, project=project) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}
+
+
+def newest_snapshot(project: str, models: Mapping[str, xgb.Booster]) -> LoadedSnapshot:
+    """The project's newest snapshot with every output the service would serve (NotReady without one)."""
+    from features.store import default_snapshot_dir, latest_snapshot_path, project_snapshot_dir
+    from serving.live import load_snapshot
+
+    directory = project_snapshot_dir(default_snapshot_dir(), project)
+    path = latest_snapshot_path(directory)
+    if path is None:
+        raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
+                       "or `memberscore snapshot`")
+    return load_snapshot(path, models, lookup=False)
 
 
 def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest, key: bytes | None,

@@ -8,7 +8,7 @@ middleware and answer refusals in its one error shape. The service opens the sto
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
@@ -17,11 +17,17 @@ from campaigns.record import TREATMENT
 from campaigns.store import CampaignNotFound, CampaignStore
 from serving.campaign_lists import CampaignRequest, arm_counts, campaign_answer, contact_csv, create_campaign
 from serving.contract import PROTECTED
-from serving.live import LiveState
+from serving.live import Served
 from serving.targets import CAMPAIGNS
 
 router = APIRouter()
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "JSON, or the contact list as CSV with ?format=csv"}}
+
+
+class ServesNow(Protocol):
+    """What serves now (``serving.live.LiveState``)."""
+
+    def current(self) -> Served: ...
 
 
 @dataclass(frozen=True)
@@ -29,11 +35,11 @@ class CampaignService:
     """What the routes need: the store, what serves, and the project."""
 
     store: CampaignStore
-    live: LiveState
+    live: ServesNow
     project: str
 
 
-def attach(app: FastAPI, store: CampaignStore, live: LiveState, project: str) -> None:
+def attach(app: FastAPI, store: CampaignStore, live: ServesNow, project: str) -> None:
     """Give the routes their store and state (called once by the service at start)."""
     app.state.campaigns = CampaignService(store, live, project)
 
