@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 TREATMENT: Final = "treatment"
 CONTROL: Final = "control"
@@ -42,7 +42,7 @@ class CampaignRecord:
     window_days: int
     cost_per_contact: float
     margin_rate: float
-    design: Literal["randomised", "observational"] = "randomised"
+    design: str = RANDOMISED  # or OBSERVATIONAL
     holdout_share: float | None = None
     snapshot_as_of: date | None = None
     model_versions: dict[str, str] = field(default_factory=dict)

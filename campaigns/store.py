@@ -108,20 +108,27 @@ class CampaignStore:
         ``members`` holds ``MEMBER_COLUMNS`` (strata may be missing) and optionally ``sent_at`` and
         ``cost``. A name already used in the project is a ValueError: a campaign is recorded once.
         """
-        _check_members(members)
-        row = {name: getattr(record, name) for name in RECORD_COLUMNS}
-        row["created"] = record.created.astimezone(UTC).replace(tzinfo=None)
+        self.add_all([(record, members)])
+
+    def add_all(self, made: list[tuple[CampaignRecord, pd.DataFrame]]) -> None:
+        """``add`` for several campaigns in one transaction: all are stored, or none."""
+        for record, members in made:
+            _check_members(members)
+            taken = self._named(record.project, record.name)
+            if taken is not None:
+                raise ValueError(f"name: project {record.project!r} already has a campaign named {record.name!r}")
         try:
             with self.engine.begin() as connection:
-                connection.execute(campaigns.insert(), row)
-                rows = _member_rows(record.id, members)
-                if rows:
-                    connection.execute(campaign_members.insert(), rows)
+                for record, members in made:
+                    row = {name: getattr(record, name) for name in RECORD_COLUMNS}
+                    row["created"] = record.created.astimezone(UTC).replace(tzinfo=None)
+                    connection.execute(campaigns.insert(), row)
+                    rows = _member_rows(record.id, members)
+                    if rows:
+                        connection.execute(campaign_members.insert(), rows)
         except sa.exc.IntegrityError as error:
-            if self._named(record.project, record.name) is not None:
-                raise ValueError(f"name: project {record.project!r} already has a campaign named {record.name!r}") from None
-            raise ValueError(f"campaign {record.name!r}: refused by the database "
-                             f"({str(error.orig).splitlines()[0]})") from None
+            names = ", ".join(repr(record.name) for record, _ in made)
+            raise ValueError(f"campaign {names}: refused by the database ({str(error.orig).splitlines()[0]})") from None
 
     def get(self, project: str, campaign_id: str) -> CampaignRecord:
         """The campaign ``campaign_id`` of ``project``; CampaignNotFound otherwise."""

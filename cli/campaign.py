@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.lists import TARGET_OPTIONS, LabelsOption, _member_ids, _with_option_names, champion_boosters, newest_snapshot
-from cli.options import ProjectOption, one_line_errors
+from cli.options import MappingOption, ProjectOption, RejectsOption, one_line_errors
 from features.project import DEFAULT_PROJECT
 
 if TYPE_CHECKING:
@@ -176,3 +176,42 @@ def show(
         typer.echo(f"{_summary(record, answer['arms'])} -> {out}")
         return
     typer.echo(json.dumps(answer, indent=2))
+
+
+@app.command("import")
+@one_line_errors
+def import_campaigns(
+    exposures: Annotated[Path, typer.Option(help="CSV or Parquet: member, campaign, sent_at, optional arm "
+                                            "(treated|control) and cost")],
+    name: Annotated[str, typer.Option(help="the campaign's name (several campaigns in the file: '<name>: <campaign>')")],
+    mapping: MappingOption = None,
+    rejects: RejectsOption = None,
+    window_days: WindowOption = 30,
+    cost_per_contact: Annotated[float | None, typer.Option(help="cost of one contact (default: the file's mean "
+                                                           "cost per treated member, else 0)")] = None,
+    margin_rate: MarginOption = 1.0,
+    db: DbOption = None,
+    project: ProjectOption = DEFAULT_PROJECT,
+) -> None:
+    """Record campaigns sent by another system, one per distinct campaign in the file.
+
+    With arms the design is randomised, without them observational. Bad rows are counted and written
+    to --rejects (default var/rejects/<file>.rejects.csv); the file is never guessed at.
+    """
+    from campaigns.exposures import ExposureMapping, imported_campaigns, read_exposures
+    from campaigns.store import opened
+    from features.contract import read_mapping
+
+    if not 0 < margin_rate <= 1:
+        raise ValueError(f"--margin-rate: expected a share in (0, 1], got {margin_rate}")
+    if window_days < 1 or (cost_per_contact is not None and not cost_per_contact >= 0):
+        raise ValueError("--window-days must be at least 1 and --cost-per-contact at least 0")
+    read = read_exposures(exposures, read_mapping(mapping, ExposureMapping), rejects_path=rejects)
+    report = read.report
+    typer.echo(f"read {report.rows_read:,} rows: {report.rows_kept:,} kept, {report.rows_rejected:,} rejected"
+               + (f" {report.rejected_by_reason} -> {report.rejects_path}" if report.rows_rejected else ""))
+    made = imported_campaigns(read, name, project, window_days, cost_per_contact, margin_rate)
+    with opened(database(db)) as store:
+        store.add_all(made)  # every campaign of the file, or none
+        for record, _ in made:
+            typer.echo(_summary(record, store.arm_counts(project, record.id)))
