@@ -10,6 +10,7 @@ several projects, and a project never sees another's campaigns (an id of another
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC
@@ -79,11 +80,21 @@ def open_store(url: str) -> CampaignStore:
     if parsed.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_foreign_keys)
     try:
-        upgrade(engine)
+        _upgrade_once_more_if_raced(engine)
     except sa.exc.OperationalError as error:
         raise ValueError(f"campaign database {parsed.render_as_string(hide_password=True)}: cannot open "
                          f"({str(error.orig).splitlines()[0]})") from None
     return CampaignStore(engine)
+
+
+def _upgrade_once_more_if_raced(engine: sa.Engine) -> None:
+    """``upgrade``; when it fails, once more after a moment: two processes (the service and a command)
+    opening a fresh database together both try to create the tables, and the loser then finds them made."""
+    try:
+        upgrade(engine)
+    except sa.exc.DBAPIError:
+        time.sleep(0.5)
+        upgrade(engine)
 
 
 def _sqlite_foreign_keys(connection: Any, _: Any) -> None:
