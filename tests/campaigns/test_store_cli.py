@@ -133,3 +133,17 @@ def test_import_without_arms_is_observational_and_unclear_dates_are_refused(db: 
     missing.write_text("member,when\na,2024-05-13\n", encoding="utf-8")
     gone = run("import", "--exposures", str(missing), "--name", "third")
     assert gone.exit_code == 2 and "column 'campaign' (mapped to campaign) not found" in gone.output
+
+
+@pytest.mark.slow
+def test_create_from_the_trained_champion_and_snapshot_end_to_end(use_trained: object, tmp_path: Path) -> None:
+    """The real wiring: the project's champions from MLflow, its newest snapshot, the store by --db."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    out = tmp_path / "contacts.csv"
+    result = RUNNER.invoke(app, ["campaign", "create", "--campaign", "winback", "--limit", "200", "--name", "real",
+                                 "--db", url, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    record = open_store(url).list("default")[0]
+    assert record.model_versions.get("churn", "").isdigit()  # the champion's MLflow version
+    assert record.snapshot_as_of == record.start and record.power and record.power["spend_per_member"] > 0
+    assert len(rows(out)) == open_store(url).arm_counts("default", record.id)["treatment"] == 180
