@@ -101,8 +101,6 @@ def targets(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Write a campaign's ranked target list from the project's champions and newest snapshot."""
-    from features.store import latest_snapshot_path, project_snapshot_dir
-    from serving.live import load_snapshot
     from serving.pseudonym import pseudonym_key, pseudonymised
     from serving.targets import targets_response
 
@@ -115,12 +113,7 @@ def targets(
         "exclude_member_ids": _member_ids(exclude) if exclude else []}
     request = _with_option_names(_targets_request, campaign, limit, filters, explain)
     models = champion_boosters(project, settings.mlflow_tracking_uri)
-    directory = project_snapshot_dir(settings.snapshot_dir, project)
-    path = latest_snapshot_path(directory)
-    if path is None:
-        raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
-                       "or `memberscore snapshot`")
-    loaded = load_snapshot(path, models, lookup=False)
+    loaded = newest_snapshot(project, models, settings.snapshot_dir)
     if out.suffix == ".csv":
         _write_csv(models, loaded, request, key, out)
         return
@@ -140,6 +133,19 @@ def champion_boosters(project: str, tracking_uri: str | None) -> dict[str, xgb.B
     catalog.configure_tracking(tracking_uri)
     boosters = {task: catalog.load_booster(task, project=project) for task in TASK_NAMES}
     return {task: booster for task, booster in boosters.items() if booster is not None}
+
+
+def newest_snapshot(project: str, models: Mapping[str, xgb.Booster], snapshot_dir: Path) -> LoadedSnapshot:
+    """The project's newest snapshot with every output the service would serve (NotReady without one)."""
+    from features.store import latest_snapshot_path, project_snapshot_dir
+    from serving.live import load_snapshot
+
+    directory = project_snapshot_dir(snapshot_dir, project)
+    path = latest_snapshot_path(directory)
+    if path is None:
+        raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
+                       "or `memberscore snapshot`")
+    return load_snapshot(path, models, lookup=False)
 
 
 def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest, key: bytes | None,

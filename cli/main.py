@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.campaign import app as campaign
 from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
 from cli.lists import score, targets
@@ -24,6 +25,7 @@ app.command()(targets)
 app.command()(promote)
 app.command()(rollback)
 app.add_typer(keys, name="keys")
+app.add_typer(campaign, name="campaign")
 keys.command("create")(create_key)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -130,10 +130,16 @@ class ColumnMapping(BaseModel):
         return self.columns.get(contract_name, contract_name)
 
 
-def read_mapping(path: str | Path | None) -> ColumnMapping:
-    """Parse a mapping YAML file; no path means the source already uses contract names."""
+M = TypeVar("M", bound=ColumnMapping)
+
+
+def read_mapping(path: str | Path | None, model: type[M] = ColumnMapping) -> M:  # type: ignore[assignment]
+    """Parse a mapping YAML file; no path means the source already uses contract names.
+
+    ``model`` is the mapping's class: another table's contract subclasses ColumnMapping (``campaigns.exposures``).
+    """
     if path is None:
-        return ColumnMapping()
+        return model()
     try:
         with open(path, encoding="utf-8") as handle:
             raw = yaml.safe_load(handle) or {}
@@ -145,7 +151,7 @@ def read_mapping(path: str | Path | None) -> ColumnMapping:
     if not isinstance(raw, dict):
         raise ValueError(f"mapping {path}: expected a YAML mapping with 'columns' and 'timezone'")
     try:
-        return ColumnMapping.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "mapping"

@@ -130,7 +130,7 @@ def load_transactions(
         mapping = read_mapping(mapping)
     if rejects_path is None:
         rejects_path = DEFAULT_REJECTS_DIR / f"{path.stem}.rejects.csv"
-    raw, table = _read_table(path, mapping)
+    raw, table = read_table(path, mapping)
     clean, report = clean_transactions(
         raw,
         mapping,
@@ -143,8 +143,10 @@ def load_transactions(
     return clean, (report if table is None else replace(report, delimiter=table.delimiter.describe()))
 
 
-def _read_table(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, CsvTable | None]:
+def read_table(path: Path, mapping: ColumnMapping) -> tuple[pd.DataFrame, CsvTable | None]:
     """Every column as stored, and for CSV the table read (unreadable records, lines, delimiter).
+
+    Also reads other tables onto their own contracts (``campaigns.exposures``).
 
     CSV cells stay text so ids keep leading zeros; cleaning reads an empty cell as missing.
     """

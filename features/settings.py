@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     api_key_file: Path | None = Field(None, description="file of API key hashes (`memberscore keys create`)")
     insecure_no_auth: bool = Field(False, description="serve without keys (local use only; `serve --insecure-no-auth`)")
     pseudonym_key: SecretStr | None = Field(None, description="secret for pseudonymised member ids in lists")
+    campaign_db: str | None = Field(None, description="campaign store: sqlite:///path or postgresql+psycopg://...; "
+                                    "default sqlite:///var/campaigns.db")
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -73,7 +75,7 @@ class Settings(BaseSettings):
                              f"use at least {MIN_PSEUDONYM_KEY_CHARS}")
         return value
 
-    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "api_key_file",
+    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "api_key_file", "campaign_db",
                      "pseudonym_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -24,9 +24,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from campaigns.store import open_store, store_url
 from features.segment_rules import read_segment_rules
 from features.settings import Settings, load_settings
 from features.store import project_snapshot_dir
+from serving import campaign_routes
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
@@ -56,7 +58,7 @@ from serving.schemas import (
 )
 from serving.scoring import score_members
 from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
-from serving.targets import CAMPAIGNS, targets_csv_export, targets_response
+from serving.targets import targets_csv_export, targets_response
 
 # Reasons beyond the precomputed ones are TreeSHAP on the fly (~1,000 predictions per row and
 # model): ids x explain above this is refused (10,000 ids x 25 reasons took 16 s and 184 MB).
@@ -87,6 +89,7 @@ class MemberScoring:
                               background=True, project=self.project, min_snapshot_ratio=settings.min_snapshot_ratio,
                               tracking_uri=settings.mlflow_tracking_uri)
         self.labels = configured_labels(read_segment_rules(settings.segment_rules))
+        campaign_routes.attach(web, open_store(store_url(settings.campaign_db)), self.live, self.project)
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
@@ -133,11 +136,6 @@ class MemberScoring:
         return SegmentsResponse(snapshot_as_of=loaded.snapshot.as_of.isoformat(), members=len(scores),
                                 value_column=VALUE_COLUMN, total_value=total_value(scores),
                                 dimensions=segment_counts(scores, self.labels))
-
-    @web.get("/campaigns", **PROTECTED)
-    def campaigns(self) -> dict[str, list[dict[str, str]]]:
-        """The campaigns /targets knows, with what each selects and ranks by."""
-        return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()]}
 
     @web.post("/targets", response_model=TargetsResponse, dependencies=PROTECTED["dependencies"],
               responses={**PROTECTED["responses"],
@@ -256,6 +254,7 @@ install_request_timeout()  # before BentoML builds the app: its own timeout keep
 web.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
 web.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
 web.add_middleware(RequestLimitsMiddleware, max_bytes=lambda: service_settings().max_body_bytes)
+web.include_router(campaign_routes.router)  # /campaigns: created and stored campaigns with a holdout
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 

@@ -66,6 +66,7 @@ def trained_env(trained: object) -> dict[str, str]:
         "MEMBERSCORE_SNAPSHOT_DIR": str(trained.snapshots),
         "BENTOML_HOME": os.environ["BENTOML_HOME"],
         "MEMBERSCORE_API_KEYS": API_KEY,
+        "MEMBERSCORE_CAMPAIGN_DB": f"sqlite:///{Path(trained.root) / 'campaigns.db'}",  # not the checkout's var/
     }
 
 

@@ -1,0 +1,1 @@
+"""Alembic migrations of the campaign store, run by ``campaigns.store.open_store`` (``upgrade head``)."""

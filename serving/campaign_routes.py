@@ -1,0 +1,106 @@
+"""HTTP routes of campaigns with a holdout: ``POST /campaigns``, ``GET /campaigns``, ``GET /campaigns/{id}``.
+
+Included in the service's FastAPI app (``serving.service``), so they sit behind its API-key
+middleware and answer refusals in its one error shape. The service opens the store at start
+(``attach``) and the routes find it, with what serves, in ``app.state``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import Response
+
+from campaigns.record import TREATMENT
+from campaigns.store import CampaignNotFound, CampaignStore
+from serving.campaign_lists import CampaignRequest, arm_counts, campaign_answer, contact_csv, create_campaign
+from serving.contract import PROTECTED
+from serving.live import Served
+from serving.targets import CAMPAIGNS
+
+router = APIRouter()
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "JSON, or the contact list as CSV with ?format=csv"}}
+
+
+class ServesNow(Protocol):
+    """What serves now (``serving.live.LiveState``)."""
+
+    def current(self) -> Served: ...
+
+
+@dataclass(frozen=True)
+class CampaignService:
+    """What the routes need: the store, what serves, and the project."""
+
+    store: CampaignStore
+    live: ServesNow
+    project: str
+
+
+def attach(app: FastAPI, store: CampaignStore, live: ServesNow, project: str) -> None:
+    """Give the routes their store and state (called once by the service at start)."""
+    app.state.campaigns = CampaignService(store, live, project)
+
+
+def _service(request: Request) -> CampaignService:
+    service: CampaignService | None = getattr(request.app.state, "campaigns", None)
+    if service is None:
+        raise HTTPException(status_code=503, detail="not ready: the campaign store is not open")
+    return service
+
+
+def _format(format: str) -> str:
+    if format not in ("json", "csv"):
+        raise HTTPException(status_code=422, detail=f"format: expected 'json' or 'csv', got {format!r}")
+    return format
+
+
+@router.post("/campaigns", dependencies=PROTECTED["dependencies"],
+             responses={**PROTECTED["responses"], **CSV_RESPONSE})
+def create(body: CampaignRequest, request: Request, format: str = "json") -> Any:
+    """Create a campaign from a target list with a randomised holdout, stratified by score decile.
+
+    The answer holds the campaign (id, settings), members per arm, the minimum detectable effect on
+    spend per member (80% power, two-sided alpha 0.05) and the contact list (treatment arm only);
+    ``?format=csv`` answers the contact list alone as CSV.
+    """
+    chosen = _format(format)
+    service = _service(request)
+    served = service.live.current()
+    if not served.ready or served.snapshot is None:
+        raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
+    try:
+        record, members = create_campaign(service.store, served.snapshot, body, service.project, served.versions())
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    if chosen == "csv":
+        return Response(contact_csv(members), media_type="text/csv", headers={"X-Campaign-Id": record.id})
+    return campaign_answer(record, arm_counts(members), members)
+
+
+@router.get("/campaigns", **PROTECTED)
+def listed(request: Request) -> dict[str, Any]:
+    """The campaign types /targets knows (``campaigns``), and the project's stored campaigns, newest first."""
+    service = _service(request)
+    records = [campaign_answer(r, service.store.arm_counts(r.project, r.id), None)
+               for r in service.store.list(service.project)]
+    return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()],
+            "records": records}
+
+
+@router.get("/campaigns/{campaign_id}", dependencies=PROTECTED["dependencies"],
+            responses={**PROTECTED["responses"], **CSV_RESPONSE, 404: {"description": "no such campaign"}})
+def shown(campaign_id: str, request: Request, format: str = "json") -> Any:
+    """A stored campaign: settings, members per arm, the MDE; ``?format=csv``: its contact list (treatment arm)."""
+    chosen = _format(format)
+    service = _service(request)
+    try:
+        record = service.store.get(service.project, campaign_id)
+        if chosen == "csv":
+            return Response(contact_csv(service.store.members(service.project, campaign_id, TREATMENT)),
+                            media_type="text/csv")
+        return campaign_answer(record, service.store.arm_counts(service.project, campaign_id), None)
+    except CampaignNotFound as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
