@@ -18,9 +18,9 @@ import pandas as pd
 
 from campaigns.estimate import LEVEL, Interval, treatment_effect
 from campaigns.outcomes import Window, member_outcomes
+from campaigns.record import TREATMENT
 from features.contract import MEMBER_ID, TS
 
-TREATMENT: Final = "treatment"
 MIN_PER_ARM: Final = 30  # below this in either arm, no effect is reported (its interval would mislead)
 BREAKDOWNS: Final = {"lifecycle_stage": "lifecycle_stage", "tier": "tier", "new_vs_existing": "is_new"}
 

@@ -55,3 +55,10 @@ campaign_members = sa.Table(
     sa.CheckConstraint("score_decile IS NULL OR (score_decile BETWEEN 1 AND 10)", name="ck_members_decile"),
     sa.CheckConstraint("cost IS NULL OR cost >= 0", name="ck_members_cost"),
 )
+
+campaign_effects = sa.Table(
+    "campaign_effects", metadata,
+    sa.Column("campaign_id", sa.String(40), sa.ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("measured", sa.DateTime(), primary_key=True),  # UTC, naive
+    sa.Column("answer", sa.JSON(), nullable=False),  # what `memberscore campaign effect` printed
+)

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from campaigns.record import ARMS, MEMBER_COLUMNS, MEMBER_DTYPES, CampaignRecord
-from campaigns.schema import campaign_members, campaigns
+from campaigns.schema import campaign_effects, campaign_members, campaigns
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 DEFAULT_DB_PATH: Final = Path("var/campaigns.db")
@@ -177,6 +177,27 @@ class CampaignStore:
             rows = connection.execute(query.order_by(table.score.desc(), table.member_id)).all()
         frame = pd.DataFrame([tuple(row) for row in rows], columns=list(MEMBER_COLUMNS))
         return frame.astype(MEMBER_DTYPES)
+
+    def save_effect(self, project: str, campaign_id: str, answer: dict[str, Any]) -> datetime:
+        """Keep a measurement (``campaign effect``) so the service can show the latest; returns when (UTC)."""
+        self.get(project, campaign_id)
+        measured = datetime.now(UTC).replace(tzinfo=None)
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(campaign_effects).values(campaign_id=campaign_id, measured=measured,
+                                                                  answer=answer))
+        return measured.replace(tzinfo=UTC)
+
+    def latest_effect(self, project: str, campaign_id: str) -> dict[str, Any] | None:
+        """The newest measurement with ``measured`` (ISO, UTC), or None when it was never measured."""
+        self.get(project, campaign_id)
+        query = (sa.select(campaign_effects.c.measured, campaign_effects.c.answer)
+                 .where(campaign_effects.c.campaign_id == campaign_id)
+                 .order_by(campaign_effects.c.measured.desc()).limit(1))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        return {"measured": row.measured.replace(tzinfo=UTC).isoformat(), **row.answer}
 
     def _named(self, project: str, name: str) -> str | None:
         query = sa.select(campaigns.c.id).where(campaigns.c.project == project, campaigns.c.name == name)

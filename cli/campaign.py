@@ -13,10 +13,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.lists import TARGET_OPTIONS, LabelsOption, _member_ids, _with_option_names, champion_boosters, newest_snapshot
-from cli.options import MappingOption, ProjectOption, RejectsOption, command_settings, one_line_errors
+from cli.options import (
+    MappingOption,
+    Progress,
+    ProjectOption,
+    RejectsOption,
+    TransactionsOption,
+    command_settings,
+    one_line_errors,
+)
 from features.project import DEFAULT_PROJECT
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from campaigns.record import CampaignRecord
     from serving.campaign_lists import CampaignRequest
 
@@ -216,3 +226,48 @@ def import_campaigns(
         store.add_all(made)  # every campaign of the file, or none
         for record, _ in made:
             typer.echo(_summary(record, store.arm_counts(project, record.id)))
+
+
+@app.command()
+@one_line_errors
+def effect(
+    id: Annotated[str, typer.Option("--id", help="the campaign's id (memberscore campaign list)")],
+    transactions: TransactionsOption,
+    mapping: MappingOption = None,
+    rejects: RejectsOption = None,
+    window_days: Annotated[int | None, typer.Option(help="days after the start (default: the campaign's window)")] = None,
+    redemptions: Annotated[Path | None, typer.Option(help="CSV or Parquet of coupon redemptions: member_id "
+                                                     "(and ts): adds the redemption rate per arm")] = None,
+    db: DbOption = None,
+    project: ProjectOption = DEFAULT_PROJECT,
+) -> None:
+    """What the campaign brought, as JSON: randomised (a holdout) or observational (none), with intervals,
+    or "not identified" and why. The answer is kept, so GET /campaigns/{id}/effect shows it."""
+    from campaigns.measurement import measure_campaign
+    from campaigns.store import CampaignNotFound, opened
+    from cli.data import load_for_command
+
+    if window_days is not None and window_days < 1:
+        raise ValueError(f"--window-days {window_days}: must be at least 1")
+    with opened(database(db)) as store:
+        try:
+            record = store.get(project, id)
+        except CampaignNotFound as error:
+            raise ValueError(f"--{error}") from None
+        frame, _ = load_for_command(transactions, mapping, rejects, Progress())
+        redeemed = _redemptions(redemptions) if redemptions is not None else None
+        answer = measure_campaign(record, store.members(project, id), frame, window_days, redeemed)
+        store.save_effect(project, id, answer)
+    typer.echo(json.dumps(answer, indent=2))
+
+
+def _redemptions(path: Path) -> pd.DataFrame:
+    """member_id (and ts, when present) of each redemption; any other column is ignored."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"member_id": str})
+    if "member_id" not in frame.columns:
+        raise ValueError(f"--redemptions {path}: needs a member_id column (found {', '.join(map(str, frame.columns))})")
+    if "ts" in frame.columns:
+        frame = frame.assign(ts=pd.to_datetime(frame["ts"], format="ISO8601"))
+    return frame

@@ -1,4 +1,5 @@
-"""HTTP routes of campaigns with a holdout: ``POST /campaigns``, ``GET /campaigns``, ``GET /campaigns/{id}``.
+"""HTTP routes of campaigns with a holdout: ``POST /campaigns``, ``GET /campaigns``, ``GET /campaigns/{id}``
+and ``GET /campaigns/{id}/effect``.
 
 Included in the service's FastAPI app (``serving.service``), so they sit behind its API-key
 middleware and answer refusals in its one error shape. The service opens the store at start
@@ -104,3 +105,19 @@ def shown(campaign_id: str, request: Request, format: str = "json") -> Any:
         return campaign_answer(record, service.store.arm_counts(service.project, campaign_id), None)
     except CampaignNotFound as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
+
+
+@router.get("/campaigns/{campaign_id}/effect", dependencies=PROTECTED["dependencies"],
+            responses={**PROTECTED["responses"], 404: {"description": "no such campaign, or not measured yet"}})
+def measured_effect(campaign_id: str, request: Request) -> dict[str, Any]:
+    """The campaign's latest measured effect (``memberscore campaign effect`` measures it from the transactions:
+    the service holds snapshots, not purchase histories), with when it was measured."""
+    service = _service(request)
+    try:
+        found = service.store.latest_effect(service.project, campaign_id)
+    except CampaignNotFound as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"campaign {campaign_id!r} has not been measured yet: run "
+                                                    f"`memberscore campaign effect --id {campaign_id} --transactions T`")
+    return found
