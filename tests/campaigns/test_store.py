@@ -128,8 +128,11 @@ def test_a_database_at_the_first_revision_is_migrated_to_the_newest(url: str) ->
     assert old.created == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert store.arm_counts("shop", "old") == {"treatment": 0, "control": 1}
     with store.engine.connect() as connection:
-        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0002"
+        assert connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003"
         assert {"sent_at", "cost"} <= {c["name"] for c in sa.inspect(connection).get_columns("campaign_members")}
+    assert store.latest_effect("shop", "old") is None  # 0003's table is there, empty
+    store.save_effect("shop", "old", {"verdict": "not identified"})
+    assert store.latest_effect("shop", "old")["verdict"] == "not identified"  # type: ignore[index]
     store.close()
 
 
