@@ -13,6 +13,7 @@ import io
 import math
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,4 +247,45 @@ def test_model_quality_shows_each_gate_metric_beside_its_baselines(tab: Tab, cli
         drawn = chart.locator("rect").evaluate_all("bars => bars.map(b => [b.dataset.scorer, Number(b.dataset.value)])")
         assert len(scorers) >= 2 and drawn[0][0] == "model"
         assert dict(drawn) == pytest.approx(scorers)
+    tab.assert_clean()
+
+
+def test_a_campaign_with_a_holdout_is_created_from_the_list_and_its_effect_drawn(tab: Tab, trained: object) -> None:
+    """The button sends the list's body with the holdout settings; the new campaign's card says it is not
+    measured; once an effect is kept, its interval is drawn to scale around zero."""
+    from campaigns.store import open_store
+
+    page = tab.page
+    connect(page)
+    page.get_by_label("Rows to show").fill("60")
+    pick_campaign(page, "winback")
+    name = f"page test {uuid.uuid4().hex[:8]}"
+    page.get_by_label("Campaign name").fill(name)
+    page.get_by_label("Share held out").fill("0.2")
+    page.get_by_label("Cost per contact").fill("0.5")
+    with page.expect_request(lambda r: r.url.endswith("/campaigns") and r.method == "POST") as sent:
+        page.get_by_role("button", name="Create campaign with a holdout").click()
+    assert sent.value.post_data_json == {"name": name, "campaign": "winback", "limit": 60, "filters": NO_FILTERS,
+                                         "holdout_share": 0.2, "cost_per_contact": 0.5, "margin_rate": 0.3}
+    card = page.locator(".campaign-record", has_text=name)
+    card.locator(".effect[data-state=not-measured]").wait_for()
+    campaign_id = card.get_attribute("data-campaign-id")
+    assert campaign_id and "held out" in card.inner_text()
+    store = open_store(f"sqlite:///{Path(trained.root) / 'campaigns.db'}")  # type: ignore[attr-defined]
+    store.save_effect("default", campaign_id, {
+        "design": "randomised", "verdict": "identified", "summary": "Each contacted member spent 4.00 more.",
+        "incremental_spend_per_member": {"estimate": 4.0, "ci_low": -2.0, "ci_high": 10.0},
+        "roi": {"estimate": 0.5, "ci_low": -1.0, "ci_high": 2.0}})
+    store.close()
+    page.reload()  # the key stays in this tab: the page reconnects by itself
+    page.wait_for_selector("#content", state="visible")
+    chart = page.locator(f'[data-campaign-id="{campaign_id}"] svg.interval')
+    chart.wait_for()
+    ends = [float(chart.locator("line.ci").get_attribute(a) or "nan") for a in ("x1", "x2")]
+    zero = float(chart.locator("line.zero").get_attribute("x1") or "nan")
+    dot = float(chart.locator("circle.estimate").get_attribute("cx") or "nan")
+    # axis from -2 to 10: zero at 1/6 of the span, the estimate (4) at 1/2
+    assert (zero - ends[0]) / (ends[1] - ends[0]) == pytest.approx(1 / 6)
+    assert (dot - ends[0]) / (ends[1] - ends[0]) == pytest.approx(1 / 2)
+    assert "ROI 50% (-100% to 200%)" in page.locator(f'[data-campaign-id="{campaign_id}"]').inner_text()
     tab.assert_clean()
