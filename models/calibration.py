@@ -26,10 +26,12 @@ class Calibration:
 
     method: Method
     parameter: float = 1.0  # logit_scale: the slope; aft_sigma: sigma
-    pivot: float = 0.0  # logit_scale only: log-odds about which the margin is scaled
+    pivot: float = 0.0  # logit_scale: log-odds, aft_sigma: log-days, about which the margin is scaled
     fitted_on: str = ""  # the training cut-off whose rows it was fitted on
     rows: int = 0
-    reason: str = ""
+    reason: str = ""  # method "none": why; aft_sigma: how the distribution was chosen
+    slope: float = 1.0  # aft_sigma only: the margin's spread about pivot (1 for boosters calibrated before it)
+    distribution: str = ""  # aft_sigma only: the law read with ("" for the booster's trained one)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -51,3 +53,18 @@ def calibrated_probability(margin: np.ndarray, calibration: Calibration | None) 
     if calibration is None or calibration.method != "logit_scale":
         return np.asarray(expit(margin), dtype=float)
     return np.asarray(expit(calibration.pivot + calibration.parameter * (margin - calibration.pivot)), dtype=float)
+
+
+def aft_decoding(margin: np.ndarray, calibration: Calibration | None, distribution: str,
+                 sigma: float) -> tuple[np.ndarray, str, float]:
+    """The margin, distribution and sigma a next-purchase booster's days are read with.
+
+    Calibrated: ``log T = pivot + slope * (margin - pivot) + sigma * Z`` with ``Z`` of the chosen
+    law; otherwise the booster's own (``distribution``, ``sigma``, the margin as is). The slope is
+    positive, so the order of members (C-index, ROC AUC) never changes.
+    """
+    margin = np.asarray(margin, dtype=float)
+    if calibration is None or calibration.method != "aft_sigma":
+        return margin, distribution, sigma
+    return (calibration.pivot + calibration.slope * (margin - calibration.pivot),
+            calibration.distribution or distribution, calibration.parameter)

@@ -4,8 +4,9 @@ The booster learns ``log T = margin + sigma * Z`` with ``Z`` standard normal, lo
 XGBoost's ``extreme``, the type-1 (minimum) extreme-value law with CDF ``1 - exp(-exp(z))``
 (XGBoost ``src/common/probability_distribution.h``; ``scipy.stats.gumbel_l``). ``booster.predict``
 returns ``exp(margin)`` for every distribution, which is the median only for normal and logistic.
-The distribution and sigma are stored on the booster, and the out-of-time calibrated sigma beside
-them (``models.calibration``), so serving turns margins into the same probabilities as training.
+The distribution and sigma are stored on the booster, and the out-of-time calibrated law (chosen
+distribution, margin spread and sigma) beside them (``models.calibration``), so serving turns
+margins into the same probabilities as training.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 import xgboost as xgb
 from scipy.special import expit, ndtr
 
-from models.calibration import read_calibration
+from models.calibration import aft_decoding, read_calibration
 from models.matrix import to_matrix
 
 DISTRIBUTIONS = ("normal", "logistic", "extreme")
@@ -61,15 +62,15 @@ def predict_timing(booster: xgb.Booster, features: pd.DataFrame, days: tuple[flo
                    calibrated: bool = True) -> pd.DataFrame:
     """Median days to the next purchase and P(purchase within each of ``days``), per row.
 
-    The one decode of a next-purchase booster, for training and serving: its calibrated sigma when
-    it carries one (``calibrated=False`` gives the trained sigma, for before/after comparisons).
+    The one decode of a next-purchase booster, for training and serving: its calibrated law (the
+    chosen distribution, margin spread and sigma) when it carries one (``calibrated=False`` gives
+    the trained distribution and sigma, for before/after comparisons).
     """
     names = list(booster.feature_names or [])
     margin = booster.predict(to_matrix(features, names), output_margin=True).astype(float)
     distribution, sigma = booster.attr(DISTRIBUTION_ATTR) or "normal", float(booster.attr(SIGMA_ATTR) or 1.0)
-    calibration = read_calibration(booster) if calibrated else None
-    if calibration is not None and calibration.method == "aft_sigma":
-        sigma = calibration.parameter
+    margin, distribution, sigma = aft_decoding(margin, read_calibration(booster) if calibrated else None,
+                                               distribution, sigma)
     timing = {"median_days": median_days(margin, distribution, sigma)}
     timing.update({f"p_within_{d:g}d": event_probability_within(margin, d, distribution, sigma) for d in days})
     return pd.DataFrame(timing, index=features.index)

@@ -3,8 +3,9 @@
 A member with no purchase in the horizon is censored: all we know is that the next purchase
 comes after H days. The booster learns log T = margin + sigma * Z; the distribution and sigma are
 stored on the booster so serving turns margins into the same probabilities (``models.timing``). XGBoost does not learn
-sigma, so it is calibrated out of time (``training.calibration``: one sigma for every day count,
-so P7 <= P30 <= P90) and the calibrated sigma is stored beside the trained one.
+sigma, so the law the margin is read with (distribution, margin spread, sigma) is chosen out of
+time (``training.calibration``: one law for every day count, so P7 <= P30 <= P90) and stored
+beside the trained distribution and sigma.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import xgboost as xgb
 
 from models.calibration import Calibration, read_calibration
 from models.matrix import to_matrix
-from models.timing import DISTRIBUTION_ATTR, SERVED_DAYS, SIGMA_ATTR, event_probability_within, predict_timing
+from models.timing import DISTRIBUTION_ATTR, SERVED_DAYS, SIGMA_ATTR, predict_timing
 from training.baselines import BGNBD, RecencyOverGap
-from training.calibration import attach, calibration_report, fit_aft_sigma, holdout_predictions
+from training.calibration import attach, calibration_report, fit_aft, holdout_predictions
 from training.config import TrainConfig
 from training.evaluate import expected_calibration_error, reliability_curve
 from training.fit import fit_booster
@@ -63,10 +64,9 @@ class NextPurchase(Task):
         holdout = holdout_predictions(data.train, matrix_for, params, booster.num_boosted_rounds())
         if isinstance(holdout, str):
             return attach(booster, Calibration("none", reason=holdout))
-        distribution = config.aft_distribution
-        return attach(booster, fit_aft_sigma(
-            holdout, lambda d: _bought_within(holdout.rows, d), [d for d in SERVED_DAYS if d <= horizon],
-            lambda margin, d, sigma: event_probability_within(margin, d, distribution, sigma), config.aft_sigma))
+        return attach(booster, fit_aft(holdout, lambda d: _bought_within(holdout.rows, d),
+                                       [d for d in SERVED_DAYS if d <= horizon], float(np.log(params["base_score"])),
+                                       config.aft_sigma))
 
     def metrics(self, booster: xgb.Booster, rows: pd.DataFrame, data: TaskData) -> dict[str, float]:
         timing = predict_timing(booster, rows)

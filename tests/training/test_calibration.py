@@ -20,9 +20,9 @@ import pytest
 import xgboost as xgb
 from scipy.special import expit
 
-from models.calibration import CALIBRATION_ATTR, Calibration, calibrated_probability, read_calibration
+from models.calibration import CALIBRATION_ATTR, Calibration, aft_decoding, calibrated_probability, read_calibration
 from models.matrix import predict_proba
-from models.timing import predict_timing
+from models.timing import event_probability_within, predict_timing
 from training.calibration import Holdout, attach, fit_logit_scale, holdout_predictions
 from training.churn import Churn
 from training.config import TrainConfig
@@ -216,7 +216,11 @@ def test_next_purchase_sigma_is_calibrated_and_days_stay_monotone(
     raw = predict_timing(booster, evaluation_rows, calibrated=False)
     assert (timing["p_within_7d"] <= timing["p_within_30d"]).all()
     assert (timing["p_within_30d"] <= timing["p_within_90d"]).all()
-    np.testing.assert_allclose(timing["median_days"], raw["median_days"])  # normal: the median stays exp(margin)
+    # the median moves with the fitted margin spread, to where the served probabilities cross 1/2
+    decoded, law, sigma = aft_decoding(np.log(raw["median_days"].to_numpy()), calibration, "normal", CONFIG.aft_sigma)
+    crossing = [event_probability_within(decoded[i:i + 1], timing["median_days"].iloc[i], law, sigma)[0] for i in range(20)]
+    np.testing.assert_allclose(crossing, 0.5)
+    assert (np.diff(timing["median_days"].to_numpy()[np.argsort(raw["median_days"].to_numpy())]) >= -1e-9).all()
     assert not np.allclose(timing["p_within_30d"], raw["p_within_30d"])
     order = np.argsort(raw["p_within_30d"].to_numpy(), kind="stable")
     assert (np.diff(timing["p_within_30d"].to_numpy()[order]) >= -1e-12).all()
