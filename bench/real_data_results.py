@@ -4,6 +4,8 @@ Each dataset gets its own throw-away MLflow store, BentoML home and snapshot dir
 numbers come from a first run with no prior champion. Usage (from the repo root):
 
     .venv/bin/python bench/real_data_results.py --data ../shared/data --out bench/results_real_data.md
+
+``--dataset NAME`` (repeatable) runs only those datasets (the tables then hold only them).
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ DATASETS = {
 
 def train_report(name: str, transactions: Path, workdir: Path) -> tuple[dict, float]:
     """Run `memberscore train` in an isolated workspace; return its JSON report and wall time."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))  # this checkout's code
+    env = {**os.environ, "PYTHONPATH": path, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
            "BENTOML_HOME": str(workdir / "bentoml"), "MEMBERSCORE_SNAPSHOT_DIR": str(workdir / "snapshots")}
     report = workdir / "report.json"
-    command = [str(REPO / ".venv/bin/memberscore"), "train", "--transactions", str(transactions),
+    command = [sys.executable, "-m", "cli", "train", "--transactions", str(transactions),
                "--mapping", str(REPO / "mappings" / f"{name}.yaml"), "--report", str(report),
                "--rejects", str(workdir / "rejects.csv")]
     started = time.perf_counter()
@@ -96,9 +99,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results_real_data.md")
     parser.add_argument("--readme", type=Path, help="also write the tables between this file's results markers")
+    parser.add_argument("--dataset", action="append", choices=sorted(DATASETS), help="only this dataset (repeatable)")
     args = parser.parse_args()
     reports = {}
     for name, relative in DATASETS.items():
+        if args.dataset and name not in args.dataset:
+            continue
         with tempfile.TemporaryDirectory(prefix=f"memberscore-{name}-") as workdir:
             reports[name] = train_report(name, args.data.resolve() / relative, Path(workdir))  # it runs in workdir
             print(f"{name}: done in {reports[name][1]:.0f} s", file=sys.stderr)
