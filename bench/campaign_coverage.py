@@ -17,11 +17,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from campaigns.covariates import covariates_as_of
 from campaigns.effect import measure
-from campaigns.observational import doubly_robust_att, measure_observational
-from campaigns.outcomes import Window, member_outcomes
-from campaigns.simulate import simulate_campaign
+from campaigns.observational import measure_observational
+from campaigns.simulate import estimator_errors, simulate_campaign
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,16 +44,7 @@ def randomised_coverage(seeds: int) -> tuple[int, int]:
 
 def targeted_errors(seeds: int) -> np.ndarray:
     """Per seed: (doubly robust - truth, naive - truth) under targeting on an observed score."""
-    errors = []
-    for seed in range(seeds):
-        planted = simulate_campaign(3000, "score", seed)
-        frame = member_outcomes(planted.members, planted.transactions, Window(planted.start, planted.window_days))
-        treated = frame["arm"].eq("treatment").to_numpy()
-        covariates = covariates_as_of(frame["member_id"], planted.transactions, planted.start, planted.window_days)
-        robust = doubly_robust_att(frame["spend"].to_numpy(float), treated, covariates).effect.estimate
-        naive = frame.loc[treated, "spend"].mean() - frame.loc[~treated, "spend"].mean()
-        errors.append((robust - planted.effect_on_contacted, naive - planted.effect_on_contacted))
-    return np.array(errors)
+    return np.array([estimator_errors(simulate_campaign(3000, "score", seed)) for seed in range(seeds)])
 
 
 def verdicts(assignment: str, seeds: int) -> int:

@@ -130,3 +130,18 @@ def write_planted(planted: PlantedCampaign, out: Path) -> tuple[Path, Path]:
                                       "window_days": planted.window_days, "average_effect": planted.average_effect,
                                       "effect_on_contacted": planted.effect_on_contacted}, indent=2))
     return exposures_path, truth_path
+
+
+def estimator_errors(planted: PlantedCampaign) -> tuple[float, float]:
+    """How far the doubly robust estimate and the naive difference land from the planted effect on the
+    contacted (what the planted-truth tests and ``bench/campaign_coverage.py`` both measure)."""
+    from campaigns.covariates import covariates_as_of
+    from campaigns.observational import doubly_robust_att
+    from campaigns.outcomes import Window, member_outcomes
+
+    frame = member_outcomes(planted.members, planted.transactions, Window(planted.start, planted.window_days))
+    treated = frame["arm"].eq("treatment").to_numpy()
+    covariates = covariates_as_of(frame[MEMBER_ID], planted.transactions, planted.start, planted.window_days)
+    estimate = doubly_robust_att(frame["spend"].to_numpy(float), treated, covariates).effect.estimate
+    naive = frame.loc[treated, "spend"].mean() - frame.loc[~treated, "spend"].mean()
+    return estimate - planted.effect_on_contacted, float(naive) - planted.effect_on_contacted

@@ -16,11 +16,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from campaigns.covariates import covariates_as_of
 from campaigns.effect import measure
-from campaigns.observational import doubly_robust_att, measure_observational
-from campaigns.outcomes import Window, member_outcomes
-from campaigns.simulate import simulate_campaign
+from campaigns.observational import measure_observational
+from campaigns.simulate import estimator_errors, simulate_campaign
 from cli.main import app
 
 
@@ -46,19 +44,9 @@ def test_randomised_interval_covers_the_planted_effect_at_its_nominal_rate() -> 
     assert 0.93 <= covered / len(seeds) <= 0.97
 
 
-def _doubly_robust_error(seed: int) -> tuple[float, float]:
-    planted = simulate_campaign(3000, "score", seed)
-    frame = member_outcomes(planted.members, planted.transactions, Window(planted.start, planted.window_days))
-    treated = frame["arm"].eq("treatment").to_numpy()
-    covariates = covariates_as_of(frame["member_id"], planted.transactions, planted.start, planted.window_days)
-    estimate = doubly_robust_att(frame["spend"].to_numpy(float), treated, covariates).effect.estimate
-    naive = frame.loc[treated, "spend"].mean() - frame.loc[~treated, "spend"].mean()
-    return estimate - planted.effect_on_contacted, naive - planted.effect_on_contacted
-
-
 @pytest.mark.slow
 def test_targeting_on_observed_value_biases_the_naive_difference_but_not_the_doubly_robust_estimate() -> None:
-    errors = np.array([_doubly_robust_error(seed) for seed in range(20)])
+    errors = np.array([estimator_errors(simulate_campaign(3000, "score", seed)) for seed in range(20)])
     robust, naive = errors[:, 0], errors[:, 1]
     standard_error = robust.std(ddof=1) / np.sqrt(len(robust))
     assert abs(robust.mean()) < 2.5 * standard_error  # no bias beyond the seeds' noise
