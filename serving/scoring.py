@@ -16,6 +16,7 @@ import xgboost as xgb
 from features import contract
 from features.categories import share_column
 from features.offer_lists import NO_OFFERS
+from features.segments import evidenced_p_alive
 from features.snapshot import SEGMENT_COLUMNS
 from models.baselines import SERVED_BY_BASELINE
 from models.matrix import model_frame, predict_proba, to_matrix
@@ -106,7 +107,7 @@ def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile
     """
     outputs = model_outputs(models, inputs, as_of)
     frame = pd.concat([inputs[[contract.MEMBER_ID]], outputs], axis=1)
-    frame["p_alive"] = inputs["p_alive"].to_numpy() if "p_alive" in inputs.columns else np.nan
+    frame["p_alive"] = evidenced_p_alive(inputs)  # null for one-time buyers: BG/NBD's 1.0 is no estimate
     shadowed = outputs.columns.intersection(profile.columns)  # clv_12m when value_12m serves
     frame = frame.merge(profile.drop(columns=shadowed), on=contract.MEMBER_ID, how="left")
     for task, served in SERVED_BY_BASELINE.items():
