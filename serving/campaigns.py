@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from serving.campaign_words import SCORE_UNIT, Facts, reminder_facts, retain_facts, upsell_facts, winback_facts
+
 LAPSED_STAGES = ("sleeping", "lost")
 STILL_BUYING_STAGES = ("new", "active")
 HIGH_VALUE_CLASSES = ("AA", "A")
@@ -22,14 +24,19 @@ OVERDUE_RATIO = 1.0  # gap_ratio >= 1: as long without a purchase as the member'
 
 @dataclass(frozen=True)
 class Campaign:
-    """A campaign: who is eligible, which probability drives it, and which model explains it."""
+    """A campaign: who is eligible, which probability drives it, which model explains it, and how
+    its score and its choice of a member are said in words (``serving.campaign_words``)."""
 
     name: str
     description: str
     driver: str  # the score column multiplied by value to rank, e.g. churn_probability
     task: str  # the model behind ``driver``, whose SHAP reasons are shown
     rule: Callable[[pd.DataFrame], pd.Series]  # members frame (scores + features) -> eligible mask
+    score_meaning: str  # msgid: what the score is, with its unit
+    score_words: str  # msgid: one row's score, with {score}, {probability} (of ``driver``) and {value}
+    facts: Facts  # a listed row -> the reasons it is on this campaign's list, in words
     raising_sign: int = 1  # sign of a SHAP contribution that raises ``driver`` (-1: AFT log-time)
+    score_unit: str = SCORE_UNIT
 
 
 def _lapsing(members: pd.DataFrame) -> pd.Series:
@@ -58,17 +65,26 @@ def _due_and_likely(members: pd.DataFrame) -> pd.Series:
     return (members["p_purchase_7d"] >= REMINDER_THRESHOLD) & (members["gap_ratio"] >= OVERDUE_RATIO)
 
 
+AT_RISK = "expected spend at risk: churn probability x expected spend, in the currency of the amounts"
+AT_RISK_ROW = "{score} expected spend at risk ({probability} churn probability x {value} expected spend)"
 CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
     Campaign("winback", "lapsing (sleeping or lost) members, by churn probability x value",
-             "churn_probability", "churn", _lapsing),
+             "churn_probability", "churn", _lapsing, AT_RISK, AT_RISK_ROW, winback_facts),
     Campaign("retain_high_value", f"AA/A members not yet lost, churn probability >= {RISK_THRESHOLD} and overdue "
              "or buying less than the 90 days before, by churn probability x value",
-             "churn_probability", "churn", _high_value_at_rising_risk),
+             "churn_probability", "churn", _high_value_at_rising_risk, AT_RISK, AT_RISK_ROW, retain_facts),
     Campaign("upsell", "new or active members, by upsell probability x value, with the category to offer",
-             "upsell_probability", "upsell", _still_buying),
+             "upsell_probability", "upsell", _still_buying,
+             "expected spend within reach of an offer: upsell probability x expected spend, in the currency of "
+             "the amounts",
+             "{score} expected spend within reach of an offer ({probability} upsell probability x {value} expected "
+             "spend)", upsell_facts),
     Campaign("next_purchase_reminder", f"P(buy within 7 days) >= {REMINDER_THRESHOLD} and no purchase for at least "
              "their usual gap, by that probability x value", "p_purchase_7d", "next_purchase", _due_and_likely,
-             raising_sign=-1),
+             "expected spend of a purchase due now: probability of buying within 7 days x expected spend, in the "
+             "currency of the amounts",
+             "{score} expected spend due now ({probability} likely to buy within 7 days x {value} expected spend)",
+             reminder_facts, raising_sign=-1),
 )}
 RULE_FEATURES = ("gap_ratio", "orders_trend_90d")
 

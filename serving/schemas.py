@@ -238,6 +238,13 @@ class TargetRow(BaseModel):
     offer_category: str | None = Field(None, description="upsell only: the category to offer")
     upsell_categories: OfferList = Field(default_factory=list,
                                          description="upsell only: the categories to offer, best first")
+    score_unit: str = Field("currency", description="the score's unit: 'currency' = an amount in the currency of "
+                                                    "the transactions (every campaign's score is probability x spend)")
+    score_text: str = Field("", description="the score in words, e.g. '84.42 expected spend at risk (87% churn "
+                                            "probability x 97.04 expected spend)'")
+    campaign_reasons: list[str] = Field(default_factory=list, description="why the member is on this campaign's "
+                                        "list, in words: e.g. for winback the silence against their own rhythm, "
+                                        "falling spend, the churn probability")
     reasons: list[str] = Field(default_factory=list, description="top reasons of the campaign's model, in words")
 
 
@@ -247,6 +254,9 @@ class TargetsResponse(BaseModel):
     campaign: str
     snapshot_as_of: str = Field(description="features are as of this date (history before it)")
     eligible: int = Field(description="members passing the campaign rule and the filters (before the limit)")
+    score_unit: str = Field("currency", description="the unit of every row's score (see TargetRow.score_unit)")
+    score_meaning: str = Field("", description="what the score is, in words, e.g. 'expected spend at risk: churn "
+                                               "probability x expected spend, in the currency of the amounts'")
     rows: list[TargetRow] = Field(description="best first, at most `limit`")
     next_cursor: str | None = Field(None, description="send it as `cursor` (same request otherwise) for the next "
                                     "page; null on the last page. A cursor from an older list answers 410")

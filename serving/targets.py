@@ -25,9 +25,11 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
+from features.i18n import DEFAULT_LANGUAGE, Language, Translator
 from features.offer_lists import NO_OFFERS, decode_offers
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, read_segment_rules
 from features.spreadsheet import csv_text
+from serving.campaign_words import listed_words
 from serving.campaigns import CAMPAIGNS as CAMPAIGNS  # re-exported: callers name campaigns from here
 from serving.campaigns import RULE_FEATURES, Campaign
 from serving.campaigns import campaign_named as campaign_named
@@ -46,8 +48,11 @@ from serving.scoring import shap_contributions
 if TYPE_CHECKING:
     from serving.artefacts import LoadedSnapshot
 
+CSV_JOIN = "; "  # between the campaign's reasons in their one CSV cell
 CSV_CHUNK_ROWS = 2_000  # rows explained and written per CSV chunk: bounds the SHAP matrix and the text held
-ROW_COLUMNS = [name for name in TargetRow.model_fields if name != "reasons"]
+WORD_FIELDS = ("score_unit", "score_text", "campaign_reasons")  # said per page or chunk, in the asked language
+ROW_COLUMNS = [name for name in TargetRow.model_fields if name not in ("reasons", *WORD_FIELDS)]
+CSV_COLUMNS = [*ROW_COLUMNS, *WORD_FIELDS]  # campaign_reasons joined by "; " in one cell
 
 
 class CampaignUnavailable(ValueError):
@@ -189,8 +194,9 @@ def target_list(loaded: LoadedSnapshot, request: TargetsRequest) -> TargetList:
 
 
 def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
-                     request: TargetsRequest) -> TargetsResponse:
-    """One JSON page of the ranked list, with the campaign model's top reasons for its rows only.
+                     request: TargetsRequest, language: Language = DEFAULT_LANGUAGE) -> TargetsResponse:
+    """One JSON page of the ranked list, with the campaign's reasons and its model's top reasons,
+    and each score in words (``serving.campaign_words``) in ``language``, for its rows only.
 
     The page starts where ``request.cursor`` says (the first page without one) and holds up to
     ``request.limit`` rows (default ``DEFAULT_PAGE``, at most ``MAX_TARGETS``); ``next_cursor``
@@ -206,12 +212,19 @@ def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
     rows = loaded.features_by_id.loc[listed[contract.MEMBER_ID]]
     reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign)
     records = listed.astype(object).where(listed.notna(), None).to_dict(orient="records")
+    t = Translator(language)
+    texts, facts = listed_words(whole.campaign, listed, loaded.scores_by_id, loaded.features_by_id, t)
+    words = [{"score_unit": whole.campaign.score_unit, "score_text": text, "campaign_reasons": fact}
+             for text, fact in zip(texts, facts)]
     end = start + len(listed)
     return TargetsResponse(
         campaign=whole.campaign.name,
         snapshot_as_of=whole.snapshot_as_of,
         eligible=eligible,
-        rows=[TargetRow.model_validate({**record, "reasons": why}) for record, why in zip(records, reasons)],
+        score_unit=whole.campaign.score_unit,
+        score_meaning=t.gettext(whole.campaign.score_meaning),
+        rows=[TargetRow.model_validate({**record, **said, "reasons": why})
+              for record, said, why in zip(records, words, reasons)],
         next_cursor=encode_cursor(identity, end, whole.snapshot_as_of) if end < eligible else None,
     )
 
@@ -228,7 +241,7 @@ def _page_limit(limit: int | None) -> int:
 
 def targets_csv_export(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest,
                        rename_ids: Callable[[str], str] | None = None,
-                       chunk_rows: int = CSV_CHUNK_ROWS) -> CsvExport:
+                       chunk_rows: int = CSV_CHUNK_ROWS, language: Language = DEFAULT_LANGUAGE) -> CsvExport:
     """The whole list (or its best ``request.limit`` rows) as CSV chunks, ``targets_csv``'s format.
 
     Everything that can be refused is checked here, before the first chunk: a stream that has
@@ -244,23 +257,31 @@ def targets_csv_export(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot
     listed = whole.ranked if request.limit is None else whole.ranked.head(request.limit)
     booster = models.get(whole.campaign.task)
     k = request.explain if booster is not None else 0
-    chunks = _csv_chunks(listed, loaded.features_by_id, booster, k, whole.campaign.raising_sign, rename_ids,
-                         chunk_rows)
+    chunks = _csv_chunks(whole.campaign, listed, loaded, booster, k, rename_ids, chunk_rows, Translator(language))
     return CsvExport(whole.campaign.name, whole.snapshot_as_of, len(whole.ranked), len(listed), chunks)
 
 
-def _csv_chunks(listed: pd.DataFrame, features_by_id: pd.DataFrame, booster: xgb.Booster | None, k: int,
-                raising_sign: int, rename_ids: Callable[[str], str] | None, chunk_rows: int) -> Iterator[str]:
-    """The header, then each ``chunk_rows`` rows with their reasons, as spreadsheet-safe CSV text."""
-    yield csv_text(pd.DataFrame(columns=[*ROW_COLUMNS, *_reason_columns(k)]))
+def _csv_chunks(campaign: Campaign, listed: pd.DataFrame, loaded: LoadedSnapshot, booster: xgb.Booster | None,
+                k: int, rename_ids: Callable[[str], str] | None, chunk_rows: int, t: Translator) -> Iterator[str]:
+    """The header, then each ``chunk_rows`` rows with their words and reasons, as spreadsheet-safe CSV text."""
+    yield csv_text(pd.DataFrame(columns=[*CSV_COLUMNS, *_reason_columns(k)]))
     for start in range(0, len(listed), chunk_rows):
         chunk = listed.iloc[start:start + chunk_rows].reset_index(drop=True)
-        reasons = supporting_reasons(booster, features_by_id.loc[chunk[contract.MEMBER_ID]], k, raising_sign)
+        rows = loaded.features_by_id.loc[chunk[contract.MEMBER_ID]]
+        reasons = supporting_reasons(booster, rows, k, campaign.raising_sign)
+        scores_said, facts = listed_words(campaign, chunk, loaded.scores_by_id, loaded.features_by_id, t)
+        chunk = _with_words(chunk, campaign.score_unit, scores_said, facts)
         if rename_ids is not None:
             chunk[contract.MEMBER_ID] = [rename_ids(member) for member in chunk[contract.MEMBER_ID]]
         for i, column in enumerate(_reason_columns(k)):
             chunk[column] = [texts[i] if i < len(texts) else "" for texts in reasons]
         yield csv_text(chunk, header=False)
+
+
+def _with_words(chunk: pd.DataFrame, unit: str, texts: list[str], facts: list[list[str]]) -> pd.DataFrame:
+    """``chunk`` in ``CSV_COLUMNS`` order, the campaign's reasons in one cell (a spreadsheet row stays one row)."""
+    said = chunk.assign(score_unit=unit, score_text=texts, campaign_reasons=[CSV_JOIN.join(f) for f in facts])
+    return said[CSV_COLUMNS]
 
 
 def _reason_columns(k: int) -> list[str]:
@@ -287,7 +308,8 @@ def targets_csv(response: TargetsResponse) -> str:
     Spreadsheet-safe (``features.spreadsheet``): the CLI's file and the API's ``?format=csv`` both come from here.
     """
     k = max((len(row.reasons) for row in response.rows), default=0)
-    frame = pd.DataFrame([row.model_dump(exclude={"reasons"}) for row in response.rows], columns=ROW_COLUMNS)
+    frame = pd.DataFrame([row.model_dump(exclude={"reasons"}) for row in response.rows], columns=CSV_COLUMNS)
+    frame["campaign_reasons"] = [CSV_JOIN.join(row.campaign_reasons) for row in response.rows]
     for i, column in enumerate(_reason_columns(k)):
         frame[column] = [row.reasons[i] if i < len(row.reasons) else "" for row in response.rows]
     return csv_text(frame)
