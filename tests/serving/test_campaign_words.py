@@ -16,7 +16,7 @@ import pytest
 from features.i18n import Translator, translator
 from features.snapshot import Snapshot
 from serving.artefacts import LoadedSnapshot
-from serving.campaign_words import falling, silence
+from serving.campaign_words import Numbers, Said, falling, silence
 from serving.campaigns import CAMPAIGNS
 from serving.schemas import TargetsRequest
 from serving.targets import targets_csv, targets_response
@@ -28,21 +28,45 @@ LAPSED: dict[str, Any] = {"recency_days": 214.0, "gap_mean_days": 35.667, "gap_r
                           "spend_90d": 40.0, "spend_trend_90d": -120.0, "order_value_max": 298.21}
 
 
+def said(t: Translator, *rows: dict[str, Any]) -> Said:
+    return Said(pd.DataFrame(list(rows)), t)
+
+
 def test_silence_against_the_members_rhythm_and_for_one_time_buyers() -> None:
-    assert silence(LAPSED, EN) == "no purchase for 214 days, 6.0x their usual gap of 36 days"
-    assert silence({"recency_days": 1.0, "gap_ratio": 0.5, "gap_mean_days": 2.0}, EN) == \
-        "no purchase for 1 day, 0.5x their usual gap of 2 days"
-    assert silence({"recency_days": 400.0, "gap_ratio": NAN, "gap_mean_days": NAN}, EN) == \
-        "one purchase only, 400 days ago, and none since"
-    assert silence(LAPSED, ZH) == "已 214 天未购买，是其平常间隔 36 天的 6.0 倍"
+    rows = [LAPSED, {"recency_days": 1.0, "gap_ratio": 0.5, "gap_mean_days": 2.0},
+            {"recency_days": 400.0, "gap_ratio": NAN, "gap_mean_days": NAN},
+            {"recency_days": 30.0, "gap_ratio": 1.5, "gap_mean_days": NAN}, {"recency_days": NAN}]
+    assert silence(said(EN, *rows)).tolist() == [
+        "no purchase for 214 days, 6.0x their usual gap of 36 days",  # 35.667 rounds to 36
+        "no purchase for 1 day, 0.5x their usual gap of 2 days",
+        "one purchase only, 400 days ago, and none since",
+        "no purchase for 30 days, 1.5x their usual gap",
+        "last purchase date not known",
+    ]
+    assert silence(said(ZH, LAPSED)).tolist() == ["已 214 天未购买，是其平常间隔 36 天的 6.0 倍"]
 
 
 def test_falling_spend_then_fewer_purchases_then_nothing() -> None:
-    assert falling(LAPSED, EN) == ["spend fell to 40.00 in the last 90 days from 160.00 in the 90 days before"]
-    assert falling({**LAPSED, "spend_trend_90d": 0.0}, EN) == ["2 purchases fewer than in the 90 days before"]
-    assert falling({**LAPSED, "spend_trend_90d": 0.0, "orders_trend_90d": -1.0}, EN) == \
-        ["1 purchase fewer than in the 90 days before"]
-    assert falling({**LAPSED, "spend_trend_90d": 5.0, "orders_trend_90d": 1.0}, EN) == []
+    rows = [LAPSED, {**LAPSED, "spend_trend_90d": 0.0}, {**LAPSED, "spend_trend_90d": 0.0, "orders_trend_90d": -1.0},
+            {**LAPSED, "spend_trend_90d": 5.0, "orders_trend_90d": 1.0}]
+    assert falling(said(EN, *rows)).tolist() == [
+        "spend fell to 40.00 in the last 90 days from 160.00 in the 90 days before",  # 40 - (-120)
+        "2 purchases fewer than in the 90 days before",
+        "1 purchase fewer than in the 90 days before",
+        None,
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_column_numbers_agree_with_the_translators(language: str) -> None:
+    """Numbers formats whole columns the way Translator.number / .percent format one value."""
+    t = translator(language)
+    values = [0.0, 0.5, 1.5, 2.5, 7.0, 214.3, 1234.5678, 98765.4321, 1e7 + 0.25, -42.125, 0.004]
+    shares = [0.0, 0.005, 0.125, 0.87, 0.999, 1.0]
+    fast = Numbers.of(t.language)
+    for decimals in (0, 1, 2):
+        assert fast.column(pd.Series(values).to_numpy(), decimals).tolist() == [t.number(v, decimals) for v in values]
+    assert fast.percents(pd.Series(shares).to_numpy(), 0).tolist() == [t.percent(s, 0) for s in shares]
 
 
 SCORES = {"churn_probability": 0.87, "upsell_probability": 0.25, "p_purchase_7d": 0.4}
