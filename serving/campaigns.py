@@ -37,6 +37,7 @@ class Campaign:
     facts: Facts  # a listed row -> the reasons it is on this campaign's list, in words
     raising_sign: int = 1  # sign of a SHAP contribution that raises ``driver`` (-1: AFT log-time)
     score_unit: str = SCORE_UNIT
+    reason_features: frozenset[str] | None = None  # the model reasons a list may show (None: any feature)
 
 
 def _lapsing(members: pd.DataFrame) -> pd.Series:
@@ -65,14 +66,20 @@ def _due_and_likely(members: pd.DataFrame) -> pd.Series:
     return (members["p_purchase_7d"] >= REMINDER_THRESHOLD) & (members["gap_ratio"] >= OVERDUE_RATIO)
 
 
+# A churn list shows the model's reasons about silence, rhythm and trend only: a large past purchase
+# or a high spend level can raise the churn score, but on a win-back list it reads as praise.
+LAPSE_REASONS = frozenset({"recency_days", "gap_ratio", "gap_last_days", "orders_30d", "orders_90d", "orders_180d",
+                           "orders_365d", "orders_trend_90d", "spend_trend_90d", "p_alive", "bgnbd_purchases_90d"})
 AT_RISK = "expected spend at risk: churn probability x expected spend, in the currency of the amounts"
 AT_RISK_ROW = "{score} expected spend at risk ({probability} churn probability x {value} expected spend)"
 CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
     Campaign("winback", "lapsing (sleeping or lost) members, by churn probability x value",
-             "churn_probability", "churn", _lapsing, AT_RISK, AT_RISK_ROW, winback_facts),
+             "churn_probability", "churn", _lapsing, AT_RISK, AT_RISK_ROW, winback_facts,
+             reason_features=LAPSE_REASONS),
     Campaign("retain_high_value", f"AA/A members not yet lost, churn probability >= {RISK_THRESHOLD} and overdue "
              "or buying less than the 90 days before, by churn probability x value",
-             "churn_probability", "churn", _high_value_at_rising_risk, AT_RISK, AT_RISK_ROW, retain_facts),
+             "churn_probability", "churn", _high_value_at_rising_risk, AT_RISK, AT_RISK_ROW, retain_facts,
+             reason_features=LAPSE_REASONS),
     Campaign("upsell", "new or active members, by upsell probability x value, with the category to offer",
              "upsell_probability", "upsell", _still_buying,
              "expected spend within reach of an offer: upsell probability x expected spend, in the currency of "

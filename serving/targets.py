@@ -210,7 +210,8 @@ def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
     listed = whole.ranked.iloc[start:start + limit]
     booster = models.get(whole.campaign.task)
     rows = loaded.features_by_id.loc[listed[contract.MEMBER_ID]]
-    reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign)
+    reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign,
+                                 whole.campaign.reason_features)
     records = listed.astype(object).where(listed.notna(), None).to_dict(orient="records")
     t = Translator(language)
     texts, facts = listed_words(whole.campaign, listed, loaded.scores_by_id, loaded.features_by_id, t)
@@ -268,7 +269,7 @@ def _csv_chunks(campaign: Campaign, listed: pd.DataFrame, loaded: LoadedSnapshot
     for start in range(0, len(listed), chunk_rows):
         chunk = listed.iloc[start:start + chunk_rows].reset_index(drop=True)
         rows = loaded.features_by_id.loc[chunk[contract.MEMBER_ID]]
-        reasons = supporting_reasons(booster, rows, k, campaign.raising_sign)
+        reasons = supporting_reasons(booster, rows, k, campaign.raising_sign, campaign.reason_features)
         scores_said, facts = listed_words(campaign, chunk, loaded.scores_by_id, loaded.features_by_id, t)
         chunk = _with_words(chunk, campaign.score_unit, scores_said, facts)
         if rename_ids is not None:
@@ -288,16 +289,21 @@ def _reason_columns(k: int) -> list[str]:
     return [f"reason_{i + 1}" for i in range(k)]
 
 
-def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, raising_sign: int) -> list[list[str]]:
+def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, raising_sign: int,
+                       features: frozenset[str] | None = None) -> list[list[str]]:
     """Per row, in words, the ``k`` largest SHAP contributions that push the campaign's score up.
 
     A list answers "why is this member on it", so contributions pulling the other way are left
-    out (a row may then have fewer than ``k``). No model (or k = 0): no reasons.
+    out (a row may then have fewer than ``k``), and so are features outside ``features`` when
+    given (``Campaign.reason_features``). No model (or k = 0): no reasons.
     """
     if booster is None or k <= 0 or rows.empty:
         return [[] for _ in range(len(rows))]
     contributions, frame = shap_contributions(booster, rows)
     supporting = np.where(contributions * raising_sign > 0, contributions, 0.0)
+    if features is not None:  # the bias column (last) is never a reason
+        shown = np.array([str(name) in features for name in frame.columns] + [False] * (supporting.shape[1] - frame.shape[1]))
+        supporting = np.where(shown, supporting, 0.0)
     return [[reason.text for reason in row if reason.contribution != 0.0]
             for row in top_reasons(supporting, frame, k)]
 

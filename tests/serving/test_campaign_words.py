@@ -144,3 +144,21 @@ def test_every_campaign_sentence_is_translated_into_chinese(campaign: str) -> No
         english = re.sub(r"\b(AA|Jazz)\b", "", text)  # codes and category names stay as they are
         assert not re.search(r"[a-z]{3,}", english), f"untranslated: {text}"
     assert Translator("zh-CN").gettext(CAMPAIGNS[campaign].score_meaning) == response.score_meaning
+
+
+def test_a_winback_list_shows_no_model_reason_that_reads_as_praise() -> None:
+    """The churn model here learns that a big past purchase raises churn; the list leaves that reason out."""
+    import numpy as np
+    import xgboost as xgb
+
+    from serving.targets import supporting_reasons
+
+    rng = np.random.default_rng(3)
+    x = pd.DataFrame({"recency_days": rng.uniform(0, 300, 400), "order_value_max": rng.uniform(0, 400, 400)})
+    y = ((x["recency_days"] > 120) | (x["order_value_max"] > 250)).astype(float)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, "eta": 0.5}, xgb.DMatrix(x, label=y), 10)
+    snapshot = loaded()
+    unfiltered = supporting_reasons(booster, snapshot.features_by_id.loc[["w"]], 3, 1)
+    assert "largest purchase 298.21" in unfiltered[0], "the model does weigh the big purchase"
+    (row,) = targets_response({"churn": booster}, snapshot, TargetsRequest(campaign="winback", explain=3)).rows
+    assert row.reasons == ["no purchase for 214 days"]
