@@ -66,10 +66,12 @@ def _due_and_likely(members: pd.DataFrame) -> pd.Series:
     return (members["p_purchase_7d"] >= REMINDER_THRESHOLD) & (members["gap_ratio"] >= OVERDUE_RATIO)
 
 
-# A churn list shows the model's reasons about silence, rhythm and trend only: a large past purchase
-# or a high spend level can raise the churn score, but on a win-back list it reads as praise.
+# A churn list shows the model's reasons about silence and rhythm only: a large past purchase, a high
+# spend level or a rising trend can raise the churn score, but on a win-back list they read as praise
+# (on CDNOW: "spend +43.85 versus the previous 90 days"). Falling spend is said by the campaign's own
+# reasons, only where it fell.
 LAPSE_REASONS = frozenset({"recency_days", "gap_ratio", "gap_last_days", "orders_30d", "orders_90d", "orders_180d",
-                           "orders_365d", "orders_trend_90d", "spend_trend_90d", "p_alive", "bgnbd_purchases_90d"})
+                           "orders_365d", "p_alive", "bgnbd_purchases_90d"})
 AT_RISK = "expected spend at risk: churn probability x expected spend, in the currency of the amounts"
 AT_RISK_ROW = "{score} expected spend at risk ({probability} churn probability x {value} expected spend)"
 CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
