@@ -25,7 +25,6 @@ from cli.options import (
 from features.project import DEFAULT_PROJECT
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from campaigns.record import CampaignRecord
     from serving.campaign_lists import CampaignRequest
@@ -243,6 +242,7 @@ def effect(
 ) -> None:
     """What the campaign brought, as JSON: randomised (a holdout) or observational (none), with intervals,
     or "not identified" and why. The answer is kept, so GET /campaigns/{id}/effect shows it."""
+    from campaigns.exposures import read_redemptions
     from campaigns.measurement import measure_campaign
     from campaigns.store import CampaignNotFound, opened
     from cli.data import load_for_command
@@ -255,19 +255,8 @@ def effect(
         except CampaignNotFound as error:
             raise ValueError(f"--{error}") from None
         frame, _ = load_for_command(transactions, mapping, rejects, Progress())
-        redeemed = _redemptions(redemptions) if redemptions is not None else None
+        redeemed = read_redemptions(redemptions) if redemptions is not None else None
         answer = measure_campaign(record, store.members(project, id), frame, window_days, redeemed)
         store.save_effect(project, id, answer)
     typer.echo(json.dumps(answer, indent=2))
 
-
-def _redemptions(path: Path) -> pd.DataFrame:
-    """member_id (and ts, when present) of each redemption; any other column is ignored."""
-    import pandas as pd
-
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"member_id": str})
-    if "member_id" not in frame.columns:
-        raise ValueError(f"--redemptions {path}: needs a member_id column (found {', '.join(map(str, frame.columns))})")
-    if "ts" in frame.columns:
-        frame = frame.assign(ts=pd.to_datetime(frame["ts"], format="ISO8601"))
-    return frame
