@@ -85,6 +85,12 @@ def load_booster(task: str, alias: str = CHAMPION, *, project: str) -> xgb.Boost
     return booster
 
 
+def load_version_booster(task: str, version: str, *, project: str) -> xgb.Booster:
+    """The booster of one registered version (``models:/<project>.memberscore-<task>/<version>``)."""
+    booster: xgb.Booster = mlflow.xgboost.load_model(f"models:/{model_name(task, project=project)}/{version}")
+    return booster
+
+
 def version_run_id(task: str, version: str, *, project: str) -> str:
     return str(MlflowClient().get_model_version(model_name(task, project=project), version).run_id)
 

@@ -7,6 +7,8 @@ contact is expected to *add*, net of its cost, instead of by who would buy anywa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xgboost as xgb
@@ -20,6 +22,25 @@ TASK = "uplift"
 def load_champion(project: str) -> xgb.Booster | None:
     """The booster behind ``<project>.memberscore-uplift@champion``; None when no uplift model won its gate."""
     return catalog.load_booster(TASK, project=project)
+
+
+@dataclass(frozen=True)
+class UpliftChampion:
+    """The uplift champion's booster and its MLflow version (what a list ranked by it records)."""
+
+    version: str
+    booster: xgb.Booster
+
+
+def champion(project: str) -> UpliftChampion | None:
+    """The uplift champion of ``project`` with its version, or None when no uplift model won its gate.
+
+    The booster is loaded by the version the alias names, so the version recorded is the one that ranked.
+    """
+    version = catalog.alias_version(TASK, catalog.CHAMPION, project=project)
+    if version is None:
+        return None
+    return UpliftChampion(version, catalog.load_version_booster(TASK, version, project=project))
 
 
 def incremental_outcome(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:

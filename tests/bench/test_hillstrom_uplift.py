@@ -31,7 +31,7 @@ def test_features_are_the_pre_email_covariates_and_never_an_outcome_or_the_arm()
     assert list(features.columns) == ["recency", "history", "mens", "womens", "newbie", "zip_code_Rural",
                                       "zip_code_Surburban", "channel_Phone", "channel_Web"]
     assert features["zip_code_Rural"].tolist() == [0.0, 1.0, 0.0, 1.0]
-    assert (features.dtypes == float).all()
+    assert set(features.dtypes.astype(str)) == {"float64"}
 
 
 def test_the_readme_uplift_table_is_the_recorded_bench_run() -> None:
