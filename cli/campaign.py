@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from cli.campaign_uplift import uplift as uplift_command
 from cli.lists import TARGET_OPTIONS, LabelsOption, _member_ids, _with_option_names, champion_boosters, newest_snapshot
 from cli.options import (
     MappingOption,
@@ -45,7 +46,7 @@ CREATE_OPTIONS = {**TARGET_OPTIONS, "name": "--name", "holdout_share": "--holdou
                   "window_days": "--window-days", "cost_per_contact": "--cost-per-contact",
                   "margin_rate": "--margin-rate", "rank": "--rank"}
 
-app = typer.Typer(help="Campaigns with a holdout: create, list, show, import.", no_args_is_help=True)
+app = typer.Typer(help="Campaigns with a holdout: create, list, show, import, effect, uplift.", no_args_is_help=True)
 
 
 def database(db: str | None) -> str:
@@ -296,3 +297,6 @@ def _redemptions(path: Path) -> pd.DataFrame:
     if "ts" in frame.columns:
         frame = frame.assign(ts=pd.to_datetime(frame["ts"], format="ISO8601"))
     return frame
+
+
+app.command("uplift")(one_line_errors(uplift_command))  # in cli.campaign_uplift: learn who responds from a campaign
