@@ -95,6 +95,10 @@ def version_run_id(task: str, version: str, *, project: str) -> str:
     return str(MlflowClient().get_model_version(model_name(task, project=project), version).run_id)
 
 
+def run_params(run_id: str) -> dict[str, str]:
+    return dict(MlflowClient().get_run(run_id).data.params)
+
+
 def run_metrics(run_id: str) -> dict[str, float]:
     return dict(MlflowClient().get_run(run_id).data.metrics)
 

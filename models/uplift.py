@@ -26,10 +26,17 @@ def load_champion(project: str) -> xgb.Booster | None:
 
 @dataclass(frozen=True)
 class UpliftChampion:
-    """The uplift champion's booster and its MLflow version (what a list ranked by it records)."""
+    """The uplift champion's booster, its MLflow version (what a list ranked by it records) and the
+    outcome it predicts the increment of (``spend_30d``, ``bought_30d``, ``visit``...)."""
 
     version: str
     booster: xgb.Booster
+    outcome: str = "spend"
+
+    @property
+    def in_money(self) -> bool:
+        """A spend outcome: its increment times the margin rate, less the contact's cost, is a value."""
+        return self.outcome.startswith("spend")
 
 
 def champion(project: str) -> UpliftChampion | None:
@@ -40,7 +47,8 @@ def champion(project: str) -> UpliftChampion | None:
     version = catalog.alias_version(TASK, catalog.CHAMPION, project=project)
     if version is None:
         return None
-    return UpliftChampion(version, catalog.load_version_booster(TASK, version, project=project))
+    outcome = catalog.run_params(catalog.version_run_id(TASK, version, project=project)).get("outcome", "outcome")
+    return UpliftChampion(version, catalog.load_version_booster(TASK, version, project=project), outcome)
 
 
 def incremental_outcome(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:

@@ -70,20 +70,29 @@ def uplift_needed(request: CampaignRequest, uplift: UpliftChampion | None, proje
 
 def ranked_list(loaded: LoadedSnapshot, request: CampaignRequest, uplift: UpliftChampion | None) -> pd.DataFrame:
     """The eligible members (``/targets``' campaign rule and filters), best first: by the campaign's score,
-    or with ``uplift`` by expected incremental value (which then becomes the ``score`` the arms stratify on)."""
+    or with ``uplift`` by what a contact adds (which then becomes the ``score`` the arms stratify on):
+    expected incremental margin net of the contact's cost for a spend model, else the incremental
+    outcome itself (a visit or a purchase has no price here, so no cost is taken off it)."""
     targets = TargetsRequest(campaign=request.campaign, filters=request.filters, explain=0)
     ranked = target_list(loaded, targets).ranked
     if uplift is None or ranked.empty:
         return ranked
     rows = loaded.features_by_id.reindex(ranked[contract.MEMBER_ID])
+    money = {"margin_rate": request.margin_rate, "cost_per_contact": request.cost_per_contact} if uplift.in_money else {}
     try:
-        value = rank_by_incremental_value(rows, uplift.booster, margin_rate=request.margin_rate,
-                                          cost_per_contact=request.cost_per_contact)
+        value = rank_by_incremental_value(rows, uplift.booster, **money)
     except ValueError as error:
         raise ValueError(f"rank: the uplift champion (version {uplift.version}) cannot rank this snapshot: "
                          f"{error}") from None
     order = rows.index.get_indexer(value.index)  # positions, best first (member ids are unique)
     return ranked.iloc[order].assign(score=value[UPLIFT_SCORE].to_numpy(float))
+
+
+def uplift_score_name(uplift: UpliftChampion | None) -> str:
+    """What the list's ``score`` is: the campaign's, or what the uplift champion says a contact adds."""
+    if uplift is None:
+        return "campaign score"
+    return UPLIFT_SCORE if uplift.in_money else f"incremental {uplift.outcome}"
 
 
 def campaign_members(loaded: LoadedSnapshot, request: CampaignRequest, campaign_id: str,
@@ -124,18 +133,18 @@ def create_campaign(store: CampaignStore, loaded: LoadedSnapshot, request: Campa
         id=campaign_id, project=project, name=request.name, type=request.campaign, created=datetime.now(UTC),
         start=as_of, window_days=request.window_days, cost_per_contact=request.cost_per_contact,
         margin_rate=request.margin_rate, design=RANDOMISED, holdout_share=request.holdout_share,
-        snapshot_as_of=as_of, model_versions=dict(model_versions), settings=_settings(request),
+        snapshot_as_of=as_of, model_versions=dict(model_versions), settings=_settings(request, uplift),
         power=_power(loaded, members, request.window_days))
     store.add(record, members)
     return record, members
 
 
-def _settings(request: CampaignRequest) -> dict[str, Any]:
+def _settings(request: CampaignRequest, uplift: UpliftChampion | None) -> dict[str, Any]:
     """What made the list; excluded ids are counted, not stored (they are member ids)."""
     filters = request.filters.model_dump(exclude={"exclude_member_ids"})
     return {"campaign": request.campaign, "limit": request.limit, "filters": filters,
             "excluded_members": len(request.filters.exclude_member_ids), "rank": request.rank,
-            "score": UPLIFT_SCORE if request.rank == "uplift" else "campaign score"}
+            "score": uplift_score_name(uplift)}
 
 
 def _power(loaded: LoadedSnapshot, members: pd.DataFrame, window_days: int) -> dict[str, Any]:

@@ -56,6 +56,16 @@ def test_rank_uplift_lists_who_the_champion_says_responds_and_records_it(store: 
     assert by_score["campaign"]["settings"]["rank"] == "score" and "uplift" not in by_score["campaign"]["model_versions"]
 
 
+def test_a_champion_of_a_purchase_outcome_ranks_by_the_increment_with_no_money_taken_off(
+        store: CampaignStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = client_with(store, monkeypatch, UpliftChampion("5", stump(), outcome="bought_30d"))
+    body = client.post("/campaigns", json=UPLIFT_BODY).json()
+    members = store.members("shop", body["campaign"]["id"])
+    assert sorted(members["member_id"]) == LAPSING[50:]
+    assert members["score"].to_numpy() == pytest.approx(np.ones(50))  # +1 purchase, not 1 x margin - cost
+    assert body["campaign"]["settings"]["score"] == "incremental bought_30d"
+
+
 def test_no_uplift_champion_is_a_422_naming_rank_and_nothing_is_stored(store: CampaignStore,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     client = client_with(store, monkeypatch, None)

@@ -62,7 +62,7 @@ def test_registered_per_project_and_champion_only_through_the_gate(stores: objec
     booster = load_champion("shop")
     assert booster is not None
     found = uplift_champion("shop")  # what a campaign ranked by uplift records: the version that ranked
-    assert found is not None and found.version == "1"
+    assert found is not None and found.version == "1" and found.outcome == "bought" and not found.in_money
     assert np.array_equal(found.booster.predict(xgb.DMatrix(features[booster.feature_names])),
                           booster.predict(xgb.DMatrix(features[booster.feature_names])))
     assert uplift_champion("other") is None
