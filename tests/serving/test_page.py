@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
 
 from serving.targets import ROW_COLUMNS
 from tests.serving.conftest import API_KEY, REPO
@@ -286,6 +286,24 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
     assert screenshot.stat().st_size > 10_000
     if os.environ.get("MEMBERSCORE_UPDATE_DOCS_SCREENSHOT"):
         shutil.copyfile(screenshot, DOCS_SCREENSHOT_ZH)
+    # coded values show as the API's <field>_label when it sends one; amounts in the currency it names
+    sent_rows: list[dict[str, object]] = []
+
+    def labelled(route: Route) -> None:
+        body = route.fetch().json()
+        body["currency"] = "CNY"
+        sent_rows.extend(body["rows"])
+        body["rows"] = [{**row, "tier_label": f"卡{row['tier']}"} for row in body["rows"]]
+        route.fulfill(json=body)
+
+    page.route("**/targets", labelled)
+    page.get_by_role("button", name="显示名单").click()
+    page.wait_for_selector("#targets tbody td[data-column=tier]:text-matches('^卡')")
+    first = page.locator("#targets tbody tr").first
+    assert re.fullmatch(r"¥[\d,]+\.\d\d", first.locator("[data-column=expected_value]").inner_text())
+    assert first.locator("[data-column=tier]").inner_text() == f"卡{sent_rows[0]['tier']}"
+    no_label = str(sent_rows[0]["rfm_segment"]).replace("_", " ")  # no rfm_segment_label sent: the code
+    assert first.locator("[data-column=rfm_segment]").inner_text() == no_label
     page.reload()  # the choice is remembered (localStorage); the key too (this tab's sessionStorage)
     page.wait_for_selector("#content", state="visible")
     assert page.locator("#campaigns-title").inner_text() == "营销名单"

@@ -58,13 +58,16 @@ class _Marked(HTMLParser):
 
 
 def page_messages() -> set[str]:
-    """Every msgid of the page: marked static text and attributes, and the script's calls."""
+    """Every msgid of the page: marked static text and attributes, the page's script's calls, and
+    those of any script beside it (serving/static/*.js, e.g. the KPI panel, which uses the same t())."""
     parser = _Marked()
     parser.feed(PAGE.read_text(encoding="utf-8"))
     found = set(parser.messages)
-    for _, message, _, _ in extract("javascript", io.BytesIO(parser.script.encode()), keywords=JS_KEYWORDS,
-                                    options={"parse_template_string": True}):
-        found.update([message] if isinstance(message, str) else [m for m in message if m])
+    scripts = [parser.script, *(path.read_text(encoding="utf-8") for path in sorted(PAGE.parent.glob("*.js")))]
+    for script in scripts:
+        for _, message, _, _ in extract("javascript", io.BytesIO(script.encode()), keywords=JS_KEYWORDS,
+                                        options={"parse_template_string": True}):
+            found.update([message] if isinstance(message, str) else [m for m in message if m])
     return found
 
 
@@ -75,8 +78,9 @@ def test_every_page_string_is_in_both_catalogues_and_translated_in_chinese() -> 
     assert {"API key", "Campaign lists", "{count} members", "Rows to show: a whole number from 1 to {most}.",
             "Enter your API key to see members, models and campaign lists.", "one per line or comma-separated"} <= MESSAGES
     assert "" not in MESSAGES
-    # the extractor's lexer read the whole script: every literal t("...") / N_("...") is among its msgids
-    literal = set(re.findall(r'\b(?:t|N_)\("((?:[^"\\]|\\.)*)"', PAGE.read_text(encoding="utf-8")))
+    # the extractor's lexer read every script to its end: each literal t("...") / N_("...") is among its msgids
+    sources = [PAGE, *PAGE.parent.glob("*.js")]
+    literal = {m for path in sources for m in re.findall(r'\b(?:t|N_)\("((?:[^"\\]|\\.)*)"', path.read_text(encoding="utf-8"))}
     assert sorted(literal - MESSAGES) == []
     assert sorted(MESSAGES - set(translated("en"))) == []
     chinese = translated("zh_CN")
