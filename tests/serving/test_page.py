@@ -304,6 +304,17 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
     assert first.locator("[data-column=tier]").inner_text() == f"卡{sent_rows[0]['tier']}"
     no_label = str(sent_rows[0]["rfm_segment"]).replace("_", " ")  # no rfm_segment_label sent: the code
     assert first.locator("[data-column=rfm_segment]").inner_text() == no_label
+    # switched while a list is shown: everything is redrawn in English, the chosen campaign and list kept
+    page.unroute("**/targets")
+    with page.expect_request(lambda r: r.url.endswith("/targets") and r.method == "POST") as again:
+        page.get_by_role("button", name="en").click()
+    page.wait_for_function("document.querySelector('#targets thead th').textContent === 'Rank'")
+    # redrawn in English: the project's currency (kept from the API) as en-US writes it
+    page.wait_for_selector("#targets[data-state=ready] td[data-column=expected_value]:text-matches('^CN¥[0-9,]+[.][0-9]{2}$')")
+    assert again.value.headers["accept-language"] == "en" and again.value.post_data_json == sent.value.post_data_json
+    assert page.locator("h2").all_inner_texts()[2] == "Campaign lists" and page.input_value("#campaign") == "winback"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.get_by_role("button", name="中文").click()
     page.reload()  # the choice is remembered (localStorage); the key too (this tab's sessionStorage)
     page.wait_for_selector("#content", state="visible")
     assert page.locator("#campaigns-title").inner_text() == "营销名单"
