@@ -113,8 +113,8 @@ def task_section(name: str, task: Mapping[str, Any], task_figures: Mapping[str, 
         if version is not None:
             verdict = tr.gettext("{verdict} (version {version})").format(verdict=verdict, version=version)
         parts.append(
-            f'<p class="{"promoted" if promoted else "refused"}"><strong>{escape(verdict)}</strong>: '
-            f'<span class="decision">{escape(_text(task.get("decision", "")))}</span></p>'
+            f'<p class="{"promoted" if promoted else "refused"}"><strong>{escape(verdict)}</strong>'
+            f'{escape(tr.gettext(": "))}<span class="decision">{escape(_text(task.get("decision", "")))}</span></p>'
         )
     if interval := gate_interval(task, tr):
         parts.append(interval)

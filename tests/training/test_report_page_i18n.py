@@ -67,7 +67,7 @@ def test_the_chinese_report_has_no_english_sentence_left() -> None:
     html = render_report_page(report, lang="zh-CN")
     assert '<html lang="zh-CN">' in html and "<title>memberscore 训练报告</title>" in html
     for text in ("<dt>会员数</dt><dd>2,447</dd>", "<dt>评估截止日</dt><dd>2024-07-01</dd>",
-                 "<strong>已晋升为冠军（版本 3）</strong>", "<h2>下次购买</h2>", '<th scope="row">模型</th>',
+                 "<strong>已晋升为冠军（版本 3）</strong>：<span", "<h2>下次购买</h2>", '<th scope="row">模型</th>',
                  "95% 区间 0.0100 至 0.0300", "：超出噪声</p>", "未纳入基线 bgnbd：未收敛",
                  "距下次购买天数按对数逻辑斯谛（AFT logistic）分布，sigma 1.1500", "（2,447 名会员）",
                  "ece_30d 校准前 0.0166，校准后 0.0074。"):
