@@ -122,7 +122,7 @@ def _rows_by_period(days: pd.DataFrame, members: pd.Index, programme: TierProgra
     day = days[DAY].to_numpy(dtype="datetime64[ns]")[order]
     spend = days[SPEND].to_numpy(dtype=float)[order]
     group = pd.Series(spend).groupby([k, member], sort=False)
-    running = group.cumsum().groupby([k, member], sort=False).cummax().to_numpy()
+    running = group.cumsum().to_numpy()  # a day's earned card stays earned: the period's maximum is taken later
     earned = np.maximum(_reached(running, _thresholds(programme, "cumulative")),
                         _reached(spend, _thresholds(programme, "single_day")))
     ordinal = group.cumcount().to_numpy()
