@@ -156,5 +156,16 @@ def parse_programme(raw: Any, where: str = "tier programme") -> TierProgramme:
         return TierProgramme.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise ValueError(f"tier programme {where}: {field}: {first['msg'].removeprefix('Value error, ')}") from None
+        field = ".".join(str(part) for part in first["loc"])
+        reason = first["msg"].removeprefix("Value error, ")
+        # a check across the programme names its fields in its reason; a field's own error gets the field in front
+        raise ValueError(f"tier programme {where}: {field + ': ' if field else ''}{reason}") from None
+
+
+def tier_labels(programme: TierProgramme, language: str | None = None) -> dict[str, str]:
+    """Tier code -> display name in ``language`` (message catalogue, context "tier"); ``new`` included."""
+    from features.i18n import translator
+
+    speak = translator(language)
+    names = {NEW_MEMBER: "New member", **programme.names}
+    return {code: speak.pgettext("tier", name) for code, name in names.items()}
