@@ -12,8 +12,8 @@ Columns (codes in data; display names come from the message catalogue, context "
   the spend the card's assessment asks for, the spend projected for the period assessed at the
   current pace, their ratio (capped at 1) and whether the projection falls short;
   ``downgrade_risk_basis`` says where the pace came from: ``value_model`` (the member's expected
-  daily spend from the value model, given by the caller) or ``pace`` (their qualifying spend over
-  the last period's length of days).
+  daily spend from the value model, given by the caller; a snapshot names its source) or ``pace``
+  (their qualifying spend over the last period's length of days).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features import contract
+from features.snapshot import Snapshot
 from features.tier_programme import TierProgramme
 from features.tier_replay import TierState, replay
 from features.tier_spend import DAY, SPEND, QualifyingDays, period_start, qualifying_days
@@ -38,29 +39,44 @@ CHANGES: Final = ("up", "down", "same")
 
 
 def tiers_as_of(transactions: pd.DataFrame, programme: TierProgramme, as_of: date,
-                expected_daily_spend: pd.Series | None = None) -> pd.DataFrame:
+                expected_daily_spend: pd.Series | None = None, expected_source: str = "value_model") -> pd.DataFrame:
     """``member_id`` and ``TIER_COLUMNS`` for every member with a line before ``as_of``, sorted by id.
 
     Uses rows with ts < as_of only. ``expected_daily_spend`` (by member id) is the value model's
-    prediction; members without one are projected at their own pace.
+    prediction (``expected_source`` names it in ``downgrade_risk_basis``); members without one are
+    projected at their own pace.
     """
     qualifying = qualifying_days(transactions, programme)
     (state,) = replay(qualifying, programme, [as_of])
-    return tier_frame(state, qualifying, programme, expected_daily_spend)
+    return tier_frame(state, qualifying, programme, expected_daily_spend, expected_source)
+
+
+def with_programme_tiers(snapshot: Snapshot, transactions: pd.DataFrame, programme: TierProgramme,
+                         expected_daily_spend: pd.Series | None = None, expected_source: str = "value_model") -> Snapshot:
+    """``snapshot`` with its profile's quantile ``tier`` replaced by the programme's ``TIER_COLUMNS``.
+
+    Uses rows with ts < snapshot.as_of only. Every snapshot member has a line before as_of, so each
+    gets a row; the replay's order is by id, as the snapshot's.
+    """
+    tiers = tiers_as_of(transactions, programme, snapshot.as_of, expected_daily_spend, expected_source)
+    profile = snapshot.profile.drop(columns=[c for c in TIER_COLUMNS if c in snapshot.profile.columns])
+    profile = profile.merge(tiers, on=contract.MEMBER_ID, how="left", validate="one_to_one")
+    return Snapshot(frame=snapshot.frame, as_of=snapshot.as_of, fingerprint=snapshot.fingerprint,
+                    profile=profile, shares=snapshot.shares)
 
 
 def tier_frame(state: TierState, qualifying: QualifyingDays, programme: TierProgramme,
-               expected_daily_spend: pd.Series | None = None) -> pd.DataFrame:
+               expected_daily_spend: pd.Series | None = None, expected_source: str = "value_model") -> pd.DataFrame:
     """The columns of one replayed state, for its present members."""
     codes = np.array(programme.codes, dtype=object)
     frame = pd.DataFrame({contract.MEMBER_ID: state.members.astype(str),
                           "tier": codes[state.tier], "tier_previous": codes[state.previous]})
     frame["tier_change"] = np.select([state.tier > state.previous, state.tier < state.previous], CHANGES[:2], "same")
     frame["tier_period_spend"] = state.period_spend
-    frame = pd.concat([frame, _next_card(state, programme), _keeping(state, qualifying, programme,
-                                                                     expected_daily_spend)], axis=1)
+    keeping = _keeping(state, qualifying, programme, expected_daily_spend, expected_source)
+    frame = pd.concat([frame, _next_card(state, programme), keeping], axis=1)
     present = frame[state.present].reset_index(drop=True)
-    return present.astype({"tier": "string", "tier_previous": "string", "tier_change": "string",
+    return present.astype({contract.MEMBER_ID: "string", "tier": "string", "tier_previous": "string", "tier_change": "string",
                            "tier_expires": "string", "downgrade_risk": "boolean", "downgrade_risk_basis": "string"})
 
 
@@ -75,7 +91,7 @@ def _next_card(state: TierState, programme: TierProgramme) -> pd.DataFrame:
 
 
 def _keeping(state: TierState, qualifying: QualifyingDays, programme: TierProgramme,
-             expected_daily_spend: pd.Series | None) -> pd.DataFrame:
+             expected_daily_spend: pd.Series | None, expected_source: str) -> pd.DataFrame:
     """The assessment each member faces next, and whether their pace carries them through it."""
     supreme = state.tier == len(programme.cards)
     assessed = np.where(supreme, state.period, state.expiry)  # the period whose spend is judged
@@ -83,7 +99,7 @@ def _keeping(state: TierState, qualifying: QualifyingDays, programme: TierProgra
     threshold = np.where(supreme, programme.supreme.exit_below if programme.supreme else np.nan, retain[state.card])
     starts = _dates(assessed, programme)
     ends = _dates(assessed + 1, programme)
-    rate, basis = _daily_rate(state, qualifying, programme, expected_daily_spend)
+    rate, basis = _daily_rate(state, qualifying, programme, expected_daily_spend, expected_source)
     as_of = np.datetime64(state.as_of, "D")
     from_day = np.maximum(starts, as_of)
     remaining = np.maximum((ends - from_day).astype("timedelta64[D]").astype(float), 0.0)
@@ -110,7 +126,7 @@ def pace_window_days(programme: TierProgramme) -> int:
 
 
 def _daily_rate(state: TierState, qualifying: QualifyingDays, programme: TierProgramme,
-                expected_daily_spend: pd.Series | None) -> tuple[np.ndarray, np.ndarray]:
+                expected_daily_spend: pd.Series | None, expected_source: str) -> tuple[np.ndarray, np.ndarray]:
     """Expected qualifying spend per day: the value model's where given, else the trailing pace."""
     window = pace_window_days(programme)
     days = qualifying.days
@@ -122,4 +138,4 @@ def _daily_rate(state: TierState, qualifying: QualifyingDays, programme: TierPro
         return pace, np.full(len(pace), "pace", dtype=object)
     model = expected_daily_spend.reindex(state.members).to_numpy(dtype=float)
     from_model = np.isfinite(model)
-    return np.where(from_model, np.maximum(model, 0.0), pace), np.where(from_model, "value_model", "pace")
+    return np.where(from_model, np.maximum(model, 0.0), pace), np.where(from_model, expected_source, "pace")
