@@ -33,7 +33,7 @@ lines = st.lists(st.tuples(st.integers(0, DAYS - 1), st.sampled_from([100, 400, 
 variants = st.fixed_dictionaries({"promotion": st.sampled_from(["jump", "step"]),
                                   "downgrade": st.sampled_from(["one_step", "to_retained"]),
                                   "card_term": st.sampled_from(["this_period", "next_period"])})
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _frame(days_and_amounts: list[tuple[int, int]]) -> pd.DataFrame:
@@ -68,7 +68,7 @@ def test_rows_at_or_after_as_of_change_nothing(past: list[tuple[int, int]], late
 
 
 @pytest.mark.slow
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(lines, min_size=1, max_size=4), variants)
 def test_one_walk_agrees_with_one_replay_per_cutoff(members: list[list[tuple[int, int]]], changes: dict[str, Any]) -> None:
     frame = pd.concat([_frame(past).assign(member_id=f"m{i}") for i, past in enumerate(members)])
