@@ -7,6 +7,7 @@ snapshot their driver is empty and the refusal says what is missing.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from serving.schemas import TargetFilters
@@ -41,3 +42,14 @@ def test_without_a_programme_the_refusal_names_it() -> None:
     for campaign, column in (("tier_upgrade_nudge", "next_tier_progress"), ("downgrade_warning", "retention_progress")):
         with pytest.raises(CampaignUnavailable, match=f"{column}, which is empty: it needs a tier programme"):
             ranked_targets(scores, features, campaign, TargetFilters())
+
+
+def test_segments_list_a_programme_s_cards_in_ladder_order() -> None:
+    """GET /segments: with a programme its cards replace the quantile ladder, lowest first, empty ones as 0."""
+    from features.segment_rules import read_segment_rules
+    from serving.segment_summary import configured_labels, segment_counts
+
+    scores = pd.DataFrame({"rfm_segment": ["lost", "lost"], "abc_class": ["C", "A"], "lifecycle_stage": ["lost"] * 2,
+                           "tier": ["gold", "vip"], "clv_12m": [30.0, 10.0]})
+    tiers = segment_counts(scores, configured_labels(read_segment_rules(), ("vip", "silver", "gold")))["tier"]
+    assert [(t.name, t.members, t.value) for t in tiers] == [("vip", 1, 10.0), ("silver", 0, 0.0), ("gold", 1, 30.0)]
