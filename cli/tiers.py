@@ -58,7 +58,7 @@ def replay(
     for line in _summary_lines(migration, chosen, speak):
         typer.echo(line)
     if out is not None:
-        _write(migration, chosen, freq, out)
+        _write(migration, chosen, freq, out, speak.language)
         typer.echo(speak.gettext("migration written to {path}").format(path=out))
 
 
@@ -91,23 +91,28 @@ def _summary_lines(migration: pd.DataFrame, programme: TierProgramme, speak: Tra
     return lines
 
 
-def _write(migration: pd.DataFrame, programme: TierProgramme, freq: str, out: Path) -> None:
-    """CSV: one row per period and (from, to) cell, spreadsheet-safe. JSON: per period, counts and the matrix."""
+def _write(migration: pd.DataFrame, programme: TierProgramme, freq: str, out: Path, language: str) -> None:
+    """CSV: one row per period and (from, to) cell, spreadsheet-safe, codes only. JSON: per period, counts and
+    the matrix, with the tier names in ``language``."""
     from features.spreadsheet import write_csv_safely
 
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         write_csv_safely(migration, out)
         return
-    out.write_text(json.dumps(_as_json(migration, programme, freq), ensure_ascii=False, indent=2), encoding="utf-8")
+    answer = _as_json(migration, programme, freq, language)
+    out.write_text(json.dumps(answer, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def _as_json(migration: pd.DataFrame, programme: TierProgramme, freq: str) -> dict[str, Any]:
+def _as_json(migration: pd.DataFrame, programme: TierProgramme, freq: str, language: str) -> dict[str, Any]:
+    """Codes throughout; ``labels`` names each code in ``language`` (the ``_label`` rule, as a block)."""
     from features.tier_migration import migration_matrix, period_summary
+    from features.tier_programme import tier_labels
 
     periods = []
     for row in period_summary(migration, programme).to_dict(orient="records"):
         matrix = migration_matrix(migration, str(row["period_start"]), programme)
         periods.append({**row, "matrix": {source: {target: int(n) for target, n in cells.items() if n}
                                           for source, cells in matrix.iterrows() if cells.any()}})
-    return {"programme": programme.name, "freq": freq, "tiers": list(programme.codes), "periods": periods}
+    return {"programme": programme.name, "freq": freq, "tiers": list(programme.codes),
+            "labels": tier_labels(programme, language), "periods": periods}

@@ -83,9 +83,8 @@ CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
     Campaign("next_purchase_reminder", f"P(buy within 7 days) >= {REMINDER_THRESHOLD} and no purchase for at least "
              "their usual gap, by that probability x value", "p_purchase_7d", "next_purchase", _due_and_likely,
              raising_sign=-1),
-    Campaign("tier_upgrade_nudge", f"members close to the next card (at most {1 - NUDGE_PROGRESS:.0%} of its threshold "
-             "still to spend this period), by progress x value", "next_tier_progress", "value", _close_to_next_card,
-             needs=TIER_PROGRAMME),
+    Campaign("tier_upgrade_nudge", "members close to the next card this period, by progress towards it x value",
+             "next_tier_progress", "value", _close_to_next_card, needs=TIER_PROGRAMME),
     Campaign("downgrade_warning", "card holders who will not reach their retention threshold at their current pace, "
              "by retention progress x value", "retention_progress", "value", _losing_the_card, needs=TIER_PROGRAMME),
 )}

@@ -59,6 +59,7 @@ def test_json_matrix_and_chinese_summary(tmp_path: Path) -> None:
     last = answer["periods"][-1]
     assert last["matrix"] == {"vip": {"vip": 1}, "silver": {"silver": 1}, "aa": {"gold": 1}}
     assert (last["members"], last["down"]) == (3, 1)
+    assert answer["labels"]["aa"] == "至尊VIP" and answer["labels"]["new"] == "新会员"
     assert "会员 3 人，升级 0，降级 1" in result.output and "至尊VIP" in result.output and "银卡" in result.output
 
 
