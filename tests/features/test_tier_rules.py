@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.tier_migration import migration_cutoffs
 from features.tier_outputs import tiers_as_of
+from features.tier_spend import qualifying_days
 from tests.features.tier_cases import history, programme
 
 CASES: list[tuple[str, dict[str, Any], list[tuple[Any, ...]], date, str]] = [
@@ -132,3 +134,26 @@ def test_supreme_members_have_no_next_card_and_face_the_exit_threshold() -> None
     tiers = tiers_as_of(history(("2023-02-01", 15000)), programme(), date(2024, 1, 1)).iloc[0]
     assert tiers["tier"] == "aa" and np.isnan(tiers["spend_to_next_tier"])
     assert tiers["tier_retain_threshold"] == 5000.0 and tiers["tier_expires"] == "2024-12-31"
+
+
+def test_exclusions_are_counted_and_missing_columns_named() -> None:
+    """Two bulk lines (one of 3, one of 2 + 2 in one order) and one excluded category line are counted; without
+    quantity and category columns nothing can be excluded and both rules say so."""
+    lines = history(("2023-02-01", 10, 3), ("2023-02-01", 10, 2, "fashion", "p", "o"),
+                    ("2023-02-01", 10, 2, "fashion", "p", "o"), ("2023-02-02", 10, 1, "gold_bullion"),
+                    ("2023-02-03", 10))
+    counted = qualifying_days(lines, programme())
+    assert counted.excluded == {"bulk_quantity": 3, "categories": 1} and counted.not_applied == ()
+    assert counted.days["spend"].tolist() == [10.0]
+    bare = qualifying_days(lines.drop(columns=["quantity", "category"]), programme())
+    assert bare.excluded == {} and bare.not_applied == ("bulk_quantity", "categories")
+    assert bare.days["spend"].tolist() == [30.0, 10.0, 10.0]
+
+
+def test_migration_periods() -> None:
+    assert migration_cutoffs(date(2023, 11, 15), date(2024, 1, 3), "month") == [
+        date(2023, 11, 1), date(2023, 12, 1), date(2024, 1, 1), date(2024, 2, 1)]
+    assert migration_cutoffs(date(2024, 1, 3), date(2024, 1, 9), "week") == [
+        date(2024, 1, 1), date(2024, 1, 8), date(2024, 1, 15)]
+    with pytest.raises(ValueError, match="freq: 'year' is not supported"):
+        migration_cutoffs(date(2024, 1, 3), date(2024, 1, 9), "year")  # type: ignore[arg-type]
