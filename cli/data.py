@@ -206,6 +206,7 @@ def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, segm
 
     programme = read_programme(tier_programme) if tier_programme is not None else None  # a bad file stops us first
     rules = read_segment_rules(segment_rules)
+    tiers = tiers if programme is None else None  # a programme replays the history: no grace from the store
     built = with_serving_baselines(frame, build_snapshot(frame, as_of, rules=rules, previous_tiers=tiers), config)
     return built if programme is None else _with_programme_tiers(built, frame, programme, config.horizon_days)
 

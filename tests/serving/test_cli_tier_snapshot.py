@@ -37,14 +37,15 @@ SCALED = {**PROGRAMME, "exclusions": {}, "cards": [
 @pytest.mark.slow
 def test_snapshot_holds_the_programme_tiers(synthetic: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    transactions = synthetic[0][synthetic[0]["member_id"] < "m00300"]
+    transactions = synthetic[0][synthetic[0]["member_id"] < "m00200"]
     data, programme = tmp_path / "tx.csv", tmp_path / "programme.yaml"
     transactions.to_csv(data, index=False)
     programme.write_text(yaml.safe_dump(SCALED), encoding="utf-8")
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("MEMBERSCORE_TIER_PROGRAMME", str(programme))
-    result = CliRunner().invoke(app, ["snapshot", "--transactions", str(data), "--as-of", AS_OF])
-    assert result.exit_code == 0, result.output
+    for as_of in ("2023-03-01", AS_OF):  # the second reads the first's programme tiers as "last period's": unused
+        result = CliRunner().invoke(app, ["snapshot", "--transactions", str(data), "--as-of", as_of])
+        assert result.exit_code == 0, result.output
     stored = read_snapshot(latest_snapshot_path(tmp_path / "store" / DEFAULT_PROJECT))  # type: ignore[arg-type]
     profile = stored.profile.set_index("member_id")
     assert set(TIER_COLUMNS) <= set(profile.columns)
