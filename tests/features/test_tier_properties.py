@@ -10,6 +10,7 @@ The properties take a few seconds (each example replays small frames through pan
 
 from __future__ import annotations
 
+import copy
 from datetime import date, timedelta
 from typing import Any
 
@@ -89,8 +90,7 @@ def test_the_shipped_example_is_the_department_store() -> None:
 
 def _broken(path: str, value: Any) -> dict[str, Any]:
     """The test programme with one field (``cards.1.retain``) replaced."""
-    raw: Any = {**PROGRAMME, "cards": [dict(card) for card in PROGRAMME["cards"]],
-                "supreme": dict(PROGRAMME["supreme"])}
+    raw: Any = copy.deepcopy(PROGRAMME)  # the shared test programme must stay as it is
     *parents, last = path.split(".")
     target = raw
     for part in parents:
