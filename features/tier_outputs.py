@@ -46,7 +46,8 @@ def tiers_as_of(transactions: pd.DataFrame, programme: TierProgramme, as_of: dat
     prediction (``expected_source`` names it in ``downgrade_risk_basis``); members without one are
     projected at their own pace.
     """
-    qualifying = qualifying_days(transactions, programme)
+    history = transactions[transactions[contract.TS] < pd.Timestamp(as_of)]
+    qualifying = qualifying_days(history, programme)
     (state,) = replay(qualifying, programme, [as_of])
     return tier_frame(state, qualifying, programme, expected_daily_spend, expected_source)
 
@@ -127,7 +128,11 @@ def pace_window_days(programme: TierProgramme) -> int:
 
 def _daily_rate(state: TierState, qualifying: QualifyingDays, programme: TierProgramme,
                 expected_daily_spend: pd.Series | None, expected_source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Expected qualifying spend per day: the value model's where given, else the trailing pace."""
+    """Expected qualifying spend per day: the value model's where given, else the trailing pace.
+
+    The value model predicts all spend, excluded lines included: where exclusions are a large share
+    of a member's spend, its projection is optimistic (the pace is not: it counts qualifying days only).
+    """
     window = pace_window_days(programme)
     days = qualifying.days
     since = pd.Timestamp(state.as_of) - timedelta(days=window)
