@@ -206,9 +206,20 @@ def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, segm
 
     programme = read_programme(tier_programme) if tier_programme is not None else None  # a bad file stops us first
     rules = read_segment_rules(segment_rules)
-    tiers = tiers if programme is None else None  # a programme replays the history: no grace from the store
-    built = with_serving_baselines(frame, build_snapshot(frame, as_of, rules=rules, previous_tiers=tiers), config)
+    grace = grace_tiers(tiers, rules.tiers.labels, programme is not None)
+    built = with_serving_baselines(frame, build_snapshot(frame, as_of, rules=rules, previous_tiers=grace), config)
     return built if programme is None else _with_programme_tiers(built, frame, programme, config.horizon_days)
+
+
+def grace_tiers(tiers: pd.Series | None, ladder: tuple[str, ...], programme: bool) -> pd.Series | None:
+    """Last period's tiers for the quantile ladder's grace, or None when they cannot be that.
+
+    A programme replays the whole history, so it takes no grace from the store; and tiers stored
+    under another ladder (a programme since switched off, or other rules) are no history of this one.
+    """
+    if programme or tiers is None or not tiers.dropna().isin(ladder).all():
+        return None
+    return tiers
 
 
 def _with_programme_tiers(built: Snapshot, frame: pd.DataFrame, programme: TierProgramme, horizon_days: int) -> Snapshot:

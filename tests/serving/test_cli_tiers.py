@@ -74,3 +74,15 @@ def test_refusals_are_one_line(tmp_path: Path) -> None:
     ]:
         result = _replay("--transactions", transactions, *args)
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_grace_comes_only_from_tiers_of_the_same_ladder() -> None:
+    """A programme takes no grace from the store; stored programme tiers give the quantile ladder none either."""
+    from cli.data import grace_tiers
+
+    ladder = ("member", "silver", "platinum", "diamond")
+    quantile = pd.Series({"a": "silver", "b": None})
+    assert grace_tiers(quantile, ladder, programme=False) is quantile
+    assert grace_tiers(quantile, ladder, programme=True) is None
+    assert grace_tiers(pd.Series({"a": "vip", "b": "silver"}), ladder, programme=False) is None
+    assert grace_tiers(None, ladder, programme=False) is None
