@@ -11,6 +11,12 @@ Columns (codes in data; display names come from the message catalogue, context "
 - ``tier_retain_threshold``, ``projected_period_spend``, ``retention_progress``, ``downgrade_risk``:
   the spend the card's assessment asks for, the spend projected for the period assessed at the
   current pace, their ratio (capped at 1) and whether the projection falls short;
+  ``projected_period_spend_low`` / ``_high``: its 80% interval. The spend still to come is taken as
+  compound Poisson (purchase days at the projected rate, each day's spend drawn like the member's
+  own qualifying days over the pace window), so its variance is mean x E[day spend^2] / E[day spend],
+  and the interval is the normal one, floored at the spend so far. It leaves out the uncertainty
+  of the rate itself, so it is narrower than the truth for members with few purchase days; without
+  a purchase day in the window it is empty;
   ``downgrade_risk_basis`` says where the pace came from: ``value_model`` (the member's expected
   daily spend from the value model, given by the caller; a snapshot names its source) or ``pace``
   (their qualifying spend over the last period's length of days).
@@ -32,10 +38,11 @@ from features.tier_spend import DAY, SPEND, QualifyingDays, period_start, qualif
 
 TIER_COLUMNS: Final = (
     "tier", "tier_previous", "tier_change", "tier_period_spend", "spend_to_next_tier", "next_tier_progress",
-    "tier_expires", "tier_retain_threshold", "projected_period_spend", "retention_progress", "downgrade_risk",
-    "downgrade_risk_basis",
+    "tier_expires", "tier_retain_threshold", "projected_period_spend", "projected_period_spend_low",
+    "projected_period_spend_high", "retention_progress", "downgrade_risk", "downgrade_risk_basis",
 )
 CHANGES: Final = ("up", "down", "same")
+INTERVAL_Z: Final = 1.2815515655446004  # the 80% two-sided normal interval of the projection
 
 
 def tiers_as_of(transactions: pd.DataFrame, programme: TierProgramme, as_of: date,
@@ -100,16 +107,20 @@ def _keeping(state: TierState, qualifying: QualifyingDays, programme: TierProgra
     threshold = np.where(supreme, programme.supreme.exit_below if programme.supreme else np.nan, retain[state.card])
     starts = _dates(assessed, programme)
     ends = _dates(assessed + 1, programme)
-    rate, basis = _daily_rate(state, qualifying, programme, expected_daily_spend, expected_source)
+    rate, basis, dispersion = _daily_rate(state, qualifying, programme, expected_daily_spend, expected_source)
     as_of = np.datetime64(state.as_of, "D")
     from_day = np.maximum(starts, as_of)
     remaining = np.maximum((ends - from_day).astype("timedelta64[D]").astype(float), 0.0)
     so_far = np.where(assessed == state.period, state.period_spend, 0.0)
-    projected = np.where(np.isnan(threshold), np.nan, so_far + rate * remaining)
+    coming = np.where(np.isnan(threshold), np.nan, rate * remaining)
+    projected = so_far + coming
+    spread = INTERVAL_Z * np.sqrt(coming * dispersion)
     held = state.tier > 0
     expires = pd.Series(ends - np.timedelta64(1, "D")).dt.strftime("%Y-%m-%d").where(held)
     return pd.DataFrame({
         "tier_expires": expires, "tier_retain_threshold": threshold, "projected_period_spend": projected,
+        "projected_period_spend_low": so_far + np.maximum(coming - spread, 0.0),
+        "projected_period_spend_high": projected + spread,
         "retention_progress": np.clip(projected / threshold, 0.0, 1.0),
         "downgrade_risk": pd.Series(projected < threshold).where(held),
         "downgrade_risk_basis": pd.Series(basis).where(held)})
@@ -127,8 +138,10 @@ def pace_window_days(programme: TierProgramme) -> int:
 
 
 def _daily_rate(state: TierState, qualifying: QualifyingDays, programme: TierProgramme,
-                expected_daily_spend: pd.Series | None, expected_source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Expected qualifying spend per day: the value model's where given, else the trailing pace.
+                expected_daily_spend: pd.Series | None,
+                expected_source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expected qualifying spend per day (the value model's where given, else the trailing pace), its
+    source, and E[day spend^2] / E[day spend] over the member's purchase days in the window (NaN: none).
 
     The value model predicts all spend, excluded lines included: where exclusions are a large share
     of a member's spend, its projection is optimistic (the pace is not: it counts qualifying days only).
@@ -139,8 +152,12 @@ def _daily_rate(state: TierState, qualifying: QualifyingDays, programme: TierPro
     recent = days[(days[DAY] >= since) & (days[DAY] < pd.Timestamp(state.as_of))]
     trailing = recent.groupby(contract.MEMBER_ID)[SPEND].sum().reindex(state.members).fillna(0.0).to_numpy()
     pace = np.maximum(trailing, 0.0) / window
+    bought = recent[recent[SPEND] > 0].assign(squared=lambda rows: rows[SPEND] ** 2)
+    moments = bought.groupby(contract.MEMBER_ID)[[SPEND, "squared"]].sum().reindex(state.members)
+    dispersion = (moments["squared"] / moments[SPEND]).to_numpy(dtype=float)
     if expected_daily_spend is None:
-        return pace, np.full(len(pace), "pace", dtype=object)
+        return pace, np.full(len(pace), "pace", dtype=object), dispersion
     model = expected_daily_spend.reindex(state.members).to_numpy(dtype=float)
     from_model = np.isfinite(model)
-    return np.where(from_model, np.maximum(model, 0.0), pace), np.where(from_model, expected_source, "pace")
+    return (np.where(from_model, np.maximum(model, 0.0), pace), np.where(from_model, expected_source, "pace"),
+            dispersion)

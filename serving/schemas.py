@@ -74,6 +74,10 @@ class MemberScore(BaseModel):
     tier_retain_threshold: float | None = Field(None, description="tier programme: spend the card's assessment asks for")
     projected_period_spend: float | None = Field(None, description="tier programme: spend projected for the assessed "
                                                  "period at the member's pace")
+    projected_period_spend_low: float | None = Field(None, description="tier programme: 80% interval of "
+                                                     "projected_period_spend, low end")
+    projected_period_spend_high: float | None = Field(None, description="tier programme: 80% interval of "
+                                                      "projected_period_spend, high end")
     retention_progress: float | None = Field(None, description="projected_period_spend / tier_retain_threshold, "
                                              "capped at 1")
     downgrade_risk: bool | None = Field(None, description="tier programme: the projection falls short of the threshold")

@@ -106,10 +106,16 @@ def test_outputs_of_one_member_by_hand() -> None:
     assert at_pace["spend_to_next_tier"] == 2700.0 and at_pace["next_tier_progress"] == pytest.approx(0.1)
     assert at_pace["projected_period_spend"] == pytest.approx(300 + 300 / 365 * 184)
     assert bool(at_pace["downgrade_risk"]) and at_pace["downgrade_risk_basis"] == "pace"
+    # 80% interval: one purchase day of 300 in the window, so E[s^2]/E[s] = 300; the spend to come
+    # (300/365 x 184) has sd sqrt(coming x 300); the low end is floored at the 300 already spent
+    coming = 300 / 365 * 184
+    assert at_pace["projected_period_spend_low"] == pytest.approx(300.0)
+    assert at_pace["projected_period_spend_high"] == pytest.approx(300 + coming + 1.2815516 * np.sqrt(coming * 300))
     model = pd.Series({"m": 2.0})
     valued = tiers_as_of(lines, programme(), date(2024, 7, 1), expected_daily_spend=model).iloc[0]
     assert valued["projected_period_spend"] == pytest.approx(668.0)
     assert not bool(valued["downgrade_risk"]) and valued["downgrade_risk_basis"] == "value_model"
+    assert valued["projected_period_spend_high"] == pytest.approx(668 + 1.2815516 * np.sqrt(368 * 300))
 
 
 def test_change_columns_across_a_period_end() -> None:
@@ -122,6 +128,7 @@ def test_change_columns_across_a_period_end() -> None:
     assert tiers.loc["down", ["tier", "tier_previous", "tier_change"]].tolist() == ["vip", "silver", "down"]
     assert tiers.loc["same", "tier_change"] == "same"
     assert pd.isna(tiers.loc["same", "tier_expires"]) and pd.isna(tiers.loc["same", "downgrade_risk"])
+    assert np.isnan(tiers.loc["down", "projected_period_spend_low"])  # no purchase day in the pace window
     assert tiers.loc["up", "tier_expires"] == "2025-12-31"
 
 
