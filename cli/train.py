@@ -127,7 +127,8 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
                           project=project, commit=False)
         step = "building the snapshot"
         as_of = end_of_data(frame)
-        built = serving_snapshot(frame, as_of, train_config, settings.segment_rules, previous_tiers(directory, as_of))
+        built = serving_snapshot(frame, as_of, train_config, settings.segment_rules, previous_tiers(directory, as_of),
+                                 settings.tier_programme)
         require_served(built.profile, as_of, train_config.horizon_days,
                        baseline_outputs(promoted_tasks(run, project=project)))
     except Exception as error:

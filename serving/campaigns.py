@@ -18,6 +18,7 @@ HIGH_VALUE_CLASSES = ("AA", "A")
 RISK_THRESHOLD = 0.3  # churn probability from which a high-value member is "at risk"
 REMINDER_THRESHOLD = 0.3  # P(buy within 7 days) from which a reminder is worth sending
 OVERDUE_RATIO = 1.0  # gap_ratio >= 1: as long without a purchase as the member's usual gap, or longer
+NUDGE_PROGRESS = 0.8  # share of the next card's threshold reached from which a member is "close" to it
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Campaign:
     task: str  # the model behind ``driver``, whose SHAP reasons are shown
     rule: Callable[[pd.DataFrame], pd.Series]  # members frame (scores + features) -> eligible mask
     raising_sign: int = 1  # sign of a SHAP contribution that raises ``driver`` (-1: AFT log-time)
+    needs: str | None = None  # what fills ``driver`` when no model does (said when it is empty)
 
 
 def _lapsing(members: pd.DataFrame) -> pd.Series:
@@ -58,6 +60,18 @@ def _due_and_likely(members: pd.DataFrame) -> pd.Series:
     return (members["p_purchase_7d"] >= REMINDER_THRESHOLD) & (members["gap_ratio"] >= OVERDUE_RATIO)
 
 
+def _close_to_next_card(members: pd.DataFrame) -> pd.Series:
+    """Tier programme: at least NUDGE_PROGRESS of the next card's threshold reached this period."""
+    return members["next_tier_progress"] >= NUDGE_PROGRESS
+
+
+def _losing_the_card(members: pd.DataFrame) -> pd.Series:
+    """Tier programme (保级提醒): card holders whose pace falls short of their card's retention threshold."""
+    return members["downgrade_risk"].astype("float64") == 1.0
+
+
+TIER_PROGRAMME = "a tier programme (MEMBERSCORE_TIER_PROGRAMME) when the snapshot is built"
+
 CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
     Campaign("winback", "lapsing (sleeping or lost) members, by churn probability x value",
              "churn_probability", "churn", _lapsing),
@@ -69,6 +83,10 @@ CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
     Campaign("next_purchase_reminder", f"P(buy within 7 days) >= {REMINDER_THRESHOLD} and no purchase for at least "
              "their usual gap, by that probability x value", "p_purchase_7d", "next_purchase", _due_and_likely,
              raising_sign=-1),
+    Campaign("tier_upgrade_nudge", "members close to the next card this period, by progress towards it x value",
+             "next_tier_progress", "value", _close_to_next_card, needs=TIER_PROGRAMME),
+    Campaign("downgrade_warning", "card holders who will not reach their retention threshold at their current pace, "
+             "by retention progress x value", "retention_progress", "value", _losing_the_card, needs=TIER_PROGRAMME),
 )}
 RULE_FEATURES = ("gap_ratio", "orders_trend_90d")
 

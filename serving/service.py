@@ -28,6 +28,7 @@ from campaigns.store import open_store, store_url
 from features.segment_rules import read_segment_rules
 from features.settings import Settings, load_settings
 from features.store import project_snapshot_dir
+from features.tier_programme import read_programme
 from serving import campaign_routes
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
@@ -88,7 +89,8 @@ class MemberScoring:
         self.live = LiveState(project_snapshot_dir(settings.snapshot_dir, self.project), settings.poll_seconds,
                               background=True, project=self.project, min_snapshot_ratio=settings.min_snapshot_ratio,
                               tracking_uri=settings.mlflow_tracking_uri)
-        self.labels = configured_labels(read_segment_rules(settings.segment_rules))
+        tier_codes = read_programme(settings.tier_programme).codes if settings.tier_programme else None
+        self.labels = configured_labels(read_segment_rules(settings.segment_rules), tier_codes)
         campaign_routes.attach(web, open_store(store_url(settings.campaign_db)), self.live, self.project)
         settle_heap()
 
