@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from features.load_report import LoadReport
     from features.settings import Settings
     from features.snapshot import Snapshot
+    from features.tier_programme import TierProgramme
     from training.config import TrainConfig
 
 
@@ -182,22 +183,52 @@ def store_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, projec
     from serving.sources import baseline_outputs, require_served
 
     directory = project_snapshot_dir(settings.snapshot_dir, project)
-    built = serving_snapshot(frame, as_of, config, settings.segment_rules, previous_tiers(directory, as_of))
+    built = serving_snapshot(frame, as_of, config, settings.segment_rules, previous_tiers(directory, as_of),
+                             settings.tier_programme)
     if champions is not None:
         require_served(built.profile, as_of, config.horizon_days, baseline_outputs(champions))
     return built, write_snapshot(built, directory, allow_shrink)
 
 
 def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, segment_rules: Path | None,
-                     tiers: pd.Series | None = None) -> Snapshot:
+                     tiers: pd.Series | None = None, tier_programme: Path | None = None) -> Snapshot:
     """The snapshot as of ``as_of`` with the churn and upsell baselines it serves when a task has no champion.
 
     Its segments follow ``segment_rules`` (``MEMBERSCORE_SEGMENT_RULES``), the file the service's
-    /segments labels come from, so both name the same segments.
+    /segments labels come from, so both name the same segments. With ``tier_programme``
+    (``MEMBERSCORE_TIER_PROGRAMME``) its tiers are the programme's, replayed over the history
+    (``features.tier_outputs``), instead of quantile tiers with grace.
     """
     from features.segment_rules import read_segment_rules
     from features.snapshot import build_snapshot
+    from features.tier_programme import read_programme
     from training.serving_baselines import with_serving_baselines
 
+    programme = read_programme(tier_programme) if tier_programme is not None else None  # a bad file stops us first
     rules = read_segment_rules(segment_rules)
-    return with_serving_baselines(frame, build_snapshot(frame, as_of, rules=rules, previous_tiers=tiers), config)
+    grace = grace_tiers(tiers, rules.tiers.labels, programme is not None)
+    built = with_serving_baselines(frame, build_snapshot(frame, as_of, rules=rules, previous_tiers=grace), config)
+    return built if programme is None else _with_programme_tiers(built, frame, programme, config.horizon_days)
+
+
+def grace_tiers(tiers: pd.Series | None, ladder: tuple[str, ...], programme: bool) -> pd.Series | None:
+    """Last period's tiers for the quantile ladder's grace, or None when they cannot be that.
+
+    A programme replays the whole history, so it takes no grace from the store; and tiers stored
+    under another ladder (a programme since switched off, or other rules) are no history of this one.
+    """
+    if programme or tiers is None or not tiers.dropna().isin(ladder).all():
+        return None
+    return tiers
+
+
+def _with_programme_tiers(built: Snapshot, frame: pd.DataFrame, programme: TierProgramme, horizon_days: int) -> Snapshot:
+    """The programme's tier columns; a member's pace towards keeping their card is the value baseline's
+    expected spend over the horizon (BG/NBD x Gamma-Gamma, in the snapshot), per day, where it has one."""
+    from features import contract
+    from features.tier_outputs import with_programme_tiers
+    from models.baselines import VALUE_COLUMN
+
+    profile = built.profile.set_index(built.profile[contract.MEMBER_ID].astype(str))
+    daily = profile[VALUE_COLUMN].astype("float64") / horizon_days if VALUE_COLUMN in profile else None
+    return with_programme_tiers(built, frame, programme, daily, expected_source=VALUE_COLUMN)

@@ -73,7 +73,7 @@ def score(
     versions = {task: catalog.alias_version(task, catalog.CHAMPION, project=project) or "?" for task in models}
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     train_config = read_config(config, horizon_days=horizon_days)
-    built = serving_snapshot(frame, cutoff, train_config, settings.segment_rules)
+    built = serving_snapshot(frame, cutoff, train_config, settings.segment_rules, tier_programme=settings.tier_programme)
     scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
     require_served(scores, cutoff, train_config.horizon_days)
     sources = task_sources(versions, built.profile)

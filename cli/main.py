@@ -9,6 +9,7 @@ from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
 from cli.lists import score, targets
 from cli.serve import build, create_key, serve
+from cli.tiers import app as tiers
 from cli.train import train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Value loyalty members from their purchases.")
@@ -26,6 +27,7 @@ app.command()(promote)
 app.command()(rollback)
 app.add_typer(keys, name="keys")
 app.add_typer(campaign, name="campaign")
+app.add_typer(tiers, name="tiers")
 keys.command("create")(create_key)
 
 

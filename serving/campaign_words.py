@@ -35,6 +35,8 @@ SCORE_UNIT: Final = "currency"  # probability x expected spend: an amount in the
 # what the reasons read besides the listed row and the campaign's driving probability
 FACT_FEATURES: Final = ("recency_days", "gap_mean_days", "gap_ratio", "orders_trend_90d", "spend_90d",
                         "spend_trend_90d")
+# and, for the tier programme's campaigns, from the scores (``features.tier_outputs``)
+FACT_SCORES: Final = ("spend_to_next_tier", "tier_retain_threshold", "projected_period_spend", "tier_expires")
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,27 @@ def reminder_facts(said: Said) -> list[np.ndarray]:
     return [silence(said), probability(said, "{p} likely to buy within 7 days", "p_purchase_7d")]
 
 
+def nudge_facts(said: Said) -> list[np.ndarray]:
+    """How far along to the next card, and the spend this period that reaches it."""
+    progress, needed = said.values("next_tier_progress"), said.values("spend_to_next_tier")
+    return [said.sentence("{progress} of the next card's threshold reached this period", np.isfinite(progress),
+                          progress=said.numbers.percents(progress, 0)),
+            said.sentence("{amount} more spend this period reaches the next card", np.isfinite(needed),
+                          amount=said.numbers.column(needed, 2))]
+
+
+def downgrade_facts(said: Said) -> list[np.ndarray]:
+    """The spend their pace projects against what keeps the card, and until when the card is held."""
+    projected, threshold = said.values("projected_period_spend"), said.values("tier_retain_threshold")
+    frame = said.frame
+    days = (frame["tier_expires"] if "tier_expires" in frame else pd.Series([None] * len(frame))).astype(object)
+    until = np.array([isinstance(day, str) and day != "" for day in days.tolist()], dtype=bool)
+    return [said.sentence("on pace for {projected} this period; {threshold} keeps the card",
+                          np.isfinite(projected) & np.isfinite(threshold),
+                          projected=said.numbers.column(projected, 2), threshold=said.numbers.column(threshold, 2)),
+            said.sentence("card held until {day}", until, day=days.to_numpy())]
+
+
 def listed_words(campaign: Campaign, listed: pd.DataFrame, scores_by_id: pd.DataFrame,
                  features_by_id: pd.DataFrame, t: Translator) -> tuple[list[str], list[list[str]]]:
     """Per listed row (``serving.targets`` columns), its score in words and the campaign's reasons.
@@ -193,7 +216,9 @@ def listed_words(campaign: Campaign, listed: pd.DataFrame, scores_by_id: pd.Data
     features of the listed members only, so a page or a CSV chunk costs its own rows.
     """
     ids = listed[MEMBER_ID].astype(str).to_numpy()
-    driver = scores_by_id.reindex(index=ids, columns=[campaign.driver]).reset_index(drop=True)
+    wanted = [c for c in (campaign.driver, *FACT_SCORES) if c not in listed.columns and c in scores_by_id.columns]
+    driver = scores_by_id.reindex(index=ids, columns=list(dict.fromkeys([campaign.driver, *wanted])))
+    driver = driver.reset_index(drop=True)
     facts = features_by_id.reindex(index=ids, columns=list(FACT_FEATURES)).reset_index(drop=True)
     said = Said(pd.concat([listed.reset_index(drop=True), driver, facts], axis=1), t)
     size = len(listed)

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from serving.campaign_words import SCORE_UNIT, Facts, reminder_facts, retain_facts, upsell_facts, winback_facts
+from serving.campaign_words import (
+    SCORE_UNIT,
+    Facts,
+    downgrade_facts,
+    nudge_facts,
+    reminder_facts,
+    retain_facts,
+    upsell_facts,
+    winback_facts,
+)
 
 LAPSED_STAGES = ("sleeping", "lost")
 STILL_BUYING_STAGES = ("new", "active")
@@ -20,6 +29,7 @@ HIGH_VALUE_CLASSES = ("AA", "A")
 RISK_THRESHOLD = 0.3  # churn probability from which a high-value member is "at risk"
 REMINDER_THRESHOLD = 0.3  # P(buy within 7 days) from which a reminder is worth sending
 OVERDUE_RATIO = 1.0  # gap_ratio >= 1: as long without a purchase as the member's usual gap, or longer
+NUDGE_PROGRESS = 0.8  # share of the next card's threshold reached from which a member is "close" to it
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class Campaign:
     raising_sign: int = 1  # sign of a SHAP contribution that raises ``driver`` (-1: AFT log-time)
     score_unit: str = SCORE_UNIT
     reason_features: frozenset[str] | None = None  # the model reasons a list may show (None: any feature)
+    needs: str | None = None  # what fills ``driver`` when no model does (said when it is empty)
 
 
 def _lapsing(members: pd.DataFrame) -> pd.Series:
@@ -65,6 +76,18 @@ def _due_and_likely(members: pd.DataFrame) -> pd.Series:
     """
     return (members["p_purchase_7d"] >= REMINDER_THRESHOLD) & (members["gap_ratio"] >= OVERDUE_RATIO)
 
+
+def _close_to_next_card(members: pd.DataFrame) -> pd.Series:
+    """Tier programme: at least NUDGE_PROGRESS of the next card's threshold reached this period."""
+    return members["next_tier_progress"] >= NUDGE_PROGRESS
+
+
+def _losing_the_card(members: pd.DataFrame) -> pd.Series:
+    """Tier programme (保级提醒): card holders whose pace falls short of their card's retention threshold."""
+    return members["downgrade_risk"].astype("float64") == 1.0
+
+
+TIER_PROGRAMME = "a tier programme (MEMBERSCORE_TIER_PROGRAMME) when the snapshot is built"
 
 # A churn list shows the model's reasons about silence and rhythm only: a large past purchase, a high
 # spend level or a rising trend can raise the churn score, but on a win-back list they read as praise
@@ -94,6 +117,18 @@ CAMPAIGNS: dict[str, Campaign] = {c.name: c for c in (
              "currency of the amounts",
              "{score} expected spend due now ({probability} likely to buy within 7 days x {value} expected spend)",
              reminder_facts, raising_sign=-1),
+    Campaign("tier_upgrade_nudge", "members close to the next card this period, by progress towards it x value",
+             "next_tier_progress", "value", _close_to_next_card,
+             "expected spend of members near the next card: progress towards it x expected spend, in the currency "
+             "of the amounts",
+             "{score} expected spend near the next card ({probability} of its threshold reached x {value} expected "
+             "spend)", nudge_facts, needs=TIER_PROGRAMME),
+    Campaign("downgrade_warning", "card holders who will not reach their retention threshold at their current pace, "
+             "by retention progress x value", "retention_progress", "value", _losing_the_card,
+             "expected spend of card holders at risk of losing the card: retention progress x expected spend, in "
+             "the currency of the amounts",
+             "{score} expected spend of a card at risk ({probability} of the retention threshold on pace x {value} "
+             "expected spend)", downgrade_facts, needs=TIER_PROGRAMME),
 )}
 RULE_FEATURES = ("gap_ratio", "orders_trend_90d")
 

@@ -64,6 +64,25 @@ class MemberScore(BaseModel):
     abc_class: str | None = None
     lifecycle_stage: str | None = None
     tier: str | None = None
+    tier_previous: str | None = Field(None, description="tier programme: the tier held at the end of the last period")
+    tier_change: str | None = Field(None, description="tier programme: up, down or same since tier_previous")
+    tier_period_spend: float | None = Field(None, description="tier programme: qualifying spend this period so far")
+    spend_to_next_tier: float | None = Field(None, description="tier programme: spend this period still needed for "
+                                             "the next card (null on the top card)")
+    next_tier_progress: float | None = Field(None, description="tier programme: share of the next card's threshold reached")
+    tier_expires: str | None = Field(None, description="tier programme: last day the card is held (ISO)")
+    tier_retain_threshold: float | None = Field(None, description="tier programme: spend the card's assessment asks for")
+    projected_period_spend: float | None = Field(None, description="tier programme: spend projected for the assessed "
+                                                 "period at the member's pace")
+    projected_period_spend_low: float | None = Field(None, description="tier programme: 80% interval of "
+                                                     "projected_period_spend, low end")
+    projected_period_spend_high: float | None = Field(None, description="tier programme: 80% interval of "
+                                                      "projected_period_spend, high end")
+    retention_progress: float | None = Field(None, description="projected_period_spend / tier_retain_threshold, "
+                                             "capped at 1")
+    downgrade_risk: bool | None = Field(None, description="tier programme: the projection falls short of the threshold")
+    downgrade_risk_basis: str | None = Field(None, description="where the pace came from: the value baseline's "
+                                             "expected spend (baseline_expected_value) or pace")
     reasons: list[Reason] = Field(default_factory=list, description="the churn score's top reasons")
     model_reasons: dict[str, list[Reason]] = Field(
         default_factory=dict, description="top reasons per model: churn, next_purchase, upsell, value")

@@ -18,6 +18,7 @@ from features.categories import share_column
 from features.offer_lists import NO_OFFERS
 from features.segments import evidenced_p_alive
 from features.snapshot import SEGMENT_COLUMNS
+from features.tier_outputs import TIER_COLUMNS
 from models.baselines import SERVED_BY_BASELINE
 from models.matrix import model_frame, predict_proba, to_matrix
 from models.offers import any_new_probability, booster_categories, top_categories
@@ -26,12 +27,14 @@ from serving.first_output import first_output_booster
 from serving.reasons import top_reasons
 from serving.schemas import MemberScore, Reason
 
+PROGRAMME_COLUMNS = tuple(c for c in TIER_COLUMNS if c != "tier")
 OUTPUT_COLUMNS = (
     contract.MEMBER_ID, "churn_probability",
     "next_purchase_median_days", "next_purchase_date", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d",
     "upsell_probability", "upsell_categories",
     "expected_value", "clv_12m", "p_alive",
     *SEGMENT_COLUMNS,
+    *PROGRAMME_COLUMNS,  # empty unless the snapshot was built with a tier programme
 )
 TOP_CATEGORIES = 3
 

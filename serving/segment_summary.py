@@ -11,10 +11,13 @@ from serving.schemas import SegmentCount
 VALUE_COLUMN = "clv_12m"
 
 
-def configured_labels(rules: SegmentRules) -> dict[str, tuple[str, ...]]:
-    """Every label each segment dimension can take under ``rules``, in the playbook's order."""
+def configured_labels(rules: SegmentRules, tier_codes: tuple[str, ...] | None = None) -> dict[str, tuple[str, ...]]:
+    """Every label each segment dimension can take under ``rules``, in the playbook's order.
+
+    ``tier_codes``: a tier programme's cards (and AA), lowest first, which replace the quantile ladder.
+    """
     return {"rfm_segment": rules.rfm.labels, "abc_class": ABC_CLASSES,
-            "lifecycle_stage": LIFECYCLE_STAGES, "tier": rules.tiers.labels}
+            "lifecycle_stage": LIFECYCLE_STAGES, "tier": tier_codes or rules.tiers.labels}
 
 
 def segment_counts(scores: pd.DataFrame, labels: dict[str, tuple[str, ...]]) -> dict[str, list[SegmentCount]]:

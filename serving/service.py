@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 import gc
 from datetime import date
-from pathlib import Path
+from typing import Annotated
 
 import bentoml
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Header, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +28,7 @@ from campaigns.store import open_store, store_url
 from features.segment_rules import read_segment_rules
 from features.settings import Settings, load_settings
 from features.store import project_snapshot_dir
+from features.tier_programme import read_programme
 from serving import campaign_routes
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
@@ -40,6 +41,7 @@ from serving.live import (
     LiveState,
     Served,
 )
+from serving.marketer_page import page_html
 from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
@@ -68,7 +70,6 @@ MAX_ON_THE_FLY_REASONS = 25_000
 INLINE_IDS = 8
 
 web = FastAPI(docs_url=None, redoc_url=None, openapi_url="/docs.json")
-PAGE = Path(__file__).with_name("static") / "marketer.html"
 
 
 def service_settings() -> Settings:
@@ -88,7 +89,8 @@ class MemberScoring:
         self.live = LiveState(project_snapshot_dir(settings.snapshot_dir, self.project), settings.poll_seconds,
                               background=True, project=self.project, min_snapshot_ratio=settings.min_snapshot_ratio,
                               tracking_uri=settings.mlflow_tracking_uri)
-        self.labels = configured_labels(read_segment_rules(settings.segment_rules))
+        tier_codes = read_programme(settings.tier_programme).codes if settings.tier_programme else None
+        self.labels = configured_labels(read_segment_rules(settings.segment_rules), tier_codes)
         campaign_routes.attach(web, open_store(store_url(settings.campaign_db)), self.live, self.project)
         settle_heap()
 
@@ -194,9 +196,10 @@ class MemberScoring:
         return _readiness(self.live.reload())
 
     @web.get("/ui", response_class=HTMLResponse, include_in_schema=False)
-    def page(self) -> HTMLResponse:
-        """The marketers' page (static: it calls the API with the key the user enters)."""
-        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    def page(self, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+        """The marketers' page (static: it calls the API with the key the user enters), in the
+        browser's language until the reader picks one; it holds the translations, never member data."""
+        return HTMLResponse(page_html(accept_language), headers={"Vary": "Accept-Language"})
 
 
     @web.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)

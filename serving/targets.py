@@ -82,7 +82,8 @@ def rank_targets(scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame, campa
 
 def _scored_members(scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame, campaign: Campaign) -> pd.DataFrame:
     """Scores, rule features, value, ranking score and both percentiles for every member."""
-    driver = _required(scores_by_id, campaign.driver, f"the {campaign.task} model has no champion", campaign)
+    why = f"it needs {campaign.needs}" if campaign.needs else f"the {campaign.task} model has no champion"
+    driver = _required(scores_by_id, campaign.driver, why, campaign)
     expected, clv = _column(scores_by_id, "expected_value"), _column(scores_by_id, "clv_12m")
     value = expected.where(expected.notna(), clv)
     if value.isna().all():

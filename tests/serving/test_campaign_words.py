@@ -162,3 +162,23 @@ def test_a_winback_list_shows_no_model_reason_that_reads_as_praise() -> None:
     assert "largest purchase 298.21" in unfiltered[0], "the model does weigh the big purchase"
     (row,) = targets_response({"churn": booster}, snapshot, TargetsRequest(campaign="winback", explain=3)).rows
     assert row.reasons == ["no purchase for 214 days"]
+
+
+def test_the_tier_programme_campaigns_say_progress_and_what_keeps_the_card() -> None:
+    tiers = {"next_tier_progress": 0.85, "spend_to_next_tier": 150.0, "retention_progress": 0.6,
+             "downgrade_risk": True, "projected_period_spend": 1200.0, "tier_retain_threshold": 2000.0,
+             "tier_expires": "2024-12-31"}
+    snapshot = loaded()
+    snapshot.scores_by_id.loc[:, list(tiers)] = pd.DataFrame([tiers] * 3, index=snapshot.scores_by_id.index)
+    snapshot.scores_by_id.loc[["r", "u"], "next_tier_progress"] = 0.1  # only w is close to the next card
+    snapshot.scores_by_id.loc[["r", "u"], "downgrade_risk"] = False
+    (nudge,) = targets_response({}, snapshot, TargetsRequest(campaign="tier_upgrade_nudge")).rows
+    assert nudge.score_text == "82.48 expected spend near the next card (85% of its threshold reached x 97.04 " \
+                               "expected spend)"  # 0.85 x 97.04 = 82.484
+    assert nudge.campaign_reasons == ["85% of the next card's threshold reached this period",
+                                      "150.00 more spend this period reaches the next card"]
+    (warning,) = targets_response({}, snapshot, TargetsRequest(campaign="downgrade_warning")).rows
+    assert warning.score_text == "58.22 expected spend of a card at risk (60% of the retention threshold on pace " \
+                                 "x 97.04 expected spend)"  # 0.6 x 97.04 = 58.224
+    assert warning.campaign_reasons == ["on pace for 1,200.00 this period; 2,000.00 keeps the card",
+                                        "card held until 2024-12-31"]

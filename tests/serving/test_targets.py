@@ -163,8 +163,9 @@ def test_upsell_offers_the_first_category_to_offer() -> None:
 
 
 def test_campaigns_are_described_and_name_their_model() -> None:
-    assert list(CAMPAIGNS) == ["winback", "retain_high_value", "upsell", "next_purchase_reminder"]
-    assert all(c.description and c.task in ("churn", "upsell", "next_purchase") for c in CAMPAIGNS.values())
+    assert list(CAMPAIGNS) == ["winback", "retain_high_value", "upsell", "next_purchase_reminder",
+                               "tier_upgrade_nudge", "downgrade_warning"]
+    assert all(c.description and c.task in ("churn", "upsell", "next_purchase", "value") for c in CAMPAIGNS.values())
 
 
 # --- filters ----------------------------------------------------------------------------------------
