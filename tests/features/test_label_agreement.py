@@ -125,7 +125,7 @@ def histories(size: int) -> st.SearchStrategy[pd.DataFrame]:
     return st.lists(member, min_size=1, max_size=size).map(build)
 
 
-@settings(max_examples=examples(60), deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(train=histories(20), later=histories(20))
 def test_stage_segment_and_p_alive_never_contradict(defaults: SegmentRules, train: pd.DataFrame,
                                                    later: pd.DataFrame) -> None:
