@@ -124,7 +124,7 @@ def _stages_and_tiers(count: np.ndarray, first: np.ndarray, last: np.ndarray, wi
     stage[members] = stager.transform(frame).cat.codes.to_numpy()
     held = tier_before[members] >= 0
     labels = np.asarray(rules.tiers.labels, dtype=object)
-    previous = pd.Series(labels[tier_before[members][held]], index=members[held])
+    previous = pd.Series(labels[tier_before[members][held]], index=members[held], dtype=object)
     tier[members] = TierAssigner(rules.tiers).fit(frame).transform(frame, previous).cat.codes.to_numpy()
     return stage, tier
 
