@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     engine: Literal["duckdb", "spark"] = Field("duckdb", description="where features are computed")
     spark_master: str | None = Field(None, description="Spark master with engine spark; default local[*]")
     segment_rules: Path | None = Field(None, description="YAML merged over the packaged segment rules (snapshots and /segments)")
+    kpi_rules: Path | None = Field(None, description="YAML over the packaged KPI alert thresholds (`kpis --alerts`, /alerts)")
     poll_seconds: float = Field(
         5.0, ge=0, description="how often the service looks for a new champion or snapshot (0: every request)")
     min_snapshot_ratio: float = Field(0.5, ge=0, le=1,
@@ -75,8 +76,8 @@ class Settings(BaseSettings):
                              f"use at least {MIN_PSEUDONYM_KEY_CHARS}")
         return value
 
-    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "api_key_file", "campaign_db",
-                     "pseudonym_key", mode="before")
+    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "kpi_rules", "api_key_file",
+                     "campaign_db", "pseudonym_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """Only spaces mean "not set" too, for the settings that may be unset."""
