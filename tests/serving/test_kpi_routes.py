@@ -30,11 +30,15 @@ RULES = KpiRules.model_validate({"min_members": 0, "alerts": [
     {"kpi": "churn_rate", "compare": "previous", "direction": "up", "points": 50}]})
 
 
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("snapshots")
+def store_kpis(directory: Path) -> Path:
+    """The hand-built table's KPIs as ``memberscore snapshot`` would store them, as of 2024-05-01."""
     write_kpis(build_kpi_document(table(), date(2024, 5, 1), amount_tiers()), directory)
     return directory
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return store_kpis(tmp_path_factory.mktemp("snapshots"))
 
 
 def client_for(directory: Path, monkeypatch: pytest.MonkeyPatch, key: str | None = KEY) -> TestClient:
