@@ -84,3 +84,18 @@ def test_a_split_the_data_cannot_give_stops_with_one_line(tmp_path: Path, monkey
     assert result.stderr.strip().splitlines()[-1] == "error: by: 'store' needs a store column in the transactions, and they have none"
     result = kpis("--transactions", tmp_path / "tx.csv", "--freq", "month")
     assert result.exit_code == 0 and "2 complete months" in result.stdout
+
+
+@pytest.mark.slow
+def test_snapshot_stores_the_kpis_beside_it_for_the_service(transactions: Path, stores: object) -> None:
+    from features.kpi_store import read_latest_kpis, stored_table
+
+    result = runner.invoke(app, ["snapshot", "--transactions", str(transactions)])
+    assert result.exit_code == 0, result.output
+    directory = stores.project_snapshots  # type: ignore[attr-defined]
+    assert sorted(p.name for p in directory.iterdir()) == ["kpis-2024-05-01.json", "snapshot-2024-05-01.parquet"]
+    document = read_latest_kpis(directory)
+    assert document is not None and set(document["tables"]) == {"month", "week"}
+    assert set(document["tables"]["month"]) == {"all", "tier", "lifecycle_stage", "store"}
+    monthly = stored_table(document, "month", None)
+    assert monthly["churn_rate"].iloc[2] == pytest.approx(3 / 5)  # March, as worked out by hand (quantile tiers here)
