@@ -148,10 +148,15 @@ def describe_alert(alert: dict[str, Any], words: Any) -> str:
 
 
 def store_kpis(frame: pd.DataFrame, as_of: date, directory: Path, settings: Settings, progress: Progress) -> None:
-    """Compute the KPIs as of ``as_of`` and write them beside the snapshot; a failure warns, never undoes it."""
+    """Compute the KPIs as of ``as_of`` and write them beside the snapshot; a failure warns, never undoes it.
+
+    Skipped with ``MEMBERSCORE_KPIS_WITH_SNAPSHOT=false`` (the test suite's default: seconds per snapshot).
+    """
     from features.kpi_store import build_kpi_document, write_kpis
     from features.segment_rules import read_segment_rules
 
+    if not settings.kpis_with_snapshot:
+        return
     try:
         path = write_kpis(build_kpi_document(frame, as_of, read_segment_rules(settings.segment_rules)), directory)
     except (ValueError, OSError) as error:

@@ -34,7 +34,7 @@ store of their first purchase. Category KPIs need a ``category`` column and are 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -83,11 +83,11 @@ def kpi_tables(transactions: pd.DataFrame, freq: Freq, bys: Sequence[By | None] 
         parse_by(by, transactions.columns)
     rules = rules or read_segment_rules()
     history = read_history(transactions, freq)
-    rows: dict[By | None, list[pd.DataFrame]] = {by: [] for by in bys}
+    rows: dict[By | None, list[dict[str, Any]]] = {by: [] for by in bys}
     for state in period_states(history, rules):
         for by in bys:
             codes, labels = _groups(state, history, rules, by)
-            rows[by].append(_period_rows(state, codes, labels, history, by))
+            rows[by].append(_period_rows(state, codes, labels, history))
     has_categories = contract.CATEGORY in transactions.columns
     return {by: _finished(parts, by, has_categories) for by, parts in rows.items()}
 
@@ -107,9 +107,9 @@ def _groups(state: PeriodState, history: MemberHistory, rules: SegmentRules,
     return history.home_store, history.store_labels or (NO_STORE,)
 
 
-def _period_rows(state: PeriodState, codes: np.ndarray, labels: tuple[str, ...], history: MemberHistory,
-                 by: By | None) -> pd.DataFrame:
-    """The KPIs of one period for every group, from counts summed per group code."""
+def _period_rows(state: PeriodState, codes: np.ndarray, labels: tuple[str, ...],
+                 history: MemberHistory) -> dict[str, Any]:
+    """The KPIs of one period for every group (columns of equal length), from counts summed per group code."""
     def total(values: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=values.astype(float), minlength=len(labels))
 
@@ -118,9 +118,10 @@ def _period_rows(state: PeriodState, codes: np.ndarray, labels: tuple[str, ...],
     at_risk = state.existed_before & (state.stage_before != _LOST)
     active, spend, purchases = total(state.bought), total(state.spend) / _MICROS, total(state.purchases)
     spenders = state.bought * state.categories
-    frame = pd.DataFrame({
-        "period_start": history.bounds[state.period].date(), "period_end": history.bounds[state.period + 1].date(),
-        "group": list(labels), "members": total(exists_after), "active_members": active,
+    groups = len(labels)
+    return {
+        "period_start": [history.bounds[state.period].date()] * groups,
+        "period_end": [history.bounds[state.period + 1].date()] * groups, "group": list(labels), "members": total(exists_after), "active_members": active,
         "new_members": total(state.bought & ~state.existed_before), "spend": spend, "purchases": purchases,
         "average_order_value": _ratio(spend, purchases), "purchase_frequency": _ratio(purchases, active),
         "repurchase_rate": _ratio(total(repurchased), total(state.bought_before)),
@@ -132,8 +133,7 @@ def _period_rows(state: PeriodState, codes: np.ndarray, labels: tuple[str, ...],
                                 total(state.existed_before)),
         "tier_down_share": _ratio(total(state.existed_before & (state.tier_after < state.tier_before)),
                                   total(state.existed_before)),
-    })
-    return frame if by is not None else frame.drop(columns="group")
+    }
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -142,13 +142,14 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
 
 
-def _finished(parts: list[pd.DataFrame], by: By | None, has_categories: bool) -> pd.DataFrame:
+def _finished(parts: list[dict[str, Any]], by: By | None, has_categories: bool) -> pd.DataFrame:
     """Stacked periods with whole-number counts; category KPIs dropped when the data has no categories."""
     keys = ["period_start", "period_end"] + ([by] if by is not None else [])
     columns = [c for c in KPI_COLUMNS if has_categories or c not in CATEGORY_KPIS]
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object if c in keys else float) for c in [*keys, *columns]})
-    table = pd.concat(parts, ignore_index=True).rename(columns={"group": by} if by else {})
+    table = pd.DataFrame({column: np.concatenate([part[column] for part in parts]) for column in parts[0]})
+    table = table.rename(columns={"group": by} if by else {})
     for column in ("members", "active_members", "new_members", "purchases"):
         table[column] = table[column].round().astype(np.int64)
     return table[[*keys, *columns]]

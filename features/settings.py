@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     spark_master: str | None = Field(None, description="Spark master with engine spark; default local[*]")
     segment_rules: Path | None = Field(None, description="YAML merged over the packaged segment rules (snapshots and /segments)")
     kpi_rules: Path | None = Field(None, description="YAML over the packaged KPI alert thresholds (`kpis --alerts`, /alerts)")
+    kpis_with_snapshot: bool = Field(True, description="snapshot and train also store the KPIs for /kpis and /alerts")
     poll_seconds: float = Field(
         5.0, ge=0, description="how often the service looks for a new champion or snapshot (0: every request)")
     min_snapshot_ratio: float = Field(0.5, ge=0, le=1,

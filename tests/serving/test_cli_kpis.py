@@ -87,9 +87,11 @@ def test_a_split_the_data_cannot_give_stops_with_one_line(tmp_path: Path, monkey
 
 
 @pytest.mark.slow
-def test_snapshot_stores_the_kpis_beside_it_for_the_service(transactions: Path, stores: object) -> None:
+def test_snapshot_stores_the_kpis_beside_it_for_the_service(transactions: Path, stores: object,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from features.kpi_store import read_latest_kpis, stored_table
 
+    monkeypatch.setenv("MEMBERSCORE_KPIS_WITH_SNAPSHOT", "true")  # the default; tests/conftest.py turns it off
     result = runner.invoke(app, ["snapshot", "--transactions", str(transactions)])
     assert result.exit_code == 0, result.output
     directory = stores.project_snapshots  # type: ignore[attr-defined]
@@ -99,3 +101,7 @@ def test_snapshot_stores_the_kpis_beside_it_for_the_service(transactions: Path, 
     assert set(document["tables"]["month"]) == {"all", "tier", "lifecycle_stage", "store"}
     monthly = stored_table(document, "month", None)
     assert monthly["churn_rate"].iloc[2] == pytest.approx(3 / 5)  # March, as worked out by hand (quantile tiers here)
+    monkeypatch.setenv("MEMBERSCORE_KPIS_WITH_SNAPSHOT", "false")
+    (directory / "kpis-2024-05-01.json").unlink()
+    assert runner.invoke(app, ["snapshot", "--transactions", str(transactions)]).exit_code == 0
+    assert not (directory / "kpis-2024-05-01.json").exists()
