@@ -152,11 +152,13 @@ def assign_tiers(
 
 def _previous_ranks(previous: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
     """Ladder positions of last period's tiers; no history counts as the base tier."""
-    unknown = sorted(set(previous.dropna().astype(str)) - set(labels))
-    if unknown:
+    # hashed in C, not mapped per value in Python: the KPIs call this for every period of a million members
+    ranks = pd.Categorical(previous.astype(object), categories=list(labels)).codes
+    off_ladder = (ranks < 0) & previous.notna().to_numpy()
+    if off_ladder.any():
+        unknown = sorted(set(previous[off_ladder].astype(str)))
         raise ValueError(f"previous tiers {unknown} are not on the ladder {list(labels)}")
-    rank_of = {label: rank for rank, label in enumerate(labels)}
-    return previous.astype(object).map(rank_of).fillna(0).to_numpy(dtype=int)
+    return np.where(ranks < 0, 0, ranks).astype(int)
 
 
 class TierAssigner:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     tier_programme: Path | None = Field(
         None, description="tier programme YAML (cards, 保级, AA; features/tier_programme.yaml is an example); "
                           "unset: quantile tiers from the segment rules")
+    kpi_rules: Path | None = Field(None, description="YAML over the packaged KPI alert thresholds (`kpis --alerts`, /alerts)")
+    kpis_with_snapshot: bool = Field(True, description="snapshot and train also store the KPIs for /kpis and /alerts")
     poll_seconds: float = Field(
         5.0, ge=0, description="how often the service looks for a new champion or snapshot (0: every request)")
     min_snapshot_ratio: float = Field(0.5, ge=0, le=1,
@@ -78,8 +80,8 @@ class Settings(BaseSettings):
                              f"use at least {MIN_PSEUDONYM_KEY_CHARS}")
         return value
 
-    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "api_key_file", "campaign_db",
-                     "pseudonym_key", mode="before")
+    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "api_key_file",
+                     "campaign_db", "pseudonym_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """Only spaces mean "not set" too, for the settings that may be unset."""

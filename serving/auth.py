@@ -28,7 +28,7 @@ HEADER = "x-api-key"
 HASH_PREFIX = "sha256:"
 # Probes must answer without a key; the two pages and the OpenAPI document hold no member data
 # (the pages call the API with the key the user types in).
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/readiness", "/docs.json", "/", "/ui"})
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/readiness", "/docs.json", "/", "/ui", "/ui/kpis.js"})
 PUBLIC_PREFIXES = ("/static_content/",)
 
 Scope = MutableMapping[str, Any]

@@ -25,11 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from campaigns.store import open_store, store_url
+from features.kpi_rules import read_kpi_rules
 from features.segment_rules import read_segment_rules
 from features.settings import Settings, load_settings
 from features.store import project_snapshot_dir
 from features.tier_programme import read_programme
-from serving import campaign_routes
+from serving import campaign_routes, kpi_routes
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
@@ -92,6 +93,7 @@ class MemberScoring:
         tier_codes = read_programme(settings.tier_programme).codes if settings.tier_programme else None
         self.labels = configured_labels(read_segment_rules(settings.segment_rules), tier_codes)
         campaign_routes.attach(web, open_store(store_url(settings.campaign_db)), self.live, self.project)
+        kpi_routes.attach(web, self.live.snapshot_dir, self.live, read_kpi_rules(settings.kpi_rules))
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
@@ -258,6 +260,7 @@ web.add_exception_handler(RequestValidationError, validation_error)  # type: ign
 web.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
 web.add_middleware(RequestLimitsMiddleware, max_bytes=lambda: service_settings().max_body_bytes)
 web.include_router(campaign_routes.router)  # /campaigns: created and stored campaigns with a holdout
+web.include_router(kpi_routes.router)  # /kpis, /alerts: membership KPIs stored beside the snapshot
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 
