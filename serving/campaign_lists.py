@@ -112,8 +112,8 @@ def contact_list(members: pd.DataFrame) -> pd.DataFrame:
 
 
 def contact_csv(members: pd.DataFrame) -> str:
-    """The contact list as spreadsheet-safe CSV (``features.spreadsheet``)."""
-    return csv_text(contact_list(members))
+    """The contact list as spreadsheet-safe CSV (``features.spreadsheet``), UTF-8 with a byte-order mark."""
+    return csv_text(contact_list(members), bom=True)
 
 
 def campaign_answer(record: CampaignRecord, arms: Mapping[str, int], members: pd.DataFrame | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from features.catalogue import BY_NAME, CATALOGUE, NOT_KNOWN, TOLD_PLAINLY
 from features.formats import CurrencyError, Voice, check_currency
 from features.i18n import LOCALE_DIR, babel_locale
+from serving.explain import MARGIN_MEANING
 from serving.reasons import SHARE_OF_SPEND, feature_words
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,8 @@ def _used_msgids() -> set[tuple[str | None, str]]:
     """Every (context, msgid) the code can ask for: catalogue sentences, the shared templates, and
     every literal gettext / ngettext / pgettext call in the packages (Babel's own extractor)."""
     used = {(context, msgid) for feature in CATALOGUE for context, msgid, _ in feature.msgids()}
-    used |= {(None, NOT_KNOWN), (None, TOLD_PLAINLY), (None, SHARE_OF_SPEND)}
+    used |= {(None, NOT_KNOWN), (None, TOLD_PLAINLY), (None, SHARE_OF_SPEND), (None, "the model's margin")}
+    used |= {(None, meaning) for meaning in MARGIN_MEANING.values()}
     for package in PACKAGES:
         for _, _, message, _, context in extract_from_dir(ROOT / package, keywords=KEYWORDS,
                                                           method_map=[("**.py", "python")]):
