@@ -96,3 +96,22 @@ def test_score_in_chinese_with_the_currency_setting(monkeypatch: pytest.MonkeyPa
     scored = pd.read_csv(tmp_path / "s.csv", encoding="utf-8-sig")
     assert scored.columns[0] == "会员编号" and "会员等级名称" in scored.columns
     assert set(scored["会员等级名称"]) <= {"贵宾卡", "银卡", "铂金卡", "钻石卡"}
+
+
+@pytest.mark.slow  # creates a campaign with its power estimate (~2 s)
+def test_a_campaign_in_chinese_names_its_type_and_writes_translated_contact_headers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.campaigns.test_store_lists import loaded_snapshot as campaign_snapshot
+
+    monkeypatch.setattr("cli.campaign.champion_boosters", lambda project, tracking_uri: {})
+    monkeypatch.setattr("cli.campaign.newest_snapshot", lambda project, models, snapshot_dir: campaign_snapshot())
+    monkeypatch.setenv("MEMBERSCORE_CAMPAIGN_DB", f"sqlite:///{tmp_path / 'campaigns.db'}")
+    monkeypatch.setenv("MEMBERSCORE_CURRENCY", "CNY")
+    out = tmp_path / "contacts.csv"
+    created = runner.invoke(app, ["campaign", "create", "--campaign", "winback", "--limit", "100", "--name", "六月",
+                                  "--cost-per-contact", "0.5", "--out", str(out), "--lang", "zh-CN"])
+    assert created.exit_code == 0, created.output
+    assert "（流失召回，'六月'，randomised）：实验组 90 人，对照组 10 人" in created.output
+    assert "30 天内每位会员消费的最小可检测效应：¥" in created.output
+    contacts = pd.read_csv(out, encoding="utf-8-sig")
+    assert list(contacts.columns[:2]) == ["会员编号", "得分"] and "会员等级名称" in contacts.columns

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from campaigns.record import MEMBER_COLUMNS
 from features.formats import Voice
 from features.i18n import Translator
 from features.list_headers import for_readers
@@ -135,7 +136,7 @@ def test_csv_headers_are_translated_only_when_a_language_is_asked_for(churn_boos
 
 def test_every_list_header_has_a_chinese_name() -> None:
     english = Translator("en")
-    names = dict.fromkeys([*ROW_COLUMNS, *OUTPUT_COLUMNS, "served_by", "reason_1", "churn_reason_2"])
+    names = dict.fromkeys([*ROW_COLUMNS, *OUTPUT_COLUMNS, *MEMBER_COLUMNS, "served_by", "reason_1", "churn_reason_2"])
     columns = pd.DataFrame(columns=list(names))
     zh, en = for_readers(columns, ZH).columns, for_readers(columns, english).columns
     untranslated = [name for name, chinese in zip(en, zh) if name == chinese]
