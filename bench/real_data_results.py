@@ -117,9 +117,9 @@ def main() -> None:
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def into_readme(readme: str, tables: str) -> str:
-    """``readme`` with the tables (one heading level down) between its results markers."""
-    start, end = readme.index(RESULTS_BEGIN) + len(RESULTS_BEGIN), readme.index(RESULTS_END)
+def into_readme(readme: str, tables: str, begin: str = RESULTS_BEGIN, end_marker: str = RESULTS_END) -> str:
+    """``readme`` with the tables (one heading level down) between its results markers (or the given ones)."""
+    start, end = readme.index(begin) + len(begin), readme.index(end_marker)
     return f"{readme[:start]}\n{tables.replace('### ', '#### ')}{readme[end:]}"
 
 

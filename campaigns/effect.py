@@ -56,17 +56,31 @@ def arm_summary(frame: pd.DataFrame, treated: np.ndarray) -> dict[str, Any]:
     return {"members": {arm: v["members"] for arm, v in arms.items()}, "arms": arms}
 
 
-def not_identified(treated: np.ndarray, window: Window, transactions: pd.DataFrame) -> str | None:
-    """Why no effect can be reported, or None."""
+def not_identified(treated: np.ndarray, window: Window, transactions: pd.DataFrame,
+                   groups: tuple[str, str] = ("treated", "in the holdout")) -> str | None:
+    """Why no effect can be reported, or None; ``groups`` names the two arms in the sentence."""
     smallest = int(min(treated.sum(), (~treated).sum()))
     if smallest < MIN_PER_ARM:
-        return (f"too few members: {int(treated.sum())} treated and {int((~treated).sum())} in the holdout; "
-                f"an effect needs at least {MIN_PER_ARM} in each arm")
+        return (f"too few members: {int(treated.sum())} {groups[0]} and {int((~treated).sum())} {groups[1]}; "
+                f"an effect needs at least {MIN_PER_ARM} in each arm{_short_history(window, transactions)}")
     if not window.is_over(transactions):
         last = transactions[TS].max()
         seen = "no transactions" if pd.isna(last) else f"the data end on {pd.Timestamp(last).date()}"
         return f"window not over: it runs to {window.end.isoformat()} (exclusive) and {seen}"
     return None
+
+
+def _short_history(window: Window, transactions: pd.DataFrame) -> str:
+    """A hint when the data begin less than one window before the start (few members can be compared)."""
+    first = transactions[TS].min()
+    if pd.isna(first):
+        return ""
+    days = (pd.Timestamp(window.start) - pd.Timestamp(first)).days
+    if days >= window.days:
+        return ""
+    if days <= 0:
+        return " (no transactions before the start: members are compared only by what they bought before it)"
+    return f" (the data begin only {days} days before the start)"
 
 
 def valued(per_member: Interval, treated_members: int, cost_per_contact: float, margin_rate: float) -> dict[str, Any]:

@@ -186,3 +186,29 @@ def _one(rows: pd.DataFrame, value: str, name: str, has_arms: bool, project: str
                             "score": np.nan, "score_decile": pd.NA, "lifecycle_stage": None, "tier": None,
                             "is_new": pd.NA, "sent_at": rows["sent_at"].to_numpy(), "cost": rows["cost"].to_numpy(float)})
     return record, members
+
+
+def read_redemptions(path: str | Path, mapping: ColumnMapping | None = None) -> pd.DataFrame:
+    """``member_id`` (and ``ts`` when the file has it) of each coupon redemption, read as transactions are.
+
+    CSV or Parquet, delimiter and day/month order never guessed silently (``features.load``). Any
+    other column is ignored. A row without a member or with an unreadable ``ts`` would silently
+    lower a redemption rate, so the file is refused with their count instead.
+    """
+    path, mapping = Path(path), mapping or ColumnMapping()
+    raw, _ = read_table(path, mapping)
+    member = mapping.source_for("member_id")
+    if member not in raw.columns:
+        raise ValueError(f"{path}: needs a {member} column (found {', '.join(map(str, raw.columns))})")
+    frame = pd.DataFrame({"member_id": _text(raw[member])})
+    ts = mapping.source_for("ts")
+    if ts in raw.columns:
+        stamps = raw[ts]
+        is_typed = pd.api.types.is_datetime64_any_dtype(stamps)
+        frame["ts"] = (as_local_naive(stamps, mapping.timezone) if is_typed
+                       else read_timestamps(_text(stamps), mapping, ts, str(path)).stamps)
+    unusable = frame["member_id"].isna() | (frame["ts"].isna() if "ts" in frame.columns else False)
+    if unusable.any():
+        raise ValueError(f"{path}: {int(unusable.sum())} of {len(frame)} rows have no {member}"
+                         + (f" or no readable {ts}" if "ts" in frame.columns else ""))
+    return frame

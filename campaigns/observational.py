@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import StratifiedKFold
 
 from campaigns.covariates import covariates_as_of, standardised_mean_differences
-from campaigns.effect import MIN_PER_ARM, TREATMENT, arm_summary, valued
+from campaigns.effect import MIN_PER_ARM, TREATMENT, arm_summary, not_identified, valued
 from campaigns.estimate import LEVEL, Interval
 from campaigns.outcomes import Window, member_outcomes, spend_between
 from features.contract import MEMBER_ID, TS
@@ -104,7 +104,7 @@ def measure_observational(members: pd.DataFrame, transactions: pd.DataFrame, sta
     answer: dict[str, Any] = {"design": "observational", "estimand": "effect on the targeted (ATT), doubly robust",
                               "window": {"start": start.isoformat(), "days": window_days}, "level": LEVEL,
                               **arm_summary(frame, treated)}
-    problem = _too_small_or_open(treated, window, transactions)
+    problem = not_identified(treated, window, transactions, groups=("targeted", "untargeted"))
     if problem:
         return {**answer, **_no_figure(problem)}
     covariates = covariates_as_of(frame[MEMBER_ID], transactions, start, window_days)
@@ -120,14 +120,6 @@ def measure_observational(members: pd.DataFrame, transactions: pd.DataFrame, sta
             "summary": (f"Targeted members spent {main.effect.estimate:,.2f} more each over {window_days} days than "
                         f"comparable untargeted members ({LEVEL:.0%} interval {main.effect.ci_low:,.2f} to "
                         f"{main.effect.ci_high:,.2f}); balance and placebo checks passed.")}
-
-
-def _too_small_or_open(treated: np.ndarray, window: Window, transactions: pd.DataFrame) -> str | None:
-    if min(treated.sum(), (~treated).sum()) < MIN_PER_ARM:
-        return f"too few members: an estimate needs at least {MIN_PER_ARM} targeted and untargeted"
-    if not window.is_over(transactions):
-        return f"window not over: it runs to {window.end.isoformat()} (exclusive)"
-    return None
 
 
 def _placebo(frame: pd.DataFrame, treated: np.ndarray, transactions: pd.DataFrame, window: Window,

@@ -7,11 +7,13 @@ The store is a database (``--db``, default ``MEMBERSCORE_CAMPAIGN_DB``, else ``v
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from cli.campaign_uplift import uplift as uplift_command
 from cli.lists import TARGET_OPTIONS, LabelsOption, _member_ids, _with_option_names, champion_boosters, newest_snapshot
 from cli.options import (
     LangOption,
@@ -29,10 +31,12 @@ from features.project import DEFAULT_PROJECT
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from campaigns.record import CampaignRecord
+    from models.uplift import UpliftChampion
     from serving.campaign_lists import CampaignRequest
+
+R = TypeVar("R")
 
 DbOption = Annotated[str | None, typer.Option(
     "--db", envvar="MEMBERSCORE_CAMPAIGN_DB", show_envvar=True,
@@ -43,9 +47,9 @@ MarginOption = Annotated[float, typer.Option(help="share of spend that is margin
 # request fields as the create command spells them, for one-line errors
 CREATE_OPTIONS = {**TARGET_OPTIONS, "name": "--name", "holdout_share": "--holdout-share",
                   "window_days": "--window-days", "cost_per_contact": "--cost-per-contact",
-                  "margin_rate": "--margin-rate"}
+                  "margin_rate": "--margin-rate", "rank": "--rank"}
 
-app = typer.Typer(help="Campaigns with a holdout: create, list, show, import.", no_args_is_help=True)
+app = typer.Typer(help="Campaigns with a holdout: create, list, show, import, effect, uplift.", no_args_is_help=True)
 
 
 def database(db: str | None) -> str:
@@ -65,6 +69,8 @@ def create(
     window_days: WindowOption = 30,
     cost_per_contact: CostOption = 0.0,
     margin_rate: MarginOption = 1.0,
+    rank: Annotated[str, typer.Option(help="score: by the campaign's score, as `targets`; uplift: by expected "
+                                      "incremental value from the project's uplift champion (refused without one)")] = "score",
     segment: LabelsOption = None,
     tier: LabelsOption = None,
     abc: LabelsOption = None,
@@ -92,13 +98,14 @@ def create(
         "exclude_member_ids": _member_ids(exclude) if exclude else []}
     request = _campaign_request({"name": name, "campaign": campaign, "limit": limit, "holdout_share": holdout_share,
                                  "filters": filters, "window_days": window_days,
-                                 "cost_per_contact": cost_per_contact, "margin_rate": margin_rate})
+                                 "cost_per_contact": cost_per_contact, "margin_rate": margin_rate, "rank": rank})
     settings = command_settings()
     models = champion_boosters(project, settings.mlflow_tracking_uri)
+    champion = _uplift_champion(project) if request.rank == "uplift" else None
     loaded = newest_snapshot(project, models, settings.snapshot_dir)
     with opened(database(db)) as store:
-        record, members = _with_option_names(create_campaign, store, loaded, request, project,
-                                             _model_versions(project, models, loaded.baselines))
+        record, members = _with_create_options(create_campaign, store, loaded, request, project,
+                                               _model_versions(project, models, loaded.baselines), champion)
     answer = campaign_answer(record, arm_counts(members), members)
     if out is None:
         typer.echo(json.dumps(answer, indent=2))
@@ -110,6 +117,24 @@ def create(
     else:
         out.write_text(json.dumps(answer, indent=2), encoding="utf-8")
     typer.echo(f"{_summary(record, answer['arms'], voice, named=lang is not None)} -> {out}")
+
+
+def _uplift_champion(project: str) -> UpliftChampion | None:
+    """The project's uplift champion from the registry ``champion_boosters`` configured, or None."""
+    from models import uplift
+
+    return uplift.champion(project)
+
+
+def _with_create_options(call: Callable[..., R], *args: Any) -> R:
+    """``_with_option_names``, and a campaign field (``rank: ...``) starting a message renamed to its option too."""
+    try:
+        return _with_option_names(call, *args)
+    except ValueError as error:
+        field, _, rest = str(error).partition(":")
+        if field in CREATE_OPTIONS:
+            raise ValueError(f"{CREATE_OPTIONS[field]}:{rest}") from None
+        raise
 
 
 def _campaign_request(values: dict[str, Any]) -> CampaignRequest:
@@ -263,6 +288,7 @@ def effect(
 ) -> None:
     """What the campaign brought, as JSON: randomised (a holdout) or observational (none), with intervals,
     or "not identified" and why. The answer is kept, so GET /campaigns/{id}/effect shows it."""
+    from campaigns.exposures import read_redemptions
     from campaigns.measurement import measure_campaign
     from campaigns.store import CampaignNotFound, opened
     from cli.data import load_for_command
@@ -275,19 +301,10 @@ def effect(
         except CampaignNotFound as error:
             raise ValueError(f"--{error}") from None
         frame, _ = load_for_command(transactions, mapping, rejects, Progress())
-        redeemed = _redemptions(redemptions) if redemptions is not None else None
+        redeemed = read_redemptions(redemptions) if redemptions is not None else None
         answer = measure_campaign(record, store.members(project, id), frame, window_days, redeemed)
         store.save_effect(project, id, answer)
     typer.echo(json.dumps(answer, indent=2))
 
 
-def _redemptions(path: Path) -> pd.DataFrame:
-    """member_id (and ts, when present) of each redemption; any other column is ignored."""
-    import pandas as pd
-
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"member_id": str})
-    if "member_id" not in frame.columns:
-        raise ValueError(f"--redemptions {path}: needs a member_id column (found {', '.join(map(str, frame.columns))})")
-    if "ts" in frame.columns:
-        frame = frame.assign(ts=pd.to_datetime(frame["ts"], format="ISO8601"))
-    return frame
+app.command("uplift")(one_line_errors(uplift_command))  # in cli.campaign_uplift: learn who responds from a campaign

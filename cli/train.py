@@ -21,6 +21,7 @@ from cli.options import (
     command_settings,
     one_line_errors,
 )
+from features.i18n import Language, parse_language
 from features.project import DEFAULT_PROJECT
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def train(
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
     project: ProjectOption = DEFAULT_PROJECT,
     wait: Annotated[float, typer.Option(help="seconds to wait for another run on the project to finish (default: refuse)")] = 0.0,
+    lang: Annotated[str | None, typer.Option(help="language of the HTML report: en (default) or zh-CN")] = None,
 ) -> None:
     """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners.
 
@@ -56,6 +58,7 @@ def train(
     from serving.artefacts import import_champions
     from training.commit import lock_path, run_lock
 
+    language = parse_language(lang)  # refused before any work: a typo must not cost a training run
     progress = Progress()
     settings = command_settings()
     catalog.configure_tracking(settings.mlflow_tracking_uri)
@@ -67,7 +70,7 @@ def train(
             typer.echo(f"champion {catalog.model_name('churn', project=project)} v{champion} exists; training skipped")
             return
         uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project,
-                                         directory, settings, progress)
+                                         directory, settings, progress, lang=language)
         _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress)
     if report is not None:
         report.write_text(json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2))
@@ -92,7 +95,7 @@ class Uncommitted:
 
 def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
                        horizon_days: int | None, report: Path | None, project: str, directory: Path,
-                       settings: Settings, progress: Progress) -> Uncommitted:
+                       settings: Settings, progress: Progress, lang: Language = "en") -> Uncommitted:
     """Check what can be checked, fit and log every task, build the snapshot: everything but the commit.
 
     The input contract, the config, the report's directory and the plan are checked before any
@@ -115,7 +118,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     pages: list[str] = []
 
     def page(run: TrainingRun, figures: Mapping[str, Mapping[str, Figure]]) -> str:
-        pages.append(render_report_page(run_report(run, load_report, project), figures))
+        pages.append(render_report_page(run_report(run, load_report, project), figures, lang=lang))
         return pages[-1]
 
     step = "training"

@@ -85,8 +85,18 @@ def load_booster(task: str, alias: str = CHAMPION, *, project: str) -> xgb.Boost
     return booster
 
 
+def load_version_booster(task: str, version: str, *, project: str) -> xgb.Booster:
+    """The booster of one registered version (``models:/<project>.memberscore-<task>/<version>``)."""
+    booster: xgb.Booster = mlflow.xgboost.load_model(f"models:/{model_name(task, project=project)}/{version}")
+    return booster
+
+
 def version_run_id(task: str, version: str, *, project: str) -> str:
     return str(MlflowClient().get_model_version(model_name(task, project=project), version).run_id)
+
+
+def run_params(run_id: str) -> dict[str, str]:
+    return dict(MlflowClient().get_run(run_id).data.params)
 
 
 def run_metrics(run_id: str) -> dict[str, float]:

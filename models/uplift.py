@@ -7,6 +7,8 @@ contact is expected to *add*, net of its cost, instead of by who would buy anywa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xgboost as xgb
@@ -20,6 +22,33 @@ TASK = "uplift"
 def load_champion(project: str) -> xgb.Booster | None:
     """The booster behind ``<project>.memberscore-uplift@champion``; None when no uplift model won its gate."""
     return catalog.load_booster(TASK, project=project)
+
+
+@dataclass(frozen=True)
+class UpliftChampion:
+    """The uplift champion's booster, its MLflow version (what a list ranked by it records) and the
+    outcome it predicts the increment of (``spend_30d``, ``bought_30d``, ``visit``...)."""
+
+    version: str
+    booster: xgb.Booster
+    outcome: str = "spend"
+
+    @property
+    def in_money(self) -> bool:
+        """A spend outcome: its increment times the margin rate, less the contact's cost, is a value."""
+        return self.outcome.startswith("spend")
+
+
+def champion(project: str) -> UpliftChampion | None:
+    """The uplift champion of ``project`` with its version, or None when no uplift model won its gate.
+
+    The booster is loaded by the version the alias names, so the version recorded is the one that ranked.
+    """
+    version = catalog.alias_version(TASK, catalog.CHAMPION, project=project)
+    if version is None:
+        return None
+    outcome = catalog.run_params(catalog.version_run_id(TASK, version, project=project)).get("outcome", "outcome")
+    return UpliftChampion(version, catalog.load_version_booster(TASK, version, project=project), outcome)
 
 
 def incremental_outcome(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:

@@ -8,6 +8,8 @@ middleware and answer refusals in its one error shape. The service opens the sto
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +20,7 @@ from campaigns.record import TREATMENT
 from campaigns.store import CampaignNotFound, CampaignStore
 from features.i18n import Translator
 from features.value_names import CAMPAIGN, describe, label
+from models import uplift
 from serving.campaign_lists import CampaignRequest, arm_counts, campaign_answer, contact_csv, create_campaign
 from serving.contract import PROTECTED
 from serving.language import ENGLISH_READER, RequestLanguage
@@ -34,18 +37,26 @@ class ServesNow(Protocol):
     def current(self) -> Served: ...
 
 
+UpliftSource = Callable[[], "uplift.UpliftChampion | None"]
+
+
 @dataclass(frozen=True)
 class CampaignService:
-    """What the routes need: the store, what serves, and the project."""
+    """What the routes need: the store, what serves, the project, and where its uplift champion is found
+    (read only when a request ranks by uplift, so a campaign by score never waits on the registry)."""
 
     store: CampaignStore
     live: ServesNow
     project: str
+    uplift: UpliftSource
 
 
-def attach(app: FastAPI, store: CampaignStore, live: ServesNow, project: str) -> None:
-    """Give the routes their store and state (called once by the service at start)."""
-    app.state.campaigns = CampaignService(store, live, project)
+def attach(app: FastAPI, store: CampaignStore, live: ServesNow, project: str,
+           uplift_champion: UpliftSource | None = None) -> None:
+    """Give the routes their store and state (called once by the service at start); the uplift
+    champion is the registry's (``models.uplift.champion``) unless given."""
+    source = uplift_champion or functools.partial(uplift.champion, project)
+    app.state.campaigns = CampaignService(store, live, project, source)
 
 
 def _service(request: Request) -> CampaignService:
@@ -68,7 +79,9 @@ def create(body: CampaignRequest, request: Request, format: str = "json") -> Any
 
     The answer holds the campaign (id, settings), members per arm, the minimum detectable effect on
     spend per member (80% power, two-sided alpha 0.05) and the contact list (treatment arm only);
-    ``?format=csv`` answers the contact list alone as CSV.
+    ``?format=csv`` answers the contact list alone as CSV. ``"rank": "uplift"`` ranks the eligible
+    members by the project's uplift champion (expected incremental value net of the contact's cost);
+    without one the answer is a 422 naming ``rank``.
     """
     chosen = _format(format)
     service = _service(request)
@@ -76,7 +89,9 @@ def create(body: CampaignRequest, request: Request, format: str = "json") -> Any
     if not served.ready or served.snapshot is None:
         raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
     try:
-        record, members = create_campaign(service.store, served.snapshot, body, service.project, served.versions())
+        champion = service.uplift() if body.rank == "uplift" else None
+        record, members = create_campaign(service.store, served.snapshot, body, service.project, served.versions(),
+                                          champion)
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     if chosen == "csv":

@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 import gc
 from datetime import date
-from pathlib import Path
+from typing import Annotated
 
 import bentoml
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, Header, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -44,6 +44,7 @@ from serving.live import (
     LiveState,
     Served,
 )
+from serving.marketer_page import page_html
 from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
@@ -72,7 +73,6 @@ MAX_ON_THE_FLY_REASONS = 25_000
 INLINE_IDS = 8
 
 web = FastAPI(docs_url=None, redoc_url=None, openapi_url="/docs.json")
-PAGE = Path(__file__).with_name("static") / "marketer.html"
 
 
 def service_settings() -> Settings:
@@ -207,9 +207,10 @@ class MemberScoring:
         return _readiness(self.live.reload())
 
     @web.get("/ui", response_class=HTMLResponse, include_in_schema=False)
-    def page(self) -> HTMLResponse:
-        """The marketers' page (static: it calls the API with the key the user enters)."""
-        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    def page(self, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+        """The marketers' page (static: it calls the API with the key the user enters), in the
+        browser's language until the reader picks one; it holds the translations, never member data."""
+        return HTMLResponse(page_html(accept_language), headers={"Vary": "Accept-Language"})
 
 
     @web.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)

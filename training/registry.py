@@ -99,8 +99,12 @@ def log_run(record: RunRecord) -> LoggedModel:
             mlflow.log_dict(document, filename)
         example = record.input_example.astype("float32")
         signature = infer_signature(example, record.booster.predict(xgb.DMatrix(example)))
+        # The model needs only xgboost to load; stating it skips MLflow's requirement inference, which
+        # imports the flavour in a subprocess and cost 5-7 s per model (the run's full environment is
+        # logged above as provenance).
         info = mlflow.xgboost.log_model(record.booster, name="model", signature=signature,
-                                        input_example=example, registered_model_name=name)
+                                        input_example=example, registered_model_name=name,
+                                        pip_requirements=mlflow.xgboost.get_default_pip_requirements())
     return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
 
 

@@ -47,6 +47,8 @@ def test_the_comparison_group_is_everyone_else_who_bought_before_the_start() -> 
 def test_too_few_members_gives_no_figure() -> None:
     rows = _rows(("a", "2024-04-01", 1.0), ("b", "2024-04-02", 1.0), ("a", "2024-06-15", 3.0))
     members = with_untargeted(pd.DataFrame({"member_id": ["a"]}), rows, START)
-    answer = measure_observational(members, rows, START, 30, 1.0, 0.3)
+    answer = measure_observational(members, rows, START, 60, 1.0, 0.3)
     assert answer["design"] == "observational" and answer["verdict"] == "not identified"
-    assert "too few members" in answer["reason"] and answer["incremental_spend_per_member"] is None
+    assert answer["reason"].startswith("too few members: 1 targeted and 1 untargeted; an effect needs at least 30")
+    assert answer["reason"].endswith("(the data begin only 30 days before the start)")  # 2024-04-01 to START, < 60
+    assert answer["incremental_spend_per_member"] is None

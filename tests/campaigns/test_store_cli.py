@@ -61,7 +61,7 @@ def test_create_writes_the_contact_list_and_list_and_show_find_it(db: str, tmp_p
     (["--campaign", "nope"], "error: --campaign: unknown campaign 'nope'"),
     (["--margin-rate", "0"], "error: --margin-rate: Input should be greater than 0"),
     (["--stage", "asleep"], "error: --stage: unknown 'asleep'"),
-    (["--limit", "20"], "error: holdout_share: 0.1 of 20 members leaves no control member"),
+    (["--limit", "20"], "error: --holdout-share: 0.1 of 20 members leaves no control member"),
 ])
 def test_bad_options_stop_with_one_line_naming_the_option(db: str, args: list[str], message: str) -> None:
     base = {"--campaign": "winback", "--limit": "100", "--name": "x"}

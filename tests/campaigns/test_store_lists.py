@@ -26,6 +26,7 @@ from features.snapshot import Snapshot
 from serving import campaign_routes
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
+from serving.campaign_routes import UpliftSource
 from serving.errors import http_error, validation_error
 from serving.live import Served
 
@@ -59,13 +60,14 @@ class Live:
         return self.served
 
 
-def client_for(store: CampaignStore, project: str, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+def client_for(store: CampaignStore, project: str, monkeypatch: pytest.MonkeyPatch,
+               uplift: UpliftSource | None = None) -> TestClient:
     monkeypatch.setenv("MEMBERSCORE_API_KEYS", KEY)
     app = FastAPI()
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.include_router(campaign_routes.router)
-    campaign_routes.attach(app, store, Live(Served(snapshot=loaded_snapshot(), project=project)), project)
+    campaign_routes.attach(app, store, Live(Served(snapshot=loaded_snapshot(), project=project)), project, uplift)
     return TestClient(ApiKeyMiddleware(app, settings=load_settings),  # type: ignore[arg-type]
                       headers={"X-API-Key": KEY})
 

@@ -26,6 +26,7 @@ from features.project import DEFAULT_PROJECT
 from features.store import read_snapshot
 from models import catalog
 from serving.scoring import OUTPUT_COLUMNS
+from tests.conftest import fresh_mlflow_store
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +100,7 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
     root = tmp_path_factory.mktemp("cli_trained")
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
+        "MLFLOW_TRACKING_URI": fresh_mlflow_store(root / "mlruns" / "mlflow.db"),
         "MEMBERSCORE_SNAPSHOT_DIR": str(root / "snapshots"),
         "BENTOML_HOME": str(root / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "True",

@@ -17,6 +17,7 @@ import pytest
 
 from features.project import DEFAULT_PROJECT
 from features.store import read_snapshot
+from tests.conftest import fresh_mlflow_store
 from tests.even_shop import even_shop
 
 pytestmark = pytest.mark.integration
@@ -27,7 +28,7 @@ MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyp
 def test_train_completes_on_a_shop_where_the_plain_fit_does_not_converge(tmp_path: Path) -> None:
     shop = tmp_path / "shop.csv"
     even_shop().to_csv(shop, index=False)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+    env = {**os.environ, "MLFLOW_TRACKING_URI": fresh_mlflow_store(tmp_path / "mlflow.db"),
            "MEMBERSCORE_SNAPSHOT_DIR": str(tmp_path / "snapshots"), "BENTOML_HOME": str(tmp_path / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "True"}
     (tmp_path / "train.yaml").write_text("num_boost_round: 60\n")  # a lighter run: every task, fewer rounds

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from features.project import DEFAULT_PROJECT
-from tests.conftest import REPO, shared_dataset
+from tests.conftest import REPO, fresh_mlflow_store, shared_dataset
 
 MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 MAPPING = REPO / "mappings" / "online_retail.yaml"
@@ -44,7 +44,7 @@ def train_on_first_days(days: int, root: Path) -> ShortRun:
     data = root / f"online_retail_{days}d.parquet"
     raw = pd.read_parquet(shared_dataset("online_retail/online_retail.parquet"))
     raw[raw["ts"] < pd.Timestamp(FIRST_DAY + timedelta(days=days))].to_parquet(data, index=False)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+    env = {**os.environ, "MLFLOW_TRACKING_URI": fresh_mlflow_store(root / "mlflow.db"),
            "MEMBERSCORE_SNAPSHOT_DIR": str(root / "snapshots"), "BENTOML_HOME": str(root / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "True"}
     report = root / "report.json"

@@ -29,6 +29,7 @@ from features.offer_lists import decode_offers
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.artefacts import ServingModel
+from tests.conftest import fresh_mlflow_store
 from tests.serving.conftest import API_KEY, REPO, RunningServer, start_server, stop
 from tests.serving.load_run import LoadRun, Midway, run_load, server_rss_mb
 from tests.serving.model_versions import (
@@ -388,7 +389,7 @@ print("RESULT " + json.dumps({"before": before, "after": stored_tag("churn", pro
 def test_promotion_refuses_a_model_with_unknown_features(stack: Stack, http: httpx.Client, tmp_path: Path) -> None:
     """import_champion (the promotion hop into the BentoML store) checks the model and deletes it again."""
     before = served_model(http), churn_scores(http, stack.members)
-    env = {**os.environ, "BENTOML_HOME": str(stack.home), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    env = {**os.environ, "BENTOML_HOME": str(stack.home), "MLFLOW_TRACKING_URI": fresh_mlflow_store(tmp_path / "mlflow.db")}
     done = subprocess.run([sys.executable, "-c", PROMOTE_UNSERVABLE, UNKNOWN_FEATURE], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -1,7 +1,8 @@
 """The marketers' page (GET /ui) in a real browser: Debian's chromium, headless, driven by Playwright.
 
 Issue 4: load the page, enter the key, pick a campaign, check the rows shown are those POST
-/targets gives for the same body, check the charts, take a screenshot. The browser is the
+/targets gives for the same body, check the charts, take a screenshot. Issue 17: the same page in
+Chinese after the language switch, remembered, with a screenshot kept in docs/. The browser is the
 system's chromium (no ``playwright install``: the network is closed); when it is missing the
 test fails and says how to install it.
 """
@@ -12,6 +13,7 @@ import csv
 import io
 import math
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
 
 from serving.targets import ROW_COLUMNS
 from tests.serving.conftest import API_KEY, REPO
@@ -30,8 +32,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHROMIUM = Path(os.environ.get("MEMBERSCORE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-# Set to refresh the README's picture from a test run: MEMBERSCORE_UPDATE_DOCS_SCREENSHOT=1.
+# Set to refresh the README's pictures from a test run: MEMBERSCORE_UPDATE_DOCS_SCREENSHOT=1.
 DOCS_SCREENSHOT = REPO / "docs" / "marketer-page.png"
+DOCS_SCREENSHOT_ZH = REPO / "docs" / "marketer-page-zh.png"
 DIMENSIONS = ("rfm_segment", "tier", "abc_class", "lifecycle_stage")
 GATE_METRIC = {"churn": "roc_auc", "next_purchase": "concordance", "upsell": "roc_auc",
                "value": "normalized_gini", "value_12m": "normalized_gini"}
@@ -69,7 +72,8 @@ class Tab:
 @pytest.fixture
 def tab(browser: Browser, server: str) -> Iterator[Tab]:
     """A fresh tab (own sessionStorage) that has loaded /ui."""
-    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}, accept_downloads=True,
+                                  locale="en-US")  # the browser's Accept-Language: the page starts in English
     context.set_default_timeout(20_000)
     # Anything not from the service is refused at once (and recorded): the page must not need it.
     context.route(lambda url: not url.startswith(server), lambda route: route.abort())
@@ -250,6 +254,74 @@ def test_model_quality_shows_each_gate_metric_beside_its_baselines(tab: Tab, cli
     tab.assert_clean()
 
 
+def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: Tab, server: str, tmp_path: Path) -> None:
+    """中文: every marked text in Chinese (none left in English), the API asked in Chinese, numbers grouped,
+    the choice kept after a reload; the screenshot is kept in docs/ (MEMBERSCORE_UPDATE_DOCS_SCREENSHOT=1)."""
+    served = httpx.get(f"{server}/ui", headers={"Accept-Language": "zh-CN,zh;q=0.9"}, timeout=10)
+    assert '"default": "zh-CN"' in served.text and served.headers["vary"] == "Accept-Language"
+    page = tab.page
+    page.get_by_role("button", name="中文").click()
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.wait_for_function("document.getElementById('status').textContent.includes('请输入 API 密钥')")
+    page.get_by_label("API 密钥").fill(API_KEY)
+    page.get_by_role("button", name="连接").click()
+    page.wait_for_selector("#models[aria-busy=false]")
+    page.wait_for_selector("#campaign option[value=winback]", state="attached")
+    page.get_by_label("显示行数").fill("8")
+    with page.expect_request(lambda r: r.url.endswith("/targets") and r.method == "POST") as sent:
+        page.get_by_label("营销活动", exact=True).select_option("winback")
+    page.wait_for_selector("#targets[data-state=ready][data-campaign=winback]")
+    assert sent.value.headers["accept-language"] == "zh-CN"  # reasons and _label fields come back in Chinese
+    # no marked text is left in English, and the visible headings are Chinese
+    left = page.eval_on_selector_all("[data-i18n]", "nodes => nodes.filter(n => n.textContent === n.dataset.msgid "
+                                     "&& /[a-z]{3}/.test(n.textContent)).map(n => n.textContent)")
+    assert left == []
+    headings = page.locator("h2").all_inner_texts()
+    assert headings == ["会员构成", "模型效果", "营销名单", "带对照组的营销活动"]
+    assert page.locator("#targets thead th").all_inner_texts()[:3] == ["排名", "会员", "得分"]
+    assert re.search(r"^显示 8 人，共 [\d,]+ 名符合条件的会员 · ", page.inner_text("#targets-summary"))
+    assert re.search(r"^快照日期 \d{4}-\d{2}-\d{2} · [\d,]+ 名会员 · 预期 12 个月价值 ", page.inner_text("#snapshot-info"))
+    screenshot = tmp_path / "marketer-page-zh.png"
+    page.screenshot(path=screenshot, full_page=True)
+    assert screenshot.stat().st_size > 10_000
+    if os.environ.get("MEMBERSCORE_UPDATE_DOCS_SCREENSHOT"):
+        shutil.copyfile(screenshot, DOCS_SCREENSHOT_ZH)
+    # coded values show as the API's <field>_label when it sends one; amounts in the currency it names
+    sent_rows: list[dict[str, object]] = []
+
+    def labelled(route: Route) -> None:
+        body = route.fetch().json()
+        body["currency"] = "CNY"
+        sent_rows.extend(body["rows"])
+        body["rows"] = [{**row, "tier_label": f"卡{row['tier']}"} for row in body["rows"]]
+        route.fulfill(json=body)
+
+    page.route("**/targets", labelled)
+    page.get_by_role("button", name="显示名单").click()
+    page.wait_for_selector("#targets tbody td[data-column=tier]:text-matches('^卡')")
+    first = page.locator("#targets tbody tr").first
+    assert re.fullmatch(r"¥[\d,]+\.\d\d", first.locator("[data-column=expected_value]").inner_text())
+    assert first.locator("[data-column=tier]").inner_text() == f"卡{sent_rows[0]['tier']}"
+    no_label = str(sent_rows[0]["rfm_segment"]).replace("_", " ")  # no rfm_segment_label sent: the code
+    assert first.locator("[data-column=rfm_segment]").inner_text() == no_label
+    # switched while a list is shown: everything is redrawn in English, the chosen campaign and list kept
+    page.unroute("**/targets")
+    with page.expect_request(lambda r: r.url.endswith("/targets") and r.method == "POST") as again:
+        page.get_by_role("button", name="en").click()
+    page.wait_for_function("document.querySelector('#targets thead th').textContent === 'Rank'")
+    # redrawn in English: the project's currency (kept from the API) as en-US writes it
+    page.wait_for_selector("#targets[data-state=ready] td[data-column=expected_value]:text-matches('^CN¥[0-9,]+[.][0-9]{2}$')")
+    assert again.value.headers["accept-language"] == "en" and again.value.post_data_json == sent.value.post_data_json
+    assert page.locator("h2").all_inner_texts()[2] == "Campaign lists" and page.input_value("#campaign") == "winback"
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.get_by_role("button", name="中文").click()
+    page.reload()  # the choice is remembered (localStorage); the key too (this tab's sessionStorage)
+    page.wait_for_selector("#content", state="visible")
+    assert page.locator("#campaigns-title").inner_text() == "营销名单"
+    assert page.get_by_role("button", name="中文").get_attribute("aria-pressed") == "true"
+    tab.assert_clean()
+
+
 def test_a_campaign_with_a_holdout_is_created_from_the_list_and_its_effect_drawn(tab: Tab, trained: object) -> None:
     """The button sends the list's body with the holdout settings; the new campaign's card says it is not
     measured; once an effect is kept, its interval is drawn to scale around zero."""
@@ -289,3 +361,4 @@ def test_a_campaign_with_a_holdout_is_created_from_the_list_and_its_effect_drawn
     assert (dot - ends[0]) / (ends[1] - ends[0]) == pytest.approx(1 / 2)
     assert "ROI 50% (-100% to 200%)" in page.locator(f'[data-campaign-id="{campaign_id}"]').inner_text()
     tab.assert_clean()
+

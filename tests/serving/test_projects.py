@@ -22,6 +22,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from tests.conftest import fresh_mlflow_store
 from tests.serving.conftest import API_KEY, start_server, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -48,7 +49,7 @@ def memberscore(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def two_projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     root = tmp_path_factory.mktemp("projects")
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
+    env = {**os.environ, "MLFLOW_TRACKING_URI": fresh_mlflow_store(root / "mlruns" / "mlflow.db"),
            "MEMBERSCORE_SNAPSHOT_DIR": str(root / "snapshots"), "BENTOML_HOME": str(root / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "True"}
     env.pop("MEMBERSCORE_PROJECT", None)

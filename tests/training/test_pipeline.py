@@ -39,7 +39,7 @@ from features.project import DEFAULT_PROJECT
 from features.snapshot import data_fingerprint
 from models import catalog
 from models.matrix import predict_proba
-from tests.conftest import REPO, Stores, shared_dataset, train_churn
+from tests.conftest import REPO, Stores, fresh_mlflow_store, shared_dataset, train_churn
 from training import registry
 from training.config import TrainConfig, default_xgb_params
 from training.examples import build_examples
@@ -83,8 +83,7 @@ def current_aliases() -> dict[str, str]:
 def gate(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> Iterator[Gate]:
     """A fresh store with three runs: CONFIG, WEAK, CONFIG again (module-scoped ``stores``)."""
     root = tmp_path_factory.mktemp("gate")
-    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
-    (root / "mlruns").mkdir()
+    uri = fresh_mlflow_store(root / "mlruns" / "mlflow.db")
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(root / "snapshots"))

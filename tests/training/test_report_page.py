@@ -178,8 +178,9 @@ def test_best_brier_is_the_lowest_for_every_task(page: _Page) -> None:
 
 
 def test_calibration_before_and_after_is_told(html: str) -> None:
-    assert "AFT sigma 1.1500, fitted on the 2024-01-01 training cut-off (2,447 members); " \
-           "ece_30d 0.0166 before, 0.0074 after." in html
+    """A booster calibrated before the distribution was chosen says it kept the trained one."""
+    assert "AFT sigma 1.1500 (the distribution the model was trained with), fitted on the 2024-01-01 training " \
+           "cut-off (2,447 members); ece_30d 0.0166 before, 0.0074 after." in html
 
 
 def test_model_row_first_and_champion_row_last(page: _Page) -> None:

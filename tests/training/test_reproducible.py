@@ -30,6 +30,7 @@ from features.simulate import simulate_transactions
 from features.snapshot import build_snapshot, data_fingerprint
 from models import catalog
 from models.matrix import predict_proba
+from tests.conftest import fresh_mlflow_store
 from training import provenance, registry
 from training.config import TrainConfig, read_config
 from training.fit import booster_params
@@ -68,8 +69,7 @@ class TwoRuns:
 
 
 def launch(data: Path, store: Path, hash_seed: str, single_cpu: bool) -> subprocess.Popen[str]:
-    store.mkdir(parents=True)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}", "PYTHONHASHSEED": hash_seed,
+    env = {**os.environ, "MLFLOW_TRACKING_URI": fresh_mlflow_store(store / "mlflow.db"), "PYTHONHASHSEED": hash_seed,
            "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     return subprocess.Popen([sys.executable, "-c", TRAIN, str(data), CONFIG.model_dump_json()], cwd=store, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -12,6 +12,7 @@ import pytest
 import xgboost as xgb
 
 from models import catalog
+from models.uplift import champion as uplift_champion
 from models.uplift import load_champion, rank_by_incremental_value
 from training import champion
 from training.uplift import OutcomeLearner
@@ -60,6 +61,11 @@ def test_registered_per_project_and_champion_only_through_the_gate(stores: objec
 
     booster = load_champion("shop")
     assert booster is not None
+    found = uplift_champion("shop")  # what a campaign ranked by uplift records: the version that ranked
+    assert found is not None and found.version == "1" and found.outcome == "bought" and not found.in_money
+    assert np.array_equal(found.booster.predict(xgb.DMatrix(features[booster.feature_names])),
+                          booster.predict(xgb.DMatrix(features[booster.feature_names])))
+    assert uplift_champion("other") is None
     ranked = rank_by_incremental_value(features, booster)
     top = ranked.index[: len(ranked) // 5]
     assert features.loc[top, "segment"].mean() > 0.8  # the responders (3 in 10) come first
@@ -70,5 +76,7 @@ def test_registered_per_project_and_champion_only_through_the_gate(stores: objec
     assert not lost.decision.promote and lost.version == "2"
     assert catalog.alias_version("uplift", catalog.CHAMPION, project="shop") == "1"
     assert catalog.alias_version("uplift", catalog.CHALLENGER, project="shop") == "2"
+    kept = uplift_champion("shop")
+    assert kept is not None and kept.version == "1"  # the loser does not rank lists
     with pytest.raises(ValueError, match="did not pass its gate"):
         champion.promote_version("uplift", "2", project="shop")
