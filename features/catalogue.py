@@ -69,12 +69,12 @@ class Feature:
         if complete.all():  # the usual case: no masks to apply
             return self._sentences(fields, named, voice)
         t = voice.translator
+        description = t.pgettext("feature", self.description)
         missing = t.gettext(self.when_missing) if self.when_missing else t.gettext(NOT_KNOWN).format(
-            description=t.pgettext("feature", self.description))
+            description=description)
         texts = np.full(len(own), missing, dtype=object)
         partial = present & ~complete
         plain = t.gettext(TOLD_PLAINLY)
-        description = t.pgettext("feature", self.description)
         texts[partial] = _objects(plain.format(description=description, value=value)
                                   for value in formatted(self.name, own[partial].tolist(), voice))
         texts[complete] = _objects(self._sentences(fields, [column[complete] for column in named], voice))
