@@ -5,9 +5,10 @@ million members tells several million amounts. ``Voice`` reads the locale's CLDR
 (grouping and decimal marks, where the currency symbol goes, the currency's own decimals) and then
 formats each value with Python's ``format``; a test checks it agrees with Babel value for value.
 
-The currency is the retailer's (an ISO 4217 code from the column mapping, recorded in each
-snapshot). Without one an amount is a plain number with two decimals, as before currencies were
-configured: a symbol that may be wrong is worse than none.
+The currency is the project's (``MEMBERSCORE_CURRENCY``, an ISO 4217 code, read by
+``features.settings`` where a command or the service starts; one deployment serves one project).
+Without one an amount is a plain number with two decimals, as before currencies were configured:
+a symbol that may be wrong is worse than none.
 """
 
 from __future__ import annotations
