@@ -190,14 +190,15 @@ def _summary(record: CampaignRecord, arms: dict[str, int], voice: Voice | None =
 
 @app.command("list")
 @one_line_errors
-def list_campaigns(db: DbOption = None, project: ProjectOption = DEFAULT_PROJECT) -> None:
-    """One line per campaign of the project, newest first."""
+def list_campaigns(db: DbOption = None, project: ProjectOption = DEFAULT_PROJECT, lang: LangOption = None) -> None:
+    """One line per campaign of the project, newest first (in --lang, default English)."""
     from campaigns.store import opened
 
+    voice = Voice(parse_language(lang), command_settings().currency)
     with opened(database(db)) as store:
         records = store.list(project)
         lines = [f"{r.created:%Y-%m-%d %H:%M} start {r.start} {r.window_days}d  "
-                 f"{_summary(r, store.arm_counts(project, r.id))}" for r in records]
+                 f"{_summary(r, store.arm_counts(project, r.id), voice, named=lang is not None)}" for r in records]
     typer.echo("\n".join(lines) if lines else f"no campaign in project {project!r}")
 
 

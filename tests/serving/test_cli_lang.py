@@ -115,3 +115,5 @@ def test_a_campaign_in_chinese_names_its_type_and_writes_translated_contact_head
     assert "30 天内每位会员消费的最小可检测效应：¥" in created.output
     contacts = pd.read_csv(out, encoding="utf-8-sig")
     assert list(contacts.columns[:2]) == ["会员编号", "得分"] and "会员等级名称" in contacts.columns
+    listed = runner.invoke(app, ["campaign", "list", "--lang", "zh-CN"])
+    assert listed.exit_code == 0 and "（流失召回，'六月'，randomised）" in listed.output
