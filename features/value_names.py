@@ -10,6 +10,7 @@ its English name, never as an error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -34,7 +35,13 @@ def label(context: str, code: object, translator: Translator) -> str | None:
     """The display name of ``code`` in ``context`` (a coded field, or ``campaign``); None for no code."""
     if code is None or code != code:  # missing, NaN
         return None
-    return translator.pgettext(context, english_name(str(code)))
+    return _name(context, str(code), translator)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name(context: str, code: str, translator: Translator) -> str:
+    """Codes are few and /score names four per member: each is looked up once per language."""
+    return translator.pgettext(context, english_name(code))
 
 
 def labels_for(record: Mapping[Any, object], translator: Translator) -> dict[str, str | None]:
