@@ -12,11 +12,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.options import MappingOption, Progress, RejectsOption, TransactionsOption, command_settings, one_line_errors
+from cli.options import (
+    LangOption,
+    MappingOption,
+    Progress,
+    RejectsOption,
+    TransactionsOption,
+    command_settings,
+    one_line_errors,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from features.i18n import Translator
     from features.settings import Settings
 
 SHOWN_PERIODS = 6
@@ -35,16 +44,20 @@ def kpis(
     rules: Annotated[Path | None, typer.Option(help="KPI thresholds YAML over the packaged kpi_rules.yaml "
                                                     "(default: MEMBERSCORE_KPI_RULES)")] = None,
     rejects: RejectsOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Active and new members, repurchase rate and spend share, churn rate, average order value, frequency,
     category penetration and tier migration, per complete month or week (each from rows before its end).
 
     Prints the last periods; ``--out`` writes every period. ``--alerts`` checks them against the
     thresholds (churn up more than 2 points on last year, ...) and lists the breaches, newest first.
+    Summaries and KPI names are in --lang (default English).
     """
     from cli.data import load_for_command
+    from features.i18n import translator
     from features.kpis import parse_by, parse_freq
 
+    words = translator(lang)
     settings = command_settings()
     chosen_freq = parse_freq(freq)
     if out is not None and out.suffix not in (".csv", ".json"):
@@ -59,10 +72,10 @@ def kpis(
 
         found = find_alerts(table, chosen_freq, threshold_rules)
         _write(found, out, {"freq": chosen_freq, "by": split})
-        typer.echo(alert_summary(found, len(table)))
+        typer.echo(alert_summary(found, len(table), words))
         return
     _write(table, out, {"freq": chosen_freq, "by": split})
-    typer.echo(table_summary(table, chosen_freq, split, out))
+    typer.echo(table_summary(table, chosen_freq, split, out, words))
 
 
 def _kpi_rules(path: Path | None, settings: Settings) -> Any:
@@ -96,11 +109,8 @@ def _write(table: pd.DataFrame, out: Path | None, header: dict[str, Any]) -> Non
         out.write_text(json.dumps({**header, "rows": as_records(table)}, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def table_summary(table: pd.DataFrame, freq: str, by: str | None, out: Path | None) -> str:
+def table_summary(table: pd.DataFrame, freq: str, by: str | None, out: Path | None, words: Translator) -> str:
     """The last periods' headline KPIs (all groups with ``by``), and where the full table went."""
-    from features.i18n import translator
-
-    words = translator()
     starts = sorted(set(table["period_start"]))
     shown = table[table["period_start"].isin(starts[-SHOWN_PERIODS:])]
     keys = ["period_start", *([by] if by else [])]
@@ -121,11 +131,8 @@ def _cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def alert_summary(alerts: pd.DataFrame, rows: int) -> str:
+def alert_summary(alerts: pd.DataFrame, rows: int, words: Translator) -> str:
     """One line per breach, newest first, or that none was found."""
-    from features.i18n import translator
-
-    words = translator()
     if alerts.empty:
         return words.gettext("no alert: every KPI is within its thresholds ({count} rows checked)").format(count=rows)
     lines = [words.ngettext("{count} alert", "{count} alerts", len(alerts)).format(count=len(alerts))]
@@ -134,15 +141,17 @@ def alert_summary(alerts: pd.DataFrame, rows: int) -> str:
     return "\n".join(lines)
 
 
-def describe_alert(alert: dict[str, Any], words: Any) -> str:
+def describe_alert(alert: dict[str, Any], words: Translator) -> str:
     """``2024-03-01 all: churn rate 12.1% against 10.0% in 2023-03-01 (+2.1 points, threshold 2)``."""
+    from features.value_names import kpi_name
+
     points = alert["unit"] == "points"
     value, reference = ((words.percent(alert[k]) if points else words.number(alert[k], 2)) for k in ("value", "reference"))
     change = (words.gettext("{change} points") if points else words.gettext("{change}%")).format(
         change=f"{alert['change']:+.1f}")
     return words.gettext("{period} {group}: {kpi} {value} against {reference} in {reference_period} "
                          "({change}, threshold {threshold})").format(
-        period=alert["period_start"], group=alert["group"], kpi=words.pgettext("kpi", alert["kpi"].replace("_", " ")),
+        period=alert["period_start"], group=alert["group"], kpi=kpi_name(alert["kpi"], words),
         value=value, reference=reference, reference_period=alert["reference_start"], change=change,
         threshold=f"{alert['threshold']:g}")
 

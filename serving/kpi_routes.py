@@ -16,16 +16,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
-from features.i18n import LanguageError, Translator, negotiate, parse_language, translator
+from features.i18n import Translator
 from features.kpi_alerts import find_alerts
 from features.kpi_periods import parse_freq
 from features.kpi_rules import KpiRules
 from features.kpi_store import as_records, read_latest_kpis, stored_table
 from features.kpis import KPI_COLUMNS
+from features.value_names import kpi_name, label
 from serving.contract import PROTECTED
+from serving.language import RequestLanguage
 from serving.live import Served
 
 router = APIRouter()
@@ -53,26 +55,24 @@ def attach(app: FastAPI, snapshot_dir: Path, live: ServesNow, rules: KpiRules) -
 
 
 @router.get("/kpis", dependencies=PROTECTED["dependencies"], responses={**PROTECTED["responses"], **NOT_FOUND})
-def kpis(request: Request, freq: str = "month", by: str | None = None, lang: str | None = None,
-         accept_language: str | None = Header(None)) -> dict[str, Any]:
+def kpis(request: Request, asked: RequestLanguage, freq: str = "month", by: str | None = None) -> dict[str, Any]:
     """Membership KPIs per complete month or week (``freq``), optionally ``by`` tier, store or lifecycle_stage.
 
     Rates with nothing to divide by are null. ``labels`` names each KPI in the chosen language
     (``lang`` or Accept-Language); with ``by`` tier or lifecycle_stage each row has ``<by>_label``.
     """
-    words, (document, table) = _words(lang, accept_language), _table(request, freq, by)
+    words, (document, table) = Translator(asked.language), _table(request, freq, by)
     rows = as_records(table)
     if by in LABELLED_SPLITS:
         for row in rows:
-            row[f"{by}_label"] = words.pgettext(str(by), str(row[by]))
+            row[f"{by}_label"] = label(str(by), row[by], words)
     return {"as_of": document["as_of"], "freq": freq, "by": by, "labels": kpi_labels(words), "rows": rows}
 
 
 @router.get("/alerts", dependencies=PROTECTED["dependencies"], responses={**PROTECTED["responses"], **NOT_FOUND})
-def alerts(request: Request, freq: str = "month", by: str | None = None, lang: str | None = None,
-           accept_language: str | None = Header(None)) -> dict[str, Any]:
+def alerts(request: Request, asked: RequestLanguage, freq: str = "month", by: str | None = None) -> dict[str, Any]:
     """Breaches of the KPI thresholds, newest first: each with the value, what it is compared with and by how much."""
-    words, (document, table) = _words(lang, accept_language), _table(request, freq, by)
+    words, (document, table) = Translator(asked.language), _table(request, freq, by)
     found = as_records(find_alerts(table, parse_freq(freq), _service(request).rules))
     for alert in found:
         alert["kpi_label"] = kpi_labels(words)[alert["kpi"]]
@@ -92,14 +92,7 @@ def _script_text() -> str:
 
 def kpi_labels(words: Translator) -> dict[str, str]:
     """Each KPI's name for people (msgid: the code with spaces; context ``kpi``)."""
-    return {code: words.pgettext("kpi", code.replace("_", " ")) for code in KPI_COLUMNS}
-
-
-def _words(lang: str | None, accept_language: str | None) -> Translator:
-    try:
-        return translator(parse_language(lang) if lang is not None else negotiate(accept_language))
-    except LanguageError as error:
-        raise HTTPException(status_code=422, detail=str(error)) from None
+    return {code: kpi_name(code, words) for code in KPI_COLUMNS}
 
 
 def _service(request: Request) -> KpiService:

@@ -25,9 +25,14 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
+from features.catalogue import ENGLISH
+from features.formats import Voice
+from features.i18n import Translator
+from features.list_headers import for_readers
 from features.offer_lists import NO_OFFERS, decode_offers
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, read_segment_rules
 from features.spreadsheet import csv_text
+from features.value_names import CAMPAIGN, CODED_FIELDS, label, labels_for
 from serving.campaigns import CAMPAIGNS as CAMPAIGNS  # re-exported: callers name campaigns from here
 from serving.campaigns import RULE_FEATURES, Campaign
 from serving.campaigns import campaign_named as campaign_named
@@ -47,7 +52,8 @@ if TYPE_CHECKING:
     from serving.artefacts import LoadedSnapshot
 
 CSV_CHUNK_ROWS = 2_000  # rows explained and written per CSV chunk: bounds the SHAP matrix and the text held
-ROW_COLUMNS = [name for name in TargetRow.model_fields if name != "reasons"]
+LABEL_FIELDS = frozenset(f"{field}_label" for field in CODED_FIELDS)  # added per request, in its language
+ROW_COLUMNS = [name for name in TargetRow.model_fields if name != "reasons" and name not in LABEL_FIELDS]
 
 
 class CampaignUnavailable(ValueError):
@@ -190,8 +196,9 @@ def target_list(loaded: LoadedSnapshot, request: TargetsRequest) -> TargetList:
 
 
 def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
-                     request: TargetsRequest) -> TargetsResponse:
-    """One JSON page of the ranked list, with the campaign model's top reasons for its rows only.
+                     request: TargetsRequest, voice: Voice = ENGLISH) -> TargetsResponse:
+    """One JSON page of the ranked list, with the campaign model's top reasons for its rows only,
+    reasons and ``_label`` names in ``voice``'s language.
 
     The page starts where ``request.cursor`` says (the first page without one) and holds up to
     ``request.limit`` rows (default ``DEFAULT_PAGE``, at most ``MAX_TARGETS``); ``next_cursor``
@@ -205,14 +212,16 @@ def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
     listed = whole.ranked.iloc[start:start + limit]
     booster = models.get(whole.campaign.task)
     rows = loaded.features_by_id.loc[listed[contract.MEMBER_ID]]
-    reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign)
+    reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign, voice)
     records = listed.astype(object).where(listed.notna(), None).to_dict(orient="records")
     end = start + len(listed)
     return TargetsResponse(
         campaign=whole.campaign.name,
+        campaign_label=label(CAMPAIGN, whole.campaign.name, voice.translator),
         snapshot_as_of=whole.snapshot_as_of,
         eligible=eligible,
-        rows=[TargetRow.model_validate({**record, "reasons": why}) for record, why in zip(records, reasons)],
+        rows=[TargetRow.model_validate({**record, **labels_for(record, voice.translator), "reasons": why})
+              for record, why in zip(records, reasons)],
         next_cursor=encode_cursor(identity, end, whole.snapshot_as_of) if end < eligible else None,
     )
 
@@ -229,7 +238,8 @@ def _page_limit(limit: int | None) -> int:
 
 def targets_csv_export(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest,
                        rename_ids: Callable[[str], str] | None = None,
-                       chunk_rows: int = CSV_CHUNK_ROWS) -> CsvExport:
+                       chunk_rows: int = CSV_CHUNK_ROWS, voice: Voice = ENGLISH,
+                       headers: Translator | None = None) -> CsvExport:
     """The whole list (or its best ``request.limit`` rows) as CSV chunks, ``targets_csv``'s format.
 
     Everything that can be refused is checked here, before the first chunk: a stream that has
@@ -238,6 +248,9 @@ def targets_csv_export(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot
     Reason columns are ``reason_1`` to ``reason_{explain}`` whenever the campaign's model
     serves (a row with fewer supporting reasons leaves the rest empty): the header is written
     before any reason is known. ``rename_ids`` replaces member ids (pseudonyms) as rows are written.
+    Reasons are in ``voice``'s language; with ``headers`` the list is for readers of that language
+    (``features.list_headers``: translated headers, names beside codes). The text starts with a
+    byte-order mark, so a spreadsheet opens it as UTF-8.
     """
     if request.cursor is not None:
         raise ValueError("cursor: a CSV answer is the whole list at once; cursors page JSON lists")
@@ -246,29 +259,31 @@ def targets_csv_export(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot
     booster = models.get(whole.campaign.task)
     k = request.explain if booster is not None else 0
     chunks = _csv_chunks(listed, loaded.features_by_id, booster, k, whole.campaign.raising_sign, rename_ids,
-                         chunk_rows)
+                         chunk_rows, voice, headers)
     return CsvExport(whole.campaign.name, whole.snapshot_as_of, len(whole.ranked), len(listed), chunks)
 
 
 def _csv_chunks(listed: pd.DataFrame, features_by_id: pd.DataFrame, booster: xgb.Booster | None, k: int,
-                raising_sign: int, rename_ids: Callable[[str], str] | None, chunk_rows: int) -> Iterator[str]:
+                raising_sign: int, rename_ids: Callable[[str], str] | None, chunk_rows: int,
+                voice: Voice = ENGLISH, headers: Translator | None = None) -> Iterator[str]:
     """The header, then each ``chunk_rows`` rows with their reasons, as spreadsheet-safe CSV text."""
-    yield csv_text(pd.DataFrame(columns=[*ROW_COLUMNS, *_reason_columns(k)]))
+    yield csv_text(for_readers(pd.DataFrame(columns=[*ROW_COLUMNS, *_reason_columns(k)]), headers), bom=True)
     for start in range(0, len(listed), chunk_rows):
         chunk = listed.iloc[start:start + chunk_rows].reset_index(drop=True)
-        reasons = supporting_reasons(booster, features_by_id.loc[chunk[contract.MEMBER_ID]], k, raising_sign)
+        reasons = supporting_reasons(booster, features_by_id.loc[chunk[contract.MEMBER_ID]], k, raising_sign, voice)
         if rename_ids is not None:
             chunk[contract.MEMBER_ID] = [rename_ids(member) for member in chunk[contract.MEMBER_ID]]
         for i, column in enumerate(_reason_columns(k)):
             chunk[column] = [texts[i] if i < len(texts) else "" for texts in reasons]
-        yield csv_text(chunk, header=False)
+        yield csv_text(for_readers(chunk, headers), header=False)
 
 
 def _reason_columns(k: int) -> list[str]:
     return [f"reason_{i + 1}" for i in range(k)]
 
 
-def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, raising_sign: int) -> list[list[str]]:
+def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, raising_sign: int,
+                       voice: Voice = ENGLISH) -> list[list[str]]:
     """Per row, in words, the ``k`` largest SHAP contributions that push the campaign's score up.
 
     A list answers "why is this member on it", so contributions pulling the other way are left
@@ -279,16 +294,17 @@ def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, 
     contributions, frame = shap_contributions(booster, rows)
     supporting = np.where(contributions * raising_sign > 0, contributions, 0.0)
     return [[reason.text for reason in row if reason.contribution != 0.0]
-            for row in top_reasons(supporting, frame, k)]
+            for row in top_reasons(supporting, frame, k, voice)]
 
 
-def targets_csv(response: TargetsResponse) -> str:
+def targets_csv(response: TargetsResponse, headers: Translator | None = None) -> str:
     """The rows as CSV, one column per reason (``reason_1``, ...) so a spreadsheet shows them side by side.
 
-    Spreadsheet-safe (``features.spreadsheet``): the CLI's file and the API's ``?format=csv`` both come from here.
+    Spreadsheet-safe (``features.spreadsheet``) and UTF-8 with a byte-order mark; ``headers`` as in
+    ``targets_csv_export``. The CLI's file and the API's ``?format=csv`` both come from here.
     """
     k = max((len(row.reasons) for row in response.rows), default=0)
     frame = pd.DataFrame([row.model_dump(exclude={"reasons"}) for row in response.rows], columns=ROW_COLUMNS)
     for i, column in enumerate(_reason_columns(k)):
         frame[column] = [row.reasons[i] if i < len(row.reasons) else "" for row in response.rows]
-    return csv_text(frame)
+    return csv_text(for_readers(frame, headers), bom=True)

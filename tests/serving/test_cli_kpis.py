@@ -60,6 +60,8 @@ def test_alerts_list_each_breach_newest_first(transactions: Path, tmp_path: Path
     assert lines[1].startswith("2024-03-01 all: active members 1.00 against 2.00 in 2024-02-01 (-50.0%")
     assert lines[2].startswith("2024-03-01 all: churn rate 60.0% against 0.0% in 2024-02-01 (+60.0 points, threshold 50)")
     assert lines[3].startswith("2024-02-01 all: active members 2.00 against 4.00")
+    chinese = kpis("--transactions", transactions, "--alerts", "--rules", rules, "--lang", "zh-CN").stdout.splitlines()
+    assert chinese[0] == "3 条预警" and "流失率" in chinese[2] and "个百分点" in chinese[2]
     alerts = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))["rows"]
     assert [a["kpi"] for a in alerts] == ["active_members", "churn_rate", "active_members"]
 
