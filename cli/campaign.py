@@ -16,6 +16,7 @@ import typer
 from cli.campaign_uplift import uplift as uplift_command
 from cli.lists import TARGET_OPTIONS, LabelsOption, _member_ids, _with_option_names, champion_boosters, newest_snapshot
 from cli.options import (
+    LangOption,
     MappingOption,
     Progress,
     ProjectOption,
@@ -24,7 +25,10 @@ from cli.options import (
     command_settings,
     one_line_errors,
 )
+from features.formats import Voice
+from features.i18n import parse_language
 from features.project import DEFAULT_PROJECT
+from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
 
@@ -77,6 +81,7 @@ def create(
                                              "none: the answer on stdout")] = None,
     db: DbOption = None,
     project: ProjectOption = DEFAULT_PROJECT,
+    lang: LangOption = None,
 ) -> None:
     """Create a campaign from a target list with a randomised, score-stratified holdout, and store it.
 
@@ -106,11 +111,12 @@ def create(
         typer.echo(json.dumps(answer, indent=2))
         return
     out.parent.mkdir(parents=True, exist_ok=True)
+    voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
-        out.write_text(contact_csv(members), encoding="utf-8", newline="")
+        out.write_text(contact_csv(members, voice.translator if lang else None), encoding="utf-8", newline="")
     else:
         out.write_text(json.dumps(answer, indent=2), encoding="utf-8")
-    typer.echo(f"{_summary(record, answer['arms'])} -> {out}")
+    typer.echo(f"{_summary(record, answer['arms'], voice, named=lang is not None)} -> {out}")
 
 
 def _uplift_champion(project: str) -> UpliftChampion | None:
@@ -158,29 +164,41 @@ def _model_versions(project: str, models: dict[str, Any], baselines: Any) -> dic
     return versions
 
 
-def _summary(record: CampaignRecord, arms: dict[str, int]) -> str:
-    """One line: id, name, arms and, for a holdout, the MDE and how it was estimated."""
-    line = (f"campaign {record.id} ({record.type}, {record.name!r}, {record.design}): "
-            f"{arms.get('treatment', 0):,} treatment, {arms.get('control', 0):,} control")
+def _summary(record: CampaignRecord, arms: dict[str, int], voice: Voice | None = None, named: bool = False) -> str:
+    """One line: id, name, arms and, for a holdout, the MDE (in the project's currency) and how it was
+    estimated, in ``voice``'s language; ``named``: the campaign type by its name rather than its code."""
+    voice = voice or Voice()
+    t = voice.translator
+    kind = (label(CAMPAIGN, record.type, t) or record.type) if named else record.type
+    line = t.gettext("campaign {id} ({type}, {name}, {design}): {treatment} treatment, {control} control").format(
+        id=record.id, type=kind, name=repr(record.name), design=record.design,
+        treatment=voice.number(arms.get("treatment", 0)), control=voice.number(arms.get("control", 0)))
     power = record.power or {}
     if power.get("spend_per_member") is not None:
-        line += (f"; detectable effect on spend per member over {record.window_days} days: "
-                 f"{power['spend_per_member']:,.2f} (80% power, two-sided alpha 0.05; {power['estimated_from']})")
+        line += t.ngettext(
+            "; detectable effect on spend per member over {days} day: {effect} (80% power, two-sided alpha 0.05; "
+            "{estimated_from})",
+            "; detectable effect on spend per member over {days} days: {effect} (80% power, two-sided alpha 0.05; "
+            "{estimated_from})", record.window_days).format(
+            days=record.window_days, effect=voice.money(power["spend_per_member"]),
+            estimated_from=power["estimated_from"])
     elif power:
-        line += f"; no detectable effect computed: {power['estimated_from']}"
+        line += t.gettext("; no detectable effect computed: {estimated_from}").format(
+            estimated_from=power["estimated_from"])
     return line
 
 
 @app.command("list")
 @one_line_errors
-def list_campaigns(db: DbOption = None, project: ProjectOption = DEFAULT_PROJECT) -> None:
-    """One line per campaign of the project, newest first."""
+def list_campaigns(db: DbOption = None, project: ProjectOption = DEFAULT_PROJECT, lang: LangOption = None) -> None:
+    """One line per campaign of the project, newest first (in --lang, default English)."""
     from campaigns.store import opened
 
+    voice = Voice(parse_language(lang), command_settings().currency)
     with opened(database(db)) as store:
         records = store.list(project)
         lines = [f"{r.created:%Y-%m-%d %H:%M} start {r.start} {r.window_days}d  "
-                 f"{_summary(r, store.arm_counts(project, r.id))}" for r in records]
+                 f"{_summary(r, store.arm_counts(project, r.id), voice, named=lang is not None)}" for r in records]
     typer.echo("\n".join(lines) if lines else f"no campaign in project {project!r}")
 
 
@@ -191,8 +209,10 @@ def show(
     out: Annotated[Path | None, typer.Option(help=".csv: the contact list (treatment arm)")] = None,
     db: DbOption = None,
     project: ProjectOption = DEFAULT_PROJECT,
+    lang: LangOption = None,
 ) -> None:
-    """A campaign's settings, members per arm and MDE as JSON; --out x.csv writes its contact list."""
+    """A campaign's settings, members per arm and MDE as JSON; --out x.csv writes its contact list
+    (headers translated with --lang)."""
     from campaigns.record import TREATMENT
     from campaigns.store import CampaignNotFound, opened
     from serving.campaign_lists import campaign_answer, contact_csv
@@ -208,8 +228,9 @@ def show(
             raise ValueError(f"--{error}") from None
     if out is not None and treated is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(contact_csv(treated), encoding="utf-8", newline="")
-        typer.echo(f"{_summary(record, answer['arms'])} -> {out}")
+        voice = Voice(parse_language(lang), command_settings().currency)
+        out.write_text(contact_csv(treated, voice.translator if lang else None), encoding="utf-8", newline="")
+        typer.echo(f"{_summary(record, answer['arms'], voice, named=lang is not None)} -> {out}")
         return
     typer.echo(json.dumps(answer, indent=2))
 

@@ -109,6 +109,9 @@ def snapshot(
     cutoff = parse_date(as_of) if as_of else end_of_data(frame)
     settings = command_settings()
     built, path = store_snapshot(frame, cutoff, read_config(config), project, settings, allow_shrink)
+    from cli.kpis import store_kpis
+
+    store_kpis(frame, cutoff, path.parent, settings, progress)
     held = held_by_a_service(path, settings.min_snapshot_ratio)
     if held:
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)

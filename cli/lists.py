@@ -11,6 +11,7 @@ import typer
 from cli.data import load_for_command, serving_snapshot
 from cli.options import (
     ConfigOption,
+    LangOption,
     MappingOption,
     NotReady,
     Progress,
@@ -21,13 +22,17 @@ from cli.options import (
     one_line_errors,
     parse_date,
 )
+from features.formats import Voice
+from features.i18n import Translator, parse_language
 from features.project import DEFAULT_PROJECT
+from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
     import xgboost as xgb
 
     from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
+    from serving.targets import CsvExport
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,15 +55,18 @@ def score(
     config: ConfigOption = None,
     horizon_days: Annotated[int | None, typer.Option(help="H of the baselines fitted here (default: the config's, else 90)")] = None,
     project: ProjectOption = DEFAULT_PROJECT,
+    lang: LangOption = None,
 ) -> None:
     """Score every member with a purchase before --as-of with every champion model of the project.
 
     A task without a champion is scored by its baseline (BG/NBD for timing and value; the best of
     the RFM rule, recency over gap and BG/NBD for churn; popular new categories or the RFM rule for
     upsell), as the service does; BG/NBD is the last resort. The ``served_by`` column says which.
-    Fails with one line when not even BG/NBD can be fitted and no champion serves.
+    Fails with one line when not even BG/NBD can be fitted and no champion serves. A .csv is UTF-8
+    with a byte-order mark; with --lang its headers are translated and names follow the codes.
     """
-    from features.spreadsheet import write_csv_safely
+    from features.list_headers import for_readers
+    from features.spreadsheet import write_list_csv
     from models import catalog
     from serving.scoring import OUTPUT_COLUMNS, score_frame
     from serving.sources import require_served, served_by, summary, task_sources
@@ -79,8 +87,15 @@ def score(
     sources = task_sources(versions, built.profile)
     scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_csv_safely(scores, out) if out.suffix == ".csv" else scores.to_parquet(out, index=False)
-    typer.echo(f"scored {len(scores):,} members as of {cutoff}: {summary(sources, scores)} -> {out}")
+    voice = Voice(parse_language(lang), settings.currency)
+    if out.suffix == ".csv":
+        write_list_csv(for_readers(scores, voice.translator if lang else None), out)
+    else:
+        scores.to_parquet(out, index=False)  # for machines: stable column names and codes
+    said = voice.translator.ngettext("scored {count} member as of {as_of}: {summary} -> {out}",
+                                     "scored {count} members as of {as_of}: {summary} -> {out}", len(scores))
+    typer.echo(said.format(count=voice.number(len(scores)), as_of=cutoff, summary=summary(sources, scores, voice),
+                           out=out))
 
 
 @one_line_errors
@@ -99,8 +114,13 @@ def targets(
     pseudonymise: Annotated[bool, typer.Option("--pseudonymise", help="write keyed pseudonyms (HMAC-SHA256 with "
                                                "MEMBERSCORE_PSEUDONYM_KEY) instead of member ids")] = False,
     project: ProjectOption = DEFAULT_PROJECT,
+    lang: LangOption = None,
 ) -> None:
-    """Write a campaign's ranked target list from the project's champions and newest snapshot."""
+    """Write a campaign's ranked target list from the project's champions and newest snapshot.
+
+    Reasons and names are in --lang (default English), amounts in MEMBERSCORE_CURRENCY; a .csv is
+    UTF-8 with a byte-order mark, its headers translated only with --lang.
+    """
     from serving.pseudonym import pseudonym_key, pseudonymised
     from serving.targets import targets_response
 
@@ -114,15 +134,32 @@ def targets(
     request = _with_option_names(_targets_request, campaign, limit, filters, explain)
     models = champion_boosters(project, settings.mlflow_tracking_uri)
     loaded = newest_snapshot(project, models, settings.snapshot_dir)
+    voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
-        _write_csv(models, loaded, request, key, out)
+        export = _write_csv(models, loaded, request, key, out, voice, voice.translator if lang else None)
+        typer.echo(list_summary(voice, _shown(export.campaign, voice, lang), export.rows, export.eligible,
+                                export.snapshot_as_of, out))
         return
-    response = _with_option_names(targets_response, models, loaded, request)
+    response = _with_option_names(targets_response, models, loaded, request, voice)
     response = pseudonymised(response, key) if key is not None else response
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(response.model_dump_json(indent=2), encoding="utf-8")
-    typer.echo(f"{response.campaign}: {len(response.rows):,} of {response.eligible:,} eligible members "
-               f"(snapshot as of {response.snapshot_as_of}) -> {out}")
+    typer.echo(list_summary(voice, _shown(response.campaign, voice, lang), len(response.rows), response.eligible,
+                            response.snapshot_as_of, out))
+
+
+def _shown(campaign: str, voice: Voice, lang: str | None) -> str:
+    """The campaign as the summary names it: its code by default (scripts read it), its name with --lang."""
+    return label(CAMPAIGN, campaign, voice.translator) or campaign if lang else campaign
+
+
+def list_summary(voice: Voice, campaign: str, rows: int, eligible: int, as_of: str, out: Path) -> str:
+    """The line a written list ends with, in the reader's language."""
+    said = voice.translator.ngettext("{campaign}: {rows} of {eligible} eligible member (snapshot as of {as_of}) -> {out}",
+                                     "{campaign}: {rows} of {eligible} eligible members (snapshot as of {as_of}) -> {out}",
+                                     eligible)
+    return said.format(campaign=campaign, rows=voice.number(rows),
+                       eligible=voice.number(eligible), as_of=as_of, out=out)
 
 
 def champion_boosters(project: str, tracking_uri: str | None) -> dict[str, xgb.Booster]:
@@ -149,7 +186,7 @@ def newest_snapshot(project: str, models: Mapping[str, xgb.Booster], snapshot_di
 
 
 def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest, key: bytes | None,
-               out: Path) -> None:
+               out: Path, voice: Voice, headers: Translator | None) -> CsvExport:
     """Stream the whole list (or its best ``--limit`` rows) into ``out``, chunk by chunk.
 
     Written beside ``out`` and renamed at the end, so a failure never leaves a half list under its name.
@@ -160,7 +197,7 @@ def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, reques
     from serving.targets import targets_csv_export
 
     rename: Callable[[str], str] | None = functools.partial(pseudonym, key=key) if key is not None else None
-    export = _with_option_names(targets_csv_export, models, loaded, request, rename)
+    export = _with_option_names(targets_csv_export, models, loaded, request, rename, voice=voice, headers=headers)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     try:
@@ -169,8 +206,7 @@ def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, reques
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    typer.echo(f"{export.campaign}: {export.rows:,} of {export.eligible:,} eligible members "
-               f"(snapshot as of {export.snapshot_as_of}) -> {out}")
+    return export
 
 
 def _member_ids(path: Path) -> list[str]:

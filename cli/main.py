@@ -7,6 +7,7 @@ import typer
 from cli.campaign import app as campaign
 from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
+from cli.kpis import kpis
 from cli.lists import score, targets
 from cli.serve import build, create_key, serve
 from cli.tiers import app as tiers
@@ -24,6 +25,7 @@ app.command()(serve)
 app.command()(build)
 app.command()(targets)
 app.command()(promote)
+app.command()(kpis)
 app.command()(rollback)
 app.add_typer(keys, name="keys")
 app.add_typer(campaign, name="campaign")

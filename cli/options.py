@@ -39,6 +39,25 @@ ProjectOption = Annotated[str, typer.Option(
     help="the retailer or dataset: its own models, experiments and snapshots, never compared with another's")]
 
 
+def _checked_language(value: str | None) -> str | None:
+    """A --lang memberscore does not speak stops the command with one line and exit 2, before any work."""
+    from features.i18n import LanguageError, parse_language
+
+    if value is None:
+        return None
+    try:
+        return parse_language(value)
+    except LanguageError as error:
+        typer.echo(f"error: --{error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+LangOption = Annotated[str | None, typer.Option(
+    "--lang", callback=_checked_language,
+    help="en or zh-CN: summaries, names and reasons in that language, and list headers translated "
+         "(without it: English, and the stable column names a CRM import matches on)")]
+
+
 def command_settings() -> Settings:
     """The command's settings, read from the environment once at its start (README, "Settings").
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.data import end_of_data, held_by_a_service, load_for_command, serving_snapshot
+from cli.kpis import store_kpis
 from cli.options import (
     ConfigOption,
     MappingOption,
@@ -72,6 +73,7 @@ def train(
         uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project,
                                          directory, settings, progress, lang=language)
         _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress)
+        store_kpis(uncommitted.frame, uncommitted.snapshot.as_of, directory, settings, progress)
     if report is not None:
         report.write_text(json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2))
         if uncommitted.pages:
@@ -91,6 +93,7 @@ class Uncommitted:
     snapshot: Snapshot
     load_report: LoadReport
     pages: list[str]
+    frame: pd.DataFrame  # the transactions, for the KPIs stored beside the snapshot
 
 
 def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
@@ -134,7 +137,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     except Exception as error:
         raise TrainingFailed(f"{step} failed, nothing committed (the previous champions and snapshot keep serving): "
                              f"{type(error).__name__}: {error}") from error
-    return Uncommitted(run, built, load_report, pages)
+    return Uncommitted(run, built, load_report, pages, frame)
 
 
 def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str, settings: Settings,

@@ -108,7 +108,9 @@ class LifecycleStager:
     construction, whatever their silence (``evidenced_p_alive``). Where there is evidence and it
     disagrees with the rhythm (lost by rhythm but P(alive) >= ``alive_threshold``, or still buying
     by rhythm but P(alive) below it) the member is ``sleeping``: neither view is overruled outright,
-    and a member the two views disagree on is worth a nudge, not written off.
+    and a member the two views disagree on is worth a nudge, not written off. Newcomers (at most
+    ``new_days`` of tenure and ``new_max_orders`` purchases) are ``new`` whatever their rhythm, which
+    is too short to judge, unless P(alive) says more likely gone (then ``sleeping``).
     """
 
     def __init__(self, rules: LifecycleRules, recency_ratio_edges: tuple[float, float] = (0.5, 1.0)) -> None:
@@ -133,7 +135,8 @@ class LifecycleStager:
     def recency_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """RFM r_score from the same rhythm as the stage: 1 lost, 2 sleeping, 3-5 still buying.
 
-        Among new and active members, ratio <= edges[0] scores 5, <= edges[1] 4, else 3, so an
+        Among new and active members, ratio <= edges[0] scores 5, <= edges[1] 4, else 3 (a newcomer
+        past their short rhythm too: new is still buying), so an
         RFM segment confined to r 3-5 always holds new or active members, one confined to r 1-2
         sleeping or lost ones, and r 1 exactly the lost.
         """
@@ -147,10 +150,10 @@ class LifecycleStager:
         rules, ratio = self.rules, self.rhythm_ratio(frame)
         alive = evidenced_p_alive(frame)
         model_alive, model_gone = alive >= rules.alive_threshold, alive < rules.alive_threshold  # NaN: neither
+        young = (_values(frame, "tenure_days") <= rules.new_days) & (_values(frame, "orders_total") <= rules.new_max_orders)
+        is_new = young & ~model_gone  # too early to judge by their rhythm, unless the model says likely gone
         still = (ratio <= rules.active_ratio) & ~model_gone
-        is_new = still & (_values(frame, "tenure_days") <= rules.new_days)
-        is_new &= _values(frame, "orders_total") <= rules.new_max_orders
-        lost = (ratio > rules.lost_ratio) & ~model_alive
+        lost = (ratio > rules.lost_ratio) & ~model_alive & ~young
         return np.select([is_new, still, lost], [NEW, ACTIVE, LOST], SLEEPING)
 
 
@@ -203,11 +206,13 @@ def assign_tiers(
 
 def _previous_ranks(previous: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
     """Ladder positions of last period's tiers; no history counts as the base tier."""
-    unknown = sorted(set(previous.dropna().astype(str)) - set(labels))
-    if unknown:
+    # hashed in C, not mapped per value in Python: the KPIs call this for every period of a million members
+    ranks = pd.Categorical(previous.astype(object), categories=list(labels)).codes
+    off_ladder = (ranks < 0) & previous.notna().to_numpy()
+    if off_ladder.any():
+        unknown = sorted(set(previous[off_ladder].astype(str)))
         raise ValueError(f"previous tiers {unknown} are not on the ladder {list(labels)}")
-    rank_of = {label: rank for rank, label in enumerate(labels)}
-    return previous.astype(object).map(rank_of).fillna(0).to_numpy(dtype=int)
+    return np.where(ranks < 0, 0, ranks).astype(int)
 
 
 class TierAssigner:

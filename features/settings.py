@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.formats import CurrencyError, check_currency
 from features.project import DEFAULT_PROJECT, check_project
 
 PREFIX = "MEMBERSCORE_"
@@ -47,6 +48,8 @@ class Settings(BaseSettings):
     tier_programme: Path | None = Field(
         None, description="tier programme YAML (cards, 保级, AA; features/tier_programme.yaml is an example); "
                           "unset: quantile tiers from the segment rules")
+    kpi_rules: Path | None = Field(None, description="YAML over the packaged KPI alert thresholds (`kpis --alerts`, /alerts)")
+    kpis_with_snapshot: bool = Field(True, description="snapshot and train also store the KPIs for /kpis and /alerts")
     poll_seconds: float = Field(
         5.0, ge=0, description="how often the service looks for a new champion or snapshot (0: every request)")
     min_snapshot_ratio: float = Field(0.5, ge=0, le=1,
@@ -58,6 +61,8 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = Field(None, description="secret for pseudonymised member ids in lists")
     campaign_db: str | None = Field(None, description="campaign store: sqlite:///path or postgresql+psycopg://...; "
                                     "default sqlite:///var/campaigns.db")
+    currency: str | None = Field(None, description="ISO 4217 code of the project's money (e.g. CNY, USD, GBP): "
+                                 "amounts in reasons, lists and summaries carry its symbol; unset: plain numbers")
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -70,6 +75,17 @@ class Settings(BaseSettings):
     def _known_project_name(cls, value: str) -> str:
         return check_project(value, source="value")
 
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        """A typo'd code would put a wrong symbol before every amount: refused at start."""
+        if value is None:
+            return None
+        try:
+            return check_currency(value)
+        except CurrencyError:
+            raise ValueError("not an ISO 4217 currency code (e.g. CNY, USD, GBP, EUR)") from None
+
     @field_validator("pseudonym_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -78,8 +94,8 @@ class Settings(BaseSettings):
                              f"use at least {MIN_PSEUDONYM_KEY_CHARS}")
         return value
 
-    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "api_key_file", "campaign_db",
-                     "pseudonym_key", mode="before")
+    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "api_key_file",
+                     "campaign_db", "pseudonym_key", "currency", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """Only spaces mean "not set" too, for the settings that may be unset."""

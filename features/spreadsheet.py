@@ -23,6 +23,8 @@ from features.offer_lists import encode_offers
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 APOSTROPHE: Final = "'"
+BOM: Final = "\ufeff"  # U+FEFF first: Excel then reads the file as UTF-8 (Chinese names, ¥)
+LIST_ENCODING: Final = "utf-8-sig"  # Python's UTF-8 with the byte-order mark
 
 
 def neutralise_text(text: str) -> str:
@@ -88,8 +90,14 @@ def lists_as_json(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def csv_text(frame: pd.DataFrame, **options: Any) -> str:
-    """``write_csv_safely`` into a string (for HTTP responses)."""
+def csv_text(frame: pd.DataFrame, bom: bool = False, **options: Any) -> str:
+    """``write_csv_safely`` into a string (for HTTP responses); ``bom``: starting with a byte-order mark."""
     buffer = io.StringIO()
     write_csv_safely(frame, buffer, **options)
-    return buffer.getvalue()
+    return (BOM if bom else "") + buffer.getvalue()
+
+
+def write_list_csv(frame: pd.DataFrame, path: str | Path, **options: Any) -> None:
+    """A list for people (scores, targets, contacts): ``write_csv_safely`` as UTF-8 with a byte-order
+    mark, without which Excel reads a UTF-8 file in the system's code page and garbles Chinese."""
+    write_csv_safely(frame, path, **{"encoding": LIST_ENCODING, **options})

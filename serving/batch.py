@@ -16,6 +16,8 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
+from features.catalogue import ENGLISH
+from features.formats import Voice
 from serving.reasons import feature_values, reason_texts, top_positions
 from serving.scoring import score_frame, shap_contributions
 
@@ -24,12 +26,13 @@ DEFAULT_CHUNK_ROWS = 20_000
 
 def score_with_reasons_chunked(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile: pd.DataFrame,
                                as_of: date, explain: int = 3,
-                               chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+                               chunk_rows: int = DEFAULT_CHUNK_ROWS, voice: Voice = ENGLISH) -> Iterator[pd.DataFrame]:
     """``score_frame`` of each chunk of ``inputs`` plus ``<task>_reason_<i>`` (words) and
     ``<task>_reason_<i>_contribution`` (SHAP, in the model's margin) for i = 1..explain.
 
     ``inputs`` are a snapshot's model inputs (``Snapshot.model_inputs()``), ``profile`` its profile;
-    chunks come in input order, so concatenating them gives the unchunked result.
+    chunks come in input order, so concatenating them gives the unchunked result. Reasons are told
+    in ``voice`` (language and currency).
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, not {chunk_rows}")
@@ -40,11 +43,12 @@ def score_with_reasons_chunked(models: Mapping[str, xgb.Booster], inputs: pd.Dat
         chunk = inputs.iloc[start:start + chunk_rows]
         chunk_profile = profile_by_id.reindex(chunk[contract.MEMBER_ID]).reset_index()
         scored = score_frame(models, chunk, chunk_profile, as_of)
-        yield pd.concat([scored.set_index(chunk.index), *(_reason_columns(task, booster, chunk, explain)
+        yield pd.concat([scored.set_index(chunk.index), *(_reason_columns(task, booster, chunk, explain, voice)
                                                           for task, booster in models.items())], axis=1)
 
 
-def _reason_columns(task: str, booster: xgb.Booster, rows: pd.DataFrame, explain: int) -> pd.DataFrame:
+def _reason_columns(task: str, booster: xgb.Booster, rows: pd.DataFrame, explain: int,
+                    voice: Voice = ENGLISH) -> pd.DataFrame:
     """The top-``explain`` reasons of one model for ``rows``, as flat columns (empty when explain is 0).
 
     The same reasons as ``reasons.top_reasons`` (same order, words and SHAP values), built as
@@ -55,7 +59,7 @@ def _reason_columns(task: str, booster: xgb.Booster, rows: pd.DataFrame, explain
     contributions, frame = shap_contributions(booster, rows)
     names = list(frame.columns)
     order = top_positions(contributions, len(names), explain)
-    texts = reason_texts(feature_values(frame), names, order)
+    texts = reason_texts(feature_values(frame), names, order, voice)
     picked = np.take_along_axis(contributions, order, axis=1).astype("float64")
     columns: dict[str, object] = {}
     for i in range(order.shape[1]):
@@ -68,7 +72,8 @@ def _reason_columns(task: str, booster: xgb.Booster, rows: pd.DataFrame, explain
 
 
 def score_with_reasons(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile: pd.DataFrame,
-                       as_of: date, explain: int = 3, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> pd.DataFrame:
+                       as_of: date, explain: int = 3, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                       voice: Voice = ENGLISH) -> pd.DataFrame:
     """All chunks of ``score_with_reasons_chunked`` in one frame (for outputs that fit in memory)."""
-    chunks = list(score_with_reasons_chunked(models, inputs, profile, as_of, explain, chunk_rows))
+    chunks = list(score_with_reasons_chunked(models, inputs, profile, as_of, explain, chunk_rows, voice))
     return pd.concat(chunks).reset_index(drop=True) if chunks else pd.DataFrame()

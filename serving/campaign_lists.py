@@ -25,6 +25,8 @@ from campaigns.power import campaign_mde, spend_window
 from campaigns.record import ARMS, CONTROL, RANDOMISED, TREATMENT, CampaignRecord
 from campaigns.store import CampaignStore, new_campaign_id
 from features import contract
+from features.i18n import Translator
+from features.list_headers import for_readers
 from features.spreadsheet import csv_text
 from models.uplift import TASK as UPLIFT
 from models.uplift import UpliftChampion, rank_by_incremental_value
@@ -168,9 +170,10 @@ def contact_list(members: pd.DataFrame) -> pd.DataFrame:
     return members[members["arm"] == TREATMENT].drop(columns="arm").reset_index(drop=True)
 
 
-def contact_csv(members: pd.DataFrame) -> str:
-    """The contact list as spreadsheet-safe CSV (``features.spreadsheet``)."""
-    return csv_text(contact_list(members))
+def contact_csv(members: pd.DataFrame, headers: Translator | None = None) -> str:
+    """The contact list as spreadsheet-safe CSV (``features.spreadsheet``), UTF-8 with a byte-order mark;
+    with ``headers`` for readers of that language (``features.list_headers``)."""
+    return csv_text(for_readers(contact_list(members), headers), bom=True)
 
 
 def campaign_answer(record: CampaignRecord, arms: Mapping[str, int], members: pd.DataFrame | None) -> dict[str, Any]:

@@ -18,11 +18,14 @@ from fastapi.responses import Response
 
 from campaigns.record import TREATMENT
 from campaigns.store import CampaignNotFound, CampaignStore
+from features.i18n import Translator
+from features.value_names import CAMPAIGN, describe, label
 from models import uplift
 from serving.campaign_lists import CampaignRequest, arm_counts, campaign_answer, contact_csv, create_campaign
 from serving.contract import PROTECTED
+from serving.language import ENGLISH_READER, RequestLanguage
 from serving.live import Served
-from serving.targets import CAMPAIGNS
+from serving.targets import CAMPAIGNS, Campaign
 
 router = APIRouter()
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "JSON, or the contact list as CSV with ?format=csv"}}
@@ -97,13 +100,20 @@ def create(body: CampaignRequest, request: Request, format: str = "json") -> Any
 
 
 @router.get("/campaigns", **PROTECTED)
-def listed(request: Request) -> dict[str, Any]:
-    """The campaign types /targets knows (``campaigns``), and the project's stored campaigns, newest first."""
+def listed(request: Request, asked: RequestLanguage = ENGLISH_READER) -> dict[str, Any]:
+    """The campaign types /targets knows (``campaigns``: code, name and description in the request's
+    language), and the project's stored campaigns, newest first."""
     service = _service(request)
     records = [campaign_answer(r, service.store.arm_counts(r.project, r.id), None)
                for r in service.store.list(service.project)]
-    return {"campaigns": [{"name": c.name, "description": c.description} for c in CAMPAIGNS.values()],
+    return {"campaigns": [campaign_type(c, Translator(asked.language)) for c in CAMPAIGNS.values()],
             "records": records}
+
+
+def campaign_type(campaign: Campaign, translator: Translator) -> dict[str, Any]:
+    """One campaign type for a reader: its code, its name and what it selects, in their language."""
+    return {"name": campaign.name, "label": label(CAMPAIGN, campaign.name, translator),
+            "description": describe(campaign.description, translator)}
 
 
 @router.get("/campaigns/{campaign_id}", dependencies=PROTECTED["dependencies"],

@@ -6,8 +6,9 @@ churn model weighed most. A large past purchase raises churn risk in the model, 
 reason "largest purchase 298.21" is true, but on a win-back list it reads as praise. The model's
 reasons stay in ``reasons``; these facts are ``campaign_reasons``.
 
-Every campaign ranks by a probability times the member's expected spend, so every score is an
-amount in the currency of the data (``SCORE_UNIT``); the currency symbol is the locale layer's.
+Every campaign ranks by a probability (or a progress share) times the member's expected spend, so
+every score is an amount in the currency of the data (``SCORE_UNIT``); amounts in words carry the
+configured currency (``features.formats.Voice.money``).
 Sentences are msgids of the ``memberscore`` catalogue, filled after translation. A CSV list may
 hold millions of rows, so sentences are built a column at a time (``Said``): each template is
 translated once per plural form and filled by concatenating columns, not formatted row by row.
@@ -15,7 +16,7 @@ translated once per plural form and filled by concatenating columns, not formatt
 
 from __future__ import annotations
 
-import functools
+import math
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,10 +24,10 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
-from babel import numbers
 
 from features.contract import MEMBER_ID
-from features.i18n import Language, Translator, babel_locale
+from features.formats import Voice
+from features.i18n import Translator
 
 if TYPE_CHECKING:
     from serving.campaigns import Campaign
@@ -37,39 +38,6 @@ FACT_FEATURES: Final = ("recency_days", "gap_mean_days", "gap_ratio", "orders_tr
                         "spend_trend_90d")
 # and, for the tier programme's campaigns, from the scores (``features.tier_outputs``)
 FACT_SCORES: Final = ("spend_to_next_tier", "tier_retain_threshold", "projected_period_spend", "tier_expires")
-
-
-@dataclass(frozen=True)
-class Numbers:
-    """``Translator.number`` / ``.percent`` for whole columns: the same explicit patterns (``#,##0.00``,
-    ``#,##0%``) with the locale's own symbols, formatted by Python rather than by Babel, which parses
-    its pattern and locale on every call (75 us a number: seconds for a 100,000-row list). Python
-    rounds the float's exact binary value half-even, Babel its shortest decimal text, so the last
-    digit can differ where that text ends in a 5 (2.675: 2.67 here, 2.68 there); a test checks they
-    agree everywhere else."""
-
-    group: str
-    decimal: str
-    minus: str
-    percent_sign: str
-
-    @staticmethod
-    @functools.cache
-    def of(language: Language) -> Numbers:
-        locale = babel_locale(language)
-        symbols = locale.number_symbols[locale.default_numbering_system]
-        return Numbers(numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale),
-                       numbers.get_minus_sign_symbol(locale), symbols["percentSign"])
-
-    def column(self, values: np.ndarray, decimals: int = 0) -> np.ndarray:
-        texts = [f"{value:,.{decimals}f}" for value in np.asarray(values, dtype="float64").tolist()]
-        swap = {ord(","): self.group, ord("."): self.decimal, ord("-"): self.minus}
-        if any(chr(key) != symbol for key, symbol in swap.items()):
-            texts = [text.translate(swap) for text in texts]
-        return np.array(texts, dtype=object)
-
-    def percents(self, shares: np.ndarray, decimals: int = 1) -> np.ndarray:
-        return self.column(np.asarray(shares, dtype="float64") * 100, decimals) + self.percent_sign
 
 
 def fill(template: str, size: int, fields: dict[str, np.ndarray]) -> np.ndarray:
@@ -84,14 +52,30 @@ def fill(template: str, size: int, fields: dict[str, np.ndarray]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Said:
-    """The columns of some listed rows and the language to say them in."""
+    """The columns of some listed rows and the voice to say them in (language, currency)."""
 
     frame: pd.DataFrame
-    t: Translator
+    voice: Voice
 
-    @functools.cached_property
-    def numbers(self) -> Numbers:
-        return Numbers.of(self.t.language)
+    @property
+    def t(self) -> Translator:
+        return self.voice.translator
+
+    def number(self, values: np.ndarray, decimals: int = 0) -> np.ndarray:
+        return self._each(values, lambda value: self.voice.number(value, decimals))
+
+    def money(self, values: np.ndarray) -> np.ndarray:
+        """Amounts in the configured currency (``features.formats.Voice.money``: plain without one)."""
+        return self._each(values, self.voice.money)
+
+    def percent(self, shares: np.ndarray) -> np.ndarray:
+        return self._each(shares, lambda share: self.voice.percent(share, 0))
+
+    @staticmethod
+    def _each(values: np.ndarray, say: Callable[[float], str]) -> np.ndarray:
+        """``say`` every finite value; "" where missing (such rows are never told)."""
+        return np.array([say(value) if math.isfinite(value) else "" for value in np.asarray(values, float).tolist()],
+                        dtype=object)
 
     def values(self, column: str) -> np.ndarray:
         """A column as floats; NaN where missing, and all NaN when the frame lacks it."""
@@ -112,7 +96,7 @@ class Said:
         forms = {count: self.t.ngettext(singular, plural, count) for count in np.unique(whole[rows]).tolist()}
         form_of = np.array([forms.get(count, "") for count in whole.tolist()], dtype=object)
         texts = np.full(len(self.frame), None, dtype=object)
-        fields = {**fields, "count": self.numbers.column(whole)}
+        fields = {**fields, "count": self.number(whole.astype(float))}
         for form in set(forms.values()):
             chosen = rows & (form_of == form)
             texts[chosen] = fill(form, int(chosen.sum()), {k: v[chosen] for k, v in fields.items()})
@@ -126,7 +110,7 @@ def silence(said: Said) -> np.ndarray:
     """How long without a purchase, against the member's own usual gap when they have one."""
     days, ratio, gap = said.values("recency_days"), said.values("gap_ratio"), said.values("gap_mean_days")
     known, own, usual = np.isfinite(days), np.isfinite(ratio), np.isfinite(gap)
-    ratio_text, gap_text = said.numbers.column(ratio, 1), said.numbers.column(gap)
+    ratio_text, gap_text = said.number(ratio, 1), said.number(gap)
     texts = said.sentence("last purchase date not known", ~known)
     for rows, singular, plural in (
         (known & own & usual, "no purchase for {count} day, {ratio}x their usual gap of {gap} days",
@@ -146,7 +130,7 @@ def falling(said: Said) -> np.ndarray:
     trend, now, fewer = said.values("spend_trend_90d"), said.values("spend_90d"), -said.values("orders_trend_90d")
     spend_fell = (trend < 0) & np.isfinite(now)
     spend = said.sentence("spend fell to {now} in the last 90 days from {before} in the 90 days before", spend_fell,
-                          now=said.numbers.column(now, 2), before=said.numbers.column(now - trend, 2))
+                          now=said.money(now), before=said.money(now - trend))
     orders = said.counted("{count} purchase fewer than in the 90 days before",
                           "{count} purchases fewer than in the 90 days before", fewer, ~spend_fell & (fewer > 0))
     return np.where(spend_fell, spend, orders)
@@ -154,7 +138,7 @@ def falling(said: Said) -> np.ndarray:
 
 def probability(said: Said, message: str, column: str) -> np.ndarray:
     values = said.values(column)
-    return said.sentence(message, np.isfinite(values), p=said.numbers.percents(values, 0))
+    return said.sentence(message, np.isfinite(values), p=said.percent(values))
 
 
 def winback_facts(said: Said) -> list[np.ndarray]:
@@ -191,9 +175,9 @@ def nudge_facts(said: Said) -> list[np.ndarray]:
     """How far along to the next card, and the spend this period that reaches it."""
     progress, needed = said.values("next_tier_progress"), said.values("spend_to_next_tier")
     return [said.sentence("{progress} of the next card's threshold reached this period", np.isfinite(progress),
-                          progress=said.numbers.percents(progress, 0)),
+                          progress=said.percent(progress)),
             said.sentence("{amount} more spend this period reaches the next card", np.isfinite(needed),
-                          amount=said.numbers.column(needed, 2))]
+                          amount=said.money(needed))]
 
 
 def downgrade_facts(said: Said) -> list[np.ndarray]:
@@ -204,12 +188,12 @@ def downgrade_facts(said: Said) -> list[np.ndarray]:
     until = np.array([isinstance(day, str) and day != "" for day in days.tolist()], dtype=bool)
     return [said.sentence("on pace for {projected} this period; {threshold} keeps the card",
                           np.isfinite(projected) & np.isfinite(threshold),
-                          projected=said.numbers.column(projected, 2), threshold=said.numbers.column(threshold, 2)),
+                          projected=said.money(projected), threshold=said.money(threshold)),
             said.sentence("card held until {day}", until, day=days.to_numpy())]
 
 
 def listed_words(campaign: Campaign, listed: pd.DataFrame, scores_by_id: pd.DataFrame,
-                 features_by_id: pd.DataFrame, t: Translator) -> tuple[list[str], list[list[str]]]:
+                 features_by_id: pd.DataFrame, voice: Voice) -> tuple[list[str], list[list[str]]]:
     """Per listed row (``serving.targets`` columns), its score in words and the campaign's reasons.
 
     Reads the campaign's driving probability from the scores and ``FACT_FEATURES`` from the
@@ -220,12 +204,11 @@ def listed_words(campaign: Campaign, listed: pd.DataFrame, scores_by_id: pd.Data
     driver = scores_by_id.reindex(index=ids, columns=list(dict.fromkeys([campaign.driver, *wanted])))
     driver = driver.reset_index(drop=True)
     facts = features_by_id.reindex(index=ids, columns=list(FACT_FEATURES)).reset_index(drop=True)
-    said = Said(pd.concat([listed.reset_index(drop=True), driver, facts], axis=1), t)
+    said = Said(pd.concat([listed.reset_index(drop=True), driver, facts], axis=1), voice)
     size = len(listed)
     scores = said.sentence(campaign.score_words, np.ones(size, dtype=bool),
-                           score=said.numbers.column(said.values("score"), 2),
-                           probability=said.numbers.percents(said.values(campaign.driver), 0),
-                           value=said.numbers.column(said.values("expected_value"), 2))
+                           score=said.money(said.values("score")), probability=said.percent(said.values(campaign.driver)),
+                           value=said.money(said.values("expected_value")))
     columns = campaign.facts(said)
     reasons = [[text for text in row if text is not None] for row in zip(*(c.tolist() for c in columns))]
     return scores.tolist(), reasons if columns else [[] for _ in range(size)]

@@ -14,9 +14,11 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
-from features.catalogue import BY_NAME
+from features.catalogue import BY_NAME, ENGLISH
 from features.categories import SHARE_PREFIX
+from features.formats import Voice
 from features.segments import evidenced_p_alive
+from serving.reasons import feature_values, reason_texts
 from serving.schemas import FeatureRow, MemberScore, ModelExplanation
 from serving.scoring import (
     OUTPUT_COLUMNS,
@@ -59,7 +61,7 @@ def feature_rows_frame(rows: Sequence[FeatureRow], models: Mapping[str, xgb.Boos
 
 
 def score_feature_rows(models: Mapping[str, xgb.Booster], rows: Sequence[FeatureRow], as_of: date,
-                       explain: int) -> list[MemberScore]:
+                       explain: int, voice: Voice = ENGLISH) -> list[MemberScore]:
     """The outputs of ``/score`` for rows given as features; segments and CLV need a snapshot, so stay null."""
     frame = feature_rows_frame(rows, models)
     outputs = model_outputs(models, frame, as_of)
@@ -69,17 +71,19 @@ def score_feature_rows(models: Mapping[str, xgb.Booster], rows: Sequence[Feature
     positions = [str(i) for i in range(len(frame))]
     by_position = scored.assign(**{contract.MEMBER_ID: positions})
     features = frame.assign(**{contract.MEMBER_ID: positions})
-    results = score_members(models, index_by_member(by_position), index_by_member(features), positions, explain)
+    results = score_members(models, index_by_member(by_position), index_by_member(features), positions, explain, voice)
     return [result.model_copy(update={"member_id": member_id})
             for result, member_id in zip(results, frame[contract.MEMBER_ID])]
 
 
-def explain_row(models: Mapping[str, xgb.Booster], row: pd.DataFrame) -> dict[str, ModelExplanation]:
-    """Every model's full TreeSHAP vector for one row (a one-row frame of model inputs)."""
-    return {task: _explain(task, booster, row) for task, booster in models.items()}
+def explain_row(models: Mapping[str, xgb.Booster], row: pd.DataFrame,
+                voice: Voice = ENGLISH) -> dict[str, ModelExplanation]:
+    """Every model's full TreeSHAP vector for one row (a one-row frame of model inputs), each
+    feature's value told in words and the margin's meaning in ``voice``'s language."""
+    return {task: _explain(task, booster, row, voice) for task, booster in models.items()}
 
 
-def _explain(task: str, booster: xgb.Booster, row: pd.DataFrame) -> ModelExplanation:
+def _explain(task: str, booster: xgb.Booster, row: pd.DataFrame, voice: Voice) -> ModelExplanation:
     contributions, frame = shap_contributions(booster, row)
     margin = np.asarray(booster.predict(feature_matrix(booster, frame), output_margin=True))
     margin = margin[:, 0] if margin.ndim == 2 else margin  # multi-output upsell: output 0, as explained
@@ -88,5 +92,14 @@ def _explain(task: str, booster: xgb.Booster, row: pd.DataFrame) -> ModelExplana
         margin=float(margin[0]),
         contributions={name: float(c) for name, c in zip(frame.columns, contributions[0, :-1])},
         feature_values={str(name): None if v != v else float(v) for name, v in frame.iloc[0].items()},
-        output=MARGIN_MEANING.get(task, "the model's margin"),
+        output=voice.translator.gettext(MARGIN_MEANING.get(task, "the model's margin")),
+        texts=_feature_texts(frame, voice),
     )
+
+
+def _feature_texts(frame: pd.DataFrame, voice: Voice) -> dict[str, str]:
+    """Each feature of a one-row model frame in words (the catalogue sentence, as in reasons)."""
+    values = feature_values(frame)
+    names = [str(name) for name in frame.columns]
+    texts = reason_texts(values, names, np.arange(len(names))[None, :], voice)
+    return dict(zip(names, texts[0].tolist()))

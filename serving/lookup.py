@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from features.catalogue import ENGLISH
+from features.formats import Voice
+from features.value_names import labels_for
 from serving.reasons import picked_reasons, top_positions
 from serving.schemas import MemberScore, Reason
 from serving.scoring import shap_contributions
@@ -50,19 +53,20 @@ class MemberLookup:
     top: Mapping[str, TopContributions]
     k: int
 
-    def scores(self, member_ids: Sequence[str], explain: int) -> list[MemberScore]:
-        """Scores for the ids in request order, reasons included; ids not in the snapshot are 'unknown'."""
+    def scores(self, member_ids: Sequence[str], explain: int, voice: Voice = ENGLISH) -> list[MemberScore]:
+        """Scores for the ids in request order, reasons and names in ``voice``; ids not in the snapshot are 'unknown'."""
         if explain > self.k:
             raise ValueError(f"explain: at most {self.k} reasons are precomputed, not {explain}")
         positions = [self._position(member_id) for member_id in member_ids]
         found = np.array([position for position in positions if position >= 0], dtype=np.int64)
-        reasons = {task: self._reasons(top, found, explain) for task, top in self.top.items()}
+        reasons = {task: self._reasons(top, found, explain, voice) for task, top in self.top.items()}
         results, k = [], 0
         for member_id, position in zip(member_ids, positions):
             if position < 0:
                 results.append(MemberScore(member_id=member_id, status="unknown"))
                 continue
-            results.append(self._score(member_id, position, {task: per_row[k] for task, per_row in reasons.items()}))
+            results.append(self._score(member_id, position, {task: per_row[k] for task, per_row in reasons.items()},
+                                       voice))
             k += 1
         return results
 
@@ -76,21 +80,21 @@ class MemberLookup:
             raise ValueError("member ids in the snapshot must be unique")
         return int(position)
 
-    def _score(self, member_id: str, position: int, by_model: dict[str, list[Reason]]) -> MemberScore:
+    def _score(self, member_id: str, position: int, by_model: dict[str, list[Reason]], voice: Voice) -> MemberScore:
         values: dict[str, object] = {name: _number(column[position]) for name, column in self.numbers.items()}
         for name, (codes, labels) in self.labels.items():
             code = codes[position]
             values[name] = None if code < 0 else labels[code]
-        return MemberScore(member_id=member_id, status="scored", **values,
+        return MemberScore(member_id=member_id, status="scored", **values, **labels_for(values, voice.translator),
                            reasons=by_model.get("churn", []), model_reasons=by_model)
 
-    def _reasons(self, top: TopContributions, rows: np.ndarray, explain: int) -> list[list[Reason]]:
+    def _reasons(self, top: TopContributions, rows: np.ndarray, explain: int, voice: Voice) -> list[list[Reason]]:
         """The first ``explain`` precomputed reasons of ``rows``, told in words for those rows only."""
         if explain <= 0 or len(rows) == 0:
             return [[] for _ in range(len(rows))]
         values = np.where(top.columns >= 0, self.feature_values[np.ix_(rows, np.maximum(top.columns, 0))], 0.0)
         return picked_reasons(values, top.feature_names, top.positions[rows, :explain],
-                              top.contributions[rows, :explain])
+                              top.contributions[rows, :explain], voice)
 
 
 def member_lookup(models: Mapping[str, xgb.Booster], scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame,

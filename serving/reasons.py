@@ -11,12 +11,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from features.catalogue import BY_NAME
+from features.catalogue import BY_NAME, ENGLISH, NOT_KNOWN, TOLD_PLAINLY, formatted
+from features.formats import Voice
 from serving.schemas import Reason
 
 
-def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int) -> list[list[Reason]]:
-    """The ``k`` largest contributions by magnitude for every row, each told in words.
+def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int,
+                voice: Voice = ENGLISH) -> list[list[Reason]]:
+    """The ``k`` largest contributions by magnitude for every row, each told in words (``voice``: the
+    reader's language and the retailer's currency).
 
     ``contributions`` has shape (rows, len(features.columns) + 1), bias last.
     """
@@ -25,14 +28,14 @@ def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int) -> li
     names = [str(name) for name in features.columns]
     order = top_positions(contributions, len(names), k)
     picked = np.take_along_axis(contributions[:, : len(names)], order, axis=1)
-    return picked_reasons(feature_values(features), names, order, picked)
+    return picked_reasons(feature_values(features), names, order, picked, voice)
 
 
 def picked_reasons(values: np.ndarray, names: Sequence[str], order: np.ndarray,
-                   contributions: np.ndarray) -> list[list[Reason]]:
+                   contributions: np.ndarray, voice: Voice = ENGLISH) -> list[list[Reason]]:
     """Reasons for picks already made: member i's r-th reason is feature ``names[order[i, r]]``
     (value ``values[i, order[i, r]]``) with SHAP value ``contributions[i, r]``."""
-    texts = reason_texts(values, names, order).tolist()
+    texts = reason_texts(values, names, order, voice).tolist()
     picked_values = np.take_along_axis(values, order, axis=1).tolist() if order.size else [[] for _ in order]
     return [
         [_reason(names[j], value, contribution, text)
@@ -42,7 +45,7 @@ def picked_reasons(values: np.ndarray, names: Sequence[str], order: np.ndarray,
     ]
 
 
-def reason_texts(values: np.ndarray, names: Sequence[str], order: np.ndarray) -> np.ndarray:
+def reason_texts(values: np.ndarray, names: Sequence[str], order: np.ndarray, voice: Voice = ENGLISH) -> np.ndarray:
     """The words of every pick, shaped like ``order`` (``order[i, r]`` indexes ``names`` and the
     columns of ``values``). Each feature's template renders all the members that picked it at once,
     so a million members cost one ``str.format`` per reason and no Python per value."""
@@ -52,7 +55,7 @@ def reason_texts(values: np.ndarray, names: Sequence[str], order: np.ndarray) ->
         rows, ranks = np.nonzero(order == position)
         name = names[position]
         columns = {column: values[rows, where[column]] for column in _reads(name) if column in where}
-        texts[rows, ranks] = feature_words(name, columns)
+        texts[rows, ranks] = feature_words(name, columns, voice)
     return texts
 
 
@@ -61,11 +64,12 @@ def feature_values(features: pd.DataFrame) -> np.ndarray:
     return features.to_numpy(dtype="float64", na_value=np.nan)
 
 
-def feature_words(name: str, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+def feature_words(name: str, columns: Mapping[str, np.ndarray], voice: Voice = ENGLISH) -> np.ndarray:
     """The words for feature ``name`` of many members (catalogue template, or name and value);
     ``columns`` holds the values of the features it reads (``_reads``)."""
     feature = BY_NAME.get(name)
-    texts = feature.words(columns) if feature else [_unlisted_in_words(name, value) for value in columns[name].tolist()]
+    texts = feature.words(columns, voice) if feature else [_unlisted_in_words(name, value, voice)
+                                                           for value in columns[name].tolist()]
     return np.fromiter(texts, dtype=object, count=len(texts))
 
 
@@ -89,10 +93,18 @@ def _reason(name: str, value: float, contribution: float, text: str) -> Reason:
     )
 
 
-def _unlisted_in_words(name: str, value: object) -> str:
-    """Words for features outside the catalogue: per-category spend shares, else name and value."""
+SHARE_OF_SPEND = "{share} of spend in {category}"
+
+
+def _unlisted_in_words(name: str, value: object, voice: Voice) -> str:
+    """Words for features outside the catalogue: per-category spend shares, else name and value.
+
+    A category's name is the retailer's own data and stays as written.
+    """
+    t = voice.translator
     if value is None or value != value:
-        return f"{name}: not known"
+        return t.gettext(NOT_KNOWN).format(description=name)
     if name.startswith("share_"):
-        return f"{value:.0%} of spend in {name.removeprefix('share_').replace('_', ' ')}"
-    return f"{name}: {value}"
+        return t.gettext(SHARE_OF_SPEND).format(share=voice.percent(float(value)),  # type: ignore[arg-type]
+                                                category=name.removeprefix("share_").replace("_", " "))
+    return t.gettext(TOLD_PLAINLY).format(description=name, value=formatted(name, [value], voice)[0])

@@ -83,6 +83,10 @@ class MemberScore(BaseModel):
     downgrade_risk: bool | None = Field(None, description="tier programme: the projection falls short of the threshold")
     downgrade_risk_basis: str | None = Field(None, description="where the pace came from: the value baseline's "
                                              "expected spend (baseline_expected_value) or pace")
+    rfm_segment_label: str | None = Field(None, description="the RFM segment's name in the request's language")
+    abc_class_label: str | None = Field(None, description="the ABC class's name in the request's language")
+    lifecycle_stage_label: str | None = Field(None, description="the lifecycle stage's name in the request's language")
+    tier_label: str | None = Field(None, description="the tier's name in the request's language (e.g. 钻石卡)")
     reasons: list[Reason] = Field(default_factory=list, description="the churn score's top reasons")
     model_reasons: dict[str, list[Reason]] = Field(
         default_factory=dict, description="top reasons per model: churn, next_purchase, upsell, value")
@@ -138,7 +142,9 @@ class ModelExplanation(BaseModel):
     margin: float = Field(description="the model's raw output for this member (log-odds for churn)")
     contributions: dict[str, float] = Field(description="exact TreeSHAP contribution of every feature")
     feature_values: dict[str, float | None] = Field(description="the member's feature values (null = missing)")
-    output: str = Field(description="what the margin is: e.g. log-odds of churn")
+    output: str = Field(description="what the margin is: e.g. log-odds of churn (in the request's language)")
+    texts: dict[str, str] = Field(default_factory=dict,
+                                  description="every feature's value in words, in the request's language")
 
 
 class ExplainResponse(BaseModel):
@@ -149,6 +155,7 @@ class ExplainResponse(BaseModel):
 
 class SegmentCount(BaseModel):
     name: str
+    label: str | None = Field(None, description="the name in the request's language")
     members: int
     share_members: float
     value: float = Field(description="sum of the value column over the group's members")
@@ -228,7 +235,8 @@ class TargetsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    campaign: str = Field(..., description="winback, retain_high_value, upsell or next_purchase_reminder",
+    campaign: str = Field(..., description="winback, retain_high_value, upsell, next_purchase_reminder, "
+                          "tier_upgrade_nudge or downgrade_warning (the last two need a tier programme)",
                           examples=["winback"])
     limit: int | None = Field(
         None, ge=1, description="rows, best first. JSON: a page of 1 to 10,000 (default 100), the next page from "
@@ -252,6 +260,10 @@ class TargetRow(BaseModel):
     tier: str | None = None
     abc_class: str | None = None
     lifecycle_stage: str | None = None
+    rfm_segment_label: str | None = Field(None, description="the RFM segment's name in the request's language")
+    abc_class_label: str | None = Field(None, description="the ABC class's name in the request's language")
+    lifecycle_stage_label: str | None = Field(None, description="the lifecycle stage's name in the request's language")
+    tier_label: str | None = Field(None, description="the tier's name in the request's language (e.g. 钻石卡)")
     percentile_global: float = Field(description="share of all scored members (%) whose ranking score is <= this one's")
     percentile_in_segment: float = Field(description="the same within the member's RFM segment")
     offer_category: str | None = Field(None, description="upsell only: the category to offer")
@@ -271,6 +283,7 @@ class TargetsResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     campaign: str
+    campaign_label: str | None = Field(None, description="the campaign's name in the request's language")
     snapshot_as_of: str = Field(description="features are as of this date (history before it)")
     eligible: int = Field(description="members passing the campaign rule and the filters (before the limit)")
     score_unit: str = Field("currency", description="the unit of every row's score (see TargetRow.score_unit)")

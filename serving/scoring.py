@@ -14,11 +14,14 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
+from features.catalogue import ENGLISH
 from features.categories import share_column
+from features.formats import Voice
 from features.offer_lists import NO_OFFERS
 from features.segments import evidenced_p_alive
 from features.snapshot import SEGMENT_COLUMNS
 from features.tier_outputs import TIER_COLUMNS
+from features.value_names import labels_for
 from models.baselines import SERVED_BY_BASELINE
 from models.matrix import model_frame, predict_proba, to_matrix
 from models.offers import any_new_probability, booster_categories, top_categories
@@ -132,7 +135,7 @@ def index_by_member(snapshot: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_members(models: Mapping[str, xgb.Booster], scored_by_id: pd.DataFrame, features_by_id: pd.DataFrame,
-                  member_ids: Sequence[str], explain: int) -> list[MemberScore]:
+                  member_ids: Sequence[str], explain: int, voice: Voice = ENGLISH) -> list[MemberScore]:
     """Scores for the requested ids in request order; ids absent from the snapshot are 'unknown'.
 
     ``scored_by_id`` holds every output per member (``score_frame`` indexed by id) and
@@ -141,7 +144,7 @@ def score_members(models: Mapping[str, xgb.Booster], scored_by_id: pd.DataFrame,
     positions = scored_by_id.index.get_indexer(pd.Index(list(member_ids)))
     found = positions[positions >= 0]
     rows = features_by_id.iloc[found]
-    reasons = {task: _reasons(booster, rows, explain) for task, booster in models.items()}
+    reasons = {task: _reasons(booster, rows, explain, voice) for task, booster in models.items()}
     records = scored_by_id.iloc[found].to_dict(orient="records")
     results, k = [], 0
     for member_id, position in zip(member_ids, positions):
@@ -150,7 +153,7 @@ def score_members(models: Mapping[str, xgb.Booster], scored_by_id: pd.DataFrame,
             continue
         values = {str(key): (None if _missing(value) else value) for key, value in records[k].items()}
         by_model = {task: per_row[k] for task, per_row in reasons.items()}
-        results.append(MemberScore(member_id=member_id, status="scored", **values,
+        results.append(MemberScore(member_id=member_id, status="scored", **values, **labels_for(values, voice.translator),
                                    reasons=by_model.get("churn", []), model_reasons=by_model))
         k += 1
     return results
@@ -160,11 +163,11 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
 
-def _reasons(booster: xgb.Booster, rows: pd.DataFrame, explain: int) -> list[list[Reason]]:
+def _reasons(booster: xgb.Booster, rows: pd.DataFrame, explain: int, voice: Voice) -> list[list[Reason]]:
     if explain <= 0 or len(rows) == 0:
         return [[] for _ in range(len(rows))]
     contributions, frame = shap_contributions(booster, rows)
-    return top_reasons(contributions, frame, explain)
+    return top_reasons(contributions, frame, explain, voice)
 
 
 def shap_contributions(booster: xgb.Booster, rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features.i18n import Translator
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, SegmentRules
 from features.snapshot import SEGMENT_COLUMNS
+from features.value_names import label
 from serving.schemas import SegmentCount
 
 VALUE_COLUMN = "clv_12m"
+ENGLISH = Translator("en")
 
 
 def configured_labels(rules: SegmentRules, tier_codes: tuple[str, ...] | None = None) -> dict[str, tuple[str, ...]]:
@@ -20,8 +23,9 @@ def configured_labels(rules: SegmentRules, tier_codes: tuple[str, ...] | None = 
             "lifecycle_stage": LIFECYCLE_STAGES, "tier": tier_codes or rules.tiers.labels}
 
 
-def segment_counts(scores: pd.DataFrame, labels: dict[str, tuple[str, ...]]) -> dict[str, list[SegmentCount]]:
-    """Members and summed value per label of every segment dimension.
+def segment_counts(scores: pd.DataFrame, labels: dict[str, tuple[str, ...]],
+                   translator: Translator = ENGLISH) -> dict[str, list[SegmentCount]]:
+    """Members and summed value per label of every segment dimension, each named in ``translator``'s language.
 
     Configured labels come first, in their order, so an empty segment shows as 0 rather than
     vanishing; labels found in the data but not configured (a snapshot built with other rules)
@@ -35,7 +39,8 @@ def segment_counts(scores: pd.DataFrame, labels: dict[str, tuple[str, ...]]) -> 
         sizes = groups.groupby("label", dropna=True)["value"].agg(["size", "sum"])
         known = list(labels.get(column, ()))
         order = known + sorted(str(x) for x in sizes.index if x not in known)
-        counts[column] = [_count(name, sizes, total_members, total) for name in order]
+        counts[column] = [_count(name, sizes, total_members, total).model_copy(
+            update={"label": label(column, name, translator)}) for name in order]
     return counts
 
 

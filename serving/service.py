@@ -25,16 +25,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from campaigns.store import open_store, store_url
+from features.catalogue import ENGLISH
+from features.formats import Voice
+from features.i18n import Translator
+from features.kpi_rules import read_kpi_rules
 from features.segment_rules import read_segment_rules
 from features.settings import Settings, load_settings
 from features.store import project_snapshot_dir
 from features.tier_programme import read_programme
-from serving import campaign_routes
+from serving import campaign_routes, kpi_routes
 from serving.artefacts import LoadedSnapshot
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
 from serving.errors import http_error, validation_error
 from serving.explain import explain_row, score_feature_rows
+from serving.language import ENGLISH_READER, Asked, RequestLanguage
 from serving.limits import RequestLimitsMiddleware
 from serving.list_cursor import ListChanged
 from serving.live import (
@@ -86,40 +91,42 @@ class MemberScoring:
     def __init__(self) -> None:
         settings = service_settings()
         self.project, self.pseudonym_secret = settings.project, settings.pseudonym_key
+        self.currency = settings.currency
         self.live = LiveState(project_snapshot_dir(settings.snapshot_dir, self.project), settings.poll_seconds,
                               background=True, project=self.project, min_snapshot_ratio=settings.min_snapshot_ratio,
                               tracking_uri=settings.mlflow_tracking_uri)
         tier_codes = read_programme(settings.tier_programme).codes if settings.tier_programme else None
         self.labels = configured_labels(read_segment_rules(settings.segment_rules), tier_codes)
         campaign_routes.attach(web, open_store(store_url(settings.campaign_db)), self.live, self.project)
+        kpi_routes.attach(web, self.live.snapshot_dir, self.live, read_kpi_rules(settings.kpi_rules))
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
-    async def score(self, request: ScoreRequest) -> Response:
+    async def score(self, request: ScoreRequest, asked: RequestLanguage = ENGLISH_READER) -> Response:
         """Scores and top reasons of up to 10,000 members of the served snapshot, in request order.
 
         Unknown ids come back with status 'unknown'. Up to 5 reasons per model are precomputed;
         more are computed on the fly, for at most 25,000 ids x explain per request.
         """
         served = _http_ready(self.live.current())
-        answer = functools.partial(scored, served, request.member_ids, request.explain)
+        answer = functools.partial(scored, served, request.member_ids, request.explain, self._voice(asked))
         if _is_lookup(served, request) and len(request.member_ids) <= INLINE_IDS:
             return _json(answer())  # a few precomputed rows: microseconds, less than a hop to a thread
         return _json(await run_in_threadpool(answer))  # the event loop keeps answering meanwhile
 
     @web.post("/score_features", **PROTECTED)
-    def score_features(self, request: ScoreFeaturesRequest) -> ScoreResponse:
+    def score_features(self, request: ScoreFeaturesRequest, asked: RequestLanguage = ENGLISH_READER) -> ScoreResponse:
         """Score caller-supplied feature rows (no snapshot lookup): same outputs and reasons as /score."""
         served = _http_ready(self.live.current())
         as_of = request.as_of or _ready_snapshot(served).snapshot.as_of
         try:
-            results = score_feature_rows(served.boosters, request.rows, as_of, request.explain)
+            results = score_feature_rows(served.boosters, request.rows, as_of, request.explain, self._voice(asked))
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
         return _score_response(served, results, as_of)
 
     @web.post("/explain", **PROTECTED)
-    def explain(self, request: ExplainRequest) -> ExplainResponse:
+    def explain(self, request: ExplainRequest, asked: RequestLanguage = ENGLISH_READER) -> ExplainResponse:
         """One member's full SHAP vector per model, with base value, margin and feature values."""
         served = _http_ready(self.live.current())
         loaded = _ready_snapshot(served)
@@ -128,27 +135,29 @@ class MemberScoring:
             raise HTTPException(status_code=404, detail=f"member_id {request.member_id!r} is not in the served snapshot")
         row = features.loc[[request.member_id]]
         return ExplainResponse(member_id=request.member_id, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
-                               models=explain_row(served.boosters, row))
+                               models=explain_row(served.boosters, row, self._voice(asked)))
 
     @web.get("/segments", **PROTECTED)
-    def segments(self) -> SegmentsResponse:
+    def segments(self, asked: RequestLanguage = ENGLISH_READER) -> SegmentsResponse:
         """Members and 12-month value per RFM segment, tier, ABC class and lifecycle stage."""
         loaded = _ready_snapshot(_http_ready(self.live.current()))
         scores = loaded.scores_by_id
         return SegmentsResponse(snapshot_as_of=loaded.snapshot.as_of.isoformat(), members=len(scores),
                                 value_column=VALUE_COLUMN, total_value=total_value(scores),
-                                dimensions=segment_counts(scores, self.labels))
+                                dimensions=segment_counts(scores, self.labels, Translator(asked.language)))
 
     @web.post("/targets", response_model=TargetsResponse, dependencies=PROTECTED["dependencies"],
               responses={**PROTECTED["responses"],
                          200: {"content": {"text/csv": {}},
                                "description": "a JSON page, or the whole list as CSV with ?format=csv"},
                          410: {"description": "the cursor's list is no longer served: start again without a cursor"}})
-    def targets(self, request: TargetsRequest, format: str = "json",
+    def targets(self, request: TargetsRequest, asked: RequestLanguage = ENGLISH_READER, format: str = "json",
                 pseudonymise: bool = False) -> TargetsResponse | StreamingResponse:
         """A ranked target list for a campaign: JSON in pages (``next_cursor``), ``?format=csv`` the whole list streamed.
 
         ``?pseudonymise=true`` replaces member ids by keyed pseudonyms (``MEMBERSCORE_PSEUDONYM_KEY``).
+        Reasons and names follow ``lang`` / Accept-Language; a CSV with an explicit ``lang`` has translated
+        headers and names beside the codes (without one it keeps the stable column names).
         A cursor issued for another list (a new snapshot or models since) answers 410.
         """
         if format not in ("json", "csv"):
@@ -158,14 +167,20 @@ class MemberScoring:
             key = pseudonym_key(self.pseudonym_secret) if pseudonymise else None  # no key: 422 before any work
             if format == "csv":  # refusals come before the stream: once it starts, the status is sent
                 rename = functools.partial(pseudonym, key=key) if key is not None else None
-                export = targets_csv_export(served.boosters, _ready_snapshot(served), request, rename)
-                return StreamingResponse(export.chunks, media_type="text/csv")
-            response = targets_response(served.boosters, _ready_snapshot(served), request)
+                headers = Translator(asked.language) if asked.explicit else None
+                export = targets_csv_export(served.boosters, _ready_snapshot(served), request, rename,
+                                            voice=self._voice(asked), headers=headers)
+                return StreamingResponse(export.chunks, media_type="text/csv; charset=utf-8")
+            response = targets_response(served.boosters, _ready_snapshot(served), request, self._voice(asked))
             return pseudonymised(response, key) if key is not None else response
         except ListChanged as error:
             raise HTTPException(status_code=410, detail=str(error)) from None
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
+
+    def _voice(self, asked: Asked) -> Voice:
+        """Reasons in the request's language, amounts in the project's currency (MEMBERSCORE_CURRENCY)."""
+        return Voice(asked.language, self.currency)
 
     @web.get("/metadata", **PROTECTED)
     def metadata(self) -> Metadata:
@@ -231,7 +246,7 @@ def _is_lookup(served: Served, request: ScoreRequest) -> bool:
     return members is not None and request.explain <= members.k
 
 
-def scored(served: Served, member_ids: list[str], explain: int) -> ScoreResponse:
+def scored(served: Served, member_ids: list[str], explain: int, voice: Voice = ENGLISH) -> ScoreResponse:
     """The answer to /score: each distinct id computed once, the answer in request order (repeats included).
 
     Reasons beyond the precomputed ones are bounded (``MAX_ON_THE_FLY_REASONS``): a 422 states the limit.
@@ -240,7 +255,7 @@ def scored(served: Served, member_ids: list[str], explain: int) -> ScoreResponse
     loaded = served.snapshot
     assert loaded is not None  # ready
     if loaded.members is not None and explain <= loaded.members.k:
-        results = loaded.members.scores(distinct, explain)
+        results = loaded.members.scores(distinct, explain, voice)
     else:  # more reasons than were precomputed: explain the requested rows now, within the bound
         precomputed = loaded.members.k if loaded.members is not None else 0
         if len(distinct) * explain > MAX_ON_THE_FLY_REASONS:
@@ -248,7 +263,7 @@ def scored(served: Served, member_ids: list[str], explain: int) -> ScoreResponse
                 f"explain: more than {precomputed} reasons are computed on the fly, for at most "
                 f"{MAX_ON_THE_FLY_REASONS:,} distinct ids x explain per request; got {len(distinct):,} x {explain} "
                 f"= {len(distinct) * explain:,} (ask for explain <= {precomputed} or send fewer ids)"))
-        results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, distinct, explain)
+        results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, distinct, explain, voice)
     by_id = dict(zip(distinct, results))
     return _score_response(served, [by_id[member_id] for member_id in member_ids], loaded.snapshot.as_of)
 
@@ -258,6 +273,7 @@ web.add_exception_handler(RequestValidationError, validation_error)  # type: ign
 web.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
 web.add_middleware(RequestLimitsMiddleware, max_bytes=lambda: service_settings().max_body_bytes)
 web.include_router(campaign_routes.router)  # /campaigns: created and stored campaigns with a holdout
+web.include_router(kpi_routes.router)  # /kpis, /alerts: membership KPIs stored beside the snapshot
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 

@@ -19,6 +19,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from features.catalogue import ENGLISH
+from features.formats import Voice
 from models.baselines import SERVED_BY_BASELINE, baseline_name
 
 KEY_OUTPUT: Final = {"churn": "churn_probability", "next_purchase": "p_purchase_30d",
@@ -70,9 +72,13 @@ def require_served(scores: pd.DataFrame, as_of: date, horizon_days: int,
             "BG/NBD fit (it needs at least 20 members, some with a repeat purchase)")
 
 
-def summary(sources: Mapping[str, str], scores: pd.DataFrame) -> str:
-    """``churn=model:3, next_purchase=baseline:bgnbd, ...`` and the mean churn probability (never nan)."""
+def summary(sources: Mapping[str, str], scores: pd.DataFrame, voice: Voice = ENGLISH) -> str:
+    """``churn=model:3, next_purchase=baseline:bgnbd, ...`` and the mean churn probability (never nan),
+    in ``voice``'s language (task codes and versions stay as they are: they are looked up elsewhere)."""
     served = ", ".join(f"{task}={source}" for task, source in sources.items()
                        if scores[KEY_OUTPUT[task]].notna().any())
     churn = scores["churn_probability"].dropna()
-    return f"served by {served}; mean churn probability {churn.mean():.3f} over {len(churn):,} members"
+    sentence = voice.translator.ngettext("served by {served}; mean churn probability {mean} over {count} member",
+                                         "served by {served}; mean churn probability {mean} over {count} members",
+                                         len(churn))
+    return sentence.format(served=served, mean=voice.number(churn.mean(), 3), count=voice.number(len(churn)))

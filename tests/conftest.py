@@ -42,6 +42,7 @@ HYPOTHESIS_SCALE = {"fast": 0.5, "full": 1.0}
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="memberscore-bentoml-"))
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    os.environ.setdefault("MEMBERSCORE_KPIS_WITH_SNAPSHOT", "false")  # seconds per snapshot; tests/serving/test_cli_kpis.py turns it on
     _load_hypothesis_profile(config)
 
 

@@ -57,7 +57,8 @@ CASES = [  # tenure, orders, recency, gap_ratio, p_alive -> stage, r_score, serv
     (400, 1, 400, NAN, 1.00, "lost", 1, NAN),  # one-timer: 400 / 40 = 10; BG/NBD's 1.0 is not evidence
     (30, 1, 10, NAN, 1.00, "new", 5, NAN),  # one-timer: 10 / 40 = 0.25, young: new
     (30, 1, 30, NAN, 1.00, "new", 4, NAN),  # 30 / 40 = 0.75
-    (50, 2, 50, 5.0, 0.10, "lost", 1, 0.10),  # young, but 5x past their own gap
+    (50, 2, 50, 5.0, NAN, "new", 3, NAN),  # young: new, whatever the rhythm (r 3: still buying, past the edges)
+    (50, 2, 50, 5.0, 0.10, "sleeping", 2, 0.10),  # young, but the model says likely gone
 ]
 
 

@@ -469,7 +469,7 @@ def test_reason_naming_a_missing_other_feature_falls_back_to_the_value() -> None
     """gap_ratio's template also names recency_days; without it the value is still told."""
     feature = catalogue.BY_NAME["gap_ratio"]
     assert feature.in_words({"gap_ratio": 2.0, "recency_days": NAN}) == (
-        f"{feature.description}: 2.00"
+        f"{feature.description}: 2.0"
     )
 
 
@@ -479,7 +479,7 @@ def test_words_tell_many_members_at_once_each_case_as_in_words() -> None:
     feature = catalogue.BY_NAME["gap_ratio"]
     columns = {"gap_ratio": np.array([6.04, NAN, 2.0, 0.5]), "recency_days": np.array([214.4, 9.0, NAN, 10.0])}
     expected = ["no purchase for 214 days, 6.0x their usual gap", ONE_PURCHASE,
-                f"{feature.description}: 2.00", "no purchase for 10 days, 0.5x their usual gap"]
+                f"{feature.description}: 2.0", "no purchase for 10 days, 0.5x their usual gap"]
 
     words = feature.words(columns)
 
@@ -488,7 +488,7 @@ def test_words_tell_many_members_at_once_each_case_as_in_words() -> None:
     assert [feature.in_words({name: values[i] for name, values in columns.items()}) for i in range(4)] == expected
     assert catalogue.BY_NAME["orders_total"].words({"orders_total": np.array([3, 12])}) == [
         "3 purchases in total", "12 purchases in total"]
-    assert feature.words({"gap_ratio": np.array([2.0])}) == [f"{feature.description}: 2.00"]  # recency not given
+    assert feature.words({"gap_ratio": np.array([2.0])}) == [f"{feature.description}: 2.0"]  # recency not given
     with pytest.raises(KeyError, match="gap_ratio"):
         feature.words({"recency_days": np.array([1.0])})
 

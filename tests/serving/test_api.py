@@ -177,7 +177,7 @@ def test_campaigns_and_targets_json_and_csv_agree(client: httpx.Client) -> None:
     assert all(a["score"] >= b["score"] for a, b in zip(rows, rows[1:]))
     as_csv = client.post("/targets", params={"format": "csv"}, json=request)
     assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
-    listed = list(csv.DictReader(io.StringIO(as_csv.text)))
+    listed = list(csv.DictReader(io.StringIO(as_csv.text.removeprefix("\ufeff"))))
     assert [r["member_id"] for r in listed] == [r["member_id"] for r in rows]
 
 

@@ -23,6 +23,6 @@ def test_a_campaign_created_over_http_is_stored_and_shown(server: str) -> None:
         assert body["arms"] == {"treatment": 90, "control": 10} and body["campaign"]["model_versions"]["churn"]
         campaign_id = body["campaign"]["id"]
         assert campaign_id in [r["campaign"]["id"] for r in http.get("/campaigns").json()["records"]]
-        contacts = list(csv.DictReader(io.StringIO(http.get(f"/campaigns/{campaign_id}", params={"format": "csv"}).text)))
+        contacts = list(csv.DictReader(io.StringIO(http.get(f"/campaigns/{campaign_id}", params={"format": "csv"}).text.removeprefix("\ufeff"))))
         assert {row["member_id"] for row in contacts} == {row["member_id"] for row in body["contact_list"]}
         assert httpx.get(f"{server}/campaigns/{campaign_id}", timeout=30).status_code == 401

@@ -96,7 +96,7 @@ def test_cli_pseudonymise_without_a_key_refuses_before_any_work(tmp_path: Path, 
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
 @pytest.mark.slow

@@ -112,7 +112,8 @@ def test_reason_texts_come_from_the_catalogue(churn: tuple[xgb.Booster, pd.DataF
             assert reason.text == BY_NAME[reason.feature].in_words(row)
             if reason.feature == "recency_days":
                 recency_seen += 1
-                assert reason.text == f"no purchase for {round(row['recency_days'])} days"
+                days = round(row["recency_days"])
+                assert reason.text == f"no purchase for {days:,} {'day' if days == 1 else 'days'}"
     assert recency_seen > ROWS // 2, "recency should be among the top reasons of most members"
 
 
@@ -158,7 +159,7 @@ HAND_CONTRIBUTIONS = np.array([
                 ("recency_days", -0.3, "lowers", "no purchase for 3 days")]),
         (1, 4, [("gap_mean_days", -0.9, "lowers", ONE_PURCHASE),
                 ("recency_days", -0.3, "lowers", "no purchase for 3 days"),
-                ("orders_total", 0.25, "raises", "1 purchases in total"),
+                ("orders_total", 0.25, "raises", "1 purchase in total"),
                 ("gap_ratio", 0.2, "raises", ONE_PURCHASE)]),
     ],
 )
@@ -181,7 +182,7 @@ def test_reason_texts_render_each_pick_in_place() -> None:
     assert texts.shape == (2, 3)
     assert texts.tolist() == [
         ["5 purchases in total", "no purchase for 214 days", "25% of spend in garden tools"],
-        ["0% of spend in garden tools", "1 purchases in total", ONE_PURCHASE],
+        ["0% of spend in garden tools", "1 purchase in total", ONE_PURCHASE],
     ]
 
 

@@ -55,7 +55,7 @@ def hostile_csv(synthetic: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path) ->
 
 
 def csv_cells(text: str) -> tuple[list[str], list[list[str]]]:
-    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    header, *rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
     return header, rows
 
 

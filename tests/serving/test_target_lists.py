@@ -157,7 +157,7 @@ def test_csv_reason_columns_are_the_requested_count_and_reasons_are_computed_per
                                 chunk_rows=3)
     assert explained == [], "nothing is computed before the first chunk is read"
     header = next(export.chunks)
-    assert header == ",".join([*CSV_COLUMNS, *(f"reason_{i}" for i in range(1, 6))]) + "\r\n"
+    assert header == "\ufeff" + ",".join([*CSV_COLUMNS, *(f"reason_{i}" for i in range(1, 6))]) + "\r\n"
     rest = list(export.chunks)
     assert explained == [["a1", "a2", "a3"], ["a4", "a5", "a6"], ["a7"]]
     lines = [fields for chunk in rest for fields in csv.reader(io.StringIO(chunk))]  # the words may hold commas

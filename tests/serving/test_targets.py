@@ -322,7 +322,7 @@ def test_csv_has_one_row_per_target_and_one_column_per_reason(tiny_churn_booster
     empty = targets_response({}, loaded_snapshot(FILTERED), TargetsRequest(campaign="winback", filters={"abc_classes": ["AA"],
                                                                                                        "tiers": ["member"]}))
     assert empty.eligible == 0 and empty.rows == []
-    assert targets_csv(empty).splitlines() == [",".join(targets.CSV_COLUMNS)]
+    assert targets_csv(empty).splitlines() == ["\ufeff" + ",".join(targets.CSV_COLUMNS)]  # UTF-8 BOM for Excel
 
 
 def assert_csv_matches(text: str, response: Any) -> None:
