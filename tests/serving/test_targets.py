@@ -401,7 +401,8 @@ def test_cli_writes_the_rows_of_targets_response_ranked_by_churn_times_value(use
     assert [row.score for row in response.rows] == pytest.approx(churn * value, rel=1e-5)
     assert [row.score for row in response.rows] == sorted((row.score for row in response.rows), reverse=True)
     assert {row.lifecycle_stage for row in response.rows} <= {"sleeping", "lost"}
-    assert all(row.reasons for row in response.rows)
+    assert all(row.campaign_reasons for row in response.rows)  # why on this list, always
+    assert any(row.reasons for row in response.rows)  # the model's, where one about silence or rhythm pushes up
 
 
 @pytest.mark.slow
