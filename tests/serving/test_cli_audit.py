@@ -37,7 +37,7 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "audit.log"
     lines = RotatingLines(path, max_bytes=4096 // 16, backups=5)
     for item in ENTRIES:
-        lines.write(json.dumps(item, ensure_ascii=True))
+        lines.write([json.dumps(item, ensure_ascii=True)])
     lines.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.log", "audit.log.1", "audit.log.2", "audit.log.3"]
     monkeypatch.setenv("MEMBERSCORE_AUDIT_LOG", str(path))
