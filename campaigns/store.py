@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from campaigns.member_ids import MemberIdCipher
 from campaigns.record import ARMS, MEMBER_COLUMNS, MEMBER_DTYPES, CampaignRecord
 from campaigns.schema import campaign_effects, campaign_members, campaigns
-from features.data_key import DataKey
+from features.data_key import DataKey, WrongDataKey
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 DEFAULT_DB_PATH: Final = Path("var/campaigns.db")
@@ -187,12 +187,15 @@ class CampaignStore:
         return frame.astype(MEMBER_DTYPES)
 
     def rekey(self, new: MemberIdCipher) -> int:
-        """Re-encrypt every stored member id under ``new`` (plain ones too), in one transaction; returns rows changed."""
+        """Re-encrypt every stored member id under ``new`` (plain ones too), in one transaction; returns rows changed.
+
+        A row already under ``new`` is left as it is, so a rotation stopped after the store can run again.
+        """
         table = campaign_members.c
         changed = 0
         with self.engine.begin() as connection:
             for campaign_id, stored in connection.execute(sa.select(table.campaign_id, table.member_id)).tuples().all():
-                again = new.hide(campaign_id, self.ids.reveal(campaign_id, stored))
+                again = new.hide(campaign_id, _revealed(campaign_id, stored, self.ids, new))
                 if again != stored:
                     connection.execute(sa.update(campaign_members).where(table.campaign_id == campaign_id,
                                                                          table.member_id == stored)
@@ -264,6 +267,17 @@ def _member_rows(campaign_id: str, members: pd.DataFrame, ids: MemberIdCipher) -
         if row.get("sent_at") is not None:
             row["sent_at"] = pd.Timestamp(row["sent_at"]).to_pydatetime()
     return rows
+
+
+def _revealed(campaign_id: str, stored: str, old: MemberIdCipher, new: MemberIdCipher) -> str:
+    """The plain id of a stored one under ``old``, or under ``new`` when a rotation already reached it."""
+    try:
+        return old.reveal(campaign_id, stored)
+    except WrongDataKey as wrong:
+        try:
+            return new.reveal(campaign_id, stored)
+        except WrongDataKey:
+            raise wrong from None
 
 
 def _record(row: sa.RowMapping) -> CampaignRecord:

@@ -68,7 +68,7 @@ def test_settings_name_the_variable_and_refuse_a_key_file_others_can_read(tmp_pa
 
 
 def test_a_sealed_file_reads_back_only_with_its_key(tmp_path: Path) -> None:
-    plain = "member_id,amount\r\nsecret-member-1,12.50\r\n".encode()
+    plain = b"member_id,amount\r\nsecret-member-1,12.50\r\n"
     path = write_private(tmp_path / "rejects.csv", plain, KEY)
     assert b"secret-member" not in path.read_bytes() and read_private(path, KEY) == plain
     with pytest.raises(DataKeyNeeded, match="^" + re.escape(f"{path} {NEEDED}")):
