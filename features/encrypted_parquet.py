@@ -11,6 +11,7 @@ configured when it was written) still reads as before, with or without a key.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,6 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from features.data_key import DataKey, DataKeyNeeded, WrongDataKey, missing_key_message, wrong_key_message
-from features.sealed import write_atomically
 
 MASTER_KEY_ID: Final = "memberscore-data-key"
 PURPOSE: Final = "parquet-master-key"
@@ -82,9 +82,14 @@ def is_encrypted(path: Path) -> bool:
 
 def write_parquet(table: pa.Table, path: Path, key: DataKey | None) -> Path:
     """``table`` into ``path``, encrypted when there is a key; atomically (a temporary file, then a rename)."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, encryption_properties=encryption_properties(key) if key is not None else None)
-    return write_atomically(path, sink.getvalue().to_pybytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".partial")  # streamed to disk: a snapshot is not held twice in memory
+    try:
+        pq.write_table(table, temporary, encryption_properties=encryption_properties(key) if key is not None else None)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
 
 
 def open_parquet(path: Path, key: DataKey | None) -> pq.ParquetFile:
