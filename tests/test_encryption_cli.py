@@ -22,7 +22,7 @@ from features.sealed import read_private, write_private
 from features.simulate import simulate_transactions
 from features.snapshot import Snapshot, build_snapshot
 from features.store import read_snapshot, write_snapshot
-from serving.live import load_snapshot
+from serving.live import LiveState, load_snapshot
 from tests.campaigns.test_store import members, record
 from tests.features.test_data_key import hand_snapshot
 from tests.serving.model_versions import tiny_booster
@@ -139,3 +139,23 @@ def test_rekey_rotates_every_file_and_the_campaign_store_and_may_run_again(
     assert wrong.exit_code == 2
     assert "is encrypted with a different data key than the one configured" in wrong.output
     assert "(0 files re-encrypted before it; run again when fixed)" in wrong.output
+
+
+@pytest.mark.slow
+def test_the_service_state_serves_an_encrypted_snapshot_only_with_the_key(
+        snapshot: Snapshot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LiveState`` (what the service answers from) reads the snapshot with its key; without it the
+    service is not ready, and says a data key is needed. No model serves (no registry is asked)."""
+    monkeypatch.setattr("serving.live.stored_tag", lambda task, *, project: None)
+    key = parse_data_key("A" * 43 + "=")
+    write_snapshot(snapshot, tmp_path / "shop", key=key)
+
+    def state(data_key: DataKey | None) -> LiveState:
+        return LiveState(tmp_path / "shop", poll_seconds=0.0, load=lambda task: None, project="crypto-test",  # type: ignore[arg-type,return-value]
+                         data_key=data_key)
+
+    served = state(key).current()
+    assert served.snapshot is not None and len(served.snapshot.features_by_id) == 40
+    blind = state(None).current()
+    assert blind.snapshot is None
+    assert any("is encrypted: a data key is needed" in reason for reason in blind.not_ready_reasons())

@@ -4,6 +4,10 @@ other key is one sentence, and a rotation re-encrypts every row, on SQLite and P
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -12,6 +16,7 @@ from campaigns.member_ids import MAX_ID_BYTES, PREFIX, MemberIdCipher
 from campaigns.store import opened
 from features.data_key import DataKeyNeeded, WrongDataKey, parse_data_key
 from tests.campaigns.test_store import members, record, url  # noqa: F401  (url: the fixture of both backends)
+from tests.campaigns.test_store_lists import BODY, client_for
 
 KEY = parse_data_key("A" * 43 + "=")
 OTHER = parse_data_key("B" * 43 + "=")
@@ -64,3 +69,19 @@ def test_an_id_too_long_to_store_encrypted_is_refused_naming_the_field() -> None
     assert len(cipher.hide("cmp_1", "x" * MAX_ID_BYTES)) <= 200
     with pytest.raises(ValueError, match=f"^members.member_id: {MAX_ID_BYTES + 1} bytes; an encrypted id holds at most"):
         cipher.hide("cmp_1", "x" * (MAX_ID_BYTES + 1))
+
+
+def test_the_campaign_routes_work_on_an_encrypted_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """POST /campaigns stores encrypted ids; the contact list read back through the API has the plain ids."""
+    database = f"sqlite:///{tmp_path / 'campaigns.db'}"
+    with opened(database, KEY) as store:
+        client = client_for(store, "shop", monkeypatch)
+        created = client.post("/campaigns", json=BODY)
+        assert created.status_code == 200, created.text
+        campaign_id = created.json()["campaign"]["id"]
+        listed = client.get(f"/campaigns/{campaign_id}", params={"format": "csv"})
+        assert listed.status_code == 200
+        contacts = {row["member_id"] for row in csv.DictReader(io.StringIO(listed.text.lstrip("\ufeff")))}
+        treated = set(store.members("shop", campaign_id, "treatment")["member_id"])
+    assert len(contacts) == 90 and contacts == treated and contacts <= {f"m{i:03d}" for i in range(100)}
+    assert not contacts & set(stored_ids(database, campaign_id))
