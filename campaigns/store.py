@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from campaigns.member_ids import MemberIdCipher
 from campaigns.record import ARMS, MEMBER_COLUMNS, MEMBER_DTYPES, CampaignRecord
 from campaigns.schema import campaign_effects, campaign_members, campaigns
-from features.data_key import DataKey, WrongDataKey
+from features.data_key import DataKey, DataKeyNeeded, WrongDataKey
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 DEFAULT_DB_PATH: Final = Path("var/campaigns.db")
@@ -273,7 +273,7 @@ def _revealed(campaign_id: str, stored: str, old: MemberIdCipher, new: MemberIdC
     """The plain id of a stored one under ``old``, or under ``new`` when a rotation already reached it."""
     try:
         return old.reveal(campaign_id, stored)
-    except WrongDataKey as wrong:
+    except (WrongDataKey, DataKeyNeeded) as wrong:
         try:
             return new.reveal(campaign_id, stored)
         except WrongDataKey:

@@ -14,7 +14,7 @@ from typing import Final, Literal
 
 import pyarrow as pa
 
-from features.data_key import DataKey, WrongDataKey
+from features.data_key import DataKey, DataKeyNeeded, WrongDataKey
 from features.encrypted_parquet import open_parquet, write_parquet
 from features.sealed import read_private, write_private
 
@@ -38,7 +38,7 @@ def rekey_file(path: Path, old: DataKey | None, new: DataKey) -> Kind | None:
     """
     try:
         plain = _read(path, old)
-    except WrongDataKey as wrong:
+    except (WrongDataKey, DataKeyNeeded) as wrong:
         try:
             _read(path, new)
         except WrongDataKey:

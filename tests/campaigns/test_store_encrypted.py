@@ -55,6 +55,7 @@ def test_a_rotation_re_encrypts_every_row_and_encrypts_plain_ones(url: str) -> N
         store.add(record(), members())  # written before any key
     with opened(url, None) as store:
         assert store.rekey(MemberIdCipher(KEY)) == 4
+        assert store.rekey(MemberIdCipher(KEY)) == 0  # run again: nothing left to do
     with opened(url, KEY) as store:
         before = store.members("shop", "cmp_1")
         assert store.rekey(MemberIdCipher(OTHER)) == 4

@@ -14,6 +14,7 @@ import pytest
 
 from features.data_key import DataKey, DataKeyNeeded, WrongDataKey, new_data_key_text, parse_data_key
 from features.encrypted_parquet import is_encrypted
+from features.rekey import rekey_file
 from features.sealed import read_private, write_private
 from features.settings import SettingsError, load_settings
 from features.snapshot import Snapshot
@@ -114,3 +115,16 @@ def test_each_use_gets_its_own_derived_key() -> None:
     assert len({KEY.derived("a"), KEY.derived("b"), OTHER.derived("a")}) == 3
     assert KEY.key_id != OTHER.key_id and len(KEY.key_id) == 8
     assert isinstance(KEY, DataKey)
+
+
+def test_rekey_encrypts_plain_files_rotates_encrypted_ones_and_may_run_again(tmp_path: Path) -> None:
+    snapshot_path = write_snapshot(hand_snapshot(), tmp_path)
+    sealed = write_private(tmp_path / "list.csv", b"rank,member_id\r\n1,m7\r\n", None)
+    assert [rekey_file(path, None, KEY) for path in (snapshot_path, sealed)] == ["parquet", "file"]
+    assert [rekey_file(path, None, KEY) for path in (snapshot_path, sealed)] == [None, None]  # again: no-op
+    assert [rekey_file(path, KEY, OTHER) for path in (snapshot_path, sealed)] == ["parquet", "file"]
+    assert read_snapshot(snapshot_path, OTHER).fingerprint == "0123456789abcdef"
+    assert read_private(sealed, OTHER) == b"rank,member_id\r\n1,m7\r\n"
+    third = parse_data_key("C" * 43 + "=")
+    with pytest.raises(WrongDataKey, match=WRONG):
+        rekey_file(sealed, third, KEY)  # under neither key: the old key's error
