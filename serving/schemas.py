@@ -235,7 +235,8 @@ class TargetsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    campaign: str = Field(..., description="winback, retain_high_value, upsell or next_purchase_reminder",
+    campaign: str = Field(..., description="winback, retain_high_value, upsell, next_purchase_reminder, "
+                          "tier_upgrade_nudge or downgrade_warning (the last two need a tier programme)",
                           examples=["winback"])
     limit: int | None = Field(
         None, ge=1, description="rows, best first. JSON: a page of 1 to 10,000 (default 100), the next page from "
