@@ -8,6 +8,8 @@ from cli.audit import audit
 from cli.campaign import app as campaign
 from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
+from cli.data_key import app as data_key
+from cli.data_key import rekey
 from cli.kpis import kpis
 from cli.lists import score, targets
 from cli.serve import build, create_key, serve
@@ -16,6 +18,18 @@ from cli.train import train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Value loyalty members from their purchases.")
 keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
+
+
+@app.callback()
+def owner_only_files() -> None:
+    """Value loyalty members from their purchases.
+
+    Everything a command creates is its owner's alone (files 0600, folders 0700; ``features.owner_only``).
+    """
+    from features.owner_only import owner_only
+
+    owner_only()
+
 
 app.command()(train)
 app.command()(snapshot)
@@ -29,9 +43,11 @@ app.command()(promote)
 app.command()(kpis)
 app.command()(rollback)
 app.command()(audit)
+app.command()(rekey)
 app.add_typer(keys, name="keys")
 app.add_typer(campaign, name="campaign")
 app.add_typer(tiers, name="tiers")
+app.add_typer(data_key, name="data-key")
 keys.command("create")(create_key)
 
 

@@ -29,6 +29,7 @@ from features.catalogue import ENGLISH
 from features.formats import Voice
 from features.i18n import Translator
 from features.kpi_rules import read_kpi_rules
+from features.owner_only import owner_only
 from features.segment_rules import read_segment_rules
 from features.settings import Settings, load_settings
 from features.store import project_snapshot_dir
@@ -90,15 +91,16 @@ class MemberScoring:
     """One project's champion models' scores, with exact SHAP reasons, for the members of its newest snapshot."""
 
     def __init__(self) -> None:
+        owner_only()  # what the service writes (campaigns, KPIs, logs) is its owner's alone
         settings = service_settings()
         self.project, self.pseudonym_secret = settings.project, settings.pseudonym_key
         self.currency = settings.currency
         self.live = LiveState(project_snapshot_dir(settings.snapshot_dir, self.project), settings.poll_seconds,
                               background=True, project=self.project, min_snapshot_ratio=settings.min_snapshot_ratio,
-                              tracking_uri=settings.mlflow_tracking_uri)
+                              tracking_uri=settings.mlflow_tracking_uri, data_key=settings.encryption_key())
         tier_codes = read_programme(settings.tier_programme).codes if settings.tier_programme else None
         self.labels = configured_labels(read_segment_rules(settings.segment_rules), tier_codes)
-        campaign_routes.attach(web, open_store(store_url(settings.campaign_db)), self.live, self.project)
+        campaign_routes.attach(web, open_store(store_url(settings.campaign_db), settings.encryption_key()), self.live, self.project)
         kpi_routes.attach(web, self.live.snapshot_dir, self.live, read_kpi_rules(settings.kpi_rules))
         settle_heap()
 
