@@ -9,12 +9,24 @@ from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
 from cli.kpis import kpis
 from cli.lists import score, targets
+from cli.options import one_line_errors
 from cli.serve import build, create_key, serve
 from cli.tiers import app as tiers
 from cli.train import train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Value loyalty members from their purchases.")
 keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
+
+
+@app.callback()
+@one_line_errors
+def quiet_by_default() -> None:
+    """Before any command imports MLflow or starts a server: BentoML's usage tracking and MLflow's
+    telemetry off unless MEMBERSCORE_TELEMETRY=true (``memberscore serve`` passes it to the service)."""
+    from features.settings import keep_quiet, load_settings
+
+    keep_quiet(load_settings())
+
 
 app.command()(train)
 app.command()(snapshot)
