@@ -25,12 +25,12 @@ def serve(
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
     """Serve one project's champion models and newest snapshot over HTTP or HTTPS (BentoML), API keys required."""
+    tls = tls_arguments(ssl_certfile, ssl_keyfile)  # a bad pair stops here, before any work
     from models import catalog
     from serving import auth
     from serving.artefacts import import_champions
 
     settings = command_settings()
-    tls = tls_arguments(ssl_certfile, ssl_keyfile)  # a bad pair stops here, before any work
     catalog.configure_tracking(settings.mlflow_tracking_uri)
     if insecure_no_auth:  # the service process reads its settings from the environment it inherits
         os.environ[auth.INSECURE_ENV] = "1"
