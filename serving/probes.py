@@ -20,9 +20,10 @@ from serving.schemas import Readiness
 class ProductRoutes:
     """Pure ASGI: hands the probe paths and ``/`` to the FastAPI app.
 
-    BentoML routes its own ``/healthz``, ``/livez``, ``/readyz`` and docs page ``/`` before any
-    mounted app: its ``/readyz`` only knows "ready or not", and its page loads a third-party tag
-    manager. The product's probes say why to an admin, and its page loads local files only.
+    BentoML routes its own ``/healthz``, ``/livez`` and ``/readyz`` before any mounted app, and its
+    ``/readyz`` only knows "ready or not"; the product's say why, to an admin. BentoML's docs page at
+    ``/`` (which loads a third-party tag manager) comes after the mounted app today; ``/`` is routed
+    here too so that it never answers, whatever order a BentoML release adds its routes in.
     """
 
     PATHS = frozenset({"/healthz", "/livez", "/readyz", "/"})
