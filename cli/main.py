@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.audit import audit
 from cli.campaign import app as campaign
 from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
@@ -39,6 +40,7 @@ app.command()(targets)
 app.command()(promote)
 app.command()(kpis)
 app.command()(rollback)
+app.command()(audit)
 app.add_typer(keys, name="keys")
 app.add_typer(campaign, name="campaign")
 app.add_typer(tiers, name="tiers")

@@ -25,6 +25,7 @@ from features.project import DEFAULT_PROJECT, check_project
 PREFIX = "MEMBERSCORE_"
 MIN_PSEUDONYM_KEY_CHARS = 16  # a short key could be guessed by hashing known ids under every candidate key
 DEFAULT_MAX_BODY_BYTES = 16 * 2**20
+DEFAULT_AUDIT_LOG_MAX_BYTES = 10 * 2**20
 SECRET_FIELDS = frozenset({"api_keys", "pseudonym_key"})
 # The libraries' own switches: BentoML's usage tracking (the `bentoml serve` process reports every
 # 12 hours) and MLflow 3's telemetry (a client started when mlflow is imported). Both read these once,
@@ -70,6 +71,11 @@ class Settings(BaseSettings):
                                               "to their makers; unset: both are switched off")
     currency: str | None = Field(None, description="ISO 4217 code of the project's money (e.g. CNY, USD, GBP): "
                                  "amounts in reasons, lists and summaries carry its symbol; unset: plain numbers")
+    audit_log: Path = Field(Path("var/audit.log"), description="the service's audit log (JSON lines, owner-only; "
+                            "`memberscore audit`); rotated files beside it end .1, .2, ...")
+    audit_log_max_bytes: int = Field(DEFAULT_AUDIT_LOG_MAX_BYTES, ge=4096,
+                                     description="the audit log is rotated when a line would take it past this size")
+    audit_log_backups: int = Field(9, ge=1, le=999, description="rotated audit log files kept (the oldest is deleted)")
 
     @field_validator("engine", mode="before")
     @classmethod

@@ -36,6 +36,7 @@ from models.catalog import reread_telemetry_switch
 from serving import campaign_routes, kpi_routes
 from serving.access_log import escape_access_log
 from serving.artefacts import LoadedSnapshot
+from serving.audit import AuditMiddleware, note
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
 from serving.docs_page import docs_response
@@ -117,8 +118,11 @@ class MemberScoring:
         served = _http_ready(self.live.current())
         answer = functools.partial(scored, served, request.member_ids, request.explain, self._voice(asked))
         if _is_lookup(served, request) and len(request.member_ids) <= INLINE_IDS:
-            return _json(answer())  # a few precomputed rows: microseconds, less than a hop to a thread
-        return _json(await run_in_threadpool(answer))  # the event loop keeps answering meanwhile
+            response = answer()  # a few precomputed rows: microseconds, less than a hop to a thread
+        else:
+            response = await run_in_threadpool(answer)  # the event loop keeps answering meanwhile
+        note(rows=len(response.results))
+        return _json(response)
 
     @web.post("/score_features", **PROTECTED)
     def score_features(self, request: ScoreFeaturesRequest, asked: RequestLanguage = ENGLISH_READER) -> ScoreResponse:
@@ -129,6 +133,7 @@ class MemberScoring:
             results = score_feature_rows(served.boosters, request.rows, as_of, request.explain, self._voice(asked))
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
+        note(rows=len(results))
         return _score_response(served, results, as_of)
 
     @web.post("/explain", **PROTECTED)
@@ -140,6 +145,7 @@ class MemberScoring:
         if request.member_id not in features.index:
             raise HTTPException(status_code=404, detail=f"member_id {request.member_id!r} is not in the served snapshot")
         row = features.loc[[request.member_id]]
+        note(rows=1)  # the member's id is never noted
         return ExplainResponse(member_id=request.member_id, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
                                models=explain_row(served.boosters, row, self._voice(asked)))
 
@@ -176,8 +182,10 @@ class MemberScoring:
                 headers = Translator(asked.language) if asked.explicit else None
                 export = targets_csv_export(served.boosters, _ready_snapshot(served), request, rename,
                                             voice=self._voice(asked), headers=headers)
+                note(list_name=export.campaign, rows=export.rows)
                 return StreamingResponse(export.chunks, media_type="text/csv; charset=utf-8")
             response = targets_response(served.boosters, _ready_snapshot(served), request, self._voice(asked))
+            note(list_name=response.campaign, rows=len(response.rows))
             return pseudonymised(response, key) if key is not None else response
         except ListChanged as error:
             raise HTTPException(status_code=410, detail=str(error)) from None
@@ -316,4 +324,5 @@ def _ready_snapshot(served: Served) -> LoadedSnapshot:
 
 
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost: nothing is read or routed for an anonymous caller
+MemberScoring.add_asgi_middleware(AuditMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # inside the key check: sees its caller
 MemberScoring.add_asgi_middleware(ProductRoutes, probes=web)  # type: ignore[attr-defined]
