@@ -12,6 +12,7 @@ from cli.data_key import app as data_key
 from cli.data_key import rekey
 from cli.kpis import kpis
 from cli.lists import score, targets
+from cli.options import one_line_errors
 from cli.serve import build, create_key, serve
 from cli.tiers import app as tiers
 from cli.train import train
@@ -21,14 +22,19 @@ keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_h
 
 
 @app.callback()
-def owner_only_files() -> None:
+@one_line_errors
+def before_every_command() -> None:
     """Value loyalty members from their purchases.
 
-    Everything a command creates is its owner's alone (files 0600, folders 0700; ``features.owner_only``).
+    Everything a command creates is its owner's alone (files 0600, folders 0700; ``features.owner_only``),
+    and before any command imports MLflow or starts a server, BentoML's usage tracking and MLflow's
+    telemetry are off unless MEMBERSCORE_TELEMETRY=true (``memberscore serve`` passes it to the service).
     """
     from features.owner_only import owner_only
+    from features.settings import keep_quiet, load_settings
 
     owner_only()
+    keep_quiet(load_settings())
 
 
 app.command()(train)

@@ -11,7 +11,8 @@ themselves take values, not this object. README.md ("Settings") documents each v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,10 @@ DEFAULT_MAX_BODY_BYTES = 16 * 2**20
 DEFAULT_AUDIT_LOG_MAX_BYTES = 10 * 2**20
 SECRET_FIELDS = frozenset({"api_keys", "pseudonym_key", "data_key"})
 OTHERS_MAY_READ = 0o077  # permission bits of a key file that let someone else read or change it
+# The libraries' own switches: BentoML's usage tracking (the `bentoml serve` process reports every
+# 12 hours) and MLflow 3's telemetry (a client started when mlflow is imported). Both read these once,
+# at start, so they are set in the environment before either library is imported or a server starts.
+QUIET_ENVIRONMENT = {"BENTOML_DO_NOT_TRACK": "True", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 class SettingsError(ValueError):
@@ -64,6 +69,8 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = Field(None, description="secret for pseudonymised member ids in lists")
     campaign_db: str | None = Field(None, description="campaign store: sqlite:///path or postgresql+psycopg://...; "
                                     "default sqlite:///var/campaigns.db")
+    telemetry: bool = Field(False, description="let BentoML (usage tracking) and MLflow (telemetry) report usage "
+                                              "to their makers; unset: both are switched off")
     currency: str | None = Field(None, description="ISO 4217 code of the project's money (e.g. CNY, USD, GBP): "
                                  "amounts in reasons, lists and summaries carry its symbol; unset: plain numbers")
     audit_log: Path = Field(Path("var/audit.log"), description="the service's audit log (JSON lines, owner-only; "
@@ -173,6 +180,20 @@ def load_settings(**overrides: object) -> Settings:
         name = variable(field) if field in Settings.model_fields else field
         shown = "" if field in SECRET_FIELDS else f" {first.get('input')!r}"  # a secret is never echoed
         raise SettingsError(f"{name}{shown}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+def keep_quiet(settings: Settings, environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Switch BentoML's usage tracking and MLflow's telemetry off in ``environ`` (this process's
+    environment, inherited by the processes it starts) unless ``MEMBERSCORE_TELEMETRY`` opts in.
+
+    Called by each edge before it imports MLflow or starts a server. Returns what it set (nothing
+    when the user opted in: their own BENTOML_DO_NOT_TRACK or MLFLOW_DISABLE_TELEMETRY then apply).
+    """
+    if settings.telemetry:
+        return {}
+    target = os.environ if environ is None else environ
+    target.update(QUIET_ENVIRONMENT)
+    return dict(QUIET_ENVIRONMENT)
 
 
 def documented() -> Mapping[str, tuple[str, str]]:

@@ -27,6 +27,7 @@ from starlette.routing import Mount
 
 from features.settings import Settings
 from serving.audit_file import AuditWriter, RotatingLines
+from serving.auth import is_public
 from serving.caller import Caller, caller_of
 
 AUDIT_KEY: Final = "memberscore.audit"
@@ -110,6 +111,7 @@ class AuditMiddleware:
         finally:  # a cancelled request (timeout, client gone) is logged too, with the status it got, if any
             _entry.reset(token)
             caller = caller_of(scope)
-            if caller is not None:
+            # a key on a public path (an admin reading /readyz's reasons) is no data access: no line
+            if caller is not None and not is_public(str(scope.get("path", ""))):
                 self.writer.put(audit_line(at, caller, str(scope.get("method", "")), route_template(scope), status,
                                            noted, time.perf_counter() - started))

@@ -116,7 +116,7 @@ class ApiKeyMiddleware:
         self.enforced = bool(self.ring.hashes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if not self.enforced:
@@ -127,6 +127,9 @@ class ApiKeyMiddleware:
         if self.ring.accepts(offered):
             # Every key can do everything until keys carry roles (issue 18): named by its hash's prefix.
             scope[SCOPE_KEY] = Caller(name=hash_key(offered or "")[len(HASH_PREFIX):][:8], role="admin", raw_ids=True)
+            await self.app(scope, receive, send)
+            return
+        if is_public(scope["path"]):  # anonymous: a public path answers what anyone may know (/readyz: ready or not)
             await self.app(scope, receive, send)
             return
         await _unauthorized(send)

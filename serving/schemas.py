@@ -172,7 +172,9 @@ class SegmentsResponse(BaseModel):
 
 
 class Readiness(BaseModel):
-    project: str = Field(description="the project this service serves (MEMBERSCORE_PROJECT)")
+    """Without an ``admin`` key only ``ready``; with one, the project, reasons, models and snapshot too."""
+
+    project: str | None = Field(None, description="the project this service serves (MEMBERSCORE_PROJECT)")
     ready: bool
     reasons: list[str] = Field(default_factory=list, description="why the service is not ready; when ready, any "
                                                                  "model or snapshot refused (the previous one keeps serving)")

@@ -17,12 +17,11 @@ from datetime import date
 from typing import Annotated
 
 import bentoml
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from campaigns.store import open_store, store_url
 from features.catalogue import ENGLISH
@@ -31,14 +30,17 @@ from features.i18n import Translator
 from features.kpi_rules import read_kpi_rules
 from features.owner_only import owner_only
 from features.segment_rules import read_segment_rules
-from features.settings import Settings, load_settings
+from features.settings import Settings, keep_quiet, load_settings
 from features.store import project_snapshot_dir
 from features.tier_programme import read_programme
+from models.catalog import reread_telemetry_switch
 from serving import campaign_routes, kpi_routes
+from serving.access_log import escape_access_log
 from serving.artefacts import LoadedSnapshot
 from serving.audit import AuditMiddleware, note
 from serving.auth import ApiKeyMiddleware
 from serving.contract import PROTECTED, PUBLIC, product_openapi
+from serving.docs_page import docs_response
 from serving.errors import http_error, validation_error
 from serving.explain import explain_row, score_feature_rows
 from serving.language import ENGLISH_READER, Asked, RequestLanguage
@@ -49,6 +51,7 @@ from serving.live import (
     Served,
 )
 from serving.marketer_page import page_html
+from serving.probes import ProductRoutes, admin_asking, readiness_response
 from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
@@ -93,6 +96,9 @@ class MemberScoring:
     def __init__(self) -> None:
         owner_only()  # what the service writes (campaigns, KPIs, logs) is its owner's alone
         settings = service_settings()
+        keep_quiet(settings)  # also when started by `bentoml serve` directly, not `memberscore serve`
+        reread_telemetry_switch()  # mlflow was imported (and its telemetry started) before the switch
+        escape_access_log()  # after BentoML configured logging in this worker
         self.project, self.pseudonym_secret = settings.project, settings.pseudonym_key
         self.currency = settings.currency
         self.live = LiveState(project_snapshot_dir(settings.snapshot_dir, self.project), settings.poll_seconds,
@@ -211,14 +217,14 @@ class MemberScoring:
         )
 
     @web.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
-    def readiness(self) -> JSONResponse:
-        """Why the service is (not) ready: 200 or 503 with the reasons. GET /readyz answers from here."""
-        return _readiness(self.live.current())
+    def readiness(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
+        """Whether the service is ready: 200 or 503; with an admin key, why (the reasons, models and snapshot)."""
+        return readiness_response(self.live.current(), detailed)
 
     @web.post("/admin/reload", response_model=Readiness, **PROTECTED)
     def reload(self) -> JSONResponse:
         """Look for a new champion or snapshot now instead of at the next poll."""
-        return _readiness(self.live.reload())
+        return readiness_response(self.live.reload(), detailed=True)
 
     @web.get("/ui", response_class=HTMLResponse, include_in_schema=False)
     def page(self, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
@@ -226,11 +232,15 @@ class MemberScoring:
         browser's language until the reader picks one; it holds the translations, never member data."""
         return HTMLResponse(page_html(accept_language), headers={"Vary": "Accept-Language"})
 
+    @web.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def docs(self) -> HTMLResponse:
+        """The API's documentation (Swagger UI on /docs.json), from files served here only."""
+        return docs_response()
 
     @web.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
-    def readyz(self) -> JSONResponse:
-        """Readiness probe: 200 when ready, else 503 with the reasons (same body as /readiness)."""
-        return _readiness(self.live.current())
+    def readyz(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
+        """Readiness probe: 200 when ready, else 503; with an admin key the reasons (same body as /readiness)."""
+        return readiness_response(self.live.current(), detailed)
 
     @web.get("/healthz", **PUBLIC)
     @web.get("/livez", **PUBLIC)
@@ -287,23 +297,6 @@ web.include_router(kpi_routes.router)  # /kpis, /alerts: membership KPIs stored 
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 
-class ProductProbes:
-    """Pure ASGI: hands the probe paths to the FastAPI app.
-
-    BentoML routes its own ``/healthz``, ``/livez`` and ``/readyz`` before any mounted app, and its
-    ``/readyz`` only knows "ready or not"; the product's say why (503 with the reasons).
-    """
-
-    PATHS = frozenset({"/healthz", "/livez", "/readyz"})
-
-    def __init__(self, app: ASGIApp, probes: ASGIApp) -> None:
-        self.app, self.probes = app, probes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = self.probes if scope["type"] == "http" and scope["path"] in self.PATHS else self.app
-        await target(scope, receive, send)
-
-
 def _json(body: ScoreResponse) -> Response:
     """Serialised by pydantic in the route's worker thread (FastAPI would validate the answer again)."""
     return Response(body.model_dump_json(), media_type="application/json")
@@ -332,14 +325,6 @@ def _ready_snapshot(served: Served) -> LoadedSnapshot:
     return served.snapshot
 
 
-def _readiness(served: Served) -> JSONResponse:
-    body = Readiness(project=served.project, ready=served.ready,
-                     reasons=served.not_ready_reasons(),  # when ready: what was refused
-                     models={task: m.name for task, m in served.models.items()},
-                     snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat())
-    return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)
-
-
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost: nothing is read or routed for an anonymous caller
 MemberScoring.add_asgi_middleware(AuditMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # inside the key check: sees its caller
-MemberScoring.add_asgi_middleware(ProductProbes, probes=web)  # type: ignore[attr-defined]
+MemberScoring.add_asgi_middleware(ProductRoutes, probes=web)  # type: ignore[attr-defined]

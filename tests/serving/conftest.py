@@ -82,13 +82,19 @@ def trained_env(trained: object) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a real server serving the session's trained champions (key: ``API_KEY``)."""
+def running_server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A real server serving the session's trained champions (key: ``API_KEY``), with its log."""
     running = start_server(tmp_path_factory.mktemp("server"), trained_env(trained))
     try:
-        yield running.base
+        yield running
     finally:
         stop(running.process)
+
+
+@pytest.fixture(scope="session")
+def server(running_server: RunningServer) -> str:
+    """The base URL of the session's real server."""
+    return running_server.base
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,8 @@ def test_each_route_logs_its_template_and_rows_never_an_id(service: tuple[TestCl
     assert client.post("/targets", params={"format": "csv"}, json={"campaign": "winback", "limit": 6}).status_code == 200
     assert client.post("/targets", json={"campaign": ids[9]}).status_code == 422  # an id where a campaign goes
     assert client.post("/admin/reload").status_code == 200
-    assert client.get("/healthz").status_code == 200  # public: no caller, no line
+    assert client.get("/healthz").status_code == 200  # public: no line, with a key too
+    assert client.get("/readyz").json()["project"]  # an admin key reads the reasons: still no data access, no line
     found = logged(log, 6)
     name = hash_key(KEY)[len("sha256:"):][:8]
     assert [(e["key"], e["role"], e["method"], e["route"], e["status"], e["list"], e["rows"]) for e in found] == [
