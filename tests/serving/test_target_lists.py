@@ -220,6 +220,7 @@ def stream_whole(models: dict[str, xgb.Booster], loaded: LoadedSnapshot, explain
     return written
 
 
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
 def test_100000_members_stream_whole_with_every_eligible_member_once() -> None:
     started = time.perf_counter()
     written = stream_whole({}, synthetic_snapshot(100_000), explain=3)
@@ -238,6 +239,7 @@ def test_100000_members_stream_with_each_rows_own_reasons(booster: xgb.Booster) 
     assert (written["reason_1"] != "").mean() > 0.5
 
 
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
 def test_100000_members_page_through_json_with_every_eligible_member_once() -> None:
     loaded = synthetic_snapshot(100_000)
     answers = pages({}, loaded, limit=MAX_TARGETS, explain=0)
