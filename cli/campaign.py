@@ -30,6 +30,7 @@ from features.formats import Voice
 from features.i18n import parse_language
 from features.project import DEFAULT_PROJECT
 from features.sealed import write_private_text
+from features.validation_errors import first_problem
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
@@ -150,9 +151,8 @@ def _campaign_request(values: dict[str, Any]) -> CampaignRequest:
         campaign_named(values["campaign"])
         return CampaignRequest.model_validate(values)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(map(str, first["loc"]))
-        raise ValueError(f"{CREATE_OPTIONS.get(field, field)}: {first['msg']}") from None
+        field, reason = first_problem(error)
+        raise ValueError(f"{CREATE_OPTIONS.get(field, field)}: {reason}") from None
     except ValueError as error:
         raise ValueError(f"--campaign{str(error).removeprefix('campaign')}") from None
 

@@ -27,6 +27,7 @@ from features.formats import Voice
 from features.i18n import Translator, parse_language
 from features.project import DEFAULT_PROJECT
 from features.sealed import write_private_text
+from features.validation_errors import first_problem
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
@@ -238,8 +239,8 @@ def _targets_request(campaign: str, limit: int | None, filters: dict[str, object
         return TargetsRequest.model_validate({"campaign": campaign, "limit": limit, "filters": filters,
                                               "explain": explain})
     except ValidationError as error:
-        first = error.errors()[0]
-        raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        field, reason = first_problem(error)
+        raise ValueError(f"{field}: {reason}") from None
 
 
 def _with_option_names(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

@@ -9,6 +9,8 @@ from typing import Final, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from features.validation_errors import first_problem
+
 MEMBER_ID: Final = "member_id"
 TS: Final = "ts"
 AMOUNT: Final = "amount"
@@ -153,6 +155,5 @@ def read_mapping(path: str | Path | None, model: type[M] = ColumnMapping) -> M: 
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "mapping"
-        raise ValueError(f"mapping {path}: {field}: {first['msg']}") from None
+        field, reason = first_problem(error)
+        raise ValueError(f"mapping {path}: {field or 'mapping'}: {reason}") from None

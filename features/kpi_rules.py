@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.kpis import KPI_COLUMNS
+from features.validation_errors import first_problem
 
 DEFAULTS_FILE: Final = "kpi_rules.yaml"
 SHARE_KPIS: Final = ("repurchase_rate", "repurchase_spend_share", "churn_rate", "multi_category_share",
@@ -78,6 +79,5 @@ def read_kpi_rules(path: str | Path | None = None) -> KpiRules:
     try:
         return KpiRules.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "rules"
-        raise ValueError(f"kpi rules {where}: {field}: {first['msg'].removeprefix('Value error, ')}") from None
+        field, reason = first_problem(error)
+        raise ValueError(f"kpi rules {where}: {field or 'rules'}: {reason}") from None

@@ -17,6 +17,8 @@ from typing import Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from features.validation_errors import first_problem
+
 EXAMPLE_FILE: Final = "tier_programme.yaml"
 NEW_MEMBER: Final = "new"  # the "from" of a member who joined during a migration period
 Money = float
@@ -155,9 +157,7 @@ def parse_programme(raw: Any, where: str = "tier programme") -> TierProgramme:
     try:
         return TierProgramme.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        reason = first["msg"].removeprefix("Value error, ")
+        field, reason = first_problem(error)
         # a check across the programme names its fields in its reason; a field's own error gets the field in front
         raise ValueError(f"tier programme {where}: {field + ': ' if field else ''}{reason}") from None
 
