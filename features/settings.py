@@ -22,6 +22,7 @@ from features.formats import CurrencyError, check_currency
 from features.project import DEFAULT_PROJECT, check_project
 
 PREFIX = "MEMBERSCORE_"
+MIN_API_KEY_CHARS = 24  # a short key can be guessed online; `memberscore keys create` makes 46 characters
 MIN_PSEUDONYM_KEY_CHARS = 16  # a short key could be guessed by hashing known ids under every candidate key
 DEFAULT_MAX_BODY_BYTES = 16 * 2**20
 SECRET_FIELDS = frozenset({"api_keys", "pseudonym_key"})
@@ -85,6 +86,17 @@ class Settings(BaseSettings):
             return check_currency(value)
         except CurrencyError:
             raise ValueError("not an ISO 4217 currency code (e.g. CNY, USD, GBP, EUR)") from None
+
+    @field_validator("api_keys")
+    @classmethod
+    def _strong_keys(cls, value: SecretStr) -> SecretStr:
+        """A weak key stops the start (never echoed: which key, by position, and its length)."""
+        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+        for position, key in enumerate(keys, start=1):
+            if len(key) < MIN_API_KEY_CHARS:
+                raise ValueError(f"key {position} of {len(keys)} has {len(key)} characters; API keys need at least "
+                                 f"{MIN_API_KEY_CHARS} (make one with `memberscore keys create`)")
+        return value
 
     @field_validator("pseudonym_key")
     @classmethod

@@ -26,7 +26,7 @@ from features.snapshot import Snapshot, build_snapshot
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
-API_KEY = "test-key-0123456789"
+API_KEY = "test-key-0123456789-abcdefgh"
 TINY_AS_OF = date(2024, 3, 1)
 
 

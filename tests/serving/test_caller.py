@@ -31,7 +31,7 @@ def client(monkeypatch: pytest.MonkeyPatch, **environment: str) -> TestClient:
 
 def test_a_valid_key_is_named_by_its_hash_never_by_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     answer = client(monkeypatch, MEMBERSCORE_API_KEYS=KEY).get("/segments", headers={"X-API-Key": KEY}).text
-    assert f"name='{hash_key(KEY)[7:15]}'" in answer and KEY not in answer
+    assert f"name='env-{hash_key(KEY)[7:15]}', role='admin'" in answer and KEY not in answer
 
 
 def test_public_paths_and_rejected_keys_carry_no_caller(monkeypatch: pytest.MonkeyPatch) -> None:
