@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     min_snapshot_ratio: float = Field(0.5, ge=0, le=1,
                                       description="share of members a new snapshot must keep to be served (0: any)")
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0, description="largest request body the service reads")
-    api_keys: SecretStr = Field(SecretStr(""), description="comma-separated API keys (plain; prefer a key file)")
-    api_key_file: Path | None = Field(None, description="file of API key hashes (`memberscore keys create`)")
+    api_keys: SecretStr = Field(SecretStr(""), description="comma-separated API keys, role admin, 24+ characters each (prefer a key file)")
+    api_key_file: Path | None = Field(None, description="key file: hashes, names, roles, scopes (`memberscore keys`)")
     insecure_no_auth: bool = Field(False, description="serve without keys (local use only; `serve --insecure-no-auth`)")
     pseudonym_key: SecretStr | None = Field(None, description="secret for pseudonymised member ids in lists")
     campaign_db: str | None = Field(None, description="campaign store: sqlite:///path or postgresql+psycopg://...; "
