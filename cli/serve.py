@@ -31,11 +31,12 @@ def serve(
     catalog.configure_tracking(settings.mlflow_tracking_uri)
     if insecure_no_auth:  # the service process reads its settings from the environment it inherits
         os.environ[auth.INSECURE_ENV] = "1"
-    ring = auth.key_ring(settings)
-    if not ring.hashes and not insecure_no_auth:
+    ring, bearer = auth.key_ring(settings), auth.bearer_check(settings)  # a bad key file or JWT setting: one line
+    if not ring.hashes and bearer is None and not insecure_no_auth:
         raise NotReady(f"no API key configured: set {auth.KEYS_ENV} or {auth.KEY_FILE_ENV} "
                        "(`memberscore keys create --role admin --name NAME --file F`), or pass --insecure-no-auth for local use")
-    mode = f"{len(ring.hashes)} API key(s), header X-API-Key" if ring.hashes else "NO AUTHENTICATION (--insecure-no-auth)"
+    mode = (f"{len(ring.hashes)} API key(s), header X-API-Key" + (", bearer tokens" if bearer else "")
+            if ring.hashes or bearer else "NO AUTHENTICATION (--insecure-no-auth)")
     imported = import_champions(project=project)
     if "churn" not in imported:
         typer.echo(f"warning: no champion for {catalog.model_name('churn', project=project)} yet: /readyz says 503 "

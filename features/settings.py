@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     api_key_file: Path | None = Field(None, description="key file: hashes, names, roles, scopes (`memberscore keys`)")
     insecure_no_auth: bool = Field(False, description="serve without keys (local use only; `serve --insecure-no-auth`)")
     pseudonym_key: SecretStr | None = Field(None, description="secret for pseudonymised member ids in lists")
+    jwt_issuer: str | None = Field(None, description="bearer tokens: the identity provider's issuer (`iss`)")
+    jwt_audience: str | None = Field(None, description="bearer tokens: the audience (`aud`) they must name")
+    jwt_jwks_file: Path | None = Field(None, description="bearer tokens: the provider's public keys (JWKS JSON)")
+    jwt_role_claim: str = Field("memberscore_role", description="bearer tokens: the claim naming the role")
     campaign_db: str | None = Field(None, description="campaign store: sqlite:///path or postgresql+psycopg://...; "
                                     "default sqlite:///var/campaigns.db")
     currency: str | None = Field(None, description="ISO 4217 code of the project's money (e.g. CNY, USD, GBP): "
@@ -107,7 +111,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "api_key_file",
-                     "campaign_db", "pseudonym_key", "currency", mode="before")
+                     "campaign_db", "pseudonym_key", "currency", "jwt_issuer", "jwt_audience", "jwt_jwks_file",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """Only spaces mean "not set" too, for the settings that may be unset."""

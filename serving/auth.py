@@ -5,7 +5,9 @@ Keys come from a key file named by ``MEMBERSCORE_API_KEY_FILE`` (``serving.keyfi
 store scope, expiry and revocation per key, as written by ``memberscore keys``) and/or
 ``MEMBERSCORE_API_KEYS`` (comma-separated plain keys, hashed on read, each at least 24 characters:
 role ``admin``, for a single operator). The file is read again when it changes (checked at most
-once a second), so ``keys create`` and ``keys revoke`` take effect without a restart.
+once a second), so ``keys create`` and ``keys revoke`` take effect without a restart. A bearer
+token of the company's identity provider (``serving.bearer``, when configured) is an alternative
+to a key, with the same role checks.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from features.settings import Settings
+from serving.bearer import BearerCheck, bearer_check
 from serving.caller import SCOPE_KEY, UNAUTHENTICATED, Caller
 from serving.keyfile import HASH_PREFIX, KeyRecord, read_key_file
 from serving.roles import allowed, forbidden_text
@@ -33,6 +36,7 @@ KEYS_ENV = "MEMBERSCORE_API_KEYS"
 KEY_FILE_ENV = "MEMBERSCORE_API_KEY_FILE"
 INSECURE_ENV = "MEMBERSCORE_INSECURE_NO_AUTH"
 HEADER = "x-api-key"
+AUTHORIZATION = b"authorization"
 RECHECK_SECONDS = 1.0
 # Probes must answer without a key; the two pages and the OpenAPI document hold no member data
 # (the pages call the API with the key the user types in).
@@ -139,9 +143,9 @@ class KeySource:
         return self.current
 
 
-def require_keys_or_insecure(ring: KeyRing, insecure: bool) -> None:
-    """Refuse to serve without keys unless the operator said ``--insecure-no-auth``, and warn then."""
-    if ring.records:
+def require_keys_or_insecure(ring: KeyRing, insecure: bool, bearer: BearerCheck | None = None) -> None:
+    """Refuse to serve without keys (or bearer tokens) unless the operator said ``--insecure-no-auth``, and warn then."""
+    if ring.records or bearer is not None:
         return
     if insecure:
         log.warning("memberscore serves WITHOUT authentication (--insecure-no-auth): local use only")
@@ -169,8 +173,9 @@ class ApiKeyMiddleware:
         self.app = app
         loaded = settings()
         self.keys = KeySource(loaded)
-        require_keys_or_insecure(self.keys.current, loaded.insecure_no_auth)
-        self.enforced = bool(self.keys.current.records)
+        self.bearer = bearer_check(loaded)
+        require_keys_or_insecure(self.keys.current, loaded.insecure_no_auth, self.bearer)
+        self.enforced = bool(self.keys.current.records) or self.bearer is not None
         self.now = clock or (lambda: datetime.now(UTC))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -181,8 +186,7 @@ class ApiKeyMiddleware:
             scope[SCOPE_KEY] = UNAUTHENTICATED
             await self.app(scope, receive, send)
             return
-        offered = next((value.decode("latin-1") for name, value in scope.get("headers", []) if name == HEADER.encode()), None)
-        caller = self.keys.ring().caller(offered, self.now())
+        caller = self._caller(scope.get("headers", []))
         if caller is None:
             await _refuse(send, 401, "missing or invalid API key (header X-API-Key)",
                           [(b"www-authenticate", b"ApiKey header=X-API-Key")])
@@ -192,6 +196,15 @@ class ApiKeyMiddleware:
             return
         scope[SCOPE_KEY] = caller
         await self.app(scope, receive, send)
+
+
+    def _caller(self, headers: list[tuple[bytes, bytes]]) -> Caller | None:
+        """Who the key (or, when configured, the bearer token) says is calling; None: a 401."""
+        offered = next((value.decode("latin-1") for name, value in headers if name == HEADER.encode()), None)
+        token = next((value.decode("latin-1") for name, value in headers if name == AUTHORIZATION), "")
+        if self.bearer is not None and offered is None and token[:7].lower() == "bearer ":
+            return self.bearer.caller(token[7:].strip())
+        return self.keys.ring().caller(offered, self.now())
 
 
 async def _refuse(send: Send, status: int, error: str, headers: list[tuple[bytes, bytes]]) -> None:
