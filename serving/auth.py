@@ -179,7 +179,13 @@ class ApiKeyMiddleware:
         self.now = clock or (lambda: datetime.now(UTC))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_public(scope["path"]):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if is_public(scope["path"]):  # never refused; named when a valid key comes along (/readyz details for admin)
+            caller = self._caller(scope.get("headers", [])) if self.enforced else UNAUTHENTICATED
+            if caller is not None:
+                scope[SCOPE_KEY] = caller
             await self.app(scope, receive, send)
             return
         if not self.enforced:

@@ -30,6 +30,7 @@ UNAUTHENTICATED: Final = Caller(name="insecure-no-auth", role="admin", raw_ids=T
 
 
 def caller_of(scope: Mapping[str, Any]) -> Caller | None:
-    """The caller the key check attached; None on a public path (probes, the pages) or outside HTTP."""
+    """The caller the key check attached; None outside HTTP and on a public path (probes, the pages)
+    called without a valid key (with one, a public path knows its caller too, e.g. for /readyz details)."""
     caller = scope.get(SCOPE_KEY)
     return caller if isinstance(caller, Caller) else None

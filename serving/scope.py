@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
+from fastapi import HTTPException
 from pydantic import SecretStr
-from starlette.exceptions import HTTPException
 
 from features import contract
 from features.snapshot import HOME_STORE, Snapshot
