@@ -13,6 +13,7 @@ import os
 import platform
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -142,8 +143,9 @@ def stop_process_group(process: subprocess.Popen[bytes], grace_seconds: float = 
 
 
 def wait_until_answering(process: subprocess.Popen[bytes], base: str, log_path: Path, timeout_s: float,
-                         status: int = 200, poll_s: float = 0.3) -> None:
-    """Wait until ``base``/readyz answers ``status`` (200 ready, 503 up but not ready).
+                         status: int = 200, poll_s: float = 0.3, verify: ssl.SSLContext | bool = True) -> None:
+    """Wait until ``base``/readyz answers ``status`` (200 ready, 503 up but not ready); ``verify``:
+    the CA of an https ``base`` (httpx's argument).
 
     A server that exits, or does not answer in ``timeout_s``, is stopped and raises with its
     log's tail. Used by the benchmarks, the README example and the tests' servers alike.
@@ -155,7 +157,7 @@ def wait_until_answering(process: subprocess.Popen[bytes], base: str, log_path: 
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
         try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == status:
+            if httpx.get(f"{base}/readyz", timeout=5, verify=verify).status_code == status:
                 return
         except httpx.TransportError:
             pass

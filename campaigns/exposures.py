@@ -31,6 +31,7 @@ from campaigns.store import new_campaign_id
 from features.amounts import read_numbers
 from features.contract import ColumnMapping
 from features.csv_source import MALFORMED_LINE, UNDECODABLE_TEXT
+from features.data_key import DataKey
 from features.load import DEFAULT_REJECTS_DIR, read_table
 from features.load_report import LoadReport
 from features.rejects import latest_ts, write_rejects
@@ -66,7 +67,7 @@ class Exposures:
 
 
 def read_exposures(path: str | Path, mapping: ExposureMapping | None = None, *, rejects_path: str | Path | None = None,
-                   loaded_at: datetime | None = None) -> Exposures:
+                   loaded_at: datetime | None = None, key: DataKey | None = None) -> Exposures:
     """Read and check an exposures file (module docstring); ValueError when the file as a whole is unusable."""
     path, mapping = Path(path), mapping or ExposureMapping()
     raw, table = read_table(path, mapping)
@@ -77,7 +78,7 @@ def read_exposures(path: str | Path, mapping: ExposureMapping | None = None, *, 
     reasons = _reasons(raw, typed, unreadable, latest_ts(loaded_at, mapping), ARM in sources, COST in sources)
     rejected = reasons.notna()
     target = rejects_path if rejects_path is not None else DEFAULT_REJECTS_DIR / f"{path.stem}.rejects.csv"
-    written = write_rejects(raw, reasons, unreadable, target, table) if rejected.any() else None
+    written = write_rejects(raw, reasons, unreadable, target, table, key) if rejected.any() else None
     counts = reasons.value_counts()
     report = LoadReport(source=str(path), rows_read=len(raw), rows_kept=int((~rejected).sum()),
                         rejected_by_reason={r: int(counts[r]) for r in REASONS if r in counts.index},

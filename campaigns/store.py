@@ -20,8 +20,10 @@ from typing import Any, Final
 import pandas as pd
 import sqlalchemy as sa
 
+from campaigns.member_ids import MemberIdCipher
 from campaigns.record import ARMS, MEMBER_COLUMNS, MEMBER_DTYPES, CampaignRecord
 from campaigns.schema import campaign_effects, campaign_members, campaigns
+from features.data_key import DataKey, DataKeyNeeded, WrongDataKey
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 DEFAULT_DB_PATH: Final = Path("var/campaigns.db")
@@ -63,10 +65,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             connection.commit()
 
 
-def open_store(url: str) -> CampaignStore:
+def open_store(url: str, key: DataKey | None = None) -> CampaignStore:
     """The store at ``url`` (a SQLAlchemy URL), its schema migrated to the newest revision.
 
     A SQLite file's directory is created; a bad URL is a ValueError naming it (without its password).
+    With a data ``key``, member ids are written encrypted (``campaigns.member_ids``).
     """
     try:
         parsed = sa.make_url(url)
@@ -83,7 +86,7 @@ def open_store(url: str) -> CampaignStore:
     except sa.exc.OperationalError as error:
         raise ValueError(f"campaign database {parsed.render_as_string(hide_password=True)}: cannot open "
                          f"({str(error.orig).splitlines()[0]})") from None
-    return CampaignStore(engine)
+    return CampaignStore(engine, MemberIdCipher(key))
 
 
 def _upgrade_once_more_if_raced(engine: sa.Engine) -> None:
@@ -106,8 +109,9 @@ def _sqlite_foreign_keys(connection: Any, _: Any) -> None:
 class CampaignStore:
     """Reads and writes campaigns of one database; every method names the project."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, ids: MemberIdCipher | None = None) -> None:
         self.engine = engine
+        self.ids = ids if ids is not None else MemberIdCipher(None)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -133,7 +137,7 @@ class CampaignStore:
                     row = {name: getattr(record, name) for name in RECORD_COLUMNS}
                     row["created"] = record.created.astimezone(UTC).replace(tzinfo=None)
                     connection.execute(campaigns.insert(), row)
-                    rows = _member_rows(record.id, members)
+                    rows = _member_rows(record.id, members, self.ids)
                     if rows:
                         connection.execute(campaign_members.insert(), rows)
         except sa.exc.IntegrityError as error:
@@ -176,7 +180,29 @@ class CampaignStore:
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(table.score.desc(), table.member_id)).all()
         frame = pd.DataFrame([tuple(row) for row in rows], columns=list(MEMBER_COLUMNS))
+        frame["member_id"] = [self.ids.reveal(campaign_id, str(member)) for member in frame["member_id"]]
+        if self.ids.encrypts:  # stored ids sorted as ciphertext: the plain order again (best score first, then id)
+            frame = frame.sort_values(["score", "member_id"], ascending=[False, True], na_position="last",
+                                      kind="stable", ignore_index=True)
         return frame.astype(MEMBER_DTYPES)
+
+    def rekey(self, new: MemberIdCipher) -> int:
+        """Re-encrypt every stored member id under ``new`` (plain ones too), in one transaction; returns rows changed.
+
+        A row already under ``new`` is left as it is, so a rotation stopped after the store can run again.
+        """
+        table = campaign_members.c
+        changed = 0
+        with self.engine.begin() as connection:
+            for campaign_id, stored in connection.execute(sa.select(table.campaign_id, table.member_id)).tuples().all():
+                again = new.hide(campaign_id, _revealed(campaign_id, stored, self.ids, new))
+                if again != stored:
+                    connection.execute(sa.update(campaign_members).where(table.campaign_id == campaign_id,
+                                                                         table.member_id == stored)
+                                       .values(member_id=again))
+                    changed += 1
+        self.ids = new
+        return changed
 
     def save_effect(self, project: str, campaign_id: str, answer: dict[str, Any]) -> datetime:
         """Keep a measurement (``campaign effect``) so the service can show the latest; returns when (UTC)."""
@@ -206,9 +232,9 @@ class CampaignStore:
 
 
 @contextmanager
-def opened(url: str) -> Iterator[CampaignStore]:
+def opened(url: str, key: DataKey | None = None) -> Iterator[CampaignStore]:
     """``open_store`` for one command: the engine's connections are closed at the end."""
-    store = open_store(url)
+    store = open_store(url, key)
     try:
         yield store
     finally:
@@ -226,21 +252,32 @@ def _check_members(members: pd.DataFrame) -> None:
         raise ValueError(f"members.arm: expected treatment or control, got {sorted(map(str, bad))}")
 
 
-def _member_rows(campaign_id: str, members: pd.DataFrame) -> list[dict[str, Any]]:
-    """Plain Python values per row (None for missing), as the database drivers want them."""
+def _member_rows(campaign_id: str, members: pd.DataFrame, ids: MemberIdCipher) -> list[dict[str, Any]]:
+    """Plain Python values per row (None for missing), as the database drivers want them; ids as stored."""
     columns = [*MEMBER_COLUMNS, *(name for name in ("sent_at", "cost") if name in members.columns)]
     frame = members[columns].astype(object)
     frame = frame.where(frame.notna(), None)
     rows: list[dict[str, Any]] = [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
     for row in rows:
         row["campaign_id"] = campaign_id
-        row["member_id"] = str(row["member_id"])
+        row["member_id"] = ids.hide(campaign_id, str(row["member_id"]))
         for name, cast in (("score", float), ("score_decile", int), ("is_new", bool), ("cost", float)):
             if row.get(name) is not None:
                 row[name] = cast(row[name])
         if row.get("sent_at") is not None:
             row["sent_at"] = pd.Timestamp(row["sent_at"]).to_pydatetime()
     return rows
+
+
+def _revealed(campaign_id: str, stored: str, old: MemberIdCipher, new: MemberIdCipher) -> str:
+    """The plain id of a stored one under ``old``, or under ``new`` when a rotation already reached it."""
+    try:
+        return old.reveal(campaign_id, stored)
+    except (WrongDataKey, DataKeyNeeded) as wrong:
+        try:
+            return new.reveal(campaign_id, stored)
+        except WrongDataKey:
+            raise wrong from None
 
 
 def _record(row: sa.RowMapping) -> CampaignRecord:

@@ -22,12 +22,14 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    command_data_key,
     command_settings,
     one_line_errors,
 )
 from features.formats import Voice
 from features.i18n import parse_language
 from features.project import DEFAULT_PROJECT
+from features.sealed import write_private_text
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
@@ -103,7 +105,7 @@ def create(
     models = champion_boosters(project, settings.mlflow_tracking_uri)
     champion = _uplift_champion(project) if request.rank == "uplift" else None
     loaded = newest_snapshot(project, models, settings.snapshot_dir)
-    with opened(database(db)) as store:
+    with opened(database(db), command_data_key()) as store:
         record, members = _with_create_options(create_campaign, store, loaded, request, project,
                                                _model_versions(project, models, loaded.baselines), champion)
     answer = campaign_answer(record, arm_counts(members), members)
@@ -113,9 +115,9 @@ def create(
     out.parent.mkdir(parents=True, exist_ok=True)
     voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
-        out.write_text(contact_csv(members, voice.translator if lang else None), encoding="utf-8", newline="")
+        write_private_text(out, contact_csv(members, voice.translator if lang else None), command_data_key())
     else:
-        out.write_text(json.dumps(answer, indent=2), encoding="utf-8")
+        write_private_text(out, json.dumps(answer, indent=2), command_data_key())
     typer.echo(f"{_summary(record, answer['arms'], voice, named=lang is not None)} -> {out}")
 
 
@@ -195,7 +197,7 @@ def list_campaigns(db: DbOption = None, project: ProjectOption = DEFAULT_PROJECT
     from campaigns.store import opened
 
     voice = Voice(parse_language(lang), command_settings().currency)
-    with opened(database(db)) as store:
+    with opened(database(db), command_data_key()) as store:
         records = store.list(project)
         lines = [f"{r.created:%Y-%m-%d %H:%M} start {r.start} {r.window_days}d  "
                  f"{_summary(r, store.arm_counts(project, r.id), voice, named=lang is not None)}" for r in records]
@@ -219,7 +221,7 @@ def show(
 
     if out is not None and out.suffix != ".csv":
         raise ValueError(f"--out {out}: expected a .csv file")
-    with opened(database(db)) as store:
+    with opened(database(db), command_data_key()) as store:
         try:
             record = store.get(project, id)
             answer = campaign_answer(record, store.arm_counts(project, id), None)
@@ -227,9 +229,8 @@ def show(
         except CampaignNotFound as error:
             raise ValueError(f"--{error}") from None
     if out is not None and treated is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
         voice = Voice(parse_language(lang), command_settings().currency)
-        out.write_text(contact_csv(treated, voice.translator if lang else None), encoding="utf-8", newline="")
+        write_private_text(out, contact_csv(treated, voice.translator if lang else None), command_data_key())
         typer.echo(f"{_summary(record, answer['arms'], voice, named=lang is not None)} -> {out}")
         return
     typer.echo(json.dumps(answer, indent=2))
@@ -263,12 +264,13 @@ def import_campaigns(
         raise ValueError(f"--margin-rate: expected a share in (0, 1], got {margin_rate}")
     if window_days < 1 or (cost_per_contact is not None and not cost_per_contact >= 0):
         raise ValueError("--window-days must be at least 1 and --cost-per-contact at least 0")
-    read = read_exposures(exposures, read_mapping(mapping, ExposureMapping), rejects_path=rejects)
+    read = read_exposures(exposures, read_mapping(mapping, ExposureMapping), rejects_path=rejects,
+                          key=command_data_key())
     report = read.report
     typer.echo(f"read {report.rows_read:,} rows: {report.rows_kept:,} kept, {report.rows_rejected:,} rejected"
                + (f" {report.rejected_by_reason} -> {report.rejects_path}" if report.rows_rejected else ""))
     made = imported_campaigns(read, name, project, window_days, cost_per_contact, margin_rate)
-    with opened(database(db)) as store:
+    with opened(database(db), command_data_key()) as store:
         store.add_all(made)  # every campaign of the file, or none
         for record, _ in made:
             typer.echo(_summary(record, store.arm_counts(project, record.id)))
@@ -296,7 +298,7 @@ def effect(
 
     if window_days is not None and window_days < 1:
         raise ValueError(f"--window-days {window_days}: must be at least 1")
-    with opened(database(db)) as store:
+    with opened(database(db), command_data_key()) as store:
         try:
             record = store.get(project, id)
         except CampaignNotFound as error:

@@ -12,7 +12,15 @@ from typing import Annotated, Any, cast
 
 import typer
 
-from cli.options import MappingOption, Progress, ProjectOption, RejectsOption, TransactionsOption, command_settings
+from cli.options import (
+    MappingOption,
+    Progress,
+    ProjectOption,
+    RejectsOption,
+    TransactionsOption,
+    command_data_key,
+    command_settings,
+)
 from features.project import DEFAULT_PROJECT
 
 
@@ -40,7 +48,7 @@ def uplift(
         raise ValueError(f"--outcome: expected 'spend' or 'bought', got {outcome!r}")
     if not 0 < test_share < 1:
         raise ValueError(f"--test-share: expected a share in (0, 1), got {test_share}")
-    with opened(database(db)) as store:
+    with opened(database(db), command_data_key()) as store:
         try:
             record, members = store.get(project, id), store.members(project, id)
         except CampaignNotFound as error:

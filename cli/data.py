@@ -23,6 +23,7 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    command_data_key,
     command_settings,
     one_line_errors,
     parse_date,
@@ -32,6 +33,7 @@ from features.project import DEFAULT_PROJECT
 if TYPE_CHECKING:
     import pandas as pd
 
+    from features.data_key import DataKey
     from features.load_report import LoadReport
     from features.settings import Settings
     from features.snapshot import Snapshot
@@ -112,7 +114,7 @@ def snapshot(
     from cli.kpis import store_kpis
 
     store_kpis(frame, cutoff, path.parent, settings, progress)
-    held = held_by_a_service(path, settings.min_snapshot_ratio)
+    held = held_by_a_service(path, settings.min_snapshot_ratio, settings.encryption_key())
     if held:
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
     typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}"
@@ -138,12 +140,13 @@ def _simulate_campaign(members: int, out: Path, seed: int, assignment: str, firs
 
 def load_for_command(transactions: Path, mapping: Path | None, rejects: Path | None,
                      progress: Progress) -> tuple[pd.DataFrame, LoadReport]:
-    """The usable rows of ``transactions`` and the load report; no usable row is an error."""
+    """The usable rows of ``transactions`` and the load report; no usable row is an error.
+    With a data key configured the rejects file is encrypted (it holds raw ids and amounts)."""
     from features.contract import read_mapping
     from features.load import load_transactions
 
     progress(f"loading {transactions}")
-    frame, report = load_transactions(transactions, read_mapping(mapping), rejects_path=rejects)
+    frame, report = load_transactions(transactions, read_mapping(mapping), rejects_path=rejects, key=command_data_key())
     progress(report.summary() + (f"; rejected rows in {report.rejects_path}" if report.rejects_path else ""))
     if frame.empty:
         raise ValueError(f"{transactions}: no usable rows ({report.summary()})")
@@ -158,7 +161,7 @@ def end_of_data(frame: pd.DataFrame) -> date:
     return last_day + timedelta(days=1)
 
 
-def held_by_a_service(path: Path, min_snapshot_ratio: float) -> str | None:
+def held_by_a_service(path: Path, min_snapshot_ratio: float, key: DataKey | None = None) -> str | None:
     """Why a service would hold this snapshot back (far fewer members than the one before it), or None.
 
     Said when the snapshot is written, so a partial file is noticed before anyone asks the service.
@@ -166,11 +169,11 @@ def held_by_a_service(path: Path, min_snapshot_ratio: float) -> str | None:
     from features.store import previous_snapshot_path, snapshot_facts
     from serving.live import shrink_problem
 
-    facts = snapshot_facts(path)
+    facts = snapshot_facts(path, key)
     older = previous_snapshot_path(path.parent, facts.as_of)
     if older is None:
         return None
-    return shrink_problem(facts, older, snapshot_facts(older).members, min_snapshot_ratio)
+    return shrink_problem(facts, older, snapshot_facts(older, key).members, min_snapshot_ratio)
 
 
 def store_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, project: str, settings: Settings,
@@ -185,12 +188,12 @@ def store_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, projec
     from features.store import previous_tiers, project_snapshot_dir, write_snapshot
     from serving.sources import baseline_outputs, require_served
 
-    directory = project_snapshot_dir(settings.snapshot_dir, project)
-    built = serving_snapshot(frame, as_of, config, settings.segment_rules, previous_tiers(directory, as_of),
+    directory, key = project_snapshot_dir(settings.snapshot_dir, project), settings.encryption_key()
+    built = serving_snapshot(frame, as_of, config, settings.segment_rules, previous_tiers(directory, as_of, key),
                              settings.tier_programme)
     if champions is not None:
         require_served(built.profile, as_of, config.horizon_days, baseline_outputs(champions))
-    return built, write_snapshot(built, directory, allow_shrink)
+    return built, write_snapshot(built, directory, allow_shrink, key)
 
 
 def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, segment_rules: Path | None,

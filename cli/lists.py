@@ -18,6 +18,7 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    command_data_key,
     command_settings,
     one_line_errors,
     parse_date,
@@ -25,11 +26,13 @@ from cli.options import (
 from features.formats import Voice
 from features.i18n import Translator, parse_language
 from features.project import DEFAULT_PROJECT
+from features.sealed import write_private_text
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
     import xgboost as xgb
 
+    from features.data_key import DataKey
     from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
     from serving.targets import CsvExport
@@ -65,6 +68,9 @@ def score(
     Fails with one line when not even BG/NBD can be fitted and no champion serves. A .csv is UTF-8
     with a byte-order mark; with --lang its headers are translated and names follow the codes.
     """
+    import pyarrow as pa
+
+    from features.encrypted_parquet import write_parquet
     from features.list_headers import for_readers
     from features.spreadsheet import write_list_csv
     from models import catalog
@@ -86,12 +92,11 @@ def score(
     require_served(scores, cutoff, train_config.horizon_days)
     sources = task_sources(versions, built.profile)
     scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
-    out.parent.mkdir(parents=True, exist_ok=True)
     voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
-        write_list_csv(for_readers(scores, voice.translator if lang else None), out)
-    else:
-        scores.to_parquet(out, index=False)  # for machines: stable column names and codes
+        write_list_csv(for_readers(scores, voice.translator if lang else None), out, settings.encryption_key())
+    else:  # for machines: stable column names and codes
+        write_parquet(pa.Table.from_pandas(scores, preserve_index=False), out, settings.encryption_key())
     said = voice.translator.ngettext("scored {count} member as of {as_of}: {summary} -> {out}",
                                      "scored {count} members as of {as_of}: {summary} -> {out}", len(scores))
     typer.echo(said.format(count=voice.number(len(scores)), as_of=cutoff, summary=summary(sources, scores, voice),
@@ -136,14 +141,14 @@ def targets(
     loaded = newest_snapshot(project, models, settings.snapshot_dir)
     voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
-        export = _write_csv(models, loaded, request, key, out, voice, voice.translator if lang else None)
+        export = _write_csv(models, loaded, request, key, out, voice, voice.translator if lang else None,
+                            settings.encryption_key())
         typer.echo(list_summary(voice, _shown(export.campaign, voice, lang), export.rows, export.eligible,
                                 export.snapshot_as_of, out))
         return
     response = _with_option_names(targets_response, models, loaded, request, voice)
     response = pseudonymised(response, key) if key is not None else response
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(response.model_dump_json(indent=2), encoding="utf-8")
+    write_private_text(out, response.model_dump_json(indent=2), settings.encryption_key())
     typer.echo(list_summary(voice, _shown(response.campaign, voice, lang), len(response.rows), response.eligible,
                             response.snapshot_as_of, out))
 
@@ -173,7 +178,8 @@ def champion_boosters(project: str, tracking_uri: str | None) -> dict[str, xgb.B
 
 
 def newest_snapshot(project: str, models: Mapping[str, xgb.Booster], snapshot_dir: Path) -> LoadedSnapshot:
-    """The project's newest snapshot with every output the service would serve (NotReady without one)."""
+    """The project's newest snapshot with every output the service would serve (NotReady without one);
+    an encrypted one is read with the configured data key."""
     from features.store import latest_snapshot_path, project_snapshot_dir
     from serving.live import load_snapshot
 
@@ -182,14 +188,15 @@ def newest_snapshot(project: str, models: Mapping[str, xgb.Booster], snapshot_di
     if path is None:
         raise NotReady(f"no feature snapshot in {directory}: run `memberscore train --project {project}` "
                        "or `memberscore snapshot`")
-    return load_snapshot(path, models, lookup=False)
+    return load_snapshot(path, models, lookup=False, key=command_data_key())
 
 
 def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, request: TargetsRequest, key: bytes | None,
-               out: Path, voice: Voice, headers: Translator | None) -> CsvExport:
+               out: Path, voice: Voice, headers: Translator | None, data_key: DataKey | None = None) -> CsvExport:
     """Stream the whole list (or its best ``--limit`` rows) into ``out``, chunk by chunk.
 
     Written beside ``out`` and renamed at the end, so a failure never leaves a half list under its name.
+    With a data key the list is encrypted, which needs it whole in memory (``features.sealed``).
     """
     import functools
 
@@ -198,6 +205,9 @@ def _write_csv(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot, reques
 
     rename: Callable[[str], str] | None = functools.partial(pseudonym, key=key) if key is not None else None
     export = _with_option_names(targets_csv_export, models, loaded, request, rename, voice=voice, headers=headers)
+    if data_key is not None:
+        write_private_text(out, "".join(export.chunks), data_key)
+        return export
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     try:

@@ -14,6 +14,7 @@ import typer
 from features.project import PROJECT_ENV, check_project
 
 if TYPE_CHECKING:
+    from features.data_key import DataKey
     from features.settings import Settings
 
 P = ParamSpec("P")
@@ -66,6 +67,11 @@ def command_settings() -> Settings:
     from features.settings import load_settings
 
     return load_settings()
+
+
+def command_data_key() -> DataKey | None:
+    """The data key (``MEMBERSCORE_DATA_KEY`` or its file), or None: what the command writes stays plain."""
+    return command_settings().encryption_key()
 
 
 class NotReady(Exception):

@@ -20,9 +20,12 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 3000,
     insecure_no_auth: Annotated[bool, typer.Option("--insecure-no-auth", help="serve without API keys (local use only)")] = False,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="PEM certificate (chain): serve HTTPS only")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="PEM private key of --ssl-certfile")] = None,
     project: ProjectOption = DEFAULT_PROJECT,
 ) -> None:
-    """Serve one project's champion models and newest snapshot over HTTP (BentoML), API keys required."""
+    """Serve one project's champion models and newest snapshot over HTTP or HTTPS (BentoML), API keys required."""
+    tls = tls_arguments(ssl_certfile, ssl_keyfile)  # a bad pair stops here, before any work
     from models import catalog
     from serving import auth
     from serving.artefacts import import_champions
@@ -42,10 +45,36 @@ def serve(
         typer.echo(f"warning: no champion for {catalog.model_name('churn', project=project)} yet: /readyz says 503 "
                    f"until `memberscore train --project {project}` promotes one", err=True)
     os.environ[PROJECT_ENV] = project  # the service reads its project where it reads its other settings
-    typer.echo(f"serving project {project} on http://{host}:{port} ({mode}); marketers' page at /ui, "
+    scheme = "https" if tls else "http"
+    typer.echo(f"serving project {project} on {scheme}://{host}:{port} ({mode}); marketers' page at /ui, "
                "API at /docs.json", err=True)
-    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port)]
-    os.execv(sys.executable, command)
+    command = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host, "--port", str(port), *tls]
+    os.execv(sys.executable, command)  # the environment (project, telemetry off, keys) is inherited
+
+
+def tls_arguments(certfile: Path | None, keyfile: Path | None) -> list[str]:
+    """``bentoml serve``'s TLS options (uvicorn's), after checking that the pair loads.
+
+    Both or neither: a certificate without its key, or a key that does not match, is one line and
+    exit 2 now rather than a worker that dies at start. With them the port speaks HTTPS only.
+    """
+    if certfile is None and keyfile is None:
+        return []
+    if certfile is None or keyfile is None:
+        raise ValueError("--ssl-certfile and --ssl-keyfile: give both (the certificate and its private key)")
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile, password=_no_password)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"--ssl-certfile {certfile} / --ssl-keyfile {keyfile}: cannot be loaded as a certificate "
+                         f"and its key ({error.strerror or error})") from None
+    return ["--ssl-certfile", str(certfile.resolve()), "--ssl-keyfile", str(keyfile.resolve())]
+
+
+def _no_password() -> bytes:
+    """An encrypted key is refused (a wrong-password error) instead of OpenSSL prompting on the terminal."""
+    return b""
 
 
 @one_line_errors

@@ -24,6 +24,7 @@ from cli.options import (
 )
 from features.i18n import Language, parse_language
 from features.project import DEFAULT_PROJECT
+from features.sealed import write_private_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,9 +76,10 @@ def train(
         _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress)
         store_kpis(uncommitted.frame, uncommitted.snapshot.as_of, directory, settings, progress)
     if report is not None:
-        report.write_text(json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2))
+        key = settings.encryption_key()
+        write_private_text(report, json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2), key)
         if uncommitted.pages:
-            report.with_suffix(".html").write_text(uncommitted.pages[-1], encoding="utf-8")
+            write_private_text(report.with_suffix(".html"), uncommitted.pages[-1], key)
     typer.echo(train_summary(uncommitted.run, uncommitted.snapshot.profile))
 
 
@@ -130,8 +132,8 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
                           project=project, commit=False)
         step = "building the snapshot"
         as_of = end_of_data(frame)
-        built = serving_snapshot(frame, as_of, train_config, settings.segment_rules, previous_tiers(directory, as_of),
-                                 settings.tier_programme)
+        built = serving_snapshot(frame, as_of, train_config, settings.segment_rules,
+                                 previous_tiers(directory, as_of, settings.encryption_key()), settings.tier_programme)
         require_served(built.profile, as_of, train_config.horizon_days,
                        baseline_outputs(promoted_tasks(run, project=project)))
     except Exception as error:
@@ -154,12 +156,14 @@ def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str
             if result.decision.promote:
                 model = import_version(result.task, result.version, project=project)
                 progress(f"{result.task}: v{result.version} in the BentoML store as {model.tag}")
-        commit_champions(run, project=project, then=lambda: written.append(store.write_snapshot(built, directory)))
+        key = settings.encryption_key()
+        commit_champions(run, project=project,
+                         then=lambda: written.append(store.write_snapshot(built, directory, key=key)))
     except Exception as error:
         raise TrainingFailed(f"commit failed, nothing committed (the previous champions and snapshot keep serving): "
                              f"{type(error).__name__}: {error}") from error
     progress(f"champions moved; snapshot written to {written[0]}")
-    if held := held_by_a_service(written[0], settings.min_snapshot_ratio):
+    if held := held_by_a_service(written[0], settings.min_snapshot_ratio, settings.encryption_key()):
         typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
 
 

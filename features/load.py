@@ -58,6 +58,7 @@ from features.contract import (
     read_mapping,
 )
 from features.csv_source import CsvTable, read_csv_table
+from features.data_key import DataKey
 from features.load_report import LoadReport
 from features.rejects import (  # the reasons are part of this module's public surface
     ABSURD_AMOUNT,
@@ -118,12 +119,14 @@ def load_transactions(
     *,
     rejects_path: str | Path | None = None,
     loaded_at: datetime | None = None,
+    key: DataKey | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Read a CSV or Parquet file and clean it onto the contract.
 
     ``mapping`` may be a parsed mapping or the path of its YAML file. Rejected rows go to
     ``rejects_path``, by default ``var/rejects/<file stem>.rejects.csv``, so none is ever lost.
     ``loaded_at`` (default now) bounds ``future ts``; tests pass it to be independent of the clock.
+    With a data ``key`` the rejects file is encrypted (``features.sealed``).
     """
     path = Path(path)
     if not isinstance(mapping, ColumnMapping):
@@ -138,6 +141,7 @@ def load_transactions(
         rejects_path=rejects_path,
         unreadable=None if table is None else table.unreadable,
         loaded_at=loaded_at,
+        key=key,
         origin=table,
     )
     return clean, (report if table is None else replace(report, delimiter=table.delimiter.describe()))
@@ -177,6 +181,7 @@ def clean_transactions(
     unreadable: pd.DataFrame | None = None,
     loaded_at: datetime | None = None,
     origin: RowOrigin | None = None,
+    key: DataKey | None = None,
 ) -> tuple[pd.DataFrame, LoadReport]:
     """Rename, type and filter ``raw`` onto the contract, sorted by (member_id, ts).
 
@@ -198,7 +203,7 @@ def clean_transactions(
         .reset_index(drop=True)
     )
     clean = TRANSACTIONS_SCHEMA.validate(clean)
-    written = write_rejects(raw, reasons, unreadable, rejects_path, origin) if rejected.any() else None
+    written = write_rejects(raw, reasons, unreadable, rejects_path, origin, key) if rejected.any() else None
     counts = reasons.value_counts()
     report = LoadReport(
         source=source,

@@ -18,7 +18,9 @@ import pandas as pd
 
 from features.contract import AMOUNT, MEMBER_ID, TS, ColumnMapping
 from features.csv_source import MALFORMED_LINE, UNDECODABLE_TEXT
-from features.spreadsheet import write_csv_safely
+from features.data_key import DataKey
+from features.sealed import write_private
+from features.spreadsheet import csv_text
 
 MISSING_MEMBER_ID: Final = "missing member_id"
 UNPARSEABLE_TS: Final = "unparseable ts"
@@ -131,11 +133,13 @@ def write_rejects(
     unreadable: pd.DataFrame | None,
     rejects_path: str | Path | None,
     origin: RowOrigin | None = None,
+    key: DataKey | None = None,
 ) -> str | None:
     """Write rejected rows as read, with their line, position, reason and text; return the path.
 
     ``origin`` gives line numbers and text (a CSV file's); without it rows are numbered from 1
     and rendered from their cells, except unreadable records, whose text ``unreadable`` holds.
+    With a data ``key`` the file is encrypted (``features.sealed``): it holds raw ids and amounts.
     """
     if rejects_path is None:
         return None
@@ -152,8 +156,6 @@ def write_rejects(
         RAW_COLUMN: texts,
     }
     rows = raw.loc[rejected].assign(**provenance)
-    path = Path(rejects_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # RFC 4180 line ends (the csv writer then quotes a stray CR inside a cell too), no formulas
-    write_csv_safely(rows, path, errors="backslashreplace")
-    return str(path)
+    text = csv_text(rows)
+    return str(write_private(rejects_path, text.encode("utf-8", errors="backslashreplace"), key))

@@ -52,10 +52,12 @@ class RfmSegment(_Rules):
 
 
 class RfmRules(_Rules):
-    """Ordered segment rules (first match wins) and the name of members no rule matches."""
+    """Ordered segment rules (first match wins), the name of members no rule matches, and where
+    r_score 5 and 4 end among still-buying members, in multiples of the usual gap."""
 
     segments: list[RfmSegment]
     catch_all: str = Field(min_length=1)
+    recency_ratio_edges: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (0.5, 1.0)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -65,6 +67,8 @@ class RfmRules(_Rules):
     def _unique_names(self) -> RfmRules:
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"segments/catch_all: names must be unique, got {list(self.labels)}")
+        if self.recency_ratio_edges[0] >= self.recency_ratio_edges[1]:
+            raise ValueError(f"recency_ratio_edges: need r5 edge < r4 edge, got {list(self.recency_ratio_edges)}")
         return self
 
 
@@ -91,6 +95,7 @@ class LifecycleRules(_Rules):
     active_ratio: float = Field(gt=0)
     lost_ratio: float = Field(gt=0)
     fallback_gap_days: float = Field(gt=0)
+    alive_threshold: float = Field(0.5, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _ratios_increase(self) -> LifecycleRules:
@@ -151,6 +156,14 @@ class SegmentRules(_Rules):
     abc: AbcRules
     lifecycle: LifecycleRules
     tiers: TierRules
+
+    @model_validator(mode="after")
+    def _recency_bands_fit_the_stages(self) -> SegmentRules:
+        """r_score 4 must end inside "still buying", or r 3 would be empty and r 4 hold the lapsed."""
+        if self.rfm.recency_ratio_edges[1] >= self.lifecycle.active_ratio:
+            raise ValueError(f"rfm.recency_ratio_edges {list(self.rfm.recency_ratio_edges)}: the r4 edge must be "
+                             f"below lifecycle.active_ratio {self.lifecycle.active_ratio}")
+        return self
 
 
 def read_segment_rules(path: str | Path | None = None) -> SegmentRules:

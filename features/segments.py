@@ -27,7 +27,7 @@ from features.segment_rules import (
 )
 
 __all__ = ["ABC_CLASSES", "LIFECYCLE_STAGES", "ABCClassifier", "FittedSegments", "LifecycleStager", "RfmRules",
-           "SegmentRules", "TierAssigner", "TierRules", "assign_tiers", "fit_segments", "read_segment_rules",
+           "SegmentRules", "TierAssigner", "TierRules", "assign_tiers", "evidenced_p_alive", "fit_segments", "read_segment_rules",
            "rfm_segments", "segment_members"]
 
 
@@ -95,15 +95,27 @@ class ABCClassifier:
 
 
 class LifecycleStager:
-    """Stages new / active / sleeping / lost from recency measured in the member's own rhythm.
+    """Stages new / active / sleeping / lost, and the RFM recency score, from one notion of recency.
 
-    Members without a usable own gap (one purchase, or all purchases at one instant) are measured
-    against ``typical_gap_days_``, the median ``gap_mean_days`` of repeat buyers in the training
-    window: "a long time" then means the same for them as for a typical repeat buyer.
+    Recency is measured in the member's own rhythm: days since the last purchase over their usual
+    gap (``gap_ratio``). Members without a usable own gap (one purchase, or all purchases at one
+    instant) are measured against ``typical_gap_days_``, the median ``gap_mean_days`` of repeat
+    buyers in the training window: "a long time" then means the same for them as for a typical
+    repeat buyer.
+
+    BG/NBD's P(alive) is evidence only for members with an own rhythm: the model lets a member drop
+    out only right after a repeat purchase, so it gives every one-time buyer P(alive) = 1 by
+    construction, whatever their silence (``evidenced_p_alive``). Where there is evidence and it
+    disagrees with the rhythm (lost by rhythm but P(alive) >= ``alive_threshold``, or still buying
+    by rhythm but P(alive) below it) the member is ``sleeping``: neither view is overruled outright,
+    and a member the two views disagree on is worth a nudge, not written off. Newcomers (at most
+    ``new_days`` of tenure and ``new_max_orders`` purchases) are ``new`` whatever their rhythm, which
+    is too short to judge, unless P(alive) says more likely gone (then ``sleeping``).
     """
 
-    def __init__(self, rules: LifecycleRules) -> None:
+    def __init__(self, rules: LifecycleRules, recency_ratio_edges: tuple[float, float] = (0.5, 1.0)) -> None:
         self.rules = rules
+        self.recency_ratio_edges = recency_ratio_edges
 
     def fit(self, frame: pd.DataFrame) -> LifecycleStager:
         gaps = _values(frame, "gap_mean_days")
@@ -111,13 +123,55 @@ class LifecycleStager:
         self.typical_gap_days_ = float(np.median(gaps)) if gaps.size else self.rules.fallback_gap_days
         return self
 
+    def rhythm_ratio(self, frame: pd.DataFrame) -> np.ndarray:
+        """Days since the last purchase in units of the usual gap (own, else the typical one)."""
+        own = _values(frame, "gap_ratio")
+        return np.where(np.isfinite(own), own, _values(frame, "recency_days") / self.typical_gap_days_)
+
     def transform(self, frame: pd.DataFrame) -> pd.Series:
-        rules, own = self.rules, _values(frame, "gap_ratio")
-        ratio = np.where(np.isfinite(own), own, _values(frame, "recency_days") / self.typical_gap_days_)
-        is_new = _values(frame, "tenure_days") <= rules.new_days
-        is_new &= _values(frame, "orders_total") <= rules.new_max_orders
-        stages = np.select([is_new, ratio <= rules.active_ratio, ratio <= rules.lost_ratio], LIFECYCLE_STAGES[:3], "lost")
+        stages = np.asarray(LIFECYCLE_STAGES, dtype=object)[self._stage_positions(frame)]
         return _labelled(stages, LIFECYCLE_STAGES, frame.index, "lifecycle_stage")
+
+    def recency_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """RFM r_score from the same rhythm as the stage: 1 lost, 2 sleeping, 3-5 still buying.
+
+        Among new and active members, ratio <= edges[0] scores 5, <= edges[1] 4, else 3 (a newcomer
+        past their short rhythm too: new is still buying), so an
+        RFM segment confined to r 3-5 always holds new or active members, one confined to r 1-2
+        sleeping or lost ones, and r 1 exactly the lost.
+        """
+        position = self._stage_positions(frame)
+        ratio = self.rhythm_ratio(frame)
+        still = np.select([ratio <= self.recency_ratio_edges[0], ratio <= self.recency_ratio_edges[1]], [5, 4], 3)
+        return np.select([position == LOST, position == SLEEPING], [1, 2], still).astype("int64")
+
+    def _stage_positions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Index into LIFECYCLE_STAGES per member (the documented precedence, see the class doc)."""
+        rules, ratio = self.rules, self.rhythm_ratio(frame)
+        alive = evidenced_p_alive(frame)
+        model_alive, model_gone = alive >= rules.alive_threshold, alive < rules.alive_threshold  # NaN: neither
+        young = (_values(frame, "tenure_days") <= rules.new_days) & (_values(frame, "orders_total") <= rules.new_max_orders)
+        is_new = young & ~model_gone  # too early to judge by their rhythm, unless the model says likely gone
+        still = (ratio <= rules.active_ratio) & ~model_gone
+        lost = (ratio > rules.lost_ratio) & ~model_alive & ~young
+        return np.select([is_new, still, lost], [NEW, ACTIVE, LOST], SLEEPING)
+
+
+NEW, ACTIVE, SLEEPING, LOST = range(len(LIFECYCLE_STAGES))
+
+
+def evidenced_p_alive(frame: pd.DataFrame) -> np.ndarray:
+    """BG/NBD P(alive) where it is an estimate: members with an own rhythm (a finite ``gap_ratio``).
+
+    For a one-time buyer BG/NBD says 1.0 by construction (dropout can only follow a repeat
+    purchase), which is an assumption of the model, not news about the member: NaN, "not known".
+    No ``p_alive`` column (no BG/NBD fit) gives NaN too.
+    """
+    if "p_alive" not in frame.columns:
+        return np.full(len(frame), np.nan)
+    if "gap_ratio" not in frame.columns:  # rows that cannot say whether they repeat: P(alive) as given
+        return _values(frame, "p_alive")
+    return np.where(np.isfinite(_values(frame, "gap_ratio")), _values(frame, "p_alive"), np.nan)
 
 
 def assign_tiers(
@@ -204,7 +258,7 @@ def fit_segments(train_frame: pd.DataFrame, rules: SegmentRules) -> FittedSegmen
         rules,
         RFMScorer().fit(train_frame),
         ABCClassifier(rules.abc).fit(train_frame),
-        LifecycleStager(rules.lifecycle).fit(train_frame),
+        LifecycleStager(rules.lifecycle, rules.rfm.recency_ratio_edges).fit(train_frame),
         TierAssigner(rules.tiers).fit(train_frame),
     )
 
@@ -214,11 +268,14 @@ def segment_members(
 ) -> pd.DataFrame:
     """Columns rfm_segment, abc_class, lifecycle_stage, tier, with ``frame``'s index.
 
-    ``previous_tiers`` (last period's tier by member id) turns on the tier downgrade grace.
+    The RFM r_score is the lifecycle rhythm's (``LifecycleStager.recency_scores``), not a quintile
+    of days, so segment and stage tell one story. ``previous_tiers`` (last period's tier by member
+    id) turns on the tier downgrade grace.
     """
+    scores = fitted.rfm.transform(frame).assign(r_score=fitted.lifecycle.recency_scores(frame))
     return pd.concat(
         [
-            rfm_segments(fitted.rfm.transform(frame), fitted.rules.rfm),
+            rfm_segments(scores, fitted.rules.rfm),
             fitted.abc.transform(frame),
             fitted.lifecycle.transform(frame),
             fitted.tiers.transform(frame, previous_tiers),

@@ -11,13 +11,15 @@ themselves take values, not this object. README.md ("Settings") documents each v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.data_key import DataKey, parse_data_key
 from features.formats import CurrencyError, check_currency
 from features.project import DEFAULT_PROJECT, check_project
 
@@ -25,7 +27,13 @@ PREFIX = "MEMBERSCORE_"
 MIN_API_KEY_CHARS = 24  # a short key can be guessed online; `memberscore keys create` makes 46 characters
 MIN_PSEUDONYM_KEY_CHARS = 16  # a short key could be guessed by hashing known ids under every candidate key
 DEFAULT_MAX_BODY_BYTES = 16 * 2**20
-SECRET_FIELDS = frozenset({"api_keys", "pseudonym_key"})
+DEFAULT_AUDIT_LOG_MAX_BYTES = 10 * 2**20
+SECRET_FIELDS = frozenset({"api_keys", "pseudonym_key", "data_key"})
+OTHERS_MAY_READ = 0o077  # permission bits of a key file that let someone else read or change it
+# The libraries' own switches: BentoML's usage tracking (the `bentoml serve` process reports every
+# 12 hours) and MLflow 3's telemetry (a client started when mlflow is imported). Both read these once,
+# at start, so they are set in the environment before either library is imported or a server starts.
+QUIET_ENVIRONMENT = {"BENTOML_DO_NOT_TRACK": "True", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 class SettingsError(ValueError):
@@ -66,8 +74,19 @@ class Settings(BaseSettings):
     jwt_role_claim: str = Field("memberscore_role", description="bearer tokens: the claim naming the role")
     campaign_db: str | None = Field(None, description="campaign store: sqlite:///path or postgresql+psycopg://...; "
                                     "default sqlite:///var/campaigns.db")
+    telemetry: bool = Field(False, description="let BentoML (usage tracking) and MLflow (telemetry) report usage "
+                                              "to their makers; unset: both are switched off")
     currency: str | None = Field(None, description="ISO 4217 code of the project's money (e.g. CNY, USD, GBP): "
                                  "amounts in reasons, lists and summaries carry its symbol; unset: plain numbers")
+    audit_log: Path = Field(Path("var/audit.log"), description="the service's audit log (JSON lines, owner-only; "
+                            "`memberscore audit`); rotated files beside it end .1, .2, ...")
+    audit_log_max_bytes: int = Field(DEFAULT_AUDIT_LOG_MAX_BYTES, ge=4096,
+                                     description="the audit log is rotated when a line would take it past this size")
+    audit_log_backups: int = Field(9, ge=1, le=999, description="rotated audit log files kept (the oldest is deleted)")
+    data_key: SecretStr | None = Field(None, description="data key (32 random bytes, URL-safe base64): snapshots, "
+                                       "rejects, lists, reports and campaign member ids encrypted at rest; unset: plain")
+    data_key_file: Path | None = Field(None, description="file holding the data key (owner-only; "
+                                       "`memberscore data-key new FILE`); instead of MEMBERSCORE_DATA_KEY")
 
     @field_validator("engine", mode="before")
     @classmethod
@@ -110,9 +129,28 @@ class Settings(BaseSettings):
                              f"use at least {MIN_PSEUDONYM_KEY_CHARS}")
         return value
 
+    @field_validator("data_key")
+    @classmethod
+    def _data_key_format(cls, value: SecretStr | None) -> SecretStr | None:
+        """A key of the wrong shape is refused at start, not when the first file is written."""
+        if value is not None:
+            parse_data_key(value.get_secret_value())
+        return value
+
+    @field_validator("data_key_file")
+    @classmethod
+    def _readable_private_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """One key source only; the file exists, only its owner may read it, and it holds a key."""
+        if value is None:
+            return None
+        if info.data.get("data_key") is not None:
+            raise ValueError("set MEMBERSCORE_DATA_KEY or MEMBERSCORE_DATA_KEY_FILE, not both")
+        data_key_file_text(value)
+        return value
+
     @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "api_key_file",
-                     "campaign_db", "pseudonym_key", "currency", "jwt_issuer", "jwt_audience", "jwt_jwks_file",
-                     mode="before")
+                     "campaign_db", "pseudonym_key", "currency", "data_key", "data_key_file", "jwt_issuer",
+                     "jwt_audience", "jwt_jwks_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """Only spaces mean "not set" too, for the settings that may be unset."""
@@ -120,6 +158,27 @@ class Settings(BaseSettings):
 
     def plain_api_keys(self) -> list[str]:
         return [key.strip() for key in self.api_keys.get_secret_value().split(",") if key.strip()]
+
+    def encryption_key(self) -> DataKey | None:
+        """The data key from MEMBERSCORE_DATA_KEY or its file (checked at load), or None: data stays plain."""
+        if self.data_key is not None:
+            return parse_data_key(self.data_key.get_secret_value())
+        return parse_data_key(data_key_file_text(self.data_key_file)) if self.data_key_file is not None else None
+
+
+def data_key_file_text(path: Path) -> str:
+    """The text of a data key file, checked like ssh checks a private key: refused when others may read it.
+
+    The key is checked too; a ValueError (never showing the file's content) says what is wrong.
+    """
+    if not path.is_file():
+        raise ValueError("no such file")
+    mode = path.stat().st_mode & 0o777
+    if mode & OTHERS_MAY_READ:
+        raise ValueError(f"mode {mode:04o} lets other users read the key; run chmod 600 on it")
+    text = path.read_text(encoding="ascii", errors="replace")
+    parse_data_key(text)
+    return text
 
 
 def variable(field: str) -> str:
@@ -138,6 +197,20 @@ def load_settings(**overrides: object) -> Settings:
         name = variable(field) if field in Settings.model_fields else field
         shown = "" if field in SECRET_FIELDS else f" {first.get('input')!r}"  # a secret is never echoed
         raise SettingsError(f"{name}{shown}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+def keep_quiet(settings: Settings, environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """Switch BentoML's usage tracking and MLflow's telemetry off in ``environ`` (this process's
+    environment, inherited by the processes it starts) unless ``MEMBERSCORE_TELEMETRY`` opts in.
+
+    Called by each edge before it imports MLflow or starts a server. Returns what it set (nothing
+    when the user opted in: their own BENTOML_DO_NOT_TRACK or MLFLOW_DISABLE_TELEMETRY then apply).
+    """
+    if settings.telemetry:
+        return {}
+    target = os.environ if environ is None else environ
+    target.update(QUIET_ENVIRONMENT)
+    return dict(QUIET_ENVIRONMENT)
 
 
 def documented() -> Mapping[str, tuple[str, str]]:

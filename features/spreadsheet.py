@@ -19,7 +19,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from features.data_key import DataKey
 from features.offer_lists import encode_offers
+from features.sealed import write_private
 
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 APOSTROPHE: Final = "'"
@@ -97,7 +99,8 @@ def csv_text(frame: pd.DataFrame, bom: bool = False, **options: Any) -> str:
     return (BOM if bom else "") + buffer.getvalue()
 
 
-def write_list_csv(frame: pd.DataFrame, path: str | Path, **options: Any) -> None:
+def write_list_csv(frame: pd.DataFrame, path: str | Path, key: DataKey | None = None, **options: Any) -> None:
     """A list for people (scores, targets, contacts): ``write_csv_safely`` as UTF-8 with a byte-order
-    mark, without which Excel reads a UTF-8 file in the system's code page and garbles Chinese."""
-    write_csv_safely(frame, path, **{"encoding": LIST_ENCODING, **options})
+    mark, without which Excel reads a UTF-8 file in the system's code page and garbles Chinese.
+    Encrypted with a data ``key`` (``features.sealed``); written atomically either way."""
+    write_private(path, csv_text(frame, bom=True, **options).encode("utf-8"), key)

@@ -6,18 +6,18 @@ Snapshots are data, not models: they are rewritten daily and the service re-read
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from features.catalogue import BY_NAME
 from features.categories import SHARE_PREFIX
 from features.contract import MEMBER_ID
+from features.data_key import DataKey
+from features.encrypted_parquet import open_parquet, write_parquet
 from features.project import check_project
 from features.snapshot import Snapshot
 
@@ -29,8 +29,9 @@ def project_snapshot_dir(root: Path, project: str) -> Path:
     return root / check_project(project)
 
 
-def write_snapshot(snapshot: Snapshot, directory: Path, allow_shrink: bool = False) -> Path:
-    """Write atomically (temp file, then rename) so a reader never sees half a snapshot.
+def write_snapshot(snapshot: Snapshot, directory: Path, allow_shrink: bool = False, key: DataKey | None = None) -> Path:
+    """Write atomically (temp file, then rename) so a reader never sees half a snapshot; encrypted
+    (Parquet modular encryption, ``features.encrypted_parquet``) when there is a data ``key``.
 
     ``allow_shrink`` marks a snapshot with far fewer members than the one before as intended, so a
     running service takes it instead of holding the old one (``serving.live``).
@@ -42,11 +43,7 @@ def write_snapshot(snapshot: Snapshot, directory: Path, allow_shrink: bool = Fal
     table = pa.Table.from_pandas(joined, preserve_index=False)
     meta = {"as_of": snapshot.as_of.isoformat(), "fingerprint": snapshot.fingerprint, "allow_shrink": allow_shrink}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()})
-    path = directory / f"snapshot-{snapshot.as_of.isoformat()}.parquet"
-    temporary = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, temporary)
-    os.replace(temporary, path)
-    return path
+    return write_parquet(table, directory / f"snapshot-{snapshot.as_of.isoformat()}.parquet", key)
 
 
 def latest_snapshot_path(directory: Path) -> Path | None:
@@ -65,9 +62,9 @@ class SnapshotFacts:
     allow_shrink: bool
 
 
-def snapshot_facts(path: Path) -> SnapshotFacts:
+def snapshot_facts(path: Path, key: DataKey | None = None) -> SnapshotFacts:
     """Date, member count and the intended-shrink mark of a stored snapshot (one row per member)."""
-    footer = pq.read_metadata(path)
+    footer = open_parquet(path, key).metadata
     meta = json.loads((footer.metadata or {})[METADATA_KEY])
     return SnapshotFacts(path, date.fromisoformat(meta["as_of"]), footer.num_rows, bool(meta.get("allow_shrink", False)))
 
@@ -78,9 +75,9 @@ def previous_snapshot_path(directory: Path, as_of: date) -> Path | None:
     return older[-1] if older else None
 
 
-def read_snapshot(path: Path) -> Snapshot:
+def read_snapshot(path: Path, key: DataKey | None = None) -> Snapshot:
     """A stored snapshot, split back into model features (catalogue names) and the profile."""
-    table = pq.read_table(path)
+    table = open_parquet(path, key).read()
     meta = json.loads((table.schema.metadata or {})[METADATA_KEY])
     joined = table.to_pandas()
     features = [c for c in joined.columns if c in BY_NAME]
@@ -91,7 +88,7 @@ def read_snapshot(path: Path) -> Snapshot:
                     shares=joined[[MEMBER_ID, *shares]])
 
 
-def previous_tiers(directory: Path, as_of: date) -> pd.Series | None:
+def previous_tiers(directory: Path, as_of: date, key: DataKey | None = None) -> pd.Series | None:
     """Last period's tiers for a snapshot as of ``as_of``: the newest stored snapshot strictly older.
 
     They feed the tier downgrade grace (``features.segments.assign_tiers``). A stored snapshot of
@@ -99,7 +96,10 @@ def previous_tiers(directory: Path, as_of: date) -> pd.Series | None:
     None when there is no older snapshot, or it predates tiers. Only two columns are read.
     """
     older = previous_snapshot_path(directory, as_of)
-    if older is None or "tier" not in pq.read_schema(older).names:
+    if older is None:
         return None
-    table = pq.read_table(older, columns=[MEMBER_ID, "tier"]).to_pandas()
+    stored = open_parquet(older, key)
+    if "tier" not in stored.schema_arrow.names:
+        return None
+    table = stored.read(columns=[MEMBER_ID, "tier"]).to_pandas()
     return pd.Series(table["tier"].astype(object).to_numpy(), index=table[MEMBER_ID].astype(str).to_numpy(), name="tier")

@@ -47,6 +47,14 @@ def configure_tracking(uri: str | None = None, home: Path | None = None) -> str:
     return uri
 
 
+def reread_telemetry_switch() -> None:
+    """Make MLflow read its telemetry switch again (``MLFLOW_DISABLE_TELEMETRY``, set by
+    ``features.settings.keep_quiet``): a process that imported mlflow before it was set stops reporting."""
+    from mlflow.telemetry import set_telemetry_client
+
+    set_telemetry_client()
+
+
 def alias_version(task: str, alias: str, *, project: str) -> str | None:
     """The version an alias points at, or None when the model or alias does not exist."""
     try:

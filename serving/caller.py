@@ -30,7 +30,7 @@ UNAUTHENTICATED: Final = Caller(name="insecure-no-auth", role="admin", raw_ids=T
 
 
 def caller_of(scope: Mapping[str, Any]) -> Caller | None:
-    """The caller the key check attached; None outside HTTP and on a public path (probes, the pages)
-    called without a valid key (with one, a public path knows its caller too, e.g. for /readyz details)."""
+    """The caller the key check attached; None for an anonymous request (a public path such as the
+    probes or the pages, reached without a valid key) or outside HTTP."""
     caller = scope.get(SCOPE_KEY)
     return caller if isinstance(caller, Caller) else None

@@ -22,6 +22,7 @@ from campaigns.store import CampaignNotFound, CampaignStore
 from features.i18n import Translator
 from features.value_names import CAMPAIGN, describe, label
 from models import uplift
+from serving.audit import note
 from serving.caller import caller_of
 from serving.campaign_lists import CampaignRequest, arm_counts, campaign_answer, contact_csv, create_campaign
 from serving.contract import PROTECTED
@@ -101,6 +102,7 @@ def create(body: CampaignRequest, request: Request, format: str = "json") -> Any
                                           served.versions(), champion)
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
+    note(campaign_id=record.id, list_name=record.type, rows=int((members["arm"] == TREATMENT).sum()))
     members = shown_members(members, served.snapshot, caller, key)
     if chosen == "csv":
         return Response(contact_csv(members), media_type="text/csv", headers={"X-Campaign-Id": record.id})
@@ -132,8 +134,11 @@ def shown(campaign_id: str, request: Request, format: str = "json") -> Any:
     service = _service(request)
     try:
         record = service.store.get(service.project, campaign_id)
+        note(campaign_id=record.id, list_name=record.type)
         if chosen == "csv":
-            return Response(contact_csv(_shown_contacts(service, request, campaign_id)), media_type="text/csv")
+            contacts = _shown_contacts(service, request, campaign_id)
+            note(rows=len(contacts))
+            return Response(contact_csv(contacts), media_type="text/csv")
         return campaign_answer(record, service.store.arm_counts(service.project, campaign_id), None)
     except CampaignNotFound as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
@@ -162,6 +167,7 @@ def measured_effect(campaign_id: str, request: Request) -> dict[str, Any]:
         found = service.store.latest_effect(service.project, campaign_id)
     except CampaignNotFound as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
+    note(campaign_id=campaign_id)  # the store knows it (else CampaignNotFound above)
     if found is None:
         raise HTTPException(status_code=404, detail=f"campaign {campaign_id!r} has not been measured yet: run "
                                                     f"`memberscore campaign effect --id {campaign_id} --transactions T`")

@@ -17,6 +17,7 @@ from features import contract
 from features.catalogue import BY_NAME, ENGLISH
 from features.categories import SHARE_PREFIX
 from features.formats import Voice
+from features.segments import evidenced_p_alive
 from serving.reasons import feature_values, reason_texts
 from serving.schemas import FeatureRow, MemberScore, ModelExplanation
 from serving.scoring import (
@@ -65,7 +66,7 @@ def score_feature_rows(models: Mapping[str, xgb.Booster], rows: Sequence[Feature
     frame = feature_rows_frame(rows, models)
     outputs = model_outputs(models, frame, as_of)
     scored = pd.concat([frame[[contract.MEMBER_ID]], outputs], axis=1)
-    scored["p_alive"] = frame["p_alive"] if "p_alive" in frame.columns else np.nan
+    scored["p_alive"] = evidenced_p_alive(frame)  # as /score: null for one-time buyers
     scored = scored.reindex(columns=list(OUTPUT_COLUMNS))
     positions = [str(i) for i in range(len(frame))]
     by_position = scored.assign(**{contract.MEMBER_ID: positions})

@@ -26,6 +26,7 @@ from features.kpi_rules import KpiRules
 from features.kpi_store import as_records, read_latest_kpis, stored_table
 from features.kpis import KPI_COLUMNS
 from features.value_names import kpi_name, label
+from serving.audit import note
 from serving.contract import PROTECTED
 from serving.language import RequestLanguage
 from serving.live import Served
@@ -66,6 +67,7 @@ def kpis(request: Request, asked: RequestLanguage, freq: str = "month", by: str 
     if by in LABELLED_SPLITS:
         for row in rows:
             row[f"{by}_label"] = label(str(by), row[by], words)
+    note(rows=len(rows))
     return {"as_of": document["as_of"], "freq": freq, "by": by, "labels": kpi_labels(words), "rows": rows}
 
 
@@ -76,6 +78,7 @@ def alerts(request: Request, asked: RequestLanguage, freq: str = "month", by: st
     found = as_records(find_alerts(table, parse_freq(freq), _service(request).rules))
     for alert in found:
         alert["kpi_label"] = kpi_labels(words)[alert["kpi"]]
+    note(rows=len(found))
     return {"as_of": document["as_of"], "freq": freq, "by": by, "alerts": found}
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import xgboost as xgb
 
+from features.data_key import DataKey
 from features.project import DEFAULT_PROJECT
 from features.snapshot import Snapshot
 from features.store import SnapshotFacts, latest_snapshot_path, previous_snapshot_path, read_snapshot, snapshot_facts
@@ -94,12 +95,15 @@ class LiveState:
     compute, and no request should wait for them. Without it (tests, tools) the poll runs inline.
     ``snapshot_dir`` is the project's own (``features.store.project_snapshot_dir``); a new snapshot
     with fewer than ``min_snapshot_ratio`` of the served one's members is held (see the module).
+    ``data_key`` reads encrypted snapshots (``features.encrypted_parquet``).
     """
 
     def __init__(self, snapshot_dir: Path, poll_seconds: float, load: ModelLoader | None = None,
                  background: bool = False, *, project: str,
-                 min_snapshot_ratio: float = DEFAULT_MIN_SNAPSHOT_RATIO, tracking_uri: str | None = None) -> None:
+                 min_snapshot_ratio: float = DEFAULT_MIN_SNAPSHOT_RATIO, tracking_uri: str | None = None,
+                 data_key: DataKey | None = None) -> None:
         self.snapshot_dir, self.poll_seconds, self.background = snapshot_dir, poll_seconds, background
+        self.data_key = data_key
         self.project, self.min_snapshot_ratio = project, min_snapshot_ratio
         if load is None:
             catalog.configure_tracking(tracking_uri)  # the registry whose champion alias says what serves
@@ -194,7 +198,7 @@ class LiveState:
         if snapshot_key is None or snapshot_key == previous.snapshot_key:
             return snapshot_key
         try:
-            facts = snapshot_facts(snapshot_key[0])
+            facts = snapshot_facts(snapshot_key[0], self.data_key)
         except Exception:
             return snapshot_key
         if previous.snapshot is not None and previous.snapshot_key is not None:
@@ -203,7 +207,7 @@ class LiveState:
             older = previous_snapshot_path(self.snapshot_dir, facts.as_of)
             if older is None:
                 return snapshot_key
-            reference, members = (older, older.stat().st_mtime_ns), snapshot_facts(older).members
+            reference, members = (older, older.stat().st_mtime_ns), snapshot_facts(older, self.data_key).members
         problem = shrink_problem(facts, reference[0], members, self.min_snapshot_ratio)
         if problem is None:
             return snapshot_key
@@ -221,7 +225,7 @@ class LiveState:
             return candidate
         path = candidate.snapshot_key[0]
         try:
-            loaded = load_snapshot(path, candidate.boosters)
+            loaded = load_snapshot(path, candidate.boosters, key=self.data_key)
         except Exception as error:
             problem = f"snapshot {path.name} with models {sorted(candidate.model_keys.values())} refused: " \
                       f"{type(error).__name__}: {error}".splitlines()[0]
@@ -252,10 +256,12 @@ def shrink_problem(facts: SnapshotFacts, served: Path, served_members: int, min_
             "`memberscore snapshot --allow-shrink`)")
 
 
-def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster], lookup: bool = True) -> LoadedSnapshot:
+def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster], lookup: bool = True,
+                  key: DataKey | None = None) -> LoadedSnapshot:
     """A stored snapshot with every member scored by ``boosters``, indexed by member id, and (unless
-    ``lookup`` is False, e.g. for a one-off target list) every member's top reasons precomputed."""
-    snapshot = read_snapshot(path)
+    ``lookup`` is False, e.g. for a one-off target list) every member's top reasons precomputed.
+    An encrypted snapshot needs its data ``key``."""
+    snapshot = read_snapshot(path, key)
     inputs = snapshot.model_inputs()
     scores = score_frame(boosters, inputs, snapshot.profile, snapshot.as_of)
     features_by_id, scores_by_id = index_by_member(inputs), index_by_member(scores)

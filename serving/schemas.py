@@ -172,7 +172,9 @@ class SegmentsResponse(BaseModel):
 
 
 class Readiness(BaseModel):
-    project: str = Field(description="the project this service serves (MEMBERSCORE_PROJECT)")
+    """Without an ``admin`` key only ``ready``; with one, the project, reasons, models and snapshot too."""
+
+    project: str | None = Field(None, description="the project this service serves (MEMBERSCORE_PROJECT)")
     ready: bool
     reasons: list[str] = Field(default_factory=list, description="why the service is not ready; when ready, any "
                                                                  "model or snapshot refused (the previous one keeps serving)")
@@ -235,7 +237,8 @@ class TargetsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    campaign: str = Field(..., description="winback, retain_high_value, upsell or next_purchase_reminder",
+    campaign: str = Field(..., description="winback, retain_high_value, upsell, next_purchase_reminder, "
+                          "tier_upgrade_nudge or downgrade_warning (the last two need a tier programme)",
                           examples=["winback"])
     limit: int | None = Field(
         None, ge=1, description="rows, best first. JSON: a page of 1 to 10,000 (default 100), the next page from "
@@ -268,6 +271,13 @@ class TargetRow(BaseModel):
     offer_category: str | None = Field(None, description="upsell only: the category to offer")
     upsell_categories: OfferList = Field(default_factory=list,
                                          description="upsell only: the categories to offer, best first")
+    score_unit: str = Field("currency", description="the score's unit: 'currency' = an amount in the currency of "
+                                                    "the transactions (every campaign's score is probability x spend)")
+    score_text: str = Field("", description="the score in words, e.g. '84.42 expected spend at risk (87% churn "
+                                            "probability x 97.04 expected spend)'")
+    campaign_reasons: list[str] = Field(default_factory=list, description="why the member is on this campaign's "
+                                        "list, in words: e.g. for winback the silence against their own rhythm, "
+                                        "falling spend, the churn probability")
     reasons: list[str] = Field(default_factory=list, description="top reasons of the campaign's model, in words")
 
 
@@ -278,6 +288,9 @@ class TargetsResponse(BaseModel):
     campaign_label: str | None = Field(None, description="the campaign's name in the request's language")
     snapshot_as_of: str = Field(description="features are as of this date (history before it)")
     eligible: int = Field(description="members passing the campaign rule and the filters (before the limit)")
+    score_unit: str = Field("currency", description="the unit of every row's score (see TargetRow.score_unit)")
+    score_meaning: str = Field("", description="what the score is, in words, e.g. 'expected spend at risk: churn "
+                                               "probability x expected spend, in the currency of the amounts'")
     rows: list[TargetRow] = Field(description="best first, at most `limit`")
     next_cursor: str | None = Field(None, description="send it as `cursor` (same request otherwise) for the next "
                                     "page; null on the last page. A cursor from an older list answers 410")

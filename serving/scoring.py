@@ -18,6 +18,7 @@ from features.catalogue import ENGLISH
 from features.categories import share_column
 from features.formats import Voice
 from features.offer_lists import NO_OFFERS
+from features.segments import evidenced_p_alive
 from features.snapshot import SEGMENT_COLUMNS
 from features.tier_outputs import TIER_COLUMNS
 from features.value_names import labels_for
@@ -112,7 +113,7 @@ def score_frame(models: Mapping[str, xgb.Booster], inputs: pd.DataFrame, profile
     """
     outputs = model_outputs(models, inputs, as_of)
     frame = pd.concat([inputs[[contract.MEMBER_ID]], outputs], axis=1)
-    frame["p_alive"] = inputs["p_alive"].to_numpy() if "p_alive" in inputs.columns else np.nan
+    frame["p_alive"] = evidenced_p_alive(inputs)  # null for one-time buyers: BG/NBD's 1.0 is no estimate
     shadowed = outputs.columns.intersection(profile.columns)  # clv_12m when value_12m serves
     frame = frame.merge(profile.drop(columns=shadowed), on=contract.MEMBER_ID, how="left")
     for task, served in SERVED_BY_BASELINE.items():

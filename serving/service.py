@@ -17,27 +17,31 @@ from datetime import date
 from typing import Annotated
 
 import bentoml
-from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from campaigns.store import open_store, store_url
 from features.catalogue import ENGLISH
 from features.formats import Voice
 from features.i18n import Translator
 from features.kpi_rules import read_kpi_rules
+from features.owner_only import owner_only
 from features.segment_rules import read_segment_rules
-from features.settings import Settings, load_settings
+from features.settings import Settings, keep_quiet, load_settings
 from features.store import project_snapshot_dir
 from features.tier_programme import read_programme
+from models.catalog import reread_telemetry_switch
 from serving import campaign_routes, kpi_routes
+from serving.access_log import escape_access_log
 from serving.artefacts import LoadedSnapshot
+from serving.audit import AuditMiddleware, note
 from serving.auth import ApiKeyMiddleware
 from serving.caller import Caller, caller_of
 from serving.contract import PROTECTED, PUBLIC, product_openapi
+from serving.docs_page import docs_response
 from serving.errors import http_error, validation_error
 from serving.explain import explain_row, score_feature_rows
 from serving.language import ENGLISH_READER, Asked, RequestLanguage
@@ -48,6 +52,7 @@ from serving.live import (
     Served,
 )
 from serving.marketer_page import page_html
+from serving.probes import ProductRoutes, admin_asking, readiness_response
 from serving.pseudonym import pseudonym, pseudonymised
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
@@ -94,16 +99,20 @@ class MemberScoring:
     """One project's champion models' scores, with exact SHAP reasons, for the members of its newest snapshot."""
 
     def __init__(self) -> None:
+        owner_only()  # what the service writes (campaigns, KPIs, logs) is its owner's alone
         settings = service_settings()
+        keep_quiet(settings)  # also when started by `bentoml serve` directly, not `memberscore serve`
+        reread_telemetry_switch()  # mlflow was imported (and its telemetry started) before the switch
+        escape_access_log()  # after BentoML configured logging in this worker
         self.project, self.pseudonym_secret = settings.project, settings.pseudonym_key
         self.currency = settings.currency
         self.live = LiveState(project_snapshot_dir(settings.snapshot_dir, self.project), settings.poll_seconds,
                               background=True, project=self.project, min_snapshot_ratio=settings.min_snapshot_ratio,
-                              tracking_uri=settings.mlflow_tracking_uri)
+                              tracking_uri=settings.mlflow_tracking_uri, data_key=settings.encryption_key())
         tier_codes = read_programme(settings.tier_programme).codes if settings.tier_programme else None
         self.labels = configured_labels(read_segment_rules(settings.segment_rules), tier_codes)
-        campaign_routes.attach(web, open_store(store_url(settings.campaign_db)), self.live, self.project,
-                               pseudonym_secret=self.pseudonym_secret)
+        campaign_routes.attach(web, open_store(store_url(settings.campaign_db), settings.encryption_key()), self.live,
+                               self.project, pseudonym_secret=self.pseudonym_secret)
         kpi_routes.attach(web, self.live.snapshot_dir, self.live, read_kpi_rules(settings.kpi_rules))
         settle_heap()
 
@@ -119,8 +128,11 @@ class MemberScoring:
         answer = functools.partial(scored, served, request.member_ids, request.explain, self._voice(asked),
                                    caller_of(incoming.scope))
         if _is_lookup(served, request) and len(request.member_ids) <= INLINE_IDS:
-            return _json(answer())  # a few precomputed rows: microseconds, less than a hop to a thread
-        return _json(await run_in_threadpool(answer))  # the event loop keeps answering meanwhile
+            response = answer()  # a few precomputed rows: microseconds, less than a hop to a thread
+        else:
+            response = await run_in_threadpool(answer)  # the event loop keeps answering meanwhile
+        note(rows=len(response.results))
+        return _json(response)
 
     @web.post("/score_features", **PROTECTED)
     def score_features(self, request: ScoreFeaturesRequest, asked: RequestLanguage = ENGLISH_READER) -> ScoreResponse:
@@ -131,6 +143,7 @@ class MemberScoring:
             results = score_feature_rows(served.boosters, request.rows, as_of, request.explain, self._voice(asked))
         except ValueError as error:
             raise HTTPException(status_code=422, detail=str(error)) from None
+        note(rows=len(results))
         return _score_response(served, results, as_of)
 
     @web.post("/explain", **PROTECTED)
@@ -144,6 +157,7 @@ class MemberScoring:
         if request.member_id not in features.index or (seen is not None and request.member_id not in seen):
             raise HTTPException(status_code=404, detail=f"member_id {request.member_id!r} is not in the served snapshot")
         row = features.loc[[request.member_id]]
+        note(rows=1)  # the member's id is never noted
         return ExplainResponse(member_id=request.member_id, snapshot_as_of=loaded.snapshot.as_of.isoformat(),
                                models=explain_row(served.boosters, row, self._voice(asked)))
 
@@ -183,8 +197,10 @@ class MemberScoring:
                 headers = Translator(asked.language) if asked.explicit else None
                 export = targets_csv_export(served.boosters, loaded, request, rename,
                                             voice=self._voice(asked), headers=headers)
+                note(list_name=export.campaign, rows=export.rows)
                 return StreamingResponse(export.chunks, media_type="text/csv; charset=utf-8")
             response = targets_response(served.boosters, loaded, request, self._voice(asked))
+            note(list_name=response.campaign, rows=len(response.rows))
             return pseudonymised(response, key) if key is not None else response
         except ListChanged as error:
             raise HTTPException(status_code=410, detail=str(error)) from None
@@ -214,14 +230,14 @@ class MemberScoring:
         )
 
     @web.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
-    def readiness(self) -> JSONResponse:
-        """Why the service is (not) ready: 200 or 503 with the reasons. GET /readyz answers from here."""
-        return _readiness(self.live.current())
+    def readiness(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
+        """Whether the service is ready: 200 or 503; with an admin key, why (the reasons, models and snapshot)."""
+        return readiness_response(self.live.current(), detailed)
 
     @web.post("/admin/reload", response_model=Readiness, **PROTECTED)
     def reload(self) -> JSONResponse:
         """Look for a new champion or snapshot now instead of at the next poll."""
-        return _readiness(self.live.reload())
+        return readiness_response(self.live.reload(), detailed=True)
 
     @web.get("/ui", response_class=HTMLResponse, include_in_schema=False)
     def page(self, accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
@@ -229,11 +245,15 @@ class MemberScoring:
         browser's language until the reader picks one; it holds the translations, never member data."""
         return HTMLResponse(page_html(accept_language), headers={"Vary": "Accept-Language"})
 
+    @web.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def docs(self) -> HTMLResponse:
+        """The API's documentation (Swagger UI on /docs.json), from files served here only."""
+        return docs_response()
 
     @web.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
-    def readyz(self) -> JSONResponse:
-        """Readiness probe: 200 when ready, else 503 with the reasons (same body as /readiness)."""
-        return _readiness(self.live.current())
+    def readyz(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
+        """Readiness probe: 200 when ready, else 503; with an admin key the reasons (same body as /readiness)."""
+        return readiness_response(self.live.current(), detailed)
 
     @web.get("/healthz", **PUBLIC)
     @web.get("/livez", **PUBLIC)
@@ -296,23 +316,6 @@ web.include_router(kpi_routes.router)  # /kpis, /alerts: membership KPIs stored 
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 
-class ProductProbes:
-    """Pure ASGI: hands the probe paths to the FastAPI app.
-
-    BentoML routes its own ``/healthz``, ``/livez`` and ``/readyz`` before any mounted app, and its
-    ``/readyz`` only knows "ready or not"; the product's say why (503 with the reasons).
-    """
-
-    PATHS = frozenset({"/healthz", "/livez", "/readyz"})
-
-    def __init__(self, app: ASGIApp, probes: ASGIApp) -> None:
-        self.app, self.probes = app, probes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = self.probes if scope["type"] == "http" and scope["path"] in self.PATHS else self.app
-        await target(scope, receive, send)
-
-
 def _json(body: ScoreResponse) -> Response:
     """Serialised by pydantic in the route's worker thread (FastAPI would validate the answer again)."""
     return Response(body.model_dump_json(), media_type="application/json")
@@ -341,13 +344,6 @@ def _ready_snapshot(served: Served) -> LoadedSnapshot:
     return served.snapshot
 
 
-def _readiness(served: Served) -> JSONResponse:
-    body = Readiness(project=served.project, ready=served.ready,
-                     reasons=served.not_ready_reasons(),  # when ready: what was refused
-                     models={task: m.name for task, m in served.models.items()},
-                     snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat())
-    return JSONResponse(body.model_dump(), status_code=200 if served.ready else 503)
-
-
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost: nothing is read or routed for an anonymous caller
-MemberScoring.add_asgi_middleware(ProductProbes, probes=web)  # type: ignore[attr-defined]
+MemberScoring.add_asgi_middleware(AuditMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # inside the key check: sees its caller
+MemberScoring.add_asgi_middleware(ProductRoutes, probes=web)  # type: ignore[attr-defined]

@@ -33,6 +33,7 @@ from features.offer_lists import NO_OFFERS, decode_offers
 from features.segment_rules import ABC_CLASSES, LIFECYCLE_STAGES, read_segment_rules
 from features.spreadsheet import csv_text
 from features.value_names import CAMPAIGN, CODED_FIELDS, label, labels_for
+from serving.campaign_words import listed_words
 from serving.campaigns import CAMPAIGNS as CAMPAIGNS  # re-exported: callers name campaigns from here
 from serving.campaigns import RULE_FEATURES, Campaign
 from serving.campaigns import campaign_named as campaign_named
@@ -53,7 +54,11 @@ if TYPE_CHECKING:
 
 CSV_CHUNK_ROWS = 2_000  # rows explained and written per CSV chunk: bounds the SHAP matrix and the text held
 LABEL_FIELDS = frozenset(f"{field}_label" for field in CODED_FIELDS)  # added per request, in its language
-ROW_COLUMNS = [name for name in TargetRow.model_fields if name != "reasons" and name not in LABEL_FIELDS]
+WORD_FIELDS = ("score_unit", "score_text", "campaign_reasons")  # said per page or chunk, in the asked language
+ROW_COLUMNS = [name for name in TargetRow.model_fields
+               if name != "reasons" and name not in LABEL_FIELDS and name not in WORD_FIELDS]
+CSV_COLUMNS = [*ROW_COLUMNS, *WORD_FIELDS]  # campaign_reasons joined by CSV_JOIN in one cell
+CSV_JOIN = "; "  # between the campaign's reasons in their one CSV cell
 
 
 class CampaignUnavailable(ValueError):
@@ -198,7 +203,8 @@ def target_list(loaded: LoadedSnapshot, request: TargetsRequest) -> TargetList:
 def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
                      request: TargetsRequest, voice: Voice = ENGLISH) -> TargetsResponse:
     """One JSON page of the ranked list, with the campaign model's top reasons for its rows only,
-    reasons and ``_label`` names in ``voice``'s language.
+    each score in words and the campaign's own reasons (``serving.campaign_words``), reasons and
+    ``_label`` names in ``voice``'s language.
 
     The page starts where ``request.cursor`` says (the first page without one) and holds up to
     ``request.limit`` rows (default ``DEFAULT_PAGE``, at most ``MAX_TARGETS``); ``next_cursor``
@@ -212,16 +218,22 @@ def targets_response(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot,
     listed = whole.ranked.iloc[start:start + limit]
     booster = models.get(whole.campaign.task)
     rows = loaded.features_by_id.loc[listed[contract.MEMBER_ID]]
-    reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign, voice)
+    reasons = supporting_reasons(booster, rows, request.explain, whole.campaign.raising_sign, voice,
+                                 features=whole.campaign.reason_features)
     records = listed.astype(object).where(listed.notna(), None).to_dict(orient="records")
+    texts, facts = listed_words(whole.campaign, listed, loaded.scores_by_id, loaded.features_by_id, voice)
+    words = [{"score_unit": whole.campaign.score_unit, "score_text": text, "campaign_reasons": fact}
+             for text, fact in zip(texts, facts)]
     end = start + len(listed)
     return TargetsResponse(
         campaign=whole.campaign.name,
         campaign_label=label(CAMPAIGN, whole.campaign.name, voice.translator),
         snapshot_as_of=whole.snapshot_as_of,
         eligible=eligible,
-        rows=[TargetRow.model_validate({**record, **labels_for(record, voice.translator), "reasons": why})
-              for record, why in zip(records, reasons)],
+        score_unit=whole.campaign.score_unit,
+        score_meaning=voice.translator.gettext(whole.campaign.score_meaning),
+        rows=[TargetRow.model_validate({**record, **labels_for(record, voice.translator), **said, "reasons": why})
+              for record, said, why in zip(records, words, reasons)],
         next_cursor=encode_cursor(identity, end, whole.snapshot_as_of) if end < eligible else None,
     )
 
@@ -258,19 +270,21 @@ def targets_csv_export(models: Mapping[str, xgb.Booster], loaded: LoadedSnapshot
     listed = whole.ranked if request.limit is None else whole.ranked.head(request.limit)
     booster = models.get(whole.campaign.task)
     k = request.explain if booster is not None else 0
-    chunks = _csv_chunks(listed, loaded.features_by_id, booster, k, whole.campaign.raising_sign, rename_ids,
-                         chunk_rows, voice, headers)
+    chunks = _csv_chunks(whole.campaign, listed, loaded, booster, k, rename_ids, chunk_rows, voice, headers)
     return CsvExport(whole.campaign.name, whole.snapshot_as_of, len(whole.ranked), len(listed), chunks)
 
 
-def _csv_chunks(listed: pd.DataFrame, features_by_id: pd.DataFrame, booster: xgb.Booster | None, k: int,
-                raising_sign: int, rename_ids: Callable[[str], str] | None, chunk_rows: int,
+def _csv_chunks(campaign: Campaign, listed: pd.DataFrame, loaded: LoadedSnapshot, booster: xgb.Booster | None,
+                k: int, rename_ids: Callable[[str], str] | None, chunk_rows: int,
                 voice: Voice = ENGLISH, headers: Translator | None = None) -> Iterator[str]:
-    """The header, then each ``chunk_rows`` rows with their reasons, as spreadsheet-safe CSV text."""
-    yield csv_text(for_readers(pd.DataFrame(columns=[*ROW_COLUMNS, *_reason_columns(k)]), headers), bom=True)
+    """The header, then each ``chunk_rows`` rows with their words and reasons, as spreadsheet-safe CSV text."""
+    yield csv_text(for_readers(pd.DataFrame(columns=[*CSV_COLUMNS, *_reason_columns(k)]), headers), bom=True)
     for start in range(0, len(listed), chunk_rows):
         chunk = listed.iloc[start:start + chunk_rows].reset_index(drop=True)
-        reasons = supporting_reasons(booster, features_by_id.loc[chunk[contract.MEMBER_ID]], k, raising_sign, voice)
+        rows = loaded.features_by_id.loc[chunk[contract.MEMBER_ID]]
+        reasons = supporting_reasons(booster, rows, k, campaign.raising_sign, voice, features=campaign.reason_features)
+        scores_said, facts = listed_words(campaign, chunk, loaded.scores_by_id, loaded.features_by_id, voice)
+        chunk = _with_words(chunk, campaign.score_unit, scores_said, facts)
         if rename_ids is not None:
             chunk[contract.MEMBER_ID] = [rename_ids(member) for member in chunk[contract.MEMBER_ID]]
         for i, column in enumerate(_reason_columns(k)):
@@ -278,21 +292,31 @@ def _csv_chunks(listed: pd.DataFrame, features_by_id: pd.DataFrame, booster: xgb
         yield csv_text(for_readers(chunk, headers), header=False)
 
 
+def _with_words(chunk: pd.DataFrame, unit: str, texts: list[str], facts: list[list[str]]) -> pd.DataFrame:
+    """``chunk`` in ``CSV_COLUMNS`` order, the campaign's reasons in one cell (a spreadsheet row stays one row)."""
+    said = chunk.assign(score_unit=unit, score_text=texts, campaign_reasons=[CSV_JOIN.join(f) for f in facts])
+    return said[CSV_COLUMNS]
+
+
 def _reason_columns(k: int) -> list[str]:
     return [f"reason_{i + 1}" for i in range(k)]
 
 
 def supporting_reasons(booster: xgb.Booster | None, rows: pd.DataFrame, k: int, raising_sign: int,
-                       voice: Voice = ENGLISH) -> list[list[str]]:
+                       voice: Voice = ENGLISH, *, features: frozenset[str] | None = None) -> list[list[str]]:
     """Per row, in words, the ``k`` largest SHAP contributions that push the campaign's score up.
 
     A list answers "why is this member on it", so contributions pulling the other way are left
-    out (a row may then have fewer than ``k``). No model (or k = 0): no reasons.
+    out (a row may then have fewer than ``k``), and so are features outside ``features`` when
+    given (``Campaign.reason_features``). No model (or k = 0): no reasons.
     """
     if booster is None or k <= 0 or rows.empty:
         return [[] for _ in range(len(rows))]
     contributions, frame = shap_contributions(booster, rows)
     supporting = np.where(contributions * raising_sign > 0, contributions, 0.0)
+    if features is not None:  # the bias column (last) is never a reason
+        shown = [str(name) in features for name in frame.columns]
+        supporting = np.where(np.array(shown + [False] * (supporting.shape[1] - len(shown))), supporting, 0.0)
     return [[reason.text for reason in row if reason.contribution != 0.0]
             for row in top_reasons(supporting, frame, k, voice)]
 
@@ -304,7 +328,8 @@ def targets_csv(response: TargetsResponse, headers: Translator | None = None) ->
     ``targets_csv_export``. The CLI's file and the API's ``?format=csv`` both come from here.
     """
     k = max((len(row.reasons) for row in response.rows), default=0)
-    frame = pd.DataFrame([row.model_dump(exclude={"reasons"}) for row in response.rows], columns=ROW_COLUMNS)
+    frame = pd.DataFrame([row.model_dump(exclude={"reasons"}) for row in response.rows], columns=CSV_COLUMNS)
+    frame["campaign_reasons"] = [CSV_JOIN.join(row.campaign_reasons) for row in response.rows]
     for i, column in enumerate(_reason_columns(k)):
         frame[column] = [row.reasons[i] if i < len(row.reasons) else "" for row in response.rows]
     return csv_text(for_readers(frame, headers), bom=True)

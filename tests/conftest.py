@@ -43,6 +43,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="memberscore-bentoml-"))
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
     os.environ.setdefault("MEMBERSCORE_KPIS_WITH_SNAPSHOT", "false")  # seconds per snapshot; tests/serving/test_cli_kpis.py turns it on
+    # every in-process service writes an audit log: in a temporary folder, never the checkout's var/
+    os.environ.setdefault("MEMBERSCORE_AUDIT_LOG", str(Path(tempfile.mkdtemp(prefix="memberscore-audit-")) / "audit.log"))
     _load_hypothesis_profile(config)
 
 

@@ -70,6 +70,7 @@ def test_the_rule_check_names_a_lazy_import_of_training_in_serving(tmp_path: Pat
     ]
 
 
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
 def test_the_service_process_loads_no_training_module_and_no_matplotlib() -> None:
     """``import serving.service`` in a fresh interpreter, as ``bentoml serve`` does."""
     probe = ("import json, sys, serving.service; "

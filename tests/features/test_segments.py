@@ -169,7 +169,7 @@ def test_abc_thresholds_from_training_apply_unchanged(defaults: SegmentRules) ->
 LIFECYCLE_TRAIN = members(gap_mean_days=[20.0, 40.0, 60.0, NAN, 0.0])
 LIFECYCLE_CASES = [  # tenure, orders, recency, gap_ratio -> stage
     (30, 1, 30, NAN, "new"),
-    (50, 2, 50, 5.0, "new"),  # new is checked before rhythm
+    (50, 2, 50, 5.0, "new"),  # new is checked before rhythm (too short to judge)
     (60, 2, 10, 0.5, "new"),  # tenure == new_days
     (61, 2, 10, 1.0, "active"),
     (30, 3, 15, 1.5, "active"),  # three orders: not new; ratio == active_ratio

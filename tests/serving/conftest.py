@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -46,6 +47,15 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def audit_log(self, waiting_for: str = "", timeout_s: float = 5.0) -> str:
+        """The server's audit log (beside its output unless the test chose one), once it holds ``waiting_for``
+        (lines are written by a thread just after each answer)."""
+        path = self.log_path.with_name("audit.log")
+        deadline = time.monotonic() + timeout_s
+        while not (path.exists() and waiting_for in path.read_text(encoding="utf-8")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
 
 def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,
                  target: str = "serving.service:MemberScoring", cwd: Path = REPO) -> RunningServer:
@@ -55,7 +65,8 @@ def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,
     log_path = log_dir / "bentoml.log"
     command = [sys.executable, "-m", "bentoml", "serve", target, "--host", HOST, "--port", str(port)]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **env},
+        process = subprocess.Popen(command, cwd=cwd, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True",
+                                                      "MEMBERSCORE_AUDIT_LOG": str(log_dir / "audit.log"), **env},
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = RunningServer(f"http://{HOST}:{port}", process, log_path)
     wait_until_answering(process, server.base, log_path, READY_TIMEOUT_S, status=wait_for)
@@ -85,13 +96,19 @@ def trained_env(trained: object) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a real server serving the session's trained champions (key: ``API_KEY``)."""
+def running_server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A real server serving the session's trained champions (key: ``API_KEY``), with its log."""
     running = start_server(tmp_path_factory.mktemp("server"), trained_env(trained))
     try:
-        yield running.base
+        yield running
     finally:
         stop(running.process)
+
+
+@pytest.fixture(scope="session")
+def server(running_server: RunningServer) -> str:
+    """The base URL of the session's real server."""
+    return running_server.base
 
 
 @pytest.fixture(scope="session")

@@ -57,8 +57,14 @@ def test_probes_pages_and_contract_need_no_key(anonymous: httpx.Client, path: st
     assert anonymous.get(path).status_code == 200
 
 
-def test_readyz_says_ready_with_models_and_snapshot(anonymous: httpx.Client, snapshot) -> None:
-    body = anonymous.get("/readyz").json()
+def test_readyz_says_only_ready_without_a_key(anonymous: httpx.Client) -> None:
+    """An anonymous probe learns ready or not, never a path, a project or a model (issue 18)."""
+    for path in ("/readyz", "/readiness"):
+        assert anonymous.get(path).json() == {"ready": True}
+
+
+def test_readyz_says_ready_with_models_and_snapshot_to_an_admin_key(client: httpx.Client, snapshot) -> None:
+    body = client.get("/readyz").json()
     assert body["ready"] is True and body["reasons"] == []
     assert body["snapshot_as_of"] == snapshot.as_of.isoformat()
     assert body["models"]["churn"].startswith("default.memberscore-churn:")

@@ -28,7 +28,9 @@ def test_built_bento_serves_the_champions(trained: object, client: httpx.Client,
 
     info = bentoml.get(tag).info
     assert info.labels["project"] == "default"
-    assert {env.name: env.value for env in info.envs}["MEMBERSCORE_PROJECT"] == "default"
+    envs = {env.name: env.value for env in info.envs}
+    assert envs["MEMBERSCORE_PROJECT"] == "default"
+    assert envs["BENTOML_DO_NOT_TRACK"] == "True" and envs["MLFLOW_DISABLE_TELEMETRY"] == "true"  # quiet container
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     bento = start_server(elsewhere, trained_env(trained), target=tag, cwd=elsewhere)
     try:

@@ -40,6 +40,7 @@ def snapshots_of(stores: object, project: str) -> list[str]:
     return sorted(p.name for p in (stores.snapshots / project).glob("snapshot-*.parquet"))
 
 
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
 def test_snapshot_goes_to_the_projects_own_directory(stores: object, small_csv: Path) -> None:
     result = run("snapshot", "--transactions", str(small_csv), "--as-of", AS_OF, "--project", "shop-a")
     assert result.exit_code == 0, result.output
@@ -48,6 +49,7 @@ def test_snapshot_goes_to_the_projects_own_directory(stores: object, small_csv: 
     assert not list(stores.snapshots.glob("snapshot-*.parquet")), "nothing at the root, where no project reads"
 
 
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
 def test_the_environment_names_the_project_and_the_option_wins(stores: object, small_csv: Path) -> None:
     args = ["snapshot", "--transactions", str(small_csv), "--as-of", AS_OF]
     assert run(*args, env={"MEMBERSCORE_PROJECT": "shop-b"}).exit_code == 0
@@ -55,6 +57,7 @@ def test_the_environment_names_the_project_and_the_option_wins(stores: object, s
     assert snapshots_of(stores, "shop-b") == snapshots_of(stores, "shop-c") == [f"snapshot-{AS_OF}.parquet"]
 
 
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
 def test_allow_shrink_writes_the_mark_and_a_plain_snapshot_has_none(stores: object, small_csv: Path) -> None:
     plain = run("snapshot", "--transactions", str(small_csv), "--as-of", AS_OF)
     marked = run("snapshot", "--transactions", str(small_csv), "--as-of", "2023-08-02", "--allow-shrink")
@@ -66,6 +69,7 @@ def test_allow_shrink_writes_the_mark_and_a_plain_snapshot_has_none(stores: obje
     assert facts.allow_shrink and facts.as_of == date(2023, 8, 2) and facts.members > 0
 
 
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
 def test_a_shrinking_snapshot_is_flagged_when_written_unless_marked(stores: object, small_csv: Path,
                                                                   tmp_path: Path) -> None:
     """60 members, then 5 (a partial file): written, with a warning that a service will hold it."""

@@ -25,7 +25,7 @@ from serving.language import RequestLanguage
 from serving.schemas import TargetsRequest
 from serving.scoring import OUTPUT_COLUMNS
 from serving.segment_summary import configured_labels, segment_counts
-from serving.targets import ROW_COLUMNS, targets_csv, targets_response
+from serving.targets import CSV_COLUMNS, targets_csv, targets_response
 from tests.serving.test_targets import loaded_snapshot
 
 ZH = Translator("zh-CN")
@@ -126,7 +126,7 @@ def test_csv_headers_are_translated_only_when_a_language_is_asked_for(churn_boos
     response = targets_response({"churn": churn_booster}, loaded, TargetsRequest(campaign="winback", explain=1),
                                 Voice("zh-CN"))
     plain = pd.read_csv(io.StringIO(targets_csv(response)))
-    assert list(plain.columns) == [*ROW_COLUMNS, "reason_1"]  # stable codes by default
+    assert list(plain.columns) == [*CSV_COLUMNS, "reason_1"]  # stable codes by default
     text = targets_csv(response, headers=ZH)
     assert text.startswith("\ufeff排名,会员编号,")  # BOM: Excel reads UTF-8
     translated = pd.read_csv(io.StringIO(text))
@@ -136,7 +136,7 @@ def test_csv_headers_are_translated_only_when_a_language_is_asked_for(churn_boos
 
 def test_every_list_header_has_a_chinese_name() -> None:
     english = Translator("en")
-    names = dict.fromkeys([*ROW_COLUMNS, *OUTPUT_COLUMNS, *MEMBER_COLUMNS, "served_by", "reason_1", "churn_reason_2"])
+    names = dict.fromkeys([*CSV_COLUMNS, *OUTPUT_COLUMNS, *MEMBER_COLUMNS, "served_by", "reason_1", "churn_reason_2"])
     columns = pd.DataFrame(columns=list(names))
     zh, en = for_readers(columns, ZH).columns, for_readers(columns, english).columns
     untranslated = [name for name, chinese in zip(en, zh) if name == chinese]

@@ -3,7 +3,7 @@
 The scoring paths run with logging at INFO and everything they write to stdout and stderr is
 scanned for every member id and every amount of the data: the CLI's ``snapshot``, ``score`` and
 ``targets`` in one subprocess whose root logger is at INFO, and the real server (its own INFO
-access log) answering good and bad /score, /targets, /explain and /score_features calls.
+access log and its audit log) answering good and bad /score, /targets, /explain and /score_features calls.
 
 The data's amounts are moved above 1,000 (sign kept), so a number in the log equal to an amount
 is a leak and not a coincidence with a timing or a count. The scanner proves it can fail by
@@ -149,6 +149,9 @@ def test_server_logs_no_ids_or_amounts(private_server: object, private: PrivateD
     log = private_server.log()
     assert "path=/score" in log and "path=/targets" in log  # the INFO access log was captured
     assert leaks(log, private.transactions) == []
+    audit = private_server.audit_log(waiting_for='"route":"/score_features"')  # the last request's line
+    assert audit.count('"route":"/score"') == 3 and audit.count('"route":"/targets"') == 3
+    assert leaks(audit, private.transactions) == []
 
 
 def test_refused_requests_log_a_line_not_a_traceback(private_server: object) -> None:

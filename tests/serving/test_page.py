@@ -277,7 +277,7 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
                                      "&& /[a-z]{3}/.test(n.textContent)).map(n => n.textContent)")
     assert left == []
     headings = page.locator("h2").all_inner_texts()
-    assert headings == ["会员构成", "模型效果", "营销名单", "带对照组的营销活动"]
+    assert headings == ["会员构成", "会员KPI走势", "模型效果", "营销名单", "带对照组的营销活动"]
     assert page.locator("#targets thead th").all_inner_texts()[:3] == ["排名", "会员", "得分"]
     assert re.search(r"^显示 8 人，共 [\d,]+ 名符合条件的会员 · ", page.inner_text("#targets-summary"))
     assert re.search(r"^快照日期 \d{4}-\d{2}-\d{2} · [\d,]+ 名会员 · 预期 12 个月价值 ", page.inner_text("#snapshot-info"))
@@ -293,7 +293,8 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
         body = route.fetch().json()
         body["currency"] = "CNY"
         sent_rows.extend(body["rows"])
-        body["rows"] = [{**row, "tier_label": f"卡{row['tier']}"} for row in body["rows"]]
+        body["rows"] = [{**{k: v for k, v in row.items() if k != "rfm_segment_label"}, "tier_label": f"卡{row['tier']}"}
+                        for row in body["rows"]]  # a label the API sent, and one it did not
         route.fulfill(json=body)
 
     page.route("**/targets", labelled)
@@ -302,7 +303,7 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
     first = page.locator("#targets tbody tr").first
     assert re.fullmatch(r"¥[\d,]+\.\d\d", first.locator("[data-column=expected_value]").inner_text())
     assert first.locator("[data-column=tier]").inner_text() == f"卡{sent_rows[0]['tier']}"
-    no_label = str(sent_rows[0]["rfm_segment"]).replace("_", " ")  # no rfm_segment_label sent: the code
+    no_label = str(sent_rows[0]["rfm_segment"]).replace("_", " ")  # its rfm_segment_label taken out: the code
     assert first.locator("[data-column=rfm_segment]").inner_text() == no_label
     # switched while a list is shown: everything is redrawn in English, the chosen campaign and list kept
     page.unroute("**/targets")
@@ -312,7 +313,7 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
     # redrawn in English: the project's currency (kept from the API) as en-US writes it
     page.wait_for_selector("#targets[data-state=ready] td[data-column=expected_value]:text-matches('^CN¥[0-9,]+[.][0-9]{2}$')")
     assert again.value.headers["accept-language"] == "en" and again.value.post_data_json == sent.value.post_data_json
-    assert page.locator("h2").all_inner_texts()[2] == "Campaign lists" and page.input_value("#campaign") == "winback"
+    assert page.locator("h2").all_inner_texts()[3] == "Campaign lists" and page.input_value("#campaign") == "winback"
     assert page.evaluate("document.documentElement.lang") == "en"
     page.get_by_role("button", name="中文").click()
     page.reload()  # the choice is remembered (localStorage); the key too (this tab's sessionStorage)

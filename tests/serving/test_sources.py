@@ -24,7 +24,7 @@ from training.config import TrainConfig
 from training.serving_baselines import with_serving_baselines
 
 SERVED = ("churn_probability", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d", "expected_value",
-          "upsell_probability", "clv_12m", "p_alive")
+          "upsell_probability", "clv_12m")  # p_alive: for repeat buyers only (features.segments.evidenced_p_alive)
 
 
 def baseline_scores(transactions: pd.DataFrame, as_of: date, horizon: int) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -32,6 +32,13 @@ def baseline_scores(transactions: pd.DataFrame, as_of: date, horizon: int) -> tu
     scores = score_frame({}, snapshot.model_inputs(), snapshot.profile, as_of)
     sources = task_sources({}, snapshot.profile)
     return scores.assign(served_by=served_by(scores, sources)), sources
+
+
+def snapshot_one_timers(transactions: pd.DataFrame, as_of: date) -> list[str]:
+    """Members with one purchase occasion before as_of, counted from the transactions directly."""
+    before = transactions[transactions["ts"] < pd.Timestamp(as_of)]
+    occasions = before.groupby("member_id")["ts"].nunique()
+    return [str(member) for member in occasions[occasions == 1].index]
 
 
 def test_without_any_champion_every_output_is_a_baselines(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -42,6 +49,10 @@ def test_without_any_champion_every_output_is_a_baselines(synthetic: tuple[pd.Da
     scores, sources = baseline_scores(transactions, as_of, 90)
     for column in SERVED:
         assert scores[column].notna().all(), column
+    # not served where BG/NBD says 1.0 by construction: at least every member with one purchase time
+    unserved = set(scores.loc[scores["p_alive"].isna(), "member_id"].astype(str))
+    one_timers = set(snapshot_one_timers(transactions, as_of))
+    assert one_timers and one_timers <= unserved < set(scores["member_id"].astype(str))
     assert scores["churn_probability"].between(0, 1).all() and scores["churn_probability"].nunique() > 10
     assert sources["next_purchase"] == sources["value"] == "baseline:bgnbd"
     assert sources["churn"] in ("baseline:bgnbd", "baseline:rfm_rule", "baseline:recency_over_gap")

@@ -156,8 +156,11 @@ def test_score_frame_fills_every_output_column(in_run: TrainingRun, synthetic: t
     scores = score_frame(models, snapshot.model_inputs(), snapshot.profile, snapshot.as_of)
     assert list(scores.columns) == list(OUTPUT_COLUMNS)
     assert len(scores) == len(snapshot.frame)
-    numeric = ["churn_probability", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d", "upsell_probability", "p_alive"]
+    numeric = ["churn_probability", "p_purchase_7d", "p_purchase_30d", "p_purchase_90d", "upsell_probability"]
     assert scores[numeric].apply(lambda c: c.between(0, 1)).all().all()
+    one_timer = snapshot.frame["gap_ratio"].isna().to_numpy()  # BG/NBD's 1.0 for them is no estimate: not served
+    assert scores["p_alive"].isna().to_numpy().tolist() == one_timer.tolist() and one_timer.any()
+    assert scores["p_alive"].dropna().between(0, 1).all()
     assert (scores["expected_value"] >= 0).all() and (scores["clv_12m"] >= 0).all()
     assert scores[["rfm_segment", "abc_class", "lifecycle_stage", "tier"]].notna().all().all()
     shares = snapshot.model_inputs().set_index("member_id")

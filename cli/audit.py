@@ -1,0 +1,88 @@
+"""``memberscore audit``: who did what through the API, read from the service's audit log and its rotated files."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from cli.options import LangOption, command_settings, one_line_errors
+
+AGE = re.compile(r"(\d{1,6})([mhdw])")
+UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+COLUMNS = ("time", "key", "role", "method", "route", "status", "campaign_id", "list", "rows", "ms")
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """The earliest time ``--since`` asks for: an age (``30m``, ``12h``, ``7d``, ``2w``) or a UTC date (YYYY-MM-DD)."""
+    age = AGE.fullmatch(text.strip())
+    if age:
+        return now - int(age.group(1)) * UNIT[age.group(2)]
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"--since {text!r}: expected an age such as 30m, 12h, 7d or 2w, or a date as YYYY-MM-DD") from None
+
+
+def entry_time(entry: dict[str, Any]) -> datetime:
+    """When an entry was written; an entry without a readable UTC time is an error, not skipped."""
+    try:
+        return datetime.fromisoformat(str(entry["time"]))
+    except (KeyError, ValueError):
+        raise ValueError(f"audit entry without a valid time: {json.dumps(entry, ensure_ascii=True)[:200]}") from None
+
+
+def chosen(entries: Iterable[dict[str, Any]], since: datetime, key: str | None,
+           route: str | None) -> Iterator[dict[str, Any]]:
+    """The entries at or after ``since``, of the key named ``key`` and the route template ``route`` when given."""
+    for entry in entries:
+        if entry_time(entry) >= since and key in (None, entry.get("key")) and route in (None, entry.get("route")):
+            yield entry
+
+
+def row_text(entry: dict[str, Any]) -> str:
+    """One entry as a tab-separated row of COLUMNS (empty where null); control characters in a value (a key's
+    name, say) are shown escaped, so nothing read from the log can move the terminal's cursor or add a row."""
+    return "\t".join("" if entry.get(column) is None else _shown(str(entry[column])) for column in COLUMNS)
+
+
+def _shown(text: str) -> str:
+    return CONTROL.sub(lambda control: f"\\x{ord(control.group()):02x}", text)
+
+
+@one_line_errors
+def audit(
+    since: Annotated[str, typer.Option(help="how far back: an age (30m, 12h, 7d, 2w) or a UTC date (YYYY-MM-DD)")] = "7d",
+    key: Annotated[str | None, typer.Option(help="only this key's requests (its name)")] = None,
+    route: Annotated[str | None, typer.Option(help="only this route, as its template, e.g. /campaigns/{campaign_id}")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the entries as stored: one JSON object per line")] = False,
+    lang: LangOption = None,
+) -> None:
+    """The service's requests since --since, oldest first, from MEMBERSCORE_AUDIT_LOG and its rotated files.
+
+    Each row: time (UTC), key name, role, method, route template, status, campaign id, list, rows
+    returned and milliseconds; then how many requests. No member id is ever in the log.
+    """
+    from features.i18n import translator
+    from serving.audit_file import log_files, read_entries
+
+    earliest = parse_since(since, datetime.now(UTC))
+    path = command_settings().audit_log
+    if not log_files(path):
+        raise FileNotFoundError(f"no audit log at {path} (MEMBERSCORE_AUDIT_LOG): the service writes it once a key is used")
+    found = list(chosen(read_entries(path), earliest, key, route))
+    if as_json:
+        for entry in found:
+            typer.echo(json.dumps(entry, ensure_ascii=True, separators=(",", ":")))
+        return
+    typer.echo("\t".join(COLUMNS))
+    for entry in found:
+        typer.echo(row_text(entry))
+    words = translator(lang)
+    typer.echo(words.ngettext("{count} request since {since}", "{count} requests since {since}", len(found)).format(
+        count=len(found), since=earliest.isoformat(timespec="seconds")), err=True)
