@@ -10,6 +10,8 @@ DEMO_PROJECT := demo
 HOST ?= 127.0.0.1
 PORT ?= 3000
 KEY_FILE ?= var/api-keys
+ROLE ?= admin
+NAME ?= $(ROLE)-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: install run key train serve test test-fast lint clean bench bench-wrk
 
@@ -28,13 +30,14 @@ run: install
 	$(BIN)/memberscore train --project $(DEMO_PROJECT) --transactions $(DEFAULT_DATA) --mapping $(DEFAULT_MAPPING) --skip-if-champion
 	@if [ ! -s $(KEY_FILE) ]; then \
 	  echo "Your API key (shown once; send it as header X-API-Key; only its hash is kept in $(KEY_FILE)):"; \
-	  $(BIN)/memberscore keys create --file $(KEY_FILE) 2>/dev/null; \
+	  $(BIN)/memberscore keys create --role admin --name owner --file $(KEY_FILE) 2>/dev/null; \
 	else echo "API keys: the hashes in $(KEY_FILE) (lost yours? 'make key' adds a new one)"; fi
 	MEMBERSCORE_API_KEY_FILE=$(KEY_FILE) $(BIN)/memberscore serve --project $(DEMO_PROJECT) --host $(HOST) --port $(PORT)
 
-# Add an API key (printed once) to $(KEY_FILE); the running service reads keys at start.
+# Add an API key (printed once) to $(KEY_FILE), e.g. `make key ROLE=marketer NAME=anna`; the running
+# service picks it up within a second (README, "Roles and API keys").
 key: install
-	$(BIN)/memberscore keys create --file $(KEY_FILE)
+	$(BIN)/memberscore keys create --role $(ROLE) --name $(NAME) --file $(KEY_FILE)
 
 # The whole suite (about 8 minutes on 2 cores). It installs nothing system-wide: the browser test
 # (tests/serving/test_page.py) needs Debian's chromium (README, "Tests"; .ci/run installs it in CI).

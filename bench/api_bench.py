@@ -26,7 +26,7 @@ from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 
 HOST = "127.0.0.1"
-API_KEY = "bench-key"
+API_KEY = "bench-key-0123456789abcdefgh"  # 24+ characters: shorter keys stop the start
 READY_TIMEOUT_S = 180.0
 BATCH = 1000
 

@@ -10,15 +10,16 @@ from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
 from cli.data_key import app as data_key
 from cli.data_key import rekey
+from cli.keys import create_key, list_keys, revoke
 from cli.kpis import kpis
 from cli.lists import score, targets
 from cli.options import one_line_errors
-from cli.serve import build, create_key, serve
+from cli.serve import build, serve
 from cli.tiers import app as tiers
 from cli.train import train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Value loyalty members from their purchases.")
-keys = typer.Typer(help="API keys: stored as SHA-256 hashes only.", no_args_is_help=True)
+keys = typer.Typer(help="API keys with a name, role, store scope and expiry: stored as SHA-256 hashes only.", no_args_is_help=True)
 
 
 @app.callback()
@@ -55,6 +56,8 @@ app.add_typer(campaign, name="campaign")
 app.add_typer(tiers, name="tiers")
 app.add_typer(data_key, name="data-key")
 keys.command("create")(create_key)
+keys.command("list")(list_keys)
+keys.command("revoke")(revoke)
 
 
 if __name__ == "__main__":

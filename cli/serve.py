@@ -1,4 +1,4 @@
-"""``memberscore serve``, ``keys create`` and ``build``: running and packaging the HTTP service."""
+"""``memberscore serve`` and ``build``: running and packaging the HTTP service."""
 
 from __future__ import annotations
 
@@ -34,11 +34,12 @@ def serve(
     catalog.configure_tracking(settings.mlflow_tracking_uri)
     if insecure_no_auth:  # the service process reads its settings from the environment it inherits
         os.environ[auth.INSECURE_ENV] = "1"
-    ring = auth.key_ring(settings)
-    if not ring.hashes and not insecure_no_auth:
+    ring, bearer = auth.key_ring(settings), auth.bearer_check(settings)  # a bad key file or JWT setting: one line
+    if not ring.hashes and bearer is None and not insecure_no_auth:
         raise NotReady(f"no API key configured: set {auth.KEYS_ENV} or {auth.KEY_FILE_ENV} "
-                       "(`memberscore keys create --file F`), or pass --insecure-no-auth for local use")
-    mode = f"{len(ring.hashes)} API key(s), header X-API-Key" if ring.hashes else "NO AUTHENTICATION (--insecure-no-auth)"
+                       "(`memberscore keys create --role admin --name NAME --file F`), or pass --insecure-no-auth for local use")
+    mode = (f"{len(ring.hashes)} API key(s), header X-API-Key" + (", bearer tokens" if bearer else "")
+            if ring.hashes or bearer else "NO AUTHENTICATION (--insecure-no-auth)")
     imported = import_champions(project=project)
     if "churn" not in imported:
         typer.echo(f"warning: no champion for {catalog.model_name('churn', project=project)} yet: /readyz says 503 "
@@ -74,24 +75,6 @@ def tls_arguments(certfile: Path | None, keyfile: Path | None) -> list[str]:
 def _no_password() -> bytes:
     """An encrypted key is refused (a wrong-password error) instead of OpenSSL prompting on the terminal."""
     return b""
-
-
-@one_line_errors
-def create_key(
-    file: Annotated[Path, typer.Option("--file", help="key file to append the new key's hash to")],
-) -> None:
-    """Create a key, append its hash to --file and print the key once (it is not stored anywhere)."""
-    from serving import auth
-
-    key = auth.new_key()
-    if file.exists():
-        auth.read_key_file(file)  # refuse to append to a file the service could not read
-    file.parent.mkdir(parents=True, exist_ok=True)
-    with file.open("a", encoding="utf-8") as out:
-        out.write(auth.hash_key(key) + "\n")
-    file.chmod(0o600)
-    typer.echo(key)
-    typer.echo(f"its hash was appended to {file}; serve with {auth.KEY_FILE_ENV}={file}", err=True)
 
 
 @one_line_errors

@@ -141,9 +141,16 @@ def _category_counts(lines: ibis.Table, member_ids: pd.Index, bounds: pd.Datetim
 
 
 def _home_stores(lines: ibis.Table, member_ids: pd.Index) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Each member's home store as codes into sorted store names (``home_stores``)."""
+    codes, labels = pd.factorize(home_stores(lines, member_ids).to_numpy(), sort=True)
+    return codes.astype(np.int64), tuple(str(label) for label in labels)
+
+
+def home_stores(lines: ibis.Table, member_ids: pd.Index) -> pd.Series:
     """Each member's home store (归属门店): the store of their first positive line (ties: the first store name).
 
-    Fixed by the member's first purchase, so it never changes once a period has used it.
+    Fixed by the member's first purchase, so it never changes once a period has used it; the KPIs
+    split by it and a store-scoped API key sees the members of its stores by it.
     """
     bought = lines.filter(lines[contract.AMOUNT] > 0)
     first = bought.group_by(contract.MEMBER_ID).aggregate(_first=bought[contract.TS].min())
@@ -152,5 +159,4 @@ def _home_stores(lines: ibis.Table, member_ids: pd.Index) -> tuple[np.ndarray, t
     store = pd.Series(NO_STORE, index=member_ids, dtype=object)
     found = home.set_index(home[contract.MEMBER_ID].astype("string"))["home"].dropna().astype(str)
     store.loc[found.index.intersection(member_ids)] = found
-    codes, labels = pd.factorize(store.to_numpy(), sort=True)
-    return codes.astype(np.int64), tuple(str(label) for label in labels)
+    return store

@@ -24,6 +24,7 @@ from features.formats import CurrencyError, check_currency
 from features.project import DEFAULT_PROJECT, check_project
 
 PREFIX = "MEMBERSCORE_"
+MIN_API_KEY_CHARS = 24  # a short key can be guessed online; `memberscore keys create` makes 46 characters
 MIN_PSEUDONYM_KEY_CHARS = 16  # a short key could be guessed by hashing known ids under every candidate key
 DEFAULT_MAX_BODY_BYTES = 16 * 2**20
 DEFAULT_AUDIT_LOG_MAX_BYTES = 10 * 2**20
@@ -63,10 +64,14 @@ class Settings(BaseSettings):
     min_snapshot_ratio: float = Field(0.5, ge=0, le=1,
                                       description="share of members a new snapshot must keep to be served (0: any)")
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, gt=0, description="largest request body the service reads")
-    api_keys: SecretStr = Field(SecretStr(""), description="comma-separated API keys (plain; prefer a key file)")
-    api_key_file: Path | None = Field(None, description="file of API key hashes (`memberscore keys create`)")
+    api_keys: SecretStr = Field(SecretStr(""), description="comma-separated API keys, role admin, 24+ characters each (prefer a key file)")
+    api_key_file: Path | None = Field(None, description="key file: hashes, names, roles, scopes (`memberscore keys`)")
     insecure_no_auth: bool = Field(False, description="serve without keys (local use only; `serve --insecure-no-auth`)")
     pseudonym_key: SecretStr | None = Field(None, description="secret for pseudonymised member ids in lists")
+    jwt_issuer: str | None = Field(None, description="bearer tokens: the identity provider's issuer (`iss`)")
+    jwt_audience: str | None = Field(None, description="bearer tokens: the audience (`aud`) they must name")
+    jwt_jwks_file: Path | None = Field(None, description="bearer tokens: the provider's public keys (JWKS JSON)")
+    jwt_role_claim: str = Field("memberscore_role", description="bearer tokens: the claim naming the role")
     campaign_db: str | None = Field(None, description="campaign store: sqlite:///path or postgresql+psycopg://...; "
                                     "default sqlite:///var/campaigns.db")
     telemetry: bool = Field(False, description="let BentoML (usage tracking) and MLflow (telemetry) report usage "
@@ -105,6 +110,17 @@ class Settings(BaseSettings):
         except CurrencyError:
             raise ValueError("not an ISO 4217 currency code (e.g. CNY, USD, GBP, EUR)") from None
 
+    @field_validator("api_keys")
+    @classmethod
+    def _strong_keys(cls, value: SecretStr) -> SecretStr:
+        """A weak key stops the start (never echoed: which key, by position, and its length)."""
+        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+        for position, key in enumerate(keys, start=1):
+            if len(key) < MIN_API_KEY_CHARS:
+                raise ValueError(f"key {position} of {len(keys)} has {len(key)} characters; API keys need at least "
+                                 f"{MIN_API_KEY_CHARS} (make one with `memberscore keys create`)")
+        return value
+
     @field_validator("pseudonym_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -133,7 +149,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "api_key_file",
-                     "campaign_db", "pseudonym_key", "currency", "data_key", "data_key_file", mode="before")
+                     "campaign_db", "pseudonym_key", "currency", "data_key", "data_key_file", "jwt_issuer",
+                     "jwt_audience", "jwt_jwks_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """Only spaces mean "not set" too, for the settings that may be unset."""

@@ -16,12 +16,14 @@ from features.behaviour import purchase_history, spend_and_returns, trailing_act
 from features.catalogue import feature_names
 from features.categories import category_breadth, category_shares
 from features.engine import as_table, execute
+from features.kpi_periods import home_stores
 from features.lifetime import PROFILE_COLUMNS, LifetimeModel, lifetime_features
 from features.purchases import lines_in_window
 from features.segment_rules import SegmentRules, read_segment_rules
 from features.segments import fit_segments, segment_members
 
 SEGMENT_COLUMNS = ("rfm_segment", "abc_class", "lifecycle_stage", "tier")
+HOME_STORE = "home_store"  # profile column when the transactions have a store column
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ def build_snapshot(
     profile = pd.concat([profile, _segments(frame, rules, previous_tiers)], axis=1)
     shares = category_shares(transactions, as_of) if contract.CATEGORY in transactions.columns else _members_only()
     history = transactions[transactions[contract.TS] < pd.Timestamp(as_of)]
+    if contract.STORE in transactions.columns:  # what a store-scoped API key may see (serving.scope)
+        homes = home_stores(as_table(history), pd.Index(frame[contract.MEMBER_ID].astype(str)))
+        profile[HOME_STORE] = pd.array(homes.to_numpy(), dtype="string")
     return Snapshot(frame=frame, as_of=as_of, fingerprint=data_fingerprint(history), profile=profile, shares=shares)
 
 

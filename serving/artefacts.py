@@ -169,6 +169,7 @@ class LoadedSnapshot:
     scores_by_id: pd.DataFrame
     members: MemberLookup | None = None  # None: reasons are computed per request
     baselines: Mapping[str, str] = field(default_factory=dict)  # task without a champion -> the baseline serving it
+    home_stores: pd.Series | None = None  # member id -> home store, when the data has stores (serving.scope)
 
     def serves(self, task: str, models: Mapping[str, object]) -> bool:
         """Whether ``task`` has scores here: its champion's, or its baseline's."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import Response
+from pydantic import SecretStr
 
 from campaigns.record import TREATMENT
 from campaigns.store import CampaignNotFound, CampaignStore
@@ -22,10 +23,12 @@ from features.i18n import Translator
 from features.value_names import CAMPAIGN, describe, label
 from models import uplift
 from serving.audit import note
+from serving.caller import caller_of
 from serving.campaign_lists import CampaignRequest, arm_counts, campaign_answer, contact_csv, create_campaign
 from serving.contract import PROTECTED
 from serving.language import ENGLISH_READER, RequestLanguage
 from serving.live import Served
+from serving.scope import pseudonyms_for, scoped, shown_members
 from serving.targets import CAMPAIGNS, Campaign
 
 router = APIRouter()
@@ -50,14 +53,15 @@ class CampaignService:
     live: ServesNow
     project: str
     uplift: UpliftSource
+    pseudonym_secret: SecretStr | None = None  # for keys without raw member ids (serving.scope)
 
 
 def attach(app: FastAPI, store: CampaignStore, live: ServesNow, project: str,
-           uplift_champion: UpliftSource | None = None) -> None:
+           uplift_champion: UpliftSource | None = None, pseudonym_secret: SecretStr | None = None) -> None:
     """Give the routes their store and state (called once by the service at start); the uplift
     champion is the registry's (``models.uplift.champion``) unless given."""
     source = uplift_champion or functools.partial(uplift.champion, project)
-    app.state.campaigns = CampaignService(store, live, project, source)
+    app.state.campaigns = CampaignService(store, live, project, source, pseudonym_secret)
 
 
 def _service(request: Request) -> CampaignService:
@@ -82,20 +86,24 @@ def create(body: CampaignRequest, request: Request, format: str = "json") -> Any
     spend per member (80% power, two-sided alpha 0.05) and the contact list (treatment arm only);
     ``?format=csv`` answers the contact list alone as CSV. ``"rank": "uplift"`` ranks the eligible
     members by the project's uplift champion (expected incremental value net of the contact's cost);
-    without one the answer is a 422 naming ``rank``.
+    without one the answer is a 422 naming ``rank``. A store-scoped key's campaign lists its stores'
+    members only; a key without raw ids gets the contact list pseudonymised (the store keeps the ids).
     """
     chosen = _format(format)
     service = _service(request)
     served = service.live.current()
     if not served.ready or served.snapshot is None:
         raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
+    caller = caller_of(request.scope)
+    key = pseudonyms_for(caller, False, service.pseudonym_secret)  # refused before anything is stored
     try:
         champion = service.uplift() if body.rank == "uplift" else None
-        record, members = create_campaign(service.store, served.snapshot, body, service.project, served.versions(),
-                                          champion)
+        record, members = create_campaign(service.store, scoped(served.snapshot, caller), body, service.project,
+                                          served.versions(), champion)
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     note(campaign_id=record.id, list_name=record.type, rows=int((members["arm"] == TREATMENT).sum()))
+    members = shown_members(members, served.snapshot, caller, key)
     if chosen == "csv":
         return Response(contact_csv(members), media_type="text/csv", headers={"X-Campaign-Id": record.id})
     return campaign_answer(record, arm_counts(members), members)
@@ -128,12 +136,25 @@ def shown(campaign_id: str, request: Request, format: str = "json") -> Any:
         record = service.store.get(service.project, campaign_id)
         note(campaign_id=record.id, list_name=record.type)
         if chosen == "csv":
-            contacts = service.store.members(service.project, campaign_id, TREATMENT)
+            contacts = _shown_contacts(service, request, campaign_id)
             note(rows=len(contacts))
             return Response(contact_csv(contacts), media_type="text/csv")
         return campaign_answer(record, service.store.arm_counts(service.project, campaign_id), None)
     except CampaignNotFound as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
+
+
+def _shown_contacts(service: CampaignService, request: Request, campaign_id: str) -> Any:
+    """A stored contact list as the caller may see it (its stores' members, pseudonymised without raw ids)."""
+    caller = caller_of(request.scope)
+    key = pseudonyms_for(caller, False, service.pseudonym_secret)
+    members = service.store.members(service.project, campaign_id, TREATMENT)
+    if caller is None or (not caller.stores and key is None):
+        return members
+    served = service.live.current()
+    if served.snapshot is None:
+        raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
+    return shown_members(members, served.snapshot, caller, key)
 
 
 @router.get("/campaigns/{campaign_id}/effect", dependencies=PROTECTED["dependencies"],

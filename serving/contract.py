@@ -38,7 +38,7 @@ _ERROR = {"model": ErrorBody}
 PROTECTED: dict[str, Any] = {
     "dependencies": [Security(API_KEY)],
     "responses": {401: {**_ERROR, "description": "missing or invalid API key (header X-API-Key)"},
-                  403: {**_ERROR, "description": "the key is not allowed this route (reserved for per-key roles)"},
+                  403: {**_ERROR, "description": "the key's role may not use this route (README, Roles and API keys)"},
                   422: {**_ERROR, "description": "invalid request: the field and the reason"},
                   503: {**_ERROR, "description": "not ready: no model or snapshot serves yet (see /readiness)"}},
 }

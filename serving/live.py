@@ -33,6 +33,7 @@ from models.baselines import SERVED_BY_BASELINE, baseline_name
 from models.tasks import TASK_NAMES
 from serving.artefacts import LoadedSnapshot, ServingModel, load_model, stored_tag
 from serving.lookup import member_lookup
+from serving.scope import home_stores_by_id
 from serving.scoring import index_by_member, score_frame
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,8 @@ def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster], lookup: bool 
     scores = score_frame(boosters, inputs, snapshot.profile, snapshot.as_of)
     features_by_id, scores_by_id = index_by_member(inputs), index_by_member(scores)
     members = member_lookup(boosters, scores_by_id, features_by_id) if lookup else None
-    return LoadedSnapshot(snapshot, features_by_id, scores_by_id, members, serving_baselines(boosters, snapshot, scores))
+    return LoadedSnapshot(snapshot, features_by_id, scores_by_id, members, serving_baselines(boosters, snapshot, scores),
+                          home_stores_by_id(snapshot))
 
 
 def serving_baselines(boosters: Mapping[str, xgb.Booster], snapshot: Snapshot, scores: pd.DataFrame) -> dict[str, str]:

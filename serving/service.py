@@ -17,7 +17,7 @@ from datetime import date
 from typing import Annotated
 
 import bentoml
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +39,7 @@ from serving.access_log import escape_access_log
 from serving.artefacts import LoadedSnapshot
 from serving.audit import AuditMiddleware, note
 from serving.auth import ApiKeyMiddleware
+from serving.caller import Caller, caller_of
 from serving.contract import PROTECTED, PUBLIC, product_openapi
 from serving.docs_page import docs_response
 from serving.errors import http_error, validation_error
@@ -52,7 +53,7 @@ from serving.live import (
 )
 from serving.marketer_page import page_html
 from serving.probes import ProductRoutes, admin_asking, readiness_response
-from serving.pseudonym import pseudonym, pseudonym_key, pseudonymised
+from serving.pseudonym import pseudonym, pseudonymised
 from serving.request_timeout import install as install_request_timeout
 from serving.schemas import (
     ExplainRequest,
@@ -68,6 +69,7 @@ from serving.schemas import (
     TargetsRequest,
     TargetsResponse,
 )
+from serving.scope import pseudonyms_for, scoped, visible
 from serving.scoring import score_members
 from serving.segment_summary import VALUE_COLUMN, configured_labels, segment_counts, total_value
 from serving.targets import targets_csv_export, targets_response
@@ -80,6 +82,9 @@ MAX_ON_THE_FLY_REASONS = 25_000
 INLINE_IDS = 8
 
 web = FastAPI(docs_url=None, redoc_url=None, openapi_url="/docs.json")
+# A route called as a method (BentoML's testing pattern) has no HTTP request, so no caller: full rights,
+# as with the key check off. Over HTTP FastAPI always passes the request the key check named.
+DIRECT = Request({"type": "http", "method": "POST", "path": "/", "headers": []})
 
 
 def service_settings() -> Settings:
@@ -106,19 +111,22 @@ class MemberScoring:
                               tracking_uri=settings.mlflow_tracking_uri, data_key=settings.encryption_key())
         tier_codes = read_programme(settings.tier_programme).codes if settings.tier_programme else None
         self.labels = configured_labels(read_segment_rules(settings.segment_rules), tier_codes)
-        campaign_routes.attach(web, open_store(store_url(settings.campaign_db), settings.encryption_key()), self.live, self.project)
+        campaign_routes.attach(web, open_store(store_url(settings.campaign_db), settings.encryption_key()), self.live,
+                               self.project, pseudonym_secret=self.pseudonym_secret)
         kpi_routes.attach(web, self.live.snapshot_dir, self.live, read_kpi_rules(settings.kpi_rules))
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
-    async def score(self, request: ScoreRequest, asked: RequestLanguage = ENGLISH_READER) -> Response:
+    async def score(self, request: ScoreRequest, incoming: Request = DIRECT, asked: RequestLanguage = ENGLISH_READER) -> Response:
         """Scores and top reasons of up to 10,000 members of the served snapshot, in request order.
 
-        Unknown ids come back with status 'unknown'. Up to 5 reasons per model are precomputed;
-        more are computed on the fly, for at most 25,000 ids x explain per request.
+        Unknown ids come back with status 'unknown' (so do members outside a store-scoped key's
+        stores). Up to 5 reasons per model are precomputed; more are computed on the fly, for at
+        most 25,000 ids x explain per request.
         """
         served = _http_ready(self.live.current())
-        answer = functools.partial(scored, served, request.member_ids, request.explain, self._voice(asked))
+        answer = functools.partial(scored, served, request.member_ids, request.explain, self._voice(asked),
+                                   caller_of(incoming.scope))
         if _is_lookup(served, request) and len(request.member_ids) <= INLINE_IDS:
             response = answer()  # a few precomputed rows: microseconds, less than a hop to a thread
         else:
@@ -139,12 +147,14 @@ class MemberScoring:
         return _score_response(served, results, as_of)
 
     @web.post("/explain", **PROTECTED)
-    def explain(self, request: ExplainRequest, asked: RequestLanguage = ENGLISH_READER) -> ExplainResponse:
+    def explain(self, request: ExplainRequest, incoming: Request = DIRECT,
+                asked: RequestLanguage = ENGLISH_READER) -> ExplainResponse:
         """One member's full SHAP vector per model, with base value, margin and feature values."""
         served = _http_ready(self.live.current())
         loaded = _ready_snapshot(served)
         features = loaded.features_by_id
-        if request.member_id not in features.index:
+        seen = visible(loaded, caller_of(incoming.scope), [request.member_id])
+        if request.member_id not in features.index or (seen is not None and request.member_id not in seen):
             raise HTTPException(status_code=404, detail=f"member_id {request.member_id!r} is not in the served snapshot")
         row = features.loc[[request.member_id]]
         note(rows=1)  # the member's id is never noted
@@ -152,9 +162,9 @@ class MemberScoring:
                                models=explain_row(served.boosters, row, self._voice(asked)))
 
     @web.get("/segments", **PROTECTED)
-    def segments(self, asked: RequestLanguage = ENGLISH_READER) -> SegmentsResponse:
-        """Members and 12-month value per RFM segment, tier, ABC class and lifecycle stage."""
-        loaded = _ready_snapshot(_http_ready(self.live.current()))
+    def segments(self, incoming: Request = DIRECT, asked: RequestLanguage = ENGLISH_READER) -> SegmentsResponse:
+        """Members and 12-month value per RFM segment, tier, ABC class and lifecycle stage (of the key's stores)."""
+        loaded = scoped(_ready_snapshot(_http_ready(self.live.current())), caller_of(incoming.scope))
         scores = loaded.scores_by_id
         return SegmentsResponse(snapshot_as_of=loaded.snapshot.as_of.isoformat(), members=len(scores),
                                 value_column=VALUE_COLUMN, total_value=total_value(scores),
@@ -165,11 +175,12 @@ class MemberScoring:
                          200: {"content": {"text/csv": {}},
                                "description": "a JSON page, or the whole list as CSV with ?format=csv"},
                          410: {"description": "the cursor's list is no longer served: start again without a cursor"}})
-    def targets(self, request: TargetsRequest, asked: RequestLanguage = ENGLISH_READER, format: str = "json",
-                pseudonymise: bool = False) -> TargetsResponse | StreamingResponse:
+    def targets(self, request: TargetsRequest, incoming: Request = DIRECT, asked: RequestLanguage = ENGLISH_READER,
+                format: str = "json", pseudonymise: bool = False) -> TargetsResponse | StreamingResponse:
         """A ranked target list for a campaign: JSON in pages (``next_cursor``), ``?format=csv`` the whole list streamed.
 
-        ``?pseudonymise=true`` replaces member ids by keyed pseudonyms (``MEMBERSCORE_PSEUDONYM_KEY``).
+        ``?pseudonymise=true`` replaces member ids by keyed pseudonyms (``MEMBERSCORE_PSEUDONYM_KEY``); a
+        key without raw ids (a marketer's by default) always gets them, a store-scoped key its stores' members.
         Reasons and names follow ``lang`` / Accept-Language; a CSV with an explicit ``lang`` has translated
         headers and names beside the codes (without one it keeps the stable column names).
         A cursor issued for another list (a new snapshot or models since) answers 410.
@@ -177,16 +188,18 @@ class MemberScoring:
         if format not in ("json", "csv"):
             raise HTTPException(status_code=422, detail=f"format: expected 'json' or 'csv', got {format!r}")
         served = _http_ready(self.live.current())
+        caller = caller_of(incoming.scope)
+        key = pseudonyms_for(caller, pseudonymise, self.pseudonym_secret)  # refused before any work
+        loaded = scoped(_ready_snapshot(served), caller)
         try:
-            key = pseudonym_key(self.pseudonym_secret) if pseudonymise else None  # no key: 422 before any work
             if format == "csv":  # refusals come before the stream: once it starts, the status is sent
                 rename = functools.partial(pseudonym, key=key) if key is not None else None
                 headers = Translator(asked.language) if asked.explicit else None
-                export = targets_csv_export(served.boosters, _ready_snapshot(served), request, rename,
+                export = targets_csv_export(served.boosters, loaded, request, rename,
                                             voice=self._voice(asked), headers=headers)
                 note(list_name=export.campaign, rows=export.rows)
                 return StreamingResponse(export.chunks, media_type="text/csv; charset=utf-8")
-            response = targets_response(served.boosters, _ready_snapshot(served), request, self._voice(asked))
+            response = targets_response(served.boosters, loaded, request, self._voice(asked))
             note(list_name=response.campaign, rows=len(response.rows))
             return pseudonymised(response, key) if key is not None else response
         except ListChanged as error:
@@ -266,14 +279,18 @@ def _is_lookup(served: Served, request: ScoreRequest) -> bool:
     return members is not None and request.explain <= members.k
 
 
-def scored(served: Served, member_ids: list[str], explain: int, voice: Voice = ENGLISH) -> ScoreResponse:
+def scored(served: Served, member_ids: list[str], explain: int, voice: Voice = ENGLISH,
+           caller: Caller | None = None) -> ScoreResponse:
     """The answer to /score: each distinct id computed once, the answer in request order (repeats included).
 
     Reasons beyond the precomputed ones are bounded (``MAX_ON_THE_FLY_REASONS``): a 422 states the limit.
+    Ids outside a store-scoped caller's stores are answered as unknown, exactly like absent ones.
     """
-    distinct = list(dict.fromkeys(member_ids))
     loaded = served.snapshot
     assert loaded is not None  # ready
+    asked = list(dict.fromkeys(member_ids))
+    seen = visible(loaded, caller, asked)
+    distinct = asked if seen is None else [member_id for member_id in asked if member_id in seen]
     if loaded.members is not None and explain <= loaded.members.k:
         results = loaded.members.scores(distinct, explain, voice)
     else:  # more reasons than were precomputed: explain the requested rows now, within the bound
@@ -285,6 +302,8 @@ def scored(served: Served, member_ids: list[str], explain: int, voice: Voice = E
                 f"= {len(distinct) * explain:,} (ask for explain <= {precomputed} or send fewer ids)"))
         results = score_members(served.boosters, loaded.scores_by_id, loaded.features_by_id, distinct, explain, voice)
     by_id = dict(zip(distinct, results))
+    for member_id in asked:
+        by_id.setdefault(member_id, MemberScore(member_id=member_id, status="unknown"))
     return _score_response(served, [by_id[member_id] for member_id in member_ids], loaded.snapshot.as_of)
 
 

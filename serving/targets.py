@@ -92,7 +92,7 @@ def _scored_members(scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame, ca
     driver = _required(scores_by_id, campaign.driver, why, campaign)
     expected, clv = _column(scores_by_id, "expected_value"), _column(scores_by_id, "clv_12m")
     value = expected.where(expected.notna(), clv)
-    if value.isna().all():
+    if len(value) and value.isna().all():
         raise CampaignUnavailable(f"campaign {campaign.name!r}: no member has expected_value or clv_12m to rank by")
     members = scores_by_id.join(features_by_id.reindex(columns=list(RULE_FEATURES)), how="left")
     members["expected_value"] = value
@@ -112,7 +112,7 @@ def _percentile(share: pd.Series) -> pd.Series:
 
 def _required(scores_by_id: pd.DataFrame, column: str, why: str, campaign: Campaign) -> pd.Series:
     values = _column(scores_by_id, column)
-    if values.isna().all():
+    if len(values) and values.isna().all():  # no members (e.g. a store scope without any) is an empty list
         raise CampaignUnavailable(f"campaign {campaign.name!r} ranks by {column}, which is empty: {why}")
     return values
 

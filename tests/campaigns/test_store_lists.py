@@ -31,7 +31,7 @@ from serving.errors import http_error, validation_error
 from serving.live import Served
 
 AS_OF = date(2024, 6, 1)
-KEY = "campaign-test-key"
+KEY = "campaign-test-key-0123456789"
 N = 120  # 100 lapsing members (eligible for winback) and 20 active ones (not)
 
 

@@ -51,15 +51,15 @@ def test_defaults_when_nothing_is_set() -> None:
 
 
 def test_values_are_parsed_and_blank_means_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("MEMBERSCORE_API_KEYS", " k1 ,,k2 ")
+    monkeypatch.setenv("MEMBERSCORE_API_KEYS", f" {'1' * 24} ,,{'2' * 30} ")
     monkeypatch.setenv("MEMBERSCORE_POLL_SECONDS", "0.5")
     monkeypatch.setenv("MEMBERSCORE_INSECURE_NO_AUTH", "yes")
     monkeypatch.setenv("MEMBERSCORE_SPARK_MASTER", "  ")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/m.db")
     settings = load_settings()
-    assert settings.plain_api_keys() == ["k1", "k2"] and settings.poll_seconds == 0.5 and settings.insecure_no_auth
+    assert settings.plain_api_keys() == ["1" * 24, "2" * 30] and settings.poll_seconds == 0.5 and settings.insecure_no_auth
     assert settings.spark_master is None and settings.mlflow_tracking_uri == f"sqlite:///{tmp_path}/m.db"
-    assert "k1" not in repr(settings)  # secrets never print
+    assert "1" * 24 not in repr(settings)  # secrets never print
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), [
@@ -68,6 +68,7 @@ def test_values_are_parsed_and_blank_means_unset(monkeypatch: pytest.MonkeyPatch
     ("MEMBERSCORE_PROJECT", "Shop A", "a project name is"),
     ("MEMBERSCORE_INSECURE_NO_AUTH", "maybe", "valid boolean"),
     ("MEMBERSCORE_PSEUDONYM_KEY", "s3cr3t-k", "too short"),
+    ("MEMBERSCORE_API_KEYS", "a" * 30 + ",short-admin-key-1234", "key 2 of 2 has 20 characters; API keys need at least 24"),
 ])
 def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                                      reason: str) -> None:
@@ -76,7 +77,7 @@ def test_a_bad_value_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyP
         load_settings()
     message = str(error.value)
     assert reason in message and "\n" not in message
-    secret = name == "MEMBERSCORE_PSEUDONYM_KEY"  # the value of a secret is never echoed
+    secret = name in ("MEMBERSCORE_PSEUDONYM_KEY", "MEMBERSCORE_API_KEYS")  # the value of a secret is never echoed
     assert message.startswith(f"{name}: " if secret else f"{name} {value!r}: ") and (value not in message) == secret
 
 

@@ -27,7 +27,9 @@ from features.snapshot import Snapshot, build_snapshot
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 90.0
-API_KEY = "test-key-0123456789"
+API_KEY = "test-key-0123456789-abcdefgh"  # MEMBERSCORE_API_KEYS: role admin
+ROLE_KEYS = {role: f"{role}-test-key-0123456789abcdef" for role in ("crm", "marketer", "analyst", "admin")}
+PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
 TINY_AS_OF = date(2024, 3, 1)
 
 
@@ -71,8 +73,20 @@ def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,
     return server
 
 
+def role_key_file(path: Path) -> Path:
+    """A key file with one key per role (``ROLE_KEYS``), as ``memberscore keys create`` writes them."""
+    from serving.auth import hash_key
+    from serving.keyfile import KeyRecord, now_utc
+
+    path.write_text("".join(KeyRecord(name=f"{role}-test", role=role, hash=hash_key(key), created=now_utc()).line() + "\n"  # type: ignore[arg-type]
+                            for role, key in ROLE_KEYS.items()), encoding="utf-8")
+    return path
+
+
 def trained_env(trained: object) -> dict[str, str]:
     return {
+        "MEMBERSCORE_API_KEY_FILE": str(role_key_file(Path(trained.root) / "api-keys")),
+        "MEMBERSCORE_PSEUDONYM_KEY": PSEUDONYM_KEY,  # for the marketer's key (pseudonymised ids)
         "MLFLOW_TRACKING_URI": trained.tracking_uri,
         "MEMBERSCORE_SNAPSHOT_DIR": str(trained.snapshots),
         "BENTOML_HOME": os.environ["BENTOML_HOME"],

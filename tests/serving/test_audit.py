@@ -36,7 +36,7 @@ from serving.live import Served
 from tests.campaigns.test_store_lists import BODY, KEY, Live, loaded_snapshot
 
 MEMBER_ID = re.compile(r"m\d{3}(?!\d)")  # the hand-built snapshot's ids
-KEY_NAME = hash_key(KEY)[len("sha256:"):][:8]
+KEY_NAME = "env-" + hash_key(KEY)[len("sha256:"):][:8]  # a MEMBERSCORE_API_KEYS key is named env-<hash prefix>
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def test_each_route_logs_its_template_and_rows_never_an_id(service: tuple[TestCl
     assert client.get("/healthz").status_code == 200  # public: no line, with a key too
     assert client.get("/readyz").json()["project"]  # an admin key reads the reasons: still no data access, no line
     found = logged(log, 6)
-    name = hash_key(KEY)[len("sha256:"):][:8]
+    name = "env-" + hash_key(KEY)[len("sha256:"):][:8]
     assert [(e["key"], e["role"], e["method"], e["route"], e["status"], e["list"], e["rows"]) for e in found] == [
         (name, "admin", "POST", "/score", 200, None, 3),
         (name, "admin", "POST", "/explain", 200, None, 1),

@@ -31,12 +31,14 @@ def client(monkeypatch: pytest.MonkeyPatch, **environment: str) -> TestClient:
 
 def test_a_valid_key_is_named_by_its_hash_never_by_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     answer = client(monkeypatch, MEMBERSCORE_API_KEYS=KEY).get("/segments", headers={"X-API-Key": KEY}).text
-    assert f"name='{hash_key(KEY)[7:15]}'" in answer and KEY not in answer
+    assert f"name='env-{hash_key(KEY)[7:15]}', role='admin'" in answer and KEY not in answer
 
 
 def test_public_paths_and_rejected_keys_carry_no_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     http = client(monkeypatch, MEMBERSCORE_API_KEYS=KEY)
     assert http.get("/healthz").text == "none"
+    assert "role='admin'" in http.get("/readyz", headers={"X-API-Key": KEY}).text  # a public path, with a key
+    assert http.get("/readyz", headers={"X-API-Key": "wrong"}).text == "none"  # never refused there
     assert http.get("/segments", headers={"X-API-Key": "wrong"}).status_code == 401
 
 

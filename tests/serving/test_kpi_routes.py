@@ -25,7 +25,7 @@ from serving.live import Served
 from tests.campaigns.test_store_lists import Live, loaded_snapshot
 from tests.features.test_kpis import amount_tiers, table
 
-KEY = "kpi-test-key"
+KEY = "kpi-test-key-0123456789abcdef"
 RULES = KpiRules.model_validate({"min_members": 0, "alerts": [
     {"kpi": "churn_rate", "compare": "previous", "direction": "up", "points": 50}]})
 

@@ -2,7 +2,8 @@
 the published OpenAPI document and sends them to a real server, with a valid key and with bad keys.
 
 The properties: never a server error; with a bad key, every data endpoint answers 401 whatever
-the body (the key check runs before parsing).
+the body (the key check runs before parsing); with a key of a role, every route its role may not
+use answers 403 naming the role, whatever the body, and the others never a server error.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from serving.auth import is_public
-from tests.serving.conftest import API_KEY
+from serving.caller import Role
+from serving.roles import forbidden_text, roles_for
+from tests.serving.conftest import API_KEY, ROLE_KEYS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EXAMPLES_PER_OPERATION = 20
+ROLE_EXAMPLES = {True: 2, False: 3}  # per operation, allowed / refused; the admin key fuzzes the allowed ones above
 PROPERTY_SETTINGS = settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
                              suppress_health_check=list(HealthCheck))
 
@@ -73,3 +77,29 @@ def test_no_server_error_with_a_valid_key(operations: list[schemathesis.APIOpera
 def test_bad_keys_get_401_and_never_a_server_error(operations: list[schemathesis.APIOperation],
                                                    mode: GenerationMode) -> None:
     check_every_operation(operations, mode, "not-" + API_KEY)
+
+
+def check_role_operation(operation: schemathesis.APIOperation, role: Role) -> bool:
+    """Generated valid requests with the role's key: never a 5xx; a 403 naming the role off its routes.
+    Whether the role may use the operation."""
+    allowed = is_public(operation.path) or role in roles_for(operation.method, operation.path)
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    @settings(PROPERTY_SETTINGS, max_examples=ROLE_EXAMPLES[allowed])
+    def answers_by_role(case: schemathesis.Case) -> None:
+        response = case.call(headers={"X-API-Key": ROLE_KEYS[role]}, timeout=60)
+        where = (role, case.method, case.formatted_path, response.status_code, response.text[:300])
+        assert response.status_code < 500, where
+        if not allowed:
+            assert (response.status_code, response.json()) == (403, {"error": forbidden_text(role)}), where
+
+    answers_by_role()
+    return allowed
+
+
+@pytest.mark.parametrize("role", ["crm", "marketer", "analyst"])
+def test_each_role_gets_403_off_its_routes_and_never_a_server_error(operations: list[schemathesis.APIOperation],
+                                                                   role: Role) -> None:
+    """Every operation with the role's key (admin's is the env key of the tests above)."""
+    allowed = [check_role_operation(operation, role) for operation in operations]
+    assert any(allowed) and not all(allowed)
