@@ -1,7 +1,8 @@
 """The audit log: one JSON line per request a key made, saying who did what, never about which member.
 
-Pure ASGI middleware inside the key check (``serving.auth``), so every request it sees with a
-caller (``serving.caller.caller_of``) was let in by a key. After the answer it writes: the time
+Pure ASGI middleware outside the key check (``serving.auth``): a request with a caller
+(``serving.caller.caller_of``) was let in by a key, or refused with 403 for its role; one the check
+refused with 401 (no valid key) is logged with key and role null. After the answer it writes: the time
 (UTC), the key's name and role, the method, the route's template (``/campaigns/{campaign_id}``,
 never the raw path, which may hold anything), the status, the campaign id and list where the route
 named one, the rows it returned, and the duration. Member ids, amounts, query strings, bodies and
@@ -31,6 +32,7 @@ from serving.auth import is_public
 from serving.caller import Caller, caller_of
 
 AUDIT_KEY: Final = "memberscore.audit"
+REFUSALS: Final = (401, 403)  # answered by the key check before any route
 MAX_NOTED_CHARS: Final = 64  # ids and list names are short; a longer value is cut, never a long line
 
 Scope = MutableMapping[str, Any]
@@ -68,11 +70,13 @@ def route_template(scope: Scope) -> str | None:
     return str(template) if template else None
 
 
-def audit_line(at: datetime, caller: Caller, method: str, route: str | None, status: int | None,
+def audit_line(at: datetime, caller: Caller | None, method: str, route: str | None, status: int | None,
                noted: dict[str, Any], seconds: float) -> str:
-    """One entry as one line: every field always present (null when none), non-ASCII and control
-    characters escaped by JSON, so no value (a key's name, a forged path) can start another line."""
-    entry = {"time": at.isoformat(timespec="milliseconds"), "key": caller.name, "role": caller.role,
+    """One entry as one line: every field always present (null when none: no key and role for a
+    request the key check refused as unknown), non-ASCII and control characters escaped by JSON, so
+    no value (a key's name, a forged path) can start another line."""
+    entry = {"time": at.isoformat(timespec="milliseconds"), "key": caller.name if caller else None,
+             "role": caller.role if caller else None,
              "method": method[:16], "route": route, "status": status, "campaign_id": noted.get("campaign_id"),
              "list": noted.get("list"), "rows": noted.get("rows"), "ms": round(seconds * 1000, 1)}
     return json.dumps(entry, ensure_ascii=True, separators=(",", ":"))
@@ -111,7 +115,9 @@ class AuditMiddleware:
         finally:  # a cancelled request (timeout, client gone) is logged too, with the status it got, if any
             _entry.reset(token)
             caller = caller_of(scope)
-            # a key on a public path (an admin reading /readyz's reasons) is no data access: no line
-            if caller is not None and not is_public(str(scope.get("path", ""))):
+            # a key on a public path (an admin reading /readyz's reasons) is no data access: no line;
+            # a refusal (401: no valid key, 403: a role not allowed the route) is logged, never routed
+            logged = caller is not None or status in REFUSALS
+            if logged and not is_public(str(scope.get("path", ""))):
                 self.writer.put(audit_line(at, caller, str(scope.get("method", "")), route_template(scope), status,
                                            noted, time.perf_counter() - started))

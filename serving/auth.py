@@ -197,10 +197,10 @@ class ApiKeyMiddleware:
             await _refuse(send, 401, "missing or invalid API key (header X-API-Key)",
                           [(b"www-authenticate", b"ApiKey header=X-API-Key")])
             return
+        scope[SCOPE_KEY] = caller  # also on a 403: the audit log names who was refused
         if not allowed(caller.role, scope.get("method", "GET"), scope["path"]):
             await _refuse(send, 403, forbidden_text(caller.role), [])
             return
-        scope[SCOPE_KEY] = caller
         await self.app(scope, receive, send)
 
 

@@ -344,6 +344,6 @@ def _ready_snapshot(served: Served) -> LoadedSnapshot:
     return served.snapshot
 
 
-MemberScoring.add_asgi_middleware(ApiKeyMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost: nothing is read or routed for an anonymous caller
-MemberScoring.add_asgi_middleware(AuditMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # inside the key check: sees its caller
+MemberScoring.add_asgi_middleware(AuditMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost (the first added): it sees the key check's refusals too
+MemberScoring.add_asgi_middleware(ApiKeyMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # nothing is read or routed for an anonymous caller
 MemberScoring.add_asgi_middleware(ProductRoutes, probes=web)  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from serving.audit_file import AuditWriter, RotatingLines, log_files, read_entri
 from serving.auth import ApiKeyMiddleware, hash_key
 from serving.caller import Caller
 from serving.errors import http_error, validation_error
+from serving.keyfile import KeyRecord, append_key, now_utc
 from serving.live import Served
 from tests.campaigns.test_store_lists import BODY, KEY, Live, loaded_snapshot
 
@@ -57,9 +58,8 @@ def audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[T
         note(list_name=text, rows=1)  # a careless route noting raw input: still one line
         return {"text": text}
 
-    middleware = AuditMiddleware(app, settings=load_settings)  # type: ignore[arg-type]
-    client = TestClient(ApiKeyMiddleware(middleware, settings=load_settings),  # type: ignore[arg-type]
-                        headers={"X-API-Key": KEY})
+    middleware = AuditMiddleware(ApiKeyMiddleware(app, settings=load_settings), settings=load_settings)  # type: ignore[arg-type]
+    client = TestClient(middleware, headers={"X-API-Key": KEY})  # type: ignore[arg-type]  # as the service stacks them
     yield client, middleware, log
     middleware.writer.close()
     store.close()
@@ -106,12 +106,28 @@ def test_a_request_writes_exactly_its_line_and_no_member_id(audited: tuple[TestC
                                                       "campaign_id", "list", "rows", "ms"]
 
 
-def test_only_requests_with_a_caller_are_logged(audited: tuple[TestClient, AuditMiddleware, Path]) -> None:
-    """Refused keys never reach it (the key check answers 401 first); an unmatched path has route null."""
+def test_refusals_and_unmatched_paths_are_logged_without_a_route(audited: tuple[TestClient, AuditMiddleware, Path]) -> None:
+    """A wrong key is a line with no key or role (401); a public path is none; an unmatched path has route null."""
     client, middleware, log = audited
     assert client.get("/campaigns", headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.get("/healthz", headers={"X-API-Key": "wrong"}).status_code != 401
     assert client.get("/no/such/m001").status_code == 404
-    assert [(e["route"], e["status"], e["rows"]) for e in entries(middleware, log, 1)] == [(None, 404, None)]
+    assert [(e["key"], e["role"], e["route"], e["status"]) for e in entries(middleware, log, 2)] == [
+        (None, None, None, 401), (KEY_NAME, "admin", None, 404)]
+
+
+def test_a_role_refused_a_route_is_logged_with_its_key_and_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys, log, crm_key = tmp_path / "keys", tmp_path / "audit.log", "crm-" + "k" * 24
+    append_key(keys, KeyRecord(name="crm-till", role="crm", hash=hash_key(crm_key), created=now_utc()))
+    monkeypatch.delenv("MEMBERSCORE_API_KEYS", raising=False)
+    monkeypatch.setenv("MEMBERSCORE_API_KEY_FILE", str(keys))
+    monkeypatch.setenv("MEMBERSCORE_AUDIT_LOG", str(log))
+    middleware = AuditMiddleware(ApiKeyMiddleware(FastAPI(), settings=load_settings), settings=load_settings)  # type: ignore[arg-type]
+    assert TestClient(middleware).get("/campaigns", headers={"X-API-Key": crm_key}).status_code == 403  # type: ignore[arg-type]
+    assert [without_timing(e) for e in entries(middleware, log, 1)] == [
+        {"key": "crm-till", "role": "crm", "method": "GET", "route": None, "status": 403,
+         "campaign_id": None, "list": None, "rows": None}]
+    middleware.writer.close()
 
 
 def test_a_forged_newline_or_escape_in_a_path_stays_on_its_line(audited: tuple[TestClient, AuditMiddleware, Path]) -> None:
