@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from bench.measure import free_port
+from tests.campaigns.test_store_lists import loaded_snapshot
 
 HOST = "127.0.0.1"
 
@@ -79,3 +80,13 @@ def postgres_url() -> Iterator[str]:
         subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True, cwd=root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The campaign database the CLI tests use, set as the environment variable (the CLI's default)."""
+    monkeypatch.setattr("cli.campaign.champion_boosters", lambda project, tracking_uri: {})
+    monkeypatch.setattr("cli.campaign.newest_snapshot", lambda project, models, snapshot_dir: loaded_snapshot())
+    url = f"sqlite:///{tmp_path / 'var' / 'campaigns.db'}"
+    monkeypatch.setenv("MEMBERSCORE_CAMPAIGN_DB", url)
+    return url

@@ -11,19 +11,8 @@ from typer.testing import CliRunner, Result
 
 from campaigns.store import open_store
 from cli.main import app
-from tests.campaigns.test_store_lists import loaded_snapshot
 
 RUNNER = CliRunner()
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The database every command here uses, set as the environment variable (the CLI's default)."""
-    monkeypatch.setattr("cli.campaign.champion_boosters", lambda project, tracking_uri: {})
-    monkeypatch.setattr("cli.campaign.newest_snapshot", lambda project, models, snapshot_dir: loaded_snapshot())
-    url = f"sqlite:///{tmp_path / 'var' / 'campaigns.db'}"
-    monkeypatch.setenv("MEMBERSCORE_CAMPAIGN_DB", url)
-    return url
 
 
 def run(*args: str) -> Result:

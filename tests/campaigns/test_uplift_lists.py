@@ -6,7 +6,6 @@ score instead."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 from campaigns.store import CampaignStore
 from cli.main import app
 from models.uplift import UpliftChampion
-from tests.campaigns.test_store_lists import BODY, client_for, loaded_snapshot
+from tests.campaigns.test_store_lists import BODY, client_for
 from tests.campaigns.test_store_lists import store as store  # the fixture
 
 LAPSING = [f"m{i:03d}" for i in range(100)]  # the winback list, best score first
@@ -86,15 +85,6 @@ def test_a_champion_reading_features_the_snapshot_lacks_is_refused(store: Campai
                                               "features missing for the model: ['history']")
     bad = client.post("/campaigns", json={**UPLIFT_BODY, "rank": "best"})
     assert bad.status_code == 422 and "rank" in bad.json()["error"]
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr("cli.campaign.champion_boosters", lambda project, tracking_uri: {})
-    monkeypatch.setattr("cli.campaign.newest_snapshot", lambda project, models, snapshot_dir: loaded_snapshot())
-    url = f"sqlite:///{tmp_path / 'var' / 'campaigns.db'}"
-    monkeypatch.setenv("MEMBERSCORE_CAMPAIGN_DB", url)
-    return url
 
 
 CREATE = ["campaign", "create", "--campaign", "winback", "--limit", "50", "--name", "june", "--rank", "uplift"]
