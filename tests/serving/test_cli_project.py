@@ -109,7 +109,7 @@ def test_every_command_checks_the_project(stores: object, small_csv: Path, comma
     data = [] if command[0] in ("targets", "serve", "build") else ["--transactions", str(small_csv)]
     result = run(*command, *data, env={"MEMBERSCORE_PROJECT": "Bad Name"})
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("error: --project 'Bad Name':")
+    assert result.stderr.startswith("error: MEMBERSCORE_PROJECT 'Bad Name':")  # the variable that held it
 
 
 def test_model_names_are_valid_bentoml_tags_for_the_longest_project() -> None:
