@@ -18,6 +18,7 @@ import typer
 
 from cli.options import (
     ConfigOption,
+    LangOption,
     MappingOption,
     Progress,
     ProjectOption,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from features.data_key import DataKey
+    from features.i18n import Translator
     from features.load_report import LoadReport
     from features.settings import Settings
     from features.snapshot import Snapshot
@@ -43,13 +45,16 @@ if TYPE_CHECKING:
 
 @one_line_errors
 def validate(transactions: TransactionsOption, mapping: MappingOption = None, rejects: RejectsOption = None,
-             project: ProjectOption = DEFAULT_PROJECT) -> None:
+             project: ProjectOption = DEFAULT_PROJECT, lang: LangOption = None) -> None:
     """Load and check a transactions file without training; print the load report as JSON.
 
     Exit 0 when some rows are usable; exit 2 with one line when none are or the file cannot be read.
     ``--project`` is accepted (and checked) so a script can pass it to every command; nothing is stored.
+    The JSON keeps its keys and codes; ``--lang`` is the language of the lines on stderr.
     """
-    _, load_report = load_for_command(transactions, mapping, rejects, Progress())
+    from features.i18n import translator
+
+    _, load_report = load_for_command(transactions, mapping, rejects, Progress(), translator(lang))
     typer.echo(json.dumps(load_report.to_dict(), indent=2))
 
 
@@ -63,11 +68,14 @@ def simulate(
     campaign: Annotated[str | None, typer.Option(
         help="instead: a campaign with a planted effect, assigned random (a holdout), score (targeted on an "
              "observed value score) or trend (targeted on an unobserved trend); exposures and truth beside --out")] = None,
+    lang: LangOption = None,
 ) -> None:
     """Write synthetic transactions with known behaviour (BG/NBD, Gamma-Gamma, affinities, returns, seasons),
     or with ``--campaign``, around a campaign whose effect is known (``memberscore campaign import``)."""
+    from features.i18n import translator
     from features.retail_simulation import simulate_retail, write_simulation
 
+    words = translator(lang)
     if members < 1:
         raise ValueError(f"--members {members}: must be at least 1")
     if days < 1:
@@ -77,13 +85,18 @@ def simulate(
     first_day = parse_date(start, option="--start")
     started = time.perf_counter()
     if campaign is not None:
-        _simulate_campaign(members, out, seed, campaign, first_day, days)
+        _simulate_campaign(members, out, seed, campaign, first_day, days, words)
         return
     transactions, truth = simulate_retail(members, first_day, days, seed)
     truth_file = write_simulation(transactions, truth, out)
     returns = int((transactions["amount"] < 0).sum())
-    typer.echo(f"simulated {members:,} members, {len(transactions):,} lines ({returns:,} returns) from {first_day} "
-               f"over {days} days in {time.perf_counter() - started:.1f} s -> {out} (truth: {truth_file})")
+    said = words.ngettext("simulated {members} member, {lines} lines ({returns} returns) from {start} over {days} days "
+                          "in {seconds} s -> {out} (truth: {truth})",
+                          "simulated {members} members, {lines} lines ({returns} returns) from {start} over {days} days "
+                          "in {seconds} s -> {out} (truth: {truth})", members)
+    typer.echo(said.format(members=words.number(members), lines=words.number(len(transactions)),
+                           returns=words.number(returns), start=first_day, days=days,
+                           seconds=words.number(time.perf_counter() - started, 1), out=out, truth=truth_file))
 
 
 @one_line_errors
@@ -96,6 +109,7 @@ def snapshot(
     project: ProjectOption = DEFAULT_PROJECT,
     allow_shrink: Annotated[bool, typer.Option("--allow-shrink", help="mark a snapshot with far fewer members than "
                                                "the one served as intended, so a running service takes it")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Write every member's features as of a date into the project's snapshot store (no retraining).
 
@@ -104,10 +118,11 @@ def snapshot(
     snapshot's latest complete H-day window. A running service holds its snapshot against one with
     fewer than half its members (``MEMBERSCORE_MIN_SNAPSHOT_RATIO``) unless ``--allow-shrink``.
     """
+    from features.i18n import translator
     from training.config import read_config
 
-    progress = Progress()
-    frame, _ = load_for_command(transactions, mapping, rejects, progress)
+    progress, words = Progress(), translator(lang)
+    frame, _ = load_for_command(transactions, mapping, rejects, progress, words)
     cutoff = parse_date(as_of) if as_of else end_of_data(frame)
     settings = command_settings()
     built, path = store_snapshot(frame, cutoff, read_config(config), project, settings, allow_shrink)
@@ -116,12 +131,20 @@ def snapshot(
     store_kpis(frame, cutoff, path.parent, settings, progress)
     held = held_by_a_service(path, settings.min_snapshot_ratio, settings.encryption_key())
     if held:
-        typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
-    typer.echo(f"snapshot as of {cutoff}: {len(built.frame):,} members -> {path}"
-               + (" (marked as an intended shrink)" if allow_shrink else ""))
+        typer.echo(held_warning(held, words), err=True)
+    said = words.ngettext("snapshot as of {as_of}: {count} member -> {path}",
+                          "snapshot as of {as_of}: {count} members -> {path}", len(built.frame))
+    typer.echo(said.format(as_of=cutoff, count=words.number(len(built.frame)), path=path)
+               + (words.gettext(" (marked as an intended shrink)") if allow_shrink else ""))
 
 
-def _simulate_campaign(members: int, out: Path, seed: int, assignment: str, first_day: date, days: int) -> None:
+def held_warning(why: str, words: Translator) -> str:
+    """The stderr line saying a running service will not take the snapshot just written, and why."""
+    return words.gettext("warning: a running service will keep its snapshot: {why}").format(why=why)
+
+
+def _simulate_campaign(members: int, out: Path, seed: int, assignment: str, first_day: date, days: int,
+                       words: Translator) -> None:
     """``simulate --campaign``: history from ``first_day``, the campaign's 30-day window last."""
     from campaigns.simulate import ASSIGNMENTS, simulate_campaign, write_planted
 
@@ -133,24 +156,48 @@ def _simulate_campaign(members: int, out: Path, seed: int, assignment: str, firs
     planted = simulate_campaign(members, assignment, seed, history_windows=windows,  # type: ignore[arg-type]
                                 start=first_day + timedelta(days=30 * windows))
     exposures_path, truth_path = write_planted(planted, out)
-    typer.echo(f"simulated a {assignment} campaign for {members:,} members starting {planted.start}: "
-               f"{len(planted.transactions):,} lines -> {out}; exposures {exposures_path}; truth {truth_path} "
-               f"(average effect {planted.average_effect:.2f}, on the contacted {planted.effect_on_contacted:.2f})")
+    said = words.ngettext("simulated a {assignment} campaign for {members} member starting {start}: {lines} lines -> "
+                          "{out}; exposures {exposures}; truth {truth} (average effect {average}, on the contacted "
+                          "{contacted})",
+                          "simulated a {assignment} campaign for {members} members starting {start}: {lines} lines -> "
+                          "{out}; exposures {exposures}; truth {truth} (average effect {average}, on the contacted "
+                          "{contacted})", members)
+    typer.echo(said.format(assignment=assignment, members=words.number(members), start=planted.start,
+                           lines=words.number(len(planted.transactions)), out=out, exposures=exposures_path,
+                           truth=truth_path, average=f"{planted.average_effect:.2f}",
+                           contacted=f"{planted.effect_on_contacted:.2f}"))
 
 
 def load_for_command(transactions: Path, mapping: Path | None, rejects: Path | None,
-                     progress: Progress) -> tuple[pd.DataFrame, LoadReport]:
+                     progress: Progress, words: Translator | None = None) -> tuple[pd.DataFrame, LoadReport]:
     """The usable rows of ``transactions`` and the load report; no usable row is an error.
-    With a data key configured the rejects file is encrypted (it holds raw ids and amounts)."""
+    With a data key configured the rejects file is encrypted (it holds raw ids and amounts).
+    ``words``: the language of the two progress lines (default English; the report's notes stay English)."""
     from features.contract import read_mapping
+    from features.i18n import translator
     from features.load import load_transactions
 
-    progress(f"loading {transactions}")
+    words = words or translator()
+    progress(words.gettext("loading {path}").format(path=transactions))
     frame, report = load_transactions(transactions, read_mapping(mapping), rejects_path=rejects, key=command_data_key())
-    progress(report.summary() + (f"; rejected rows in {report.rejects_path}" if report.rejects_path else ""))
+    progress(_loaded(report, words) + (words.gettext("; rejected rows in {path}").format(path=report.rejects_path)
+                                       if report.rejects_path else ""))
     if frame.empty:
         raise ValueError(f"{transactions}: no usable rows ({report.summary()})")
     return frame, report
+
+
+def _loaded(report: LoadReport, words: Translator) -> str:
+    """The load report's summary line, in English exactly as ``LoadReport.summary`` says it."""
+    if words.language == "en":
+        return report.summary()
+    line = words.gettext("read {read} rows, kept {kept}, rejected {rejected}").format(
+        read=words.number(report.rows_read), kept=words.number(report.rows_kept),
+        rejected=words.number(report.rows_rejected))
+    if report.rejected_by_reason:
+        line += " (" + ", ".join(f"{why}: {words.number(count)}" for why, count in report.rejected_by_reason.items()) + ")"
+    rest = report.summary().split("; ", 1)[1:]  # how the file was read and hints: not translated
+    return "; ".join([line, *rest])
 
 
 def end_of_data(frame: pd.DataFrame) -> date:

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.data import end_of_data, held_by_a_service, load_for_command, serving_snapshot
+from cli.data import end_of_data, held_by_a_service, held_warning, load_for_command, serving_snapshot
 from cli.kpis import store_kpis
 from cli.options import (
     ConfigOption,
+    LangOption,
     MappingOption,
     Progress,
     ProjectOption,
@@ -22,7 +23,7 @@ from cli.options import (
     command_settings,
     one_line_errors,
 )
-from features.i18n import Language, parse_language
+from features.i18n import Language, Translator, parse_language, translator
 from features.project import DEFAULT_PROJECT
 from features.sealed import write_private_text
 
@@ -47,20 +48,22 @@ def train(
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
     project: ProjectOption = DEFAULT_PROJECT,
     wait: Annotated[float, typer.Option(help="seconds to wait for another run on the project to finish (default: refuse)")] = 0.0,
-    lang: Annotated[str | None, typer.Option(help="language of the HTML report: en (default) or zh-CN")] = None,
+    lang: LangOption = None,
 ) -> None:
     """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners.
 
     All or nothing: the winners' champion aliases, the snapshot and the BentoML import change
     together at the end; any failure before leaves the previous champions and snapshot serving.
-    One run at a time per project (a lock beside its snapshot directory).
+    One run at a time per project (a lock beside its snapshot directory). ``--lang`` is the language
+    of the summary and of the HTML report beside ``--report``.
     """
     from features.store import latest_snapshot_path, project_snapshot_dir
     from models import catalog
     from serving.artefacts import import_champions
     from training.commit import lock_path, run_lock
 
-    language = parse_language(lang)  # refused before any work: a typo must not cost a training run
+    language = parse_language(lang)  # refused before any work (LangOption): a typo must not cost a training run
+    words = translator(language)
     progress = Progress()
     settings = command_settings()
     catalog.configure_tracking(settings.mlflow_tracking_uri)
@@ -69,18 +72,19 @@ def train(
         champion = catalog.alias_version("churn", catalog.CHAMPION, project=project)
         if skip_if_champion and champion and latest_snapshot_path(directory):
             import_champions(project=project)
-            typer.echo(f"champion {catalog.model_name('churn', project=project)} v{champion} exists; training skipped")
+            typer.echo(words.gettext("champion {model} v{version} exists; training skipped").format(
+                model=catalog.model_name("churn", project=project), version=champion))
             return
         uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project,
                                          directory, settings, progress, lang=language)
-        _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress)
+        _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress, words)
         store_kpis(uncommitted.frame, uncommitted.snapshot.as_of, directory, settings, progress)
     if report is not None:
         key = settings.encryption_key()
         write_private_text(report, json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2), key)
         if uncommitted.pages:
             write_private_text(report.with_suffix(".html"), uncommitted.pages[-1], key)
-    typer.echo(train_summary(uncommitted.run, uncommitted.snapshot.profile))
+    typer.echo(train_summary(uncommitted.run, uncommitted.snapshot.profile, words))
 
 
 class TrainingFailed(ValueError):
@@ -116,7 +120,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     from training.tasks import all_tasks
 
     train_config = read_config(config, horizon_days=horizon_days)
-    frame, load_report = load_for_command(transactions, mapping, rejects, progress)
+    frame, load_report = load_for_command(transactions, mapping, rejects, progress, translator(lang))
     if report is not None and not report.parent.is_dir():
         raise ValueError(f"--report {report}: directory {report.parent} does not exist")
     TaskDatasets(frame, train_config, progress).run_plan()  # the user's plan values must fit the span
@@ -143,7 +147,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
 
 
 def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str, settings: Settings,
-                progress: Progress) -> None:
+                progress: Progress, words: Translator | None = None) -> None:
     """The commit step: cache the winners in the BentoML store, then move every winner's champion alias
     and write the snapshot as one (the aliases go back should the write fail)."""
     from features import store
@@ -164,7 +168,7 @@ def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str
                              f"{type(error).__name__}: {error}") from error
     progress(f"champions moved; snapshot written to {written[0]}")
     if held := held_by_a_service(written[0], settings.min_snapshot_ratio, settings.encryption_key()):
-        typer.echo(f"warning: a running service will keep its snapshot: {held}", err=True)
+        typer.echo(held_warning(held, words or translator()), err=True)
 
 
 def run_report(run: TrainingRun, load_report: LoadReport, project: str) -> dict[str, object]:
@@ -179,23 +183,42 @@ def run_report(run: TrainingRun, load_report: LoadReport, project: str) -> dict[
     return {**churn, "project": project, **tasks, "data": data, "load": load_report.to_dict()}
 
 
-def train_summary(run: TrainingRun, profile: pd.DataFrame) -> str:
+def train_summary(run: TrainingRun, profile: pd.DataFrame, words: Translator | None = None) -> str:
     """Each task's metrics and decision, after what the plan chose and why (and, with baselines
-    only, what serves)."""
+    only, what serves), in ``words``' language (default English).
+
+    Tasks are named by their codes in English (scripts read them) and by their names otherwise;
+    metric codes, and the planner's and the promotion gate's computed reasons, stay as they are.
+    """
     from models.baselines import baseline_name
 
+    words = words or translator()
     plan = run.plan
-    lines = [f"plan: {plan.why}"] if plan is not None else []
+    lines = [words.gettext("plan: {why}").format(why=plan.why)] if plan is not None else []
     if run.baselines_only:
         served = ", ".join(f"{task}=baseline:{baseline_name(task, profile)}" for task in ("churn", "next_purchase", "value"))
-        lines.append(f"baselines only: no model trained; the snapshot serves {served}")
+        lines.append(words.gettext("baselines only: no model trained; the snapshot serves {served}").format(served=served))
     for result in run.results:
-        lines.append(f"{result.task}: run {result.run_id}, v{result.version}, evaluated at {result.plan.evaluation} "
-                     f"on {result.members['evaluation_members']:,} members")
+        evaluated = words.ngettext("{task}: run {run_id}, v{version}, evaluated at {evaluation} on {count} member",
+                                   "{task}: run {run_id}, v{version}, evaluated at {evaluation} on {count} members",
+                                   result.members["evaluation_members"])
+        lines.append(evaluated.format(task=_task(result.task, words), run_id=result.run_id, version=result.version,
+                                      evaluation=result.plan.evaluation,
+                                      count=words.number(result.members["evaluation_members"])))
         for scorer, metrics in result.out_of_time.items():
             shown = "  ".join(f"{name} {value:.4f}" for name, value in metrics.items() if name not in ("n", "base_rate"))
             lines.append(f"  {scorer:<22} {shown}")
-        lines.extend(f"  {scorer:<22} left out: {why}" for scorer, why in result.baselines_unavailable.items())
+        left_out = words.gettext("left out: {why}")
+        lines.extend(f"  {scorer:<22} {left_out.format(why=why)}" for scorer, why in result.baselines_unavailable.items())
         lines.append(f"  {result.decision.reason}")
-    lines.extend(f"{task}: skipped ({why})" for task, why in run.skipped.items() if not run.baselines_only)
+    if not run.baselines_only:
+        lines.extend(words.gettext("{task}: skipped ({why})").format(task=_task(task, words), why=why)
+                     for task, why in run.skipped.items())
     return "\n".join(lines)
+
+
+def _task(code: str, words: Translator) -> str:
+    """A task as the summary names it: its code in English, its name (context ``task``) in another language."""
+    from features.value_names import english_name
+
+    return code if words.language == "en" else words.pgettext("task", english_name(code))

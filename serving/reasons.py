@@ -13,6 +13,7 @@ import pandas as pd
 
 from features.catalogue import BY_NAME, ENGLISH, NOT_KNOWN, TOLD_PLAINLY, formatted
 from features.formats import Voice
+from features.segments import evidenced_p_alive
 from serving.schemas import Reason
 
 
@@ -34,7 +35,9 @@ def top_reasons(contributions: np.ndarray, features: pd.DataFrame, k: int,
 def picked_reasons(values: np.ndarray, names: Sequence[str], order: np.ndarray,
                    contributions: np.ndarray, voice: Voice = ENGLISH) -> list[list[Reason]]:
     """Reasons for picks already made: member i's r-th reason is feature ``names[order[i, r]]``
-    (value ``values[i, order[i, r]]``) with SHAP value ``contributions[i, r]``."""
+    (value ``values[i, order[i, r]]``) with SHAP value ``contributions[i, r]``.
+    A value not served (a one-time buyer's P(alive)) is null in the reason too (``as_served``)."""
+    values = as_served(values, names)
     texts = reason_texts(values, names, order, voice).tolist()
     picked_values = np.take_along_axis(values, order, axis=1).tolist() if order.size else [[] for _ in order]
     return [
@@ -49,6 +52,7 @@ def reason_texts(values: np.ndarray, names: Sequence[str], order: np.ndarray, vo
     """The words of every pick, shaped like ``order`` (``order[i, r]`` indexes ``names`` and the
     columns of ``values``). Each feature's template renders all the members that picked it at once,
     so a million members cost one ``str.format`` per reason and no Python per value."""
+    values = as_served(values, names)
     where = {name: i for i, name in enumerate(names)}
     texts = np.empty(order.shape, dtype=object)
     for position in set(order.flat):
@@ -62,6 +66,27 @@ def reason_texts(values: np.ndarray, names: Sequence[str], order: np.ndarray, vo
 def feature_values(features: pd.DataFrame) -> np.ndarray:
     """A model frame's values as the float64 matrix ``reason_texts`` reads (NaN where missing)."""
     return features.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def as_served(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``values`` with the model inputs /score does not serve as estimates made missing, so a reason
+    never contradicts the served fields: a one-time buyer's P(alive) is BG/NBD's 1.0 by construction,
+    served as null (``evidenced_p_alive``), and told by the feature's ``when_missing`` sentence rather
+    than as "100% likely to still be an active customer" beside lifecycle stage "lost".
+
+    The model still read the 1.0, so the SHAP value stays; only the value and its words change.
+    Without ``gap_ratio`` among the inputs P(alive) stays as given, as ``evidenced_p_alive`` says.
+    """
+    where = {name: i for i, name in enumerate(names)}
+    if "p_alive" not in where or "gap_ratio" not in where:
+        return values
+    column = where["p_alive"]
+    served = evidenced_p_alive(pd.DataFrame({"p_alive": values[:, column], "gap_ratio": values[:, where["gap_ratio"]]}))
+    if np.array_equal(served, values[:, column], equal_nan=True):
+        return values  # the usual chunk, or values already served: no copy
+    out = values.copy()
+    out[:, column] = served
+    return out
 
 
 def feature_words(name: str, columns: Mapping[str, np.ndarray], voice: Voice = ENGLISH) -> np.ndarray:

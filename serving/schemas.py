@@ -33,7 +33,8 @@ class Reason(BaseModel):
     """One feature's exact TreeSHAP contribution to a score, in log-odds, and in words."""
 
     feature: str
-    value: float | None = Field(description="the member's value of the feature (null when missing)")
+    value: float | None = Field(description="the member's value of the feature (null when missing, or not served "
+                                           "as an estimate: a one-time buyer's p_alive)")
     contribution: float = Field(description="SHAP contribution to the log-odds of churn")
     direction: Literal["raises", "lowers"]
     text: str = Field(description="the reason in plain words")

@@ -16,10 +16,12 @@ import pytest
 import xgboost as xgb
 
 from features.catalogue import BY_NAME, ONE_PURCHASE
+from features.formats import Voice
+from features.i18n import translator
 from features.project import DEFAULT_PROJECT
 from features.store import latest_snapshot_path, read_snapshot
 from serving.reasons import feature_values, reason_texts, top_reasons
-from serving.scoring import feature_matrix
+from serving.scoring import feature_matrix, score_members
 
 ROWS = 200
 
@@ -89,6 +91,8 @@ def test_each_reason_carries_its_own_contribution_value_and_direction(churn: tup
             j = names.index(reason.feature)
             assert reason.contribution == pytest.approx(float(contributions[i, j]), abs=1e-7)
             expected_value = features.iloc[i, j]
+            if reason.feature == "p_alive" and math.isnan(float(features["gap_ratio"].iloc[i])):
+                expected_value = math.nan  # a one-time buyer's P(alive) is not served: null, as /score says
             if math.isnan(expected_value):
                 assert reason.value is None
             else:
@@ -109,7 +113,8 @@ def test_reason_texts_come_from_the_catalogue(churn: tuple[xgb.Booster, pd.DataF
                 category = reason.feature.removeprefix("share_").replace("_", " ")
                 assert reason.text == f"{row[reason.feature]:.0%} of spend in {category}"
                 continue
-            assert reason.text == BY_NAME[reason.feature].in_words(row)
+            served = {**row, "p_alive": math.nan} if math.isnan(row["gap_ratio"]) else row  # one-time buyer
+            assert reason.text == BY_NAME[reason.feature].in_words(served)
             if reason.feature == "recency_days":
                 recency_seen += 1
                 days = round(row["recency_days"])
@@ -237,3 +242,52 @@ def test_tiny_stump_has_exact_known_contributions() -> None:
     reasons = top_reasons(contributions, probe, 1)
     assert [(r[0].feature, r[0].direction) for r in reasons] == [("recency_days", "lowers"), ("recency_days", "raises")]
     assert reasons[1][0].text == "no purchase for 90 days"
+
+
+# --- a one-time buyer's P(alive): the reason says what /score serves ------------------------------
+
+P_ALIVE_UNKNOWN = str(BY_NAME["p_alive"].when_missing)
+ONE_TIME_AND_REPEAT = pd.DataFrame({  # BG/NBD gives the one-time buyer 1.0 by construction; /score serves null
+    "p_alive": [1.0, 0.3],
+    "gap_ratio": [np.nan, 2.0],
+    "recency_days": [400.0, 60.0],
+})
+
+
+def test_a_one_time_buyers_p_alive_reason_is_not_a_certainty_the_served_field_denies() -> None:
+    """Lost one-time buyer: P(alive) is served as null, so its reason is the when_missing sentence
+    with value null, never "100% likely to still be an active customer"; a repeat buyer's is told."""
+    contributions = np.array([[-1.2, 0.1, 0.5, 0.0], [0.8, 0.1, 0.2, 0.0]])
+    reasons = top_reasons(contributions, ONE_TIME_AND_REPEAT, 1)
+    one_time, repeat = reasons[0][0], reasons[1][0]
+    assert (one_time.feature, one_time.value, one_time.text) == ("p_alive", None, P_ALIVE_UNKNOWN)
+    assert one_time.contribution == -1.2  # the model did read 1.0: its SHAP value stays
+    assert (repeat.feature, repeat.value, repeat.text) == ("p_alive", 0.3, "30% likely to still be an active customer")
+
+
+def test_batch_and_explain_words_mask_p_alive_too_in_chinese() -> None:
+    """``reason_texts`` (batch scoring, /explain) takes the same served values, in either language."""
+    order = np.array([[0, 2], [0, 2]])
+    values = feature_values(ONE_TIME_AND_REPEAT)
+    texts = reason_texts(values, list(ONE_TIME_AND_REPEAT.columns), order, Voice("zh-CN", "CNY"))
+    assert texts[0, 0] == translator("zh-CN").gettext(P_ALIVE_UNKNOWN) and "100%" not in texts[0, 0]
+    assert texts[1, 0] == "仍为活跃顾客的可能性为 30%"
+    assert values[0, 0] == 1.0  # the caller's matrix is not changed
+
+
+def test_score_members_gives_a_one_time_buyer_no_p_alive_and_no_reason_claiming_one() -> None:
+    """Through /score's own path: a model that leans on P(alive), a lost one-time buyer."""
+    rng = np.random.default_rng(3)
+    alive = rng.uniform(0, 1, 300)
+    train = pd.DataFrame({"p_alive": alive, "gap_ratio": rng.uniform(0.5, 5, 300), "recency_days": rng.uniform(0, 500, 300)})
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 2, "nthread": 1},
+                        xgb.DMatrix(train, label=(alive < 0.5).astype(float)), num_boost_round=5)
+    inputs = ONE_TIME_AND_REPEAT.assign(member_id=["once", "again"])
+    by_id = inputs.set_index("member_id")
+    scored = by_id.assign(p_alive=[np.nan, 0.3])  # as score_frame serves it (evidenced_p_alive)
+    once, again = score_members({"churn": booster}, scored, by_id, ["once", "again"], 3)
+    assert once.p_alive is None
+    said = {reason.feature: reason.text for reason in once.reasons}
+    assert said["p_alive"] == P_ALIVE_UNKNOWN
+    assert not any("likely to still be an active customer" in reason.text for reason in once.reasons)
+    assert {reason.feature: reason.text for reason in again.reasons}["p_alive"] == "30% likely to still be an active customer"
