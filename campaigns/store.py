@@ -20,10 +20,10 @@ from typing import Any, Final
 import pandas as pd
 import sqlalchemy as sa
 
-from campaigns.member_ids import MemberIdCipher
+from campaigns.member_ids import PREFIX, MemberIdCipher
 from campaigns.record import ARMS, MEMBER_COLUMNS, MEMBER_DTYPES, CampaignRecord
 from campaigns.schema import campaign_effects, campaign_members, campaigns
-from features.data_key import DataKey, DataKeyNeeded, WrongDataKey
+from features.data_key import DataKey, DataKeyNeeded, WrongDataKey, missing_key_message
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 DEFAULT_DB_PATH: Final = Path("var/campaigns.db")
@@ -126,6 +126,7 @@ class CampaignStore:
 
     def add_all(self, made: list[tuple[CampaignRecord, pd.DataFrame]]) -> None:
         """``add`` for several campaigns in one transaction: all are stored, or none."""
+        self._refuse_clear_ids_beside_encrypted()
         for record, members in made:
             _check_members(members)
             taken = self._named(record.project, record.name)
@@ -143,6 +144,16 @@ class CampaignStore:
         except sa.exc.IntegrityError as error:
             names = ", ".join(repr(record.name) for record, _ in made)
             raise ValueError(f"campaign {names}: refused by the database ({str(error.orig).splitlines()[0]})") from None
+
+    def _refuse_clear_ids_beside_encrypted(self) -> None:
+        """No key, and encrypted ids stored: adding would write ids in the clear beside them (DataKeyNeeded)."""
+        if self.ids.encrypts:
+            return
+        query = sa.select(campaign_members.c.member_id).where(campaign_members.c.member_id.startswith(PREFIX)).limit(1)
+        with self.engine.connect() as connection:
+            if connection.execute(query).first() is not None:
+                raise DataKeyNeeded(missing_key_message("the campaign store") + ", and new member ids would be "
+                                    "stored in the clear beside the encrypted ones")
 
     def get(self, project: str, campaign_id: str) -> CampaignRecord:
         """The campaign ``campaign_id`` of ``project``; CampaignNotFound otherwise."""

@@ -101,7 +101,9 @@ def build_snapshot(
     profile = pd.concat([profile, _segments(frame, rules, previous_tiers)], axis=1)
     shares = category_shares(transactions, as_of) if contract.CATEGORY in transactions.columns else _members_only()
     history = transactions[transactions[contract.TS] < pd.Timestamp(as_of)]
-    if contract.STORE in transactions.columns:  # what a store-scoped API key may see (serving.scope)
+    # What a store-scoped API key may see (serving.scope). Computed here for every ``backend``: the
+    # Spark path has no snapshot builder of its own, so a snapshot built on Spark records it too.
+    if contract.STORE in transactions.columns:
         homes = home_stores(as_table(history), pd.Index(frame[contract.MEMBER_ID].astype(str)))
         profile[HOME_STORE] = pd.array(homes.to_numpy(), dtype="string")
     return Snapshot(frame=frame, as_of=as_of, fingerprint=data_fingerprint(history), profile=profile, shares=shares)

@@ -26,6 +26,7 @@ from serving.audit import note
 from serving.caller import caller_of
 from serving.campaign_lists import CampaignRequest, arm_counts, campaign_answer, contact_csv, create_campaign
 from serving.contract import PROTECTED
+from serving.errors import data_key_refusals
 from serving.language import ENGLISH_READER, RequestLanguage
 from serving.live import Served
 from serving.scope import pseudonyms_for, scoped, shown_members
@@ -98,8 +99,9 @@ def create(body: CampaignRequest, request: Request, format: str = "json") -> Any
     key = pseudonyms_for(caller, False, service.pseudonym_secret)  # refused before anything is stored
     try:
         champion = service.uplift() if body.rank == "uplift" else None
-        record, members = create_campaign(service.store, scoped(served.snapshot, caller), body, service.project,
-                                          served.versions(), champion)
+        with data_key_refusals():
+            record, members = create_campaign(service.store, scoped(served.snapshot, caller), body, service.project,
+                                              served.versions(), champion)
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     note(campaign_id=record.id, list_name=record.type, rows=int((members["arm"] == TREATMENT).sum()))
@@ -136,7 +138,8 @@ def shown(campaign_id: str, request: Request, format: str = "json") -> Any:
         record = service.store.get(service.project, campaign_id)
         note(campaign_id=record.id, list_name=record.type)
         if chosen == "csv":
-            contacts = _shown_contacts(service, request, campaign_id)
+            with data_key_refusals():
+                contacts = _shown_contacts(service, request, campaign_id)
             note(rows=len(contacts))
             return Response(contact_csv(contacts), media_type="text/csv")
         return campaign_answer(record, service.store.arm_counts(service.project, campaign_id), None)

@@ -6,12 +6,15 @@ input is NaN or infinity (a 500 for bad input); this one names the field and nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+
+from features.data_key import DataKeyNeeded, WrongDataKey
 
 
 def field_path(location: Sequence[object]) -> str:
@@ -35,3 +38,14 @@ async def validation_error(_: Request, error: RequestValidationError) -> JSONRes
 
 async def http_error(_: Request, error: HTTPException) -> JSONResponse:
     return JSONResponse(status_code=error.status_code, content={"error": str(error.detail)}, headers=error.headers)
+
+
+@contextmanager
+def data_key_refusals() -> Iterator[None]:
+    """Encrypted data met without the service's data key (or with another one) as a 503 naming the
+    setting: the service is misconfigured, not the request wrong, and a generic 500 said neither.
+    Used inside the routes' ``except ValueError`` (both errors are ValueErrors), so not a 422 either."""
+    try:
+        yield
+    except (DataKeyNeeded, WrongDataKey) as error:
+        raise HTTPException(status_code=503, detail=f"not ready: {error}") from None

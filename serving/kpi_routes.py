@@ -27,9 +27,11 @@ from features.kpi_store import as_records, read_latest_kpis, stored_table
 from features.kpis import KPI_COLUMNS
 from features.value_names import kpi_name, label
 from serving.audit import note
+from serving.caller import caller_of
 from serving.contract import PROTECTED
 from serving.language import RequestLanguage
 from serving.live import Served
+from serving.scope import scoped_kpis
 
 router = APIRouter()
 SCRIPT = Path(__file__).with_name("static") / "kpis.js"
@@ -106,16 +108,18 @@ def _service(request: Request) -> KpiService:
 
 
 def _table(request: Request, freq: str, by: str | None) -> tuple[dict[str, Any], Any]:
-    """The stored document for the served snapshot and its ``freq`` x ``by`` table (422 for a bad choice)."""
+    """The stored document for the served snapshot and its ``freq`` x ``by`` table as the caller may
+    see it (422 for a bad choice; 403 for a store-scoped key without ``by=store``)."""
     service = _service(request)
     served = service.live.current()
     if served.snapshot is None:
         raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
     document = _document(service.snapshot_dir, served.snapshot.snapshot.as_of)
     try:
-        return document, stored_table(document, parse_freq(freq), by)
+        table = stored_table(document, parse_freq(freq), by)
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
+    return document, scoped_kpis(table, by, caller_of(request.scope))
 
 
 def _document(directory: Path, as_of: date) -> dict[str, Any]:

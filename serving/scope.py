@@ -45,6 +45,25 @@ def home_stores_by_id(snapshot: Snapshot) -> pd.Series | None:
     return pd.Series(profile[HOME_STORE].astype(str).to_numpy(), index=profile[contract.MEMBER_ID].astype(str))
 
 
+def scoped_kpis(table: pd.DataFrame, by: str | None, caller: Caller | None) -> pd.DataFrame:
+    """The KPI rows a caller may see: a store-scoped key only its stores' rows, and only ``by=store``.
+
+    Chain totals and the tier or lifecycle-stage splits are made from every store's members and
+    cannot be cut to a scope after the fact (they are stored whole beside the snapshot), so a
+    scoped key is refused them (403) rather than shown other stores' members in aggregate, as its
+    segment counts are the scope's only. A chain manager's key has no scope.
+    """
+    if caller is None or not caller.stores:
+        return table
+    if by != contract.STORE:
+        split = f"by {by}" if by else "chain totals"
+        raise ScopeUnavailable(f"key {caller.name!r} sees only the members of stores {', '.join(caller.stores)}: "
+                               f"KPIs over the whole chain ({split}) are outside its scope; ask with by=store")
+    if table.empty:
+        return table
+    return table[table[contract.STORE].astype(str).isin(caller.stores)].reset_index(drop=True)
+
+
 def _homes(loaded: LoadedSnapshot, caller: Caller) -> pd.Series:
     if loaded.home_stores is None:
         raise ScopeUnavailable(f"key {caller.name!r} sees only the members of stores {', '.join(caller.stores)}, "

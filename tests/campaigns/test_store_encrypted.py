@@ -86,3 +86,29 @@ def test_the_campaign_routes_work_on_an_encrypted_store(tmp_path: Path, monkeypa
         treated = set(store.members("shop", campaign_id, "treatment")["member_id"])
     assert len(contacts) == 90 and contacts == treated and contacts <= {f"m{i:03d}" for i in range(100)}
     assert not contacts & set(stored_ids(database, campaign_id))
+
+
+def test_a_service_without_the_data_key_answers_503_naming_it_and_stores_nothing_in_the_clear(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started without MEMBERSCORE_DATA_KEY (or with another key) on an encrypted store: the contact
+    list and a new campaign are a 503 in the error shape naming the setting, not a generic 500; no
+    member id is written in the clear beside the encrypted ones; what needs no member id still answers."""
+    database = f"sqlite:///{tmp_path / 'campaigns.db'}"
+    with opened(database, KEY) as store:
+        store.add(record(), members())
+    needed = ("not ready: a member id in the campaign store is encrypted: a data key is needed to read it "
+              "(set MEMBERSCORE_DATA_KEY or MEMBERSCORE_DATA_KEY_FILE)")
+    with opened(database) as store:
+        client = client_for(store, "shop", monkeypatch)
+        contacts = client.get("/campaigns/cmp_1", params={"format": "csv"})
+        assert (contacts.status_code, contacts.json()) == (503, {"error": needed})
+        created = client.post("/campaigns", json=BODY)
+        assert (created.status_code, created.json()) == (503, {"error": (
+            "not ready: the campaign store is encrypted: a data key is needed to read it (set MEMBERSCORE_DATA_KEY "
+            "or MEMBERSCORE_DATA_KEY_FILE), and new member ids would be stored in the clear beside the encrypted ones")})
+        assert [r["campaign"]["id"] for r in client.get("/campaigns").json()["records"]] == ["cmp_1"]
+        assert client.get("/campaigns/cmp_1").status_code == 200
+    assert all(stored.startswith(PREFIX) for stored in stored_ids(database, "cmp_1"))
+    with opened(database, OTHER) as store:
+        wrong = client_for(store, "shop", monkeypatch).get("/campaigns/cmp_1", params={"format": "csv"})
+        assert wrong.status_code == 503 and "different data key" in wrong.json()["error"]

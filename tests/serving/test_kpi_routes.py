@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -20,6 +21,7 @@ from features.kpi_store import build_kpi_document, write_kpis
 from features.settings import load_settings
 from serving import kpi_routes
 from serving.auth import ApiKeyMiddleware
+from serving.caller import SCOPE_KEY, Caller
 from serving.errors import http_error, validation_error
 from serving.live import Served
 from tests.campaigns.test_store_lists import Live, loaded_snapshot
@@ -41,14 +43,18 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store_kpis(tmp_path_factory.mktemp("snapshots"))
 
 
-def client_for(directory: Path, monkeypatch: pytest.MonkeyPatch, key: str | None = KEY) -> TestClient:
-    monkeypatch.setenv("MEMBERSCORE_API_KEYS", KEY)
+def kpi_app(directory: Path) -> FastAPI:
     app = FastAPI()
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.include_router(kpi_routes.router)
     kpi_routes.attach(app, directory, Live(Served(snapshot=loaded_snapshot(), project="shop")), RULES)
-    return TestClient(ApiKeyMiddleware(app, settings=load_settings),  # type: ignore[arg-type]
+    return app
+
+
+def client_for(directory: Path, monkeypatch: pytest.MonkeyPatch, key: str | None = KEY) -> TestClient:
+    monkeypatch.setenv("MEMBERSCORE_API_KEYS", KEY)
+    return TestClient(ApiKeyMiddleware(kpi_app(directory), settings=load_settings),  # type: ignore[arg-type]
                       headers={"X-API-Key": key} if key else {})
 
 
@@ -95,3 +101,32 @@ def test_a_snapshot_without_stored_kpis_says_how_to_store_them(tmp_path: Path, m
     answer = client_for(tmp_path, monkeypatch).get("/kpis")
     assert answer.status_code == 404
     assert answer.json()["error"].startswith("kpis: none stored with the snapshot as of 2024-06-01: run `memberscore snapshot")
+
+
+def client_as(directory: Path, caller: Caller) -> TestClient:
+    """The routes called by ``caller``, attached to the scope as the key check attaches it."""
+    app = kpi_app(directory)
+
+    async def as_caller(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await app({**scope, SCOPE_KEY: caller}, receive, send)
+
+    return TestClient(as_caller)  # type: ignore[arg-type]
+
+
+def test_a_store_scoped_key_sees_its_stores_kpis_and_no_chain_totals(stored: Path) -> None:
+    scoped = client_as(stored, Caller(name="s1-manager", role="marketer", stores=("s1",)))
+    rows = scoped.get("/kpis", params={"by": "store"}).json()["rows"]
+    assert rows and {row["store"] for row in rows} == {"s1"}
+    everyone = client_as(stored, Caller(name="chain", role="marketer")).get("/kpis", params={"by": "store"}).json()
+    assert [r for r in everyone["rows"] if r["store"] == "s1"] == rows  # the same rows, the others left out
+    assert {row["store"] for row in everyone["rows"]} > {"s1"}
+    weekly = {"by": "store", "freq": "week"}
+    chain_alerts = client_as(stored, Caller(name="chain", role="analyst")).get("/alerts", params=weekly).json()
+    assert {a["group"] for a in chain_alerts["alerts"]} == {"s2", "unknown"}
+    assert scoped.get("/alerts", params=weekly).json()["alerts"] == []  # s1 has none; s2's are left out
+    for params, split in (({}, "chain totals"), ({"by": "tier"}, "by tier"), ({"by": "lifecycle_stage"}, "by lifecycle_stage")):
+        for path in ("/kpis", "/alerts"):
+            answer = scoped.get(path, params=params)
+            assert (answer.status_code, answer.json()) == (403, {"error": (
+                f"key 's1-manager' sees only the members of stores s1: KPIs over the whole chain ({split}) "
+                "are outside its scope; ask with by=store")})

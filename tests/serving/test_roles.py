@@ -54,8 +54,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/campaigns"): {},
     ("GET", "/campaigns/{campaign_id}"): {},
     ("GET", "/campaigns/{campaign_id}/effect"): {},
-    ("GET", "/kpis"): {},
-    ("GET", "/alerts"): {},
+    ("GET", "/kpis"): {"params": {"by": "store"}},  # a store-scoped key may see its stores' KPIs only
+    ("GET", "/alerts"): {"params": {"by": "store"}},
 }
 # Who may call what, as issue 18 states it (written out here, not read from serving.roles):
 # crm scores; marketers work with segments, lists, campaigns, KPIs and the page's calls; analysts
