@@ -39,10 +39,13 @@ run: install
 key: install
 	$(BIN)/memberscore keys create --role $(ROLE) --name $(NAME) --file $(KEY_FILE)
 
-# The whole suite (about 8 minutes on 2 cores). It installs nothing system-wide: the browser test
-# (tests/serving/test_page.py) needs Debian's chromium (README, "Tests"; .ci/run installs it in CI).
+# The whole suite (about 8 minutes on 2 cores, two pytest-xdist workers; 13 in one process). It
+# installs nothing system-wide: the browser tests need Debian's chromium and the campaign store's
+# PostgreSQL (README, "Tests"; .ci/run installs them in CI). --dist loadfile keeps each test file,
+# and so its module fixtures (a trained model, a running server), in one worker.
+TEST_WORKERS ?= 2
 test: install lint
-	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q
+	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Lint (ruff, rules in pyproject.toml) and types (mypy) with zero findings; part of `make test`.
 # mypy checks every package of the product (tests and bench are not type-checked).
@@ -53,7 +56,7 @@ lint: install
 
 # Everything but the `slow` tests, in under 2 minutes on 2 cores: the tool to run while working.
 test-fast: install
-	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow"
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 # Benchmarks: bench/RESULTS.md + bench/results.json (full: about 35 minutes on 2 idle cores).
 # `make bench BENCH_SCALE=small` smoke-tests every script in minutes and writes under var/bench/small.

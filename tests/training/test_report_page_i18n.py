@@ -101,4 +101,4 @@ def test_train_refuses_an_unsupported_report_language_before_any_work(tmp_path: 
 
     result = CliRunner().invoke(app, ["train", "--transactions", str(tmp_path / "absent.csv"), "--lang", "fr"])
     assert result.exit_code == 2
-    assert result.output.strip() == "error: lang: 'fr' is not supported; use one of en, zh-CN"
+    assert result.output.strip() == "error: --lang: 'fr' is not supported; use one of en, zh-CN"
