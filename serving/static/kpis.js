@@ -50,8 +50,30 @@
     const query = lang === "zh-CN" || lang === "en" ? `${path}${path.includes("?") ? "&" : "?"}lang=${lang}` : path;
     const response = await fetch(query, { headers: { "X-API-Key": sessionStorage.getItem(KEY_STORAGE) || "" } });
     const body = await response.json().catch(() => null);
-    if (!response.ok) throw new Error((body && body.error) || `The service answered ${response.status}.`);
+    if (!response.ok) {
+      const error = new Error((body && body.error) || `The service answered ${response.status}.`);
+      error.status = response.status;
+      throw error;
+    }
     return body;
+  }
+
+  /** The KPIs and alerts a key may see: the chain's, or for a key scoped to stores its stores' (by=store). */
+  async function fetchKpis(freq) {
+    try {
+      return await Promise.all([api(`kpis?freq=${freq}`), api(`alerts?freq=${freq}`)]);
+    } catch (err) {
+      if (err.status !== 403) throw err;
+    }
+    return Promise.all([api(`kpis?freq=${freq}&by=store`), api(`alerts?freq=${freq}&by=store`)]);
+  }
+
+  /** [group, rows] per store for a by=store answer, else one group of every row. */
+  function groups(kpis) {
+    if (kpis.by !== "store") return [[null, kpis.rows]];
+    const byStore = new Map();
+    for (const row of kpis.rows) byStore.set(row.store, [...(byStore.get(row.store) || []), row]);
+    return [...byStore.entries()];
   }
 
   /** One KPI's line over the periods; periods with an alert on this KPI drawn as red points. */
@@ -102,14 +124,18 @@
     status.textContent = t("Loading KPIs…");
     status.classList.remove("error");
     try {
-      const [kpis, alerts] = await Promise.all([api(`kpis?freq=${freq}`), api(`alerts?freq=${freq}`)]);
+      const [kpis, alerts] = await fetchKpis(freq);
       const charts = panel.querySelector(".kpi-charts");
       const list = panel.querySelector(".kpi-alerts");
       charts.replaceChildren();
-      for (const kpi of CHARTED.filter((k) => kpis.rows.length && k in kpis.rows[0])) {
-        const alerted = new Set(alerts.alerts.filter((a) => a.kpi === kpi).map((a) => a.period_start));
-        charts.append(el("figure", { class: "card" }, el("h3", {}, kpis.labels[kpi] || kpi),
-                         lineChart(kpi, kpis.labels[kpi] || kpi, kpis.rows, alerted)));
+      for (const [store, rows] of groups(kpis)) {
+        const named = (label) => (store === null ? label : `${label} · ${store}`);
+        for (const kpi of CHARTED.filter((k) => rows.length && k in rows[0])) {
+          const alerted = new Set(alerts.alerts.filter((a) => a.kpi === kpi && (store === null || a.group === store))
+            .map((a) => a.period_start));
+          const label = named(kpis.labels[kpi] || kpi);
+          charts.append(el("figure", { class: "card" }, el("h3", {}, label), lineChart(kpi, label, rows, alerted)));
+        }
       }
       list.replaceChildren(...(alerts.alerts.length ? alerts.alerts.map(alertLine)
                                                     : [text("li", N_("No alert: every KPI is within its thresholds."))]));

@@ -7,12 +7,17 @@ interception: no server and no trained model are needed. The page's other overvi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Route, sync_playwright
+from playwright.sync_api import Page, Route, sync_playwright
 
+from features.settings import load_settings
+from serving.auth import ApiKeyMiddleware, hash_key
+from serving.keyfile import KeyRecord, append_key, now_utc
 from tests.serving.test_kpi_routes import KEY, client_for, store_kpis
 from tests.serving.test_page import CHROMIUM, CHROMIUM_ARGS
 
@@ -33,8 +38,9 @@ def forward(client: TestClient, route: Route) -> None:
                   content_type=answer.headers.get("content-type", "application/json"))
 
 
-def test_the_panel_draws_a_line_per_kpi_and_lists_the_alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = client_for(store_kpis(tmp_path), monkeypatch)
+@contextmanager
+def panel(client: TestClient, key: str) -> Iterator[Page]:
+    """The page in headless Chromium, answered by ``client``, with ``key`` in the tab; no script error."""
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -43,9 +49,16 @@ def test_the_panel_draws_a_line_per_kpi_and_lists_the_alerts(tmp_path: Path, mon
         page.route("**/*", lambda route: forward(client, route) if route.request.url.startswith(ORIGIN) else route.abort())
         # the key is in the tab before the page's script runs (set after a first load, the page's own
         # start-up 401 could forget it again)
-        page.add_init_script(f"sessionStorage.setItem('memberscore.apiKey', '{KEY}')")
+        page.add_init_script(f"sessionStorage.setItem('memberscore.apiKey', '{key}')")
         page.goto(f"{ORIGIN}/ui")
         page.wait_for_selector("#kpi-panel figure svg path")
+        yield page
+        browser.close()
+    assert errors == []
+
+
+def test_the_panel_draws_a_line_per_kpi_and_lists_the_alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with panel(client_for(store_kpis(tmp_path), monkeypatch), KEY) as page:
         titles = page.locator("#kpi-panel figure h3").all_text_contents()
         assert titles[:3] == ["active members", "new members", "repurchase rate"] and len(titles) == 12
         churn = page.locator("#kpi-panel figure", has_text="churn rate")
@@ -57,5 +70,17 @@ def test_the_panel_draws_a_line_per_kpi_and_lists_the_alerts(tmp_path: Path, mon
         page.select_option("#kpi-freq", "week")
         page.wait_for_function("document.querySelectorAll('#kpi-panel figure')[0]"
                                ".querySelectorAll('circle').length > 4")
-        browser.close()
-    assert errors == []
+
+
+def test_a_key_scoped_to_a_store_sees_that_stores_kpis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chain's totals are refused to it (403), so the panel asks by store and draws its store's lines."""
+    keys, scoped = tmp_path / "keys", "store-s1-" + "k" * 24
+    append_key(keys, KeyRecord(name="s1-manager", role="marketer", hash=hash_key(scoped), created=now_utc(),
+                               stores=("s1",)))
+    client = client_for(store_kpis(tmp_path), monkeypatch)
+    monkeypatch.delenv("MEMBERSCORE_API_KEYS")
+    monkeypatch.setenv("MEMBERSCORE_API_KEY_FILE", str(keys))
+    scoped_client = TestClient(ApiKeyMiddleware(client.app.app, settings=load_settings))  # type: ignore[attr-defined]
+    with panel(scoped_client, scoped) as page:
+        titles = page.locator("#kpi-panel figure h3").all_text_contents()
+        assert titles and all(title.endswith(" · s1") for title in titles)
