@@ -1,0 +1,69 @@
+"""Drift thresholds as configuration: ``drift_rules.yaml`` beside this module, or a user's file over it."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from features.validation_errors import first_problem
+
+DEFAULTS_FILE: Final = "drift_rules.yaml"
+Level = Literal["ok", "warn", "alert"]
+
+
+class DriftRules(BaseModel):
+    """Warn and alert thresholds for PSI, the change in missing share and the unknown-member share."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    psi_warn: float = Field(gt=0)
+    psi_alert: float = Field(gt=0)
+    missing_change_warn: float = Field(gt=0, le=1)
+    missing_change_alert: float = Field(gt=0, le=1)
+    unknown_warn: float = Field(gt=0, le=1)
+    unknown_alert: float = Field(gt=0, le=1)
+    bins: int = Field(ge=2, le=100)
+
+    @model_validator(mode="after")
+    def _warn_below_alert(self) -> DriftRules:
+        for name in ("psi", "missing_change", "unknown"):
+            warn, alert = getattr(self, f"{name}_warn"), getattr(self, f"{name}_alert")
+            if warn >= alert:
+                raise ValueError(f"{name}_warn ({warn}) must be below {name}_alert ({alert})")
+        return self
+
+    def level(self, name: Literal["psi", "missing_change", "unknown"], value: float) -> Level:
+        """``alert`` above the alert threshold, ``warn`` above the warn threshold, else ``ok``."""
+        if value > getattr(self, f"{name}_alert"):
+            return "alert"
+        return "warn" if value > getattr(self, f"{name}_warn") else "ok"
+
+
+def read_drift_rules(path: str | Path | None = None) -> DriftRules:
+    """Packaged defaults, with each top-level key of the YAML file at ``path`` (if any) replacing its default.
+
+    A bad file is a ValueError naming the file, the field and the reason.
+    """
+    packaged = resources.files(__package__ or "features").joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
+    raw: Any = yaml.safe_load(packaged)
+    where = DEFAULTS_FILE
+    if path is not None:
+        where = str(path)
+        try:
+            custom = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ValueError(f"drift rules {path}: file not found") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise ValueError(f"drift rules {path}: not a readable YAML file ({str(error).splitlines()[0]})") from None
+        if not isinstance(custom, dict):
+            raise ValueError(f"drift rules {path}: expected a YAML mapping of thresholds")
+        raw = {**raw, **custom}
+    try:
+        return DriftRules.model_validate(raw)
+    except ValidationError as error:
+        field, reason = first_problem(error)
+        raise ValueError(f"drift rules {where}: {field or 'rules'}: {reason}") from None
