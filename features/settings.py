@@ -58,6 +58,7 @@ class Settings(BaseSettings):
         None, description="tier programme YAML (cards, 保级, AA; features/tier_programme.yaml is an example); "
                           "unset: quantile tiers from the segment rules")
     kpi_rules: Path | None = Field(None, description="YAML over the packaged KPI alert thresholds (`kpis --alerts`, /alerts)")
+    drift_rules: Path | None = Field(None, description="YAML over the packaged drift thresholds (features/drift_rules.yaml; /monitoring)")
     kpis_with_snapshot: bool = Field(True, description="snapshot and train also store the KPIs for /kpis and /alerts")
     poll_seconds: float = Field(
         5.0, ge=0, description="how often the service looks for a new champion or snapshot (0: every request)")
@@ -148,7 +149,7 @@ class Settings(BaseSettings):
         data_key_file_text(value)
         return value
 
-    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "api_key_file",
+    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "drift_rules", "api_key_file",
                      "campaign_db", "pseudonym_key", "currency", "data_key", "data_key_file", "jwt_issuer",
                      "jwt_audience", "jwt_jwks_file", mode="before")
     @classmethod

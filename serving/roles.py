@@ -21,7 +21,7 @@ ADMIN: Final[frozenset[Role]] = frozenset({"admin"})
 
 # (method, path template) -> roles. Read-only routes are open to analysts (POST /score,
 # /score_features, /explain and /targets compute and store nothing); the marketers' routes are
-# the page's calls (segments, metadata, targets, campaigns, KPIs and alerts); creating a campaign
+# the page's calls (segments, metadata, targets, campaigns, KPIs, alerts and drift monitoring); creating a campaign
 # stores one, so it is the marketer's and the admin's.
 ROUTE_ROLES: Final[dict[tuple[str, str], frozenset[Role]]] = {
     ("POST", "/score"): SCORING,
@@ -32,6 +32,7 @@ ROUTE_ROLES: Final[dict[tuple[str, str], frozenset[Role]]] = {
     ("POST", "/targets"): READING,
     ("GET", "/kpis"): READING,
     ("GET", "/alerts"): READING,
+    ("GET", "/monitoring"): READING,
     ("GET", "/campaigns"): READING,
     ("POST", "/campaigns"): CAMPAIGNING,
     ("GET", "/campaigns/{campaign_id}"): READING,

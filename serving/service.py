@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from campaigns.store import open_store, store_url
 from features.catalogue import ENGLISH
+from features.drift_rules import read_drift_rules
 from features.formats import Voice
 from features.i18n import Translator
 from features.kpi_rules import read_kpi_rules
@@ -34,7 +35,7 @@ from features.settings import Settings, keep_quiet, load_settings
 from features.store import project_snapshot_dir
 from features.tier_programme import read_programme
 from models.catalog import reread_telemetry_switch
-from serving import campaign_routes, kpi_routes
+from serving import campaign_routes, kpi_routes, monitoring_routes
 from serving.access_log import escape_access_log
 from serving.artefacts import LoadedSnapshot
 from serving.audit import AuditMiddleware, note
@@ -114,6 +115,8 @@ class MemberScoring:
         campaign_routes.attach(web, open_store(store_url(settings.campaign_db), settings.encryption_key()), self.live,
                                self.project, pseudonym_secret=self.pseudonym_secret)
         kpi_routes.attach(web, self.live.snapshot_dir, self.live, read_kpi_rules(settings.kpi_rules))
+        monitoring_routes.attach(web, self.live.snapshot_dir, self.live, read_drift_rules(settings.drift_rules),
+                                 settings.encryption_key())
         settle_heap()
 
     @web.post("/score", response_model=ScoreResponse, **PROTECTED)
@@ -313,6 +316,7 @@ web.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[ar
 web.add_middleware(RequestLimitsMiddleware, max_bytes=lambda: service_settings().max_body_bytes)
 web.include_router(campaign_routes.router)  # /campaigns: created and stored campaigns with a holdout
 web.include_router(kpi_routes.router)  # /kpis, /alerts: membership KPIs stored beside the snapshot
+web.include_router(monitoring_routes.router)  # /monitoring: drift from the previous stored snapshot
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 
