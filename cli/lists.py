@@ -31,9 +31,13 @@ from features.validation_errors import first_problem
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    import pandas as pd
     import xgboost as xgb
 
     from features.data_key import DataKey
+    from features.settings import Settings
     from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
     from serving.targets import CsvExport
@@ -93,6 +97,7 @@ def score(
     require_served(scores, cutoff, train_config.horizon_days)
     sources = task_sources(versions, built.profile)
     scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
+    _keep_history(scores, project, cutoff, versions, settings)
     voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
         write_list_csv(for_readers(scores, voice.translator if lang else None), out, settings.encryption_key())
@@ -102,6 +107,18 @@ def score(
                                      "scored {count} members as of {as_of}: {summary} -> {out}", len(scores))
     typer.echo(said.format(count=voice.number(len(scores)), as_of=cutoff, summary=summary(sources, scores, voice),
                            out=out))
+
+
+def _keep_history(scores: pd.DataFrame, project: str, as_of: date, versions: Mapping[str, str],
+                  settings: Settings) -> Path:
+    """Keep what was scored in the project's score history (for backtests), then apply the retention."""
+    from features.score_history import prune_scores, write_scores
+    from features.store import project_snapshot_dir
+
+    directory = project_snapshot_dir(settings.snapshot_dir, project)
+    path = write_scores(scores, directory, as_of, versions, settings.encryption_key())
+    prune_scores(directory, settings.score_history_days)
+    return path
 
 
 @one_line_errors
