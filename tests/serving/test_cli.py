@@ -286,8 +286,14 @@ def test_score_keeps_what_it_scored_in_the_history(trained_ok: TrainedByCli, tra
     out = tmp_path / "s.parquet"
     assert run("score", "--transactions", str(transactions_csv), "--as-of", EARLY_AS_OF, "--out", str(out)).exit_code == 0
     history = read_scores(history_path(trained_ok.snapshots, date.fromisoformat(EARLY_AS_OF)))
-    pd.testing.assert_frame_equal(history.scores, pd.read_parquet(out))
-    assert list(history.scores.columns) == [*OUTPUT_COLUMNS, "served_by"]
+    outputs = [*OUTPUT_COLUMNS, "served_by"]
+    pd.testing.assert_frame_equal(history.scores[outputs], pd.read_parquet(out))
+    # beside them, the baselines the snapshot carried, for the same members (what a backtest compares with)
+    assert history.scores.columns[len(outputs):].tolist() == [
+        "baseline_churn_probability", "bgnbd_p_purchase_7d", "bgnbd_p_purchase_30d", "bgnbd_p_purchase_90d",
+        "baseline_next_purchase_median_days", "baseline_upsell_probability", "baseline_upsell_categories",
+        "baseline_expected_value"]
+    assert history.scores["baseline_churn_probability"].between(0, 1).all()
     assert set(history.scores["member_id"]) == members_before(transactions_csv, EARLY_AS_OF)
     champions = {task: catalog.alias_version(task, catalog.CHAMPION, project=DEFAULT_PROJECT) for task in TASK_NAMES}
     assert history.model_versions == {task: version for task, version in champions.items() if version}
