@@ -97,7 +97,7 @@ def score(
     require_served(scores, cutoff, train_config.horizon_days)
     sources = task_sources(versions, built.profile)
     scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
-    _keep_history(_with_baselines(scores, built.profile), project, cutoff, versions, settings)
+    _keep_history(_with_baselines(scores, built.profile), project, cutoff, versions, train_config.horizon_days, settings)
     voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
         write_list_csv(for_readers(scores, voice.translator if lang else None), out, settings.encryption_key())
@@ -120,14 +120,14 @@ def _with_baselines(scores: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame
     return scores.merge(profile[[MEMBER_ID, *columns]], on=MEMBER_ID, how="left", validate="one_to_one")
 
 
-def _keep_history(scores: pd.DataFrame, project: str, as_of: date, versions: Mapping[str, str],
+def _keep_history(scores: pd.DataFrame, project: str, as_of: date, versions: Mapping[str, str], horizon_days: int,
                   settings: Settings) -> Path:
     """Keep what was scored in the project's score history (for backtests), then apply the retention."""
     from features.score_history import prune_scores, write_scores
     from features.store import project_snapshot_dir
 
     directory = project_snapshot_dir(settings.snapshot_dir, project)
-    path = write_scores(scores, directory, as_of, versions, settings.encryption_key())
+    path = write_scores(scores, directory, as_of, versions, horizon_days, settings.encryption_key())
     prune_scores(directory, settings.score_history_days)
     return path
 

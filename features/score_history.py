@@ -28,11 +28,13 @@ PREFIX = "scores-"
 
 @dataclass(frozen=True)
 class StoredScores:
-    """One snapshot date's scores as stored: the frame, its date and the model versions that served."""
+    """One snapshot date's scores as stored: the frame, its date, the model versions that served and
+    the horizon H (days) the probabilities speak of (a backtest waits until as_of + H has passed)."""
 
     scores: pd.DataFrame
     as_of: date
     model_versions: dict[str, str]
+    horizon_days: int
 
 
 def history_dir(project_snapshots: Path) -> Path:
@@ -45,10 +47,12 @@ def history_path(project_snapshots: Path, as_of: date) -> Path:
 
 
 def write_scores(scores: pd.DataFrame, project_snapshots: Path, as_of: date, model_versions: Mapping[str, str],
-                 key: DataKey | None = None) -> Path:
+                 horizon_days: int, key: DataKey | None = None) -> Path:
     """Store ``scores`` for ``as_of`` (replacing that date's file: a rescore of a day is the day's scores)."""
     table = pa.Table.from_pandas(scores, preserve_index=False)
-    meta = {"as_of": as_of.isoformat(), "model_versions": dict(model_versions)}
+    if horizon_days < 1:
+        raise ValueError(f"horizon_days must be >= 1, not {horizon_days}")
+    meta = {"as_of": as_of.isoformat(), "model_versions": dict(model_versions), "horizon_days": horizon_days}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()})
     return write_parquet(table, history_path(project_snapshots, as_of), key)
 
@@ -57,7 +61,8 @@ def read_scores(path: Path, key: DataKey | None = None) -> StoredScores:
     """A stored score file back as it was written (columns, dtypes, rows in order)."""
     table = open_parquet(path, key).read()
     meta = json.loads((table.schema.metadata or {})[METADATA_KEY])
-    return StoredScores(table.to_pandas(), date.fromisoformat(meta["as_of"]), dict(meta["model_versions"]))
+    return StoredScores(table.to_pandas(), date.fromisoformat(meta["as_of"]), dict(meta["model_versions"]),
+                        int(meta["horizon_days"]))
 
 
 def stored_dates(project_snapshots: Path) -> list[date]:

@@ -112,7 +112,7 @@ def test_rekey_rotates_every_file_and_the_campaign_store_and_may_run_again(
     monkeypatch.setenv("MEMBERSCORE_CAMPAIGN_DB", db)
     path = write_snapshot(snapshot, tmp_path / "snapshots" / "shop", key=key_of(old))
     scored = pd.DataFrame({"member_id": ["m1"], "churn_probability": [0.25]})
-    history = write_scores(scored, tmp_path / "snapshots" / "shop", snapshot.as_of, {"churn": "2"}, key_of(old))
+    history = write_scores(scored, tmp_path / "snapshots" / "shop", snapshot.as_of, {"churn": "2"}, 90, key_of(old))
     rejects = write_private(tmp_path / "rejects" / "tx.rejects.csv", b"member_id,_reason\r\nm1,future ts\r\n", key_of(old))
     export = write_private(tmp_path / "list.csv", b"rank,member_id\r\n1,m7\r\n", key_of(old))
     with opened(db, key_of(old)) as store:

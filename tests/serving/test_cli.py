@@ -297,7 +297,7 @@ def test_score_keeps_what_it_scored_in_the_history(trained_ok: TrainedByCli, tra
     assert set(history.scores["member_id"]) == members_before(transactions_csv, EARLY_AS_OF)
     champions = {task: catalog.alias_version(task, catalog.CHAMPION, project=DEFAULT_PROJECT) for task in TASK_NAMES}
     assert history.model_versions == {task: version for task, version in champions.items() if version}
-    assert history.as_of == date.fromisoformat(EARLY_AS_OF)
+    assert (history.as_of, history.horizon_days) == (date.fromisoformat(EARLY_AS_OF), 90)  # score's default H
     monkeypatch.setenv("MEMBERSCORE_SCORE_HISTORY_DAYS", "30")  # EARLY_AS_OF is 214 days before AS_OF
     assert run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(out)).exit_code == 0
     assert stored_dates(trained_ok.snapshots) == [date.fromisoformat(AS_OF)]
