@@ -73,7 +73,7 @@ def rekey(
                                                 "else sqlite:///var/campaigns.db)")] = None,
     rejects_dir: Annotated[Path, typer.Option(help="folder of rejects files")] = Path("var/rejects"),
 ) -> None:
-    """Re-encrypt snapshots (every project), rejects, the given FILES and the campaign store's member ids
+    """Re-encrypt snapshots and score history (every project), rejects, the given FILES and the campaign store's member ids
     from the old data key to the new one; each file atomically, the store in one transaction.
 
     Run it with the service stopped, then point MEMBERSCORE_DATA_KEY_FILE at the new key and start it.
@@ -86,7 +86,8 @@ def rekey(
     old, new = _key_from(old_key_file, "--old-key-file"), _key_from(new_key_file, "--new-key-file")
     if new is None or (old is not None and old.key_id == new.key_id):
         raise ValueError("--new-key-file: the same key as --old-key-file")
-    targets = [*sorted(settings.snapshot_dir.glob("*/snapshot-*.parquet")), *sorted(rejects_dir.glob("*.csv")),
+    targets = [*sorted(settings.snapshot_dir.glob("*/snapshot-*.parquet")),
+               *sorted(settings.snapshot_dir.glob("*/history/scores-*.parquet")), *sorted(rejects_dir.glob("*.csv")),
                *(files or [])]
     done = _rekey_files(targets, old, new)
     with opened(store_url(db or settings.campaign_db), old) as store:

@@ -31,9 +31,13 @@ from features.validation_errors import first_problem
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    import pandas as pd
     import xgboost as xgb
 
     from features.data_key import DataKey
+    from features.settings import Settings
     from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
     from serving.targets import CsvExport
@@ -93,6 +97,7 @@ def score(
     require_served(scores, cutoff, train_config.horizon_days)
     sources = task_sources(versions, built.profile)
     scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
+    _keep_history(_with_baselines(scores, built.profile), project, cutoff, versions, train_config.horizon_days, settings)
     voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
         write_list_csv(for_readers(scores, voice.translator if lang else None), out, settings.encryption_key())
@@ -102,6 +107,29 @@ def score(
                                      "scored {count} members as of {as_of}: {summary} -> {out}", len(scores))
     typer.echo(said.format(count=voice.number(len(scores)), as_of=cutoff, summary=summary(sources, scores, voice),
                            out=out))
+
+
+def _with_baselines(scores: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` plus the snapshot's baseline outputs for the same members (``baseline_*``, BG/NBD), so
+    a backtest can judge what served beside the baselines of that day even where a model served."""
+    from features.contract import MEMBER_ID
+    from models.baselines import SERVED_BY_BASELINE
+
+    sources = dict.fromkeys(c for served in SERVED_BY_BASELINE.values() for c in served.values())
+    columns = [c for c in sources if c in profile.columns and c not in scores.columns]
+    return scores.merge(profile[[MEMBER_ID, *columns]], on=MEMBER_ID, how="left", validate="one_to_one")
+
+
+def _keep_history(scores: pd.DataFrame, project: str, as_of: date, versions: Mapping[str, str], horizon_days: int,
+                  settings: Settings) -> Path:
+    """Keep what was scored in the project's score history (for backtests), then apply the retention."""
+    from features.score_history import prune_scores, write_scores
+    from features.store import project_snapshot_dir
+
+    directory = project_snapshot_dir(settings.snapshot_dir, project)
+    path = write_scores(scores, directory, as_of, versions, horizon_days, settings.encryption_key())
+    prune_scores(directory, settings.score_history_days)
+    return path
 
 
 @one_line_errors

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     audit_log_max_bytes: int = Field(DEFAULT_AUDIT_LOG_MAX_BYTES, ge=4096,
                                      description="the audit log is rotated when a line would take it past this size")
     audit_log_backups: int = Field(9, ge=1, le=999, description="rotated audit log files kept (the oldest is deleted)")
+    score_history_days: int = Field(730, ge=0, description="days of served scores kept for backtests "
+                                    "(`<snapshot_dir>/<project>/history/`), counted back from the newest; 0: all")
     data_key: SecretStr | None = Field(None, description="data key (32 random bytes, URL-safe base64): snapshots, "
                                        "rejects, lists, reports and campaign member ids encrypted at rest; unset: plain")
     data_key_file: Path | None = Field(None, description="file holding the data key (owner-only; "

@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 from campaigns.store import opened
 from cli.main import app
 from features.data_key import DataKey, WrongDataKey, parse_data_key
+from features.score_history import read_scores, write_scores
 from features.sealed import read_private, write_private
 from features.simulate import simulate_transactions
 from features.snapshot import Snapshot, build_snapshot
@@ -110,6 +111,8 @@ def test_rekey_rotates_every_file_and_the_campaign_store_and_may_run_again(
     db = f"sqlite:///{tmp_path / 'var' / 'campaigns.db'}"
     monkeypatch.setenv("MEMBERSCORE_CAMPAIGN_DB", db)
     path = write_snapshot(snapshot, tmp_path / "snapshots" / "shop", key=key_of(old))
+    scored = pd.DataFrame({"member_id": ["m1"], "churn_probability": [0.25]})
+    history = write_scores(scored, tmp_path / "snapshots" / "shop", snapshot.as_of, {"churn": "2"}, 90, key_of(old))
     rejects = write_private(tmp_path / "rejects" / "tx.rejects.csv", b"member_id,_reason\r\nm1,future ts\r\n", key_of(old))
     export = write_private(tmp_path / "list.csv", b"rank,member_id\r\n1,m7\r\n", key_of(old))
     with opened(db, key_of(old)) as store:
@@ -120,9 +123,10 @@ def test_rekey_rotates_every_file_and_the_campaign_store_and_may_run_again(
             str(export)]
     rotated = invoke(*args)
     assert rotated.exit_code == 0, rotated.output
-    assert rotated.output.startswith("re-encrypted 3 of 3 files (the others were under the new key already) and "
+    assert rotated.output.startswith("re-encrypted 4 of 4 files (the others were under the new key already) and "
                                      "4 campaign member ids under data key ")
     pd.testing.assert_frame_equal(read_snapshot(path, key_of(new)).frame, snapshot.frame, check_exact=True)
+    pd.testing.assert_frame_equal(read_scores(history, key_of(new)).scores, scored)
     assert read_private(rejects, key_of(new)).endswith(b"m1,future ts\r\n")
     assert read_private(export, key_of(new)) == b"rank,member_id\r\n1,m7\r\n"
     assert mode(path) == mode(rejects) == mode(export) == 0o600
@@ -130,7 +134,7 @@ def test_rekey_rotates_every_file_and_the_campaign_store_and_may_run_again(
         read_snapshot(path, key_of(old))
     with opened(db, key_of(new)) as store:
         assert list(store.members("shop", "cmp_1")["member_id"]) == ["007", "b", "c", "d"]
-    assert invoke(*args).output.startswith("re-encrypted 0 of 3 files")  # a second run changes nothing
+    assert invoke(*args).output.startswith("re-encrypted 0 of 4 files")  # a second run changes nothing
     shown = invoke("campaign", "show", "--id", "cmp_1", "--project", "shop", "--out", str(tmp_path / "c.csv"))
     assert shown.exit_code == 2 and "a member id in the campaign store is encrypted: a data key is needed" in shown.output
     third = tmp_path / "keys" / "c.key"

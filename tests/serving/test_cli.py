@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 
 from cli.main import app
 from features.project import DEFAULT_PROJECT
+from features.score_history import history_path, read_scores
 from features.store import read_snapshot
 from models import catalog
 from serving.scoring import OUTPUT_COLUMNS
@@ -269,6 +270,37 @@ def test_score_without_a_champion_is_served_by_baselines(stores: object, transac
     assert scores["served_by"].str.contains("next_purchase=baseline:bgnbd", regex=False).all()
     assert scores["served_by"].str.contains("value=baseline:bgnbd", regex=False).all()
     assert "served by churn=baseline:" in result.stdout and "nan" not in result.stdout
+    history = read_scores(history_path(Path(os.environ["MEMBERSCORE_SNAPSHOT_DIR"]) / DEFAULT_PROJECT, date.fromisoformat(AS_OF)))
+    assert history.model_versions == {} and history.scores["served_by"].tolist() == scores["served_by"].tolist()
+
+
+@pytest.mark.slow
+def test_score_keeps_what_it_scored_in_the_history(trained_ok: TrainedByCli, transactions_csv: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """score --out x.parquet: the history file for --as-of equals the output (every member, every output,
+    served_by), names the champions' versions, and a second date beyond MEMBERSCORE_SCORE_HISTORY_DAYS
+    deletes the first."""
+    from features.score_history import stored_dates
+    from models.tasks import TASK_NAMES
+
+    out = tmp_path / "s.parquet"
+    assert run("score", "--transactions", str(transactions_csv), "--as-of", EARLY_AS_OF, "--out", str(out)).exit_code == 0
+    history = read_scores(history_path(trained_ok.snapshots, date.fromisoformat(EARLY_AS_OF)))
+    outputs = [*OUTPUT_COLUMNS, "served_by"]
+    pd.testing.assert_frame_equal(history.scores[outputs], pd.read_parquet(out))
+    # beside them, the baselines the snapshot carried, for the same members (what a backtest compares with)
+    assert history.scores.columns[len(outputs):].tolist() == [
+        "baseline_churn_probability", "bgnbd_p_purchase_7d", "bgnbd_p_purchase_30d", "bgnbd_p_purchase_90d",
+        "baseline_next_purchase_median_days", "baseline_upsell_probability", "baseline_upsell_categories",
+        "baseline_expected_value"]
+    assert history.scores["baseline_churn_probability"].between(0, 1).all()
+    assert set(history.scores["member_id"]) == members_before(transactions_csv, EARLY_AS_OF)
+    champions = {task: catalog.alias_version(task, catalog.CHAMPION, project=DEFAULT_PROJECT) for task in TASK_NAMES}
+    assert history.model_versions == {task: version for task, version in champions.items() if version}
+    assert (history.as_of, history.horizon_days) == (date.fromisoformat(EARLY_AS_OF), 90)  # score's default H
+    monkeypatch.setenv("MEMBERSCORE_SCORE_HISTORY_DAYS", "30")  # EARLY_AS_OF is 214 days before AS_OF
+    assert run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(out)).exit_code == 0
+    assert stored_dates(trained_ok.snapshots) == [date.fromisoformat(AS_OF)]
 
 
 def test_score_with_nothing_fittable_is_one_line(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
