@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.kpis import KPI_COLUMNS
-from features.validation_errors import first_problem
+from features.rules_files import read_rules
 
 DEFAULTS_FILE: Final = "kpi_rules.yaml"
 SHARE_KPIS: Final = ("repurchase_rate", "repurchase_spend_share", "churn_rate", "multi_category_share",
@@ -62,22 +60,4 @@ def read_kpi_rules(path: str | Path | None = None) -> KpiRules:
 
     A bad file is a ValueError naming the file, the field and the reason.
     """
-    packaged = resources.files(__package__ or "features").joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
-    raw: Any = yaml.safe_load(packaged)
-    where = DEFAULTS_FILE
-    if path is not None:
-        where = str(path)
-        try:
-            custom = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ValueError(f"kpi rules {path}: file not found") from None
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            raise ValueError(f"kpi rules {path}: not a readable YAML file ({str(error).splitlines()[0]})") from None
-        if not isinstance(custom, dict):
-            raise ValueError(f"kpi rules {path}: expected a YAML mapping with 'min_members' and 'alerts'")
-        raw = {**raw, **custom}
-    try:
-        return KpiRules.model_validate(raw)
-    except ValidationError as error:
-        field, reason = first_problem(error)
-        raise ValueError(f"kpi rules {where}: {field or 'rules'}: {reason}") from None
+    return read_rules(KpiRules, DEFAULTS_FILE, "kpi rules", path, "a YAML mapping with 'min_members' and 'alerts'")
