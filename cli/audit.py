@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from cli.options import LangOption, command_settings, one_line_errors
+from serving.access_log import escape_text
 
 AGE = re.compile(r"(\d{1,6})([mhdw])")
 UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 COLUMNS = ("time", "key", "role", "method", "route", "status", "campaign_id", "list", "rows", "ms")
 
 
@@ -46,13 +46,12 @@ def chosen(entries: Iterable[dict[str, Any]], since: datetime, key: str | None,
 
 
 def row_text(entry: dict[str, Any]) -> str:
-    """One entry as a tab-separated row of COLUMNS (empty where null); control characters in a value (a key's
-    name, say) are shown escaped, so nothing read from the log can move the terminal's cursor or add a row."""
-    return "\t".join("" if entry.get(column) is None else _shown(str(entry[column])) for column in COLUMNS)
+    """One entry as a tab-separated row of COLUMNS (empty where null); a value's non-printable characters (a
+    key's name, say) are escaped as the access log escapes them, so nothing read from the log can move the
+    terminal's cursor, reorder its text or add a row."""
+    return "\t".join("" if entry.get(column) is None else escape_text(str(entry[column])) for column in COLUMNS)
 
 
-def _shown(text: str) -> str:
-    return CONTROL.sub(lambda control: f"\\x{ord(control.group()):02x}", text)
 
 
 @one_line_errors
