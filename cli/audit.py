@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -11,22 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from cli.options import LangOption, command_settings, one_line_errors
+from features.durations import length_or_date
 from serving.access_log import escape_text
 
-AGE = re.compile(r"(\d{1,6})([mhdw])")
-UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 COLUMNS = ("time", "key", "role", "method", "route", "status", "campaign_id", "list", "rows", "ms")
 
 
 def parse_since(text: str, now: datetime) -> datetime:
     """The earliest time ``--since`` asks for: an age (``30m``, ``12h``, ``7d``, ``2w``) or a UTC date (YYYY-MM-DD)."""
-    age = AGE.fullmatch(text.strip())
-    if age:
-        return now - int(age.group(1)) * UNIT[age.group(2)]
-    try:
-        return datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"--since {text!r}: expected an age such as 30m, 12h, 7d or 2w, or a date as YYYY-MM-DD") from None
+    since = length_or_date(text, "--since")
+    return now - since if isinstance(since, timedelta) else since
 
 
 def entry_time(entry: dict[str, Any]) -> datetime:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+from features.durations import length_or_date
 from serving.caller import ROLES, Caller, Role
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ HASH_PREFIX = "sha256:"
 LEGACY_PREFIX = "legacy-"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 STORE = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
-DURATION = re.compile(r"(\d{1,5})([dh])")
 
 
 @dataclass(frozen=True)
@@ -94,17 +94,12 @@ def expiry(text: str | None, now: datetime) -> datetime | None:
     """``--expires``: ``90d``, ``12h`` from now, or a date ``YYYY-MM-DD`` (its midnight UTC)."""
     if text is None:
         return None
-    matched = DURATION.fullmatch(text.strip())
-    if matched and int(matched[1]) > 0:
-        amount, unit = int(matched[1]), matched[2]
-        return now + (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
-    try:
-        when = datetime.strptime(text.strip(), "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"--expires {text!r}: expected e.g. 90d, 12h or a date YYYY-MM-DD") from None
-    if when <= now:
+    until = length_or_date(text, "--expires", units="hd")
+    if isinstance(until, timedelta):
+        return now + until
+    if until <= now:
         raise ValueError(f"--expires {text!r}: that date has passed")
-    return when
+    return until
 
 
 def read_key_file(path: Path) -> tuple[KeyRecord, ...]:

@@ -69,7 +69,7 @@ def test_key_route_and_json(log: Path) -> None:
 def test_a_bad_since_is_one_line_and_exit_2(log: Path, since: str) -> None:
     result = audit("--since", since)
     assert result.exit_code == 2
-    assert result.stderr == f"error: --since {since!r}: expected an age such as 30m, 12h, 7d or 2w, or a date as YYYY-MM-DD\n"
+    assert result.stderr == f"error: --since {since!r}: expected a length such as 30m, 12h, 7d, 2w, or a date as YYYY-MM-DD\n"
 
 
 def test_no_log_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

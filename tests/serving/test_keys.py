@@ -71,7 +71,7 @@ def test_revoke_marks_the_line_and_names_are_never_reused(tmp_path: Path) -> Non
     (["--role", "boss", "--name", "x"], "--role 'boss': use one of crm, marketer, analyst, admin"),
     (["--role", "crm", "--name", "a b"], "--name 'a b'"),
     (["--role", "crm", "--name", "legacy-1"], "not starting with 'legacy-'"),
-    (["--role", "crm", "--name", "x", "--expires", "soon"], "--expires 'soon': expected e.g. 90d"),
+    (["--role", "crm", "--name", "x", "--expires", "soon"], "--expires 'soon': expected a length such as 12h, 7d, or a date"),
 ])
 def test_bad_options_are_one_line_naming_the_option(tmp_path: Path, args: list[str], needle: str) -> None:
     result = keys("create", "--file", str(tmp_path / "keys"), *args)
