@@ -22,7 +22,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from features.contract import MEMBER_ID
 from features.data_key import DataKey
-from features.drift import DriftReport, compare
+from features.drift import DriftReport, compare_frames
 from features.drift_rules import DriftRules
 from features.store import previous_snapshot_path, read_snapshot
 from serving.artefacts import LoadedSnapshot
@@ -72,7 +72,7 @@ class MonitoringService:
         current = loaded.features_by_id
         scores = [c for c in loaded.scores_by_id.columns if c in reference.columns]
         joined = current.join(loaded.scores_by_id[scores]) if scores else current
-        drift = compare(reference, joined, self.rules, features=list(current.columns), scores=scores,
+        drift = compare_frames(reference, joined, self.rules, features=list(current.columns), scores=scores,
                         member_ids=MEMBER_ID)
         _log_breaches(drift, document["as_of"], stored.as_of.isoformat())
         return {**document, **_as_document(drift), "reference": {"kind": "previous_snapshot",
