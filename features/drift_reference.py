@@ -104,9 +104,10 @@ def unknown_share(features: pd.DataFrame, as_of: date, data_end: date) -> float 
 
 @dataclass(frozen=True)
 class TrainingDrift:
-    """Per champion task: its reference version and drift report, or why it has none to compare with."""
+    """Per champion task: its reference version, data end and drift report, or why it has none to compare with."""
 
     versions: dict[str, str] = field(default_factory=dict)
+    data_ends: dict[str, date] = field(default_factory=dict)
     reports: dict[str, DriftReport] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
 
@@ -133,7 +134,7 @@ def training_drift(features: pd.DataFrame, scores: pd.DataFrame, as_of: date, ve
         on_features = compare(reference.features, features, rules,
                               unknown_share=unknown_share(features, as_of, reference.data_end))
         on_scores = compare(reference.scores, scores, rules)
-        result.versions[task] = version
+        result.versions[task], result.data_ends[task] = version, reference.data_end
         result.reports[task] = DriftReport(columns=on_features.columns + on_scores.columns,
                                            unknown_share=on_features.unknown_share,
                                            unknown_level=on_features.unknown_level)
