@@ -40,6 +40,7 @@ class ColumnDrift:
     missing_current: float
     psi_level: Level
     missing_level: Level
+    judged: bool = True  # False: listed in the rules' ``exempt`` (shown, never a breach)
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,11 @@ class DriftReport:
 
     def breaches(self) -> list[str]:
         """One plain line per threshold crossed (no member ids), for the log and the monitoring route."""
-        lines = [f"{c.kind} {c.column}: PSI {c.psi:.3f} ({c.psi_level})" for c in self.columns
+        judged = [c for c in self.columns if c.judged]
+        lines = [f"{c.kind} {c.column}: PSI {c.psi:.3f} ({c.psi_level})" for c in judged
                  if c.psi is not None and c.psi_level != "ok"]
         lines += [f"{c.kind} {c.column}: missing share {c.missing_reference:.3f} -> {c.missing_current:.3f} "
-                  f"({c.missing_level})" for c in self.columns if c.missing_level != "ok"]
+                  f"({c.missing_level})" for c in judged if c.missing_level != "ok"]
         if self.unknown_share is not None and self.unknown_level != "ok":
             lines.append(f"unknown members: share {self.unknown_share:.3f} ({self.unknown_level})")
         return lines
@@ -99,7 +101,8 @@ def _column_drift(reference: ColumnProfile, current: pd.DataFrame, rules: DriftR
     return ColumnDrift(column=column, kind=reference.kind, psi=value, missing_reference=reference.missing,
                        missing_current=missing_cur,
                        psi_level=rules.level("psi", value) if value is not None else "ok",
-                       missing_level=rules.level("missing_change", abs(missing_cur - reference.missing)))
+                       missing_level=rules.level("missing_change", abs(missing_cur - reference.missing)),
+                       judged=column not in rules.exempt)
 
 
 def compare(reference: Profile, current: pd.DataFrame, rules: DriftRules, *,

@@ -21,7 +21,7 @@ def drift_alerts(drift: TrainingDrift, rules: DriftRules, words: Translator) -> 
     found: list[dict[str, Any]] = []
     for task, report in drift.reports.items():
         version, name = drift.versions[task], _task(task, words)
-        for column in report.columns:
+        for column in (c for c in report.columns if c.judged):
             found.extend(_column_alerts(task, version, column, rules, words))
         if report.unknown_share is not None and report.unknown_level != "ok":
             threshold = _threshold(rules, "unknown", report.unknown_level)

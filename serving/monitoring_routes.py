@@ -122,7 +122,7 @@ class MonitoringService:
 def _as_document(drift: DriftReport) -> dict[str, Any]:
     rows = [{"column": c.column, "kind": c.kind, "psi": c.psi, "psi_level": c.psi_level,
              "missing_reference": c.missing_reference, "missing_current": c.missing_current,
-             "missing_level": c.missing_level} for c in drift.columns]
+             "missing_level": c.missing_level, "judged": c.judged} for c in drift.columns]
     return {"columns": rows, "unknown_share": drift.unknown_share, "unknown_level": drift.unknown_level,
             "breaches": len(drift.breaches())}
 

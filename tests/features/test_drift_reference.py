@@ -131,3 +131,18 @@ def test_a_missing_or_foreign_profile_is_not_compared_and_says_why(tmp_path: Pat
     reference_path(tmp_path, "churn", "3").write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match=r"drift reference .*churn-v3.json: not a readable profile"):
         training_drift(frame, scored, AS_OF, {"churn": "3"}, tmp_path, RULES)
+
+
+def test_an_exempt_column_keeps_its_levels_but_is_never_a_breach_or_an_alert(tmp_path: Path) -> None:
+    from features.drift_alerts import drift_alerts
+    from features.i18n import Translator
+
+    stored(tmp_path)
+    rng = np.random.default_rng(7)
+    rules = RULES.model_copy(update={"exempt": ("spend_90d",)})
+    moved = training_drift(members(rng, 4000, spend_shift=0.6), scores(rng, 4000, churn_shift=3.0), AS_OF,
+                           {"churn": "3"}, tmp_path, rules)
+    spend = next(c for c in moved.reports["churn"].columns if c.column == "spend_90d")
+    assert (spend.psi_level, spend.judged) == ("alert", False)
+    assert [line.split(":")[1] for line in moved.breaches()] == [" score churn_probability"]
+    assert [a["column"] for a in drift_alerts(moved, rules, Translator("en"))] == ["churn_probability"]
