@@ -53,13 +53,19 @@ def store_training_reference(directory: Path) -> None:
 
 def client_for(directory: Path, monkeypatch: pytest.MonkeyPatch, *, champion: bool = False) -> TestClient:
     monkeypatch.setenv("MEMBERSCORE_API_KEYS", KEY)
+    app = app_for(directory, champion=champion)
+    return TestClient(ApiKeyMiddleware(app, settings=load_settings), headers={"X-API-Key": KEY})  # type: ignore[arg-type]
+
+
+def app_for(directory: Path, *, champion: bool = False) -> FastAPI:
+    """The monitoring and KPI routes over the hand-built served snapshot (with churn v3 as champion, or baselines)."""
     app = FastAPI()
     app.include_router(monitoring_routes.router)
     app.include_router(kpi_routes.router)
     live = Live(Served(models={"churn": CHURN_V3} if champion else {}, snapshot=loaded_snapshot(), project="shop"))
     monitoring_routes.attach(app, directory, live, read_drift_rules())
     kpi_routes.attach(app, directory, live, KPI_RULES)
-    return TestClient(ApiKeyMiddleware(app, settings=load_settings), headers={"X-API-Key": KEY})  # type: ignore[arg-type]
+    return app
 
 
 def test_a_planted_shift_since_the_previous_snapshot_is_an_alert_and_logged_once(
@@ -137,3 +143,19 @@ def test_a_champion_without_a_stored_profile_is_named_and_not_compared(tmp_path:
     assert drift["columns"] == [] and drift["breaches"] == [] and drift["unknown_share"] is None
     assert drift["unavailable"]["churn"].startswith("no training profile stored for churn v3")
     assert client.get("/alerts").json()["drift_alerts"] == []
+
+
+def test_a_store_scoped_key_gets_no_drift_alerts(tmp_path: Path) -> None:
+    from typing import Any
+
+    from serving.caller import SCOPE_KEY, Caller
+
+    store_training_reference(tmp_path)
+    app = app_for(tmp_path, champion=True)
+
+    async def as_caller(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await app({**scope, SCOPE_KEY: Caller(name="s1-manager", role="marketer", stores=("s1",))}, receive, send)
+
+    scoped = TestClient(as_caller)  # type: ignore[arg-type]
+    assert scoped.get("/alerts").json()["drift_alerts"] == []
+    assert scoped.get("/monitoring").status_code == 403
