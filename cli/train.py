@@ -148,14 +148,19 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
 
 def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str, settings: Settings,
                 progress: Progress, words: Translator | None = None) -> None:
-    """The commit step: cache the winners in the BentoML store, then move every winner's champion alias
-    and write the snapshot as one (the aliases go back should the write fail)."""
+    """The commit step: store every version's drift reference and cache the winners in the BentoML store,
+    then move every winner's champion alias and write the snapshot as one (the aliases go back should
+    the write fail)."""
     from features import store
+    from features.drift_reference import write_reference
     from serving.artefacts import import_version
     from training.commit import commit_champions
 
     written: list[Path] = []
     try:
+        for result in run.results:  # every registered version, so a later `promote` of one finds its profile
+            if result.reference is not None:
+                write_reference(result.reference, directory)
         for result in run.results:
             if result.decision.promote:
                 model = import_version(result.task, result.version, project=project)

@@ -14,7 +14,8 @@ Level = Literal["ok", "warn", "alert"]
 
 
 class DriftRules(BaseModel):
-    """Warn and alert thresholds for PSI, the change in missing share and the unknown-member share."""
+    """Warn and alert thresholds for PSI, the change in missing share and the unknown-member share, and the
+    columns exempt from them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -25,6 +26,7 @@ class DriftRules(BaseModel):
     unknown_warn: float = Field(gt=0, le=1)
     unknown_alert: float = Field(gt=0, le=1)
     bins: int = Field(ge=2, le=100)
+    exempt: tuple[str, ...] = ()  # columns whose drift is expected: reported with their levels, never a breach
 
     @model_validator(mode="after")
     def _warn_below_alert(self) -> DriftRules:

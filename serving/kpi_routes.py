@@ -26,6 +26,7 @@ from features.kpi_rules import KpiRules
 from features.kpi_store import as_records, read_latest_kpis, stored_table
 from features.kpis import KPI_COLUMNS
 from features.value_names import kpi_name, label
+from serving import monitoring_routes
 from serving.audit import note
 from serving.caller import caller_of
 from serving.contract import PROTECTED
@@ -73,15 +74,29 @@ def kpis(request: Request, asked: RequestLanguage, freq: str = "month", by: str 
     return {"as_of": document["as_of"], "freq": freq, "by": by, "labels": kpi_labels(words), "rows": rows}
 
 
-@router.get("/alerts", dependencies=PROTECTED["dependencies"], responses={**PROTECTED["responses"], **NOT_FOUND})
+@router.get("/alerts", dependencies=PROTECTED["dependencies"], responses=PROTECTED["responses"])
 def alerts(request: Request, asked: RequestLanguage, freq: str = "month", by: str | None = None) -> dict[str, Any]:
-    """Breaches of the KPI thresholds, newest first: each with the value, what it is compared with and by how much."""
-    words, (document, table) = Translator(asked.language), _table(request, freq, by)
-    found = as_records(find_alerts(table, parse_freq(freq), _service(request).rules))
-    for alert in found:
-        alert["kpi_label"] = kpi_labels(words)[alert["kpi"]]
-    note(rows=len(found))
-    return {"as_of": document["as_of"], "freq": freq, "by": by, "alerts": found}
+    """Breaches of the KPI thresholds, newest first (each with the value, what it is compared with and by how
+    much), and in ``drift_alerts`` the served snapshot's drift from its champions' training data.
+
+    ``kpis_stored`` is false when no KPIs are stored with the served snapshot: ``alerts`` is then
+    empty and the drift alerts still come. A key scoped to stores sees no drift alerts (they are
+    over every store's members).
+    """
+    words, service = Translator(asked.language), _service(request)
+    served, as_of = _served(service)
+    stored = read_latest_kpis(service.snapshot_dir, as_of)
+    found: list[dict[str, Any]] = []
+    if stored is not None:
+        table = _table(request, freq, by)[1]
+        found = [{"kind": "kpi", **alert} for alert in as_records(find_alerts(table, parse_freq(freq), service.rules))]
+        for alert in found:
+            alert["kpi_label"] = kpi_labels(words)[alert["kpi"]]
+    caller = caller_of(request.scope)
+    drift = [] if caller is not None and caller.stores else monitoring_routes.drift_alerts(request, served, words)
+    note(rows=len(found) + len(drift))
+    return {"as_of": stored["as_of"] if stored is not None else as_of.isoformat(), "freq": freq, "by": by,
+            "alerts": found, "kpis_stored": stored is not None, "drift_alerts": drift}
 
 
 @router.get("/ui/kpis.js", include_in_schema=False)
@@ -107,14 +122,19 @@ def _service(request: Request) -> KpiService:
     return service
 
 
+def _served(service: KpiService) -> tuple[Served, date]:
+    """What serves now and its snapshot's date; 503 without a snapshot."""
+    served = service.live.current()
+    if served.snapshot is None:
+        raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
+    return served, served.snapshot.snapshot.as_of
+
+
 def _table(request: Request, freq: str, by: str | None) -> tuple[dict[str, Any], Any]:
     """The stored document for the served snapshot and its ``freq`` x ``by`` table as the caller may
     see it (422 for a bad choice; 403 for a store-scoped key without ``by=store``)."""
     service = _service(request)
-    served = service.live.current()
-    if served.snapshot is None:
-        raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
-    document = _document(service.snapshot_dir, served.snapshot.snapshot.as_of)
+    document = _document(service.snapshot_dir, _served(service)[1])
     try:
         table = stored_table(document, parse_freq(freq), by)
     except ValueError as error:

@@ -1,13 +1,18 @@
-"""``GET /monitoring``: drift of the served snapshot from the project's previous stored snapshot.
+"""``GET /monitoring``: drift of the served snapshot from its champions' training data and from the previous snapshot.
 
-The reference is the newest stored snapshot older than the served one (``features.store``): the
-simplest honest reference the service has. It is NOT the champion's training data, which the
-service does not keep; a drift from training needs the training frame stored with the model
-(not done yet). Scores are compared only where both frames carry them: a stored snapshot holds
-features, not scores, so until score history is stored only features are compared.
+``drift``: each champion task's training profile (``features.drift_reference``: stored by
+``memberscore train`` in ``<snapshot_dir>/<project>/reference/``) against the served snapshot's
+features and scores: PSI per feature the model reads and per score it serves, missing shares, and
+the share of served members new since its training data. A task served by a baseline has no
+training data and is left out; a champion without a stored profile is named in ``unavailable``.
 
-The report is computed once per served snapshot (the first request after a reload), and its
-breaches are logged then, once, without member ids. Thresholds: ``features/drift_rules.yaml``.
+The top-level ``reference``, ``columns``, ``unknown_share``, ``unknown_level`` and ``breaches`` keep
+the comparison with the newest stored snapshot older than the served one (``features.store``).
+A stored snapshot holds features, not scores, so only features are compared there.
+
+The document is computed once per served snapshot and set of models (the first request after a
+reload, from /monitoring or /alerts), and its breaches are logged then, once, without member ids.
+Thresholds: ``features/drift_rules.yaml`` (``MEMBERSCORE_DRIFT_RULES`` over it).
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 
 from features.contract import MEMBER_ID
 from features.data_key import DataKey
-from features.drift import DriftReport, compare
+from features.drift import DriftReport, compare_frames
+from features.drift_alerts import drift_alerts as alerts_of
+from features.drift_reference import TrainingDrift, training_drift
 from features.drift_rules import DriftRules
+from features.i18n import Translator
 from features.store import previous_snapshot_path, read_snapshot
 from serving.artefacts import LoadedSnapshot
 from serving.audit import note
@@ -48,20 +56,53 @@ class MonitoringService:
     live: ServesNow
     rules: DriftRules
     data_key: DataKey | None = None
-    _cached: tuple[tuple[str, ...], dict[str, Any]] | None = None
+    _cached: tuple[tuple[str, ...], dict[str, Any], TrainingDrift | None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def report(self, loaded: LoadedSnapshot) -> dict[str, Any]:
-        """The drift document of ``loaded`` against the previous stored snapshot, computed (and logged) once."""
+    def report(self, served: Served) -> dict[str, Any]:
+        """The drift document of what serves, computed (and logged) once per snapshot and models."""
+        return self._entry(served)[1]
+
+    def training_drift(self, served: Served) -> TrainingDrift | None:
+        """What ``report`` compared with the champions' training data (None when no champion serves)."""
+        return self._entry(served)[2]
+
+    def _entry(self, served: Served) -> tuple[tuple[str, ...], dict[str, Any], TrainingDrift | None]:
+        loaded = self._loaded(served)
         as_of = loaded.snapshot.as_of
         previous = previous_snapshot_path(self.snapshot_dir, as_of)
-        key = (as_of.isoformat(), loaded.snapshot.fingerprint, str(previous))
+        models = tuple(sorted(f"{task}:{m.mlflow_version}:{m.run_id}" for task, m in served.models.items()))
+        key = (as_of.isoformat(), loaded.snapshot.fingerprint, str(previous), *models)
         with self._lock:
             if self._cached is None or self._cached[0] != key:
-                self._cached = (key, self._build(loaded, previous))
-            return self._cached[1]
+                drift = self._training(served, loaded)
+                document = {**self._build(loaded, previous),
+                            "drift": None if drift is None else training_document(drift, self.rules)}
+                self._cached = (key, document, drift)
+            return self._cached
+
+    @staticmethod
+    def _loaded(served: Served) -> LoadedSnapshot:
+        if served.snapshot is None:
+            raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
+        return served.snapshot
+
+    def _training(self, served: Served, loaded: LoadedSnapshot) -> TrainingDrift | None:
+        """Each champion against its training profile, breaches logged (None when only baselines serve)."""
+        if not served.models:
+            return None
+        versions = {task: m.mlflow_version for task, m in served.models.items()}
+        drift = training_drift(loaded.features_by_id, loaded.scores_by_id, loaded.snapshot.as_of, versions,
+                               self.snapshot_dir, self.rules, {task: m.run_id for task, m in served.models.items()})
+        as_of = loaded.snapshot.as_of.isoformat()
+        for task, why in drift.unavailable.items():
+            log.info("drift of snapshot %s from the %s champion's training data: %s", as_of, task, why)
+        for line in drift.breaches():
+            log.warning("drift of snapshot %s from the champions' training data: %s", as_of, line)
+        return drift
 
     def _build(self, loaded: LoadedSnapshot, previous: Path | None) -> dict[str, Any]:
+        """The top-level keys: drift of ``loaded`` from the previous stored snapshot (features only)."""
         document: dict[str, Any] = {"as_of": loaded.snapshot.as_of.isoformat(), "reference": None,
                                     "columns": [], "unknown_share": None, "unknown_level": "ok", "breaches": 0}
         if previous is None:
@@ -72,24 +113,43 @@ class MonitoringService:
         current = loaded.features_by_id
         scores = [c for c in loaded.scores_by_id.columns if c in reference.columns]
         joined = current.join(loaded.scores_by_id[scores]) if scores else current
-        drift = compare(reference, joined, self.rules, features=list(current.columns), scores=scores,
-                        member_ids=MEMBER_ID)
+        drift = compare_frames(reference, joined, self.rules, features=list(current.columns), scores=scores,
+                               member_ids=MEMBER_ID)
         _log_breaches(drift, document["as_of"], stored.as_of.isoformat())
         return {**document, **_as_document(drift), "reference": {"kind": "previous_snapshot",
                                                                   "as_of": stored.as_of.isoformat()}}
 
-
 def _as_document(drift: DriftReport) -> dict[str, Any]:
     rows = [{"column": c.column, "kind": c.kind, "psi": c.psi, "psi_level": c.psi_level,
              "missing_reference": c.missing_reference, "missing_current": c.missing_current,
-             "missing_level": c.missing_level} for c in drift.columns]
+             "missing_level": c.missing_level, "judged": c.judged} for c in drift.columns]
     return {"columns": rows, "unknown_share": drift.unknown_share, "unknown_level": drift.unknown_level,
             "breaches": len(drift.breaches())}
+
+
+def training_document(drift: TrainingDrift, rules: DriftRules) -> dict[str, Any]:
+    """The ``drift`` section: rows per task and column, the largest unknown share over the tasks, the breaches."""
+    rows = [{"task": task, **row} for task, report in drift.reports.items() for row in _as_document(report)["columns"]]
+    unknown = {task: report.unknown_share for task, report in drift.reports.items() if report.unknown_share is not None}
+    worst = max(unknown.values()) if unknown else None
+    return {"reference": {"kind": "champion_training", "tasks": dict(drift.versions),
+                          "data_end": {task: end.isoformat() for task, end in drift.data_ends.items()}},
+            "columns": rows, "unknown_share": worst,
+            "unknown_level": rules.level("unknown", worst) if worst is not None else "ok",
+            "unknown_by_task": unknown, "breaches": drift.breaches(), "unavailable": dict(drift.unavailable)}
 
 
 def _log_breaches(drift: DriftReport, as_of: str, reference: str) -> None:
     for line in drift.breaches():
         log.warning("drift of snapshot %s from %s: %s", as_of, reference, line)
+
+
+def drift_alerts(request: Request, served: Served, words: Translator) -> list[dict[str, Any]]:
+    """The breaches of ``served``'s drift from its champions' training data as alerts (``GET /alerts``);
+    none when the monitoring route is not attached or no champion serves."""
+    service: MonitoringService | None = getattr(request.app.state, "monitoring", None)
+    drift = service.training_drift(served) if service is not None else None
+    return [] if drift is None or service is None else alerts_of(drift, service.rules, words)
 
 
 def attach(app: FastAPI, snapshot_dir: Path, live: ServesNow, rules: DriftRules, data_key: DataKey | None = None) -> None:
@@ -99,8 +159,9 @@ def attach(app: FastAPI, snapshot_dir: Path, live: ServesNow, rules: DriftRules,
 
 @router.get("/monitoring", dependencies=PROTECTED["dependencies"], responses=PROTECTED["responses"])
 def monitoring(request: Request) -> dict[str, Any]:
-    """Drift of the served snapshot from the previous stored one: PSI and missing shares per column,
-    the share of members the previous snapshot did not have, each with its level (ok, warn, alert).
+    """Drift of the served snapshot: in ``drift``, from each champion's training data (PSI per feature
+    and score, missing shares, the share of members new since training, each with its level: ok,
+    warn, alert; null when only baselines serve); at the top level, from the previous stored snapshot.
 
     ``reference`` is null when no older snapshot is stored (nothing to compare with yet). A
     store-scoped key is refused (403): the drift is over every store's members.
@@ -112,9 +173,6 @@ def monitoring(request: Request) -> dict[str, Any]:
     service: MonitoringService | None = getattr(request.app.state, "monitoring", None)
     if service is None:
         raise HTTPException(status_code=503, detail="not ready: the monitoring route is not attached")
-    served = service.live.current()
-    if served.snapshot is None:
-        raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
-    document = service.report(served.snapshot)
-    note(rows=len(document["columns"]))
+    document = service.report(service.live.current())
+    note(rows=len(document["columns"]) + len((document["drift"] or {}).get("columns", [])))
     return document

@@ -10,9 +10,12 @@ import pandas as pd
 import xgboost as xgb
 
 from features import contract
+from features.drift_reference import TrainingReference, build_reference
+from features.drift_rules import read_drift_rules
 from features.lifetime import fit_lifetime
 from features.snapshot import data_fingerprint
 from models import catalog
+from models.served_scores import served_scores
 from training import registry
 from training.commit import commit_champions
 from training.config import TrainConfig
@@ -23,6 +26,7 @@ from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.task import Assessment, Task, TaskData
 
 Progress = Callable[[str], None]
+REFERENCE_ARTIFACT = "drift_reference.json"  # also in <snapshot_dir>/<project>/reference/ (features.drift_reference)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class TrainResult:
     baselines_unavailable: dict[str, str] = field(default_factory=dict)
     lifetime_fit: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] | None = None  # training.calibration.calibration_report, for calibrated tasks
+    reference: TrainingReference | None = None  # the drift profile of its training data (features.drift_reference)
 
     def report(self) -> dict[str, Any]:
         """This task's part of the JSON report of ``memberscore train --report``."""
@@ -267,12 +272,26 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
                    **trained.assessment.documents},
     )
     logged = registry.log_run(record)
+    reference = training_reference(trained, transactions, logged)
+    registry.log_document(logged.run_id, reference.to_dict(), REFERENCE_ARTIFACT)
     registry.set_alias(task.name, catalog.CHALLENGER, logged.version, project=trained.project)
     members = {"train_rows": len(data.train), "evaluation_members": len(data.evaluation),
                "members_total": int(transactions[contract.MEMBER_ID].nunique())}
     return TrainResult(task.name, logged.run_id, logged.version, trained.decision, data.plan,
                        trained.assessment.out_of_time, trained.train_metrics, members, names, trained.project,
-                       dict(trained.assessment.baselines_unavailable), lifetime_fit(data), calibration)
+                       dict(trained.assessment.baselines_unavailable), lifetime_fit(data), calibration, reference)
+
+
+def training_reference(trained: _Trained, transactions: pd.DataFrame, logged: registry.LoggedModel) -> TrainingReference:
+    """The drift profile of a registered version: the features it reads over its training rows, the
+    scores it serves over its out-of-time rows, and the end of the transactions it saw (the day after
+    the last), binned as the packaged drift rules bin."""
+    names, data = list(trained.booster.feature_names or []), trained.data
+    data_end = (transactions[contract.TS].max().normalize() + pd.Timedelta(days=1)).date()
+    return build_reference(trained.task.name, logged.version, logged.run_id, data_end, training_rows=data.train,
+                           feature_names=names, evaluation_scores=served_scores(trained.task.name, trained.booster,
+                                                                                 data.evaluation),
+                           bins=read_drift_rules().bins)
 
 
 def train_tasks(

@@ -227,3 +227,8 @@ def run_reproduction_facts(run_id: str) -> dict[str, dict[str, str]]:
 def log_text(run_id: str, text: str, filename: str) -> None:
     """Add a text artifact (e.g. the evaluation page) to a finished run."""
     MlflowClient().log_text(run_id, text, filename)
+
+
+def log_document(run_id: str, document: dict[str, Any], filename: str) -> None:
+    """Add a JSON artifact (e.g. the drift reference, which names the version) to a finished run."""
+    MlflowClient().log_dict(run_id, document, filename)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.drift import SHARE_FLOOR, compare, psi, psi_from_shares
+from features.drift import SHARE_FLOOR, compare_frames, psi, psi_from_shares
 from features.drift_rules import DriftRules, read_drift_rules
 
 RULES = read_drift_rules()
@@ -38,7 +38,7 @@ def test_categories_count_a_value_the_reference_never_had_in_its_own_bin() -> No
 def test_missing_values_are_left_out_of_the_psi_and_reported_as_shares() -> None:
     reference = pd.DataFrame({"spend": [1.0, 2.0, 3.0, 4.0]})
     current = pd.DataFrame({"spend": [1.0, 2.0, None, None, 3.0, 4.0, None, None]})
-    report = compare(reference, current, RULES, features=["spend"])
+    report = compare_frames(reference, current, RULES, features=["spend"])
     (row,) = report.columns
     assert row.psi == 0.0 and row.psi_level == "ok"
     assert (row.missing_reference, row.missing_current, row.missing_level) == (0.0, 0.5, "alert")
@@ -60,12 +60,12 @@ def test_a_planted_shift_in_spend_is_flagged_and_an_unshifted_resample_is_not() 
     shifted = synthetic(rng, 5000, 0.5, 4000)
     features, scores = ["spend", "orders", "tier"], ["churn_probability"]
 
-    calm = compare(reference, same, RULES, features=features, scores=scores, member_ids="member_id")
+    calm = compare_frames(reference, same, RULES, features=features, scores=scores, member_ids="member_id")
     assert calm.breaches() == []
     assert all(c.psi is not None and c.psi < 0.02 for c in calm.columns)
     assert calm.unknown_share == pytest.approx(0.1)
 
-    moved = compare(reference, shifted, RULES, features=features, scores=scores, member_ids="member_id")
+    moved = compare_frames(reference, shifted, RULES, features=features, scores=scores, member_ids="member_id")
     levels = {c.column: c.psi_level for c in moved.columns}
     assert levels == {"spend": "alert", "orders": "ok", "tier": "ok", "churn_probability": "ok"}
     assert moved.unknown_share == pytest.approx(0.8) and moved.unknown_level == "alert"

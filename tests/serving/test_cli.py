@@ -188,6 +188,32 @@ def test_train_writes_a_snapshot_and_imports_the_champion(trained_ok: TrainedByC
         assert (trained_ok.bentoml_home / "models" / catalog.model_name(task, project=DEFAULT_PROJECT)).is_dir(), task
 
 
+@pytest.mark.slow
+def test_train_stores_every_version_s_drift_reference_beside_the_snapshot(trained_ok: TrainedByCli) -> None:
+    """Each registered version's training profile is in <project>/reference/, and the snapshot train wrote
+    (as of the end of its data) has no member new to a champion; the champions' drift is measured."""
+    from features.drift_reference import read_reference, training_drift
+    from features.drift_rules import read_drift_rules
+    from features.store import latest_snapshot_path
+    from serving.artefacts import load_model
+    from serving.live import load_snapshot
+
+    report = json.loads(trained_ok.report.read_text(encoding="utf-8"))
+    for task, facts in report["tasks"].items():
+        reference = read_reference(trained_ok.snapshots, task, facts["model_version"])
+        assert reference is not None and reference.run_id == facts["run_id"], task
+    champions = {task: load_model(task, project=DEFAULT_PROJECT) for task, facts in report["tasks"].items()
+                 if facts["promoted"]}
+    path = latest_snapshot_path(trained_ok.snapshots)
+    assert path is not None
+    loaded = load_snapshot(path, {task: m.booster for task, m in champions.items()}, lookup=False)
+    drift = training_drift(loaded.features_by_id, loaded.scores_by_id, loaded.snapshot.as_of,
+                           {task: m.mlflow_version for task, m in champions.items()}, trained_ok.snapshots,
+                           read_drift_rules(), {task: m.run_id for task, m in champions.items()})
+    assert drift.unavailable == {} and set(drift.reports) == set(champions)
+    assert all(report.unknown_share == 0.0 for report in drift.reports.values())
+
+
 # --- score -------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
