@@ -27,6 +27,7 @@ from features.drift_rules import DriftRules
 from features.store import previous_snapshot_path, read_snapshot
 from serving.artefacts import LoadedSnapshot
 from serving.audit import note
+from serving.backtest_section import SECTION, backtests_section
 from serving.caller import caller_of
 from serving.contract import PROTECTED
 from serving.live import Served
@@ -117,4 +118,4 @@ def monitoring(request: Request) -> dict[str, Any]:
         raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
     document = service.report(served.snapshot)
     note(rows=len(document["columns"]))
-    return document
+    return {**document, SECTION: backtests_section(service.snapshot_dir, service.data_key)}  # history helper
