@@ -104,6 +104,7 @@ def harrell_c(days: np.ndarray, observed: np.ndarray, predicted: np.ndarray) -> 
     return float((longer * comparable).sum() / comparable.sum())
 
 
+@pytest.mark.slow
 def test_a_matured_date_is_judged_as_computed_by_hand_once_and_shown_in_monitoring(
         kept: Path, synthetic: tuple[pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch) -> None:
     transactions = synthetic[0]
@@ -175,6 +176,7 @@ def test_a_matured_date_is_judged_as_computed_by_hand_once_and_shown_in_monitori
     assert body["backtests"] == [document]
 
 
+@pytest.mark.slow
 def test_the_command_says_what_it_did_in_english_and_chinese(kept: Path, synthetic: tuple[pd.DataFrame, pd.DataFrame],
                                                              tmp_path: Path) -> None:
     """backtest: one line per judged date and its metrics; again: 'already backtested'; zh-CN likewise."""
