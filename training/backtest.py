@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from features import contract
@@ -25,7 +24,7 @@ from features.score_history import StoredScores, history_path, read_scores, scor
 from features.settings import Settings
 from features.store import project_snapshot_dir
 from training import registry
-from training.backtest_metrics import OUTCOME, backtest_metrics
+from training.backtest_metrics import ADOPTED, OUTCOME, backtest_metrics
 from training.config import TrainConfig
 from training.cross_sell import CUTOFF, new_category_any
 from training.upsell import spend_up
@@ -81,22 +80,24 @@ def backtest(stored: StoredScores, transactions: pd.DataFrame, project: str, con
 
 def outcomes(stored: StoredScores, transactions: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
     """The stored scores joined with what the members did in [as_of, as_of + H) (training's labels),
-    plus the upsell outcome: a new category bought when the data has categories, else spend-up."""
+    plus the upsell outcome: a new category bought when the data has categories (and which ones,
+    for the offers' hit rate), else spend-up."""
     labels = build_labels(transactions, stored.as_of, stored.horizon_days)
     scores = stored.scores.assign(**{contract.MEMBER_ID: stored.scores[contract.MEMBER_ID].astype(str)})
     joined = scores.merge(labels.astype({contract.MEMBER_ID: str}), on=contract.MEMBER_ID, how="inner",
                           validate="one_to_one")
-    return joined.assign(**{OUTCOME: _upsold(joined, transactions, stored, config)})
-
-
-def _upsold(joined: pd.DataFrame, transactions: pd.DataFrame, stored: StoredScores, config: TrainConfig) -> np.ndarray:
     if contract.CATEGORY not in transactions.columns:
-        return spend_up(joined, config.spend_up_growth)
+        return joined.assign(**{OUTCOME: spend_up(joined, config.spend_up_growth)})
     history = category_history(transactions, stored.as_of, stored.horizon_days)
+    adopted = history[history["bought_in_horizon"] & ~(history["spend_before"] > 0)]
+    lists = adopted.groupby(contract.MEMBER_ID)[contract.CATEGORY].agg(list)
+    joined[ADOPTED] = pd.Series([lists.get(m, []) for m in joined[contract.MEMBER_ID]], index=joined.index, dtype=object)
     if history.empty:
-        return np.zeros(len(joined), dtype=int)
+        joined[OUTCOME] = 0
+        return joined
     keys = pd.MultiIndex.from_arrays([[stored.as_of] * len(joined), joined[contract.MEMBER_ID]])
-    return new_category_any(history.assign(**{CUTOFF: stored.as_of}), keys)
+    joined[OUTCOME] = new_category_any(history.assign(**{CUTOFF: stored.as_of}), keys)
+    return joined
 
 
 def _flat(metrics: list[dict[str, Any]]) -> dict[str, float]:

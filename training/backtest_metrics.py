@@ -5,7 +5,8 @@ value for all of them), with training's own metric functions, so a backtest numb
 the same number meant at the gate: churn ROC AUC, PR AUC and ECE (``evaluate.binary_metrics``);
 next-purchase concordance of the median days (``survival.concordance_index``, censored at H);
 upsell ROC AUC and hit rate, the share of the top decile by probability that did upsell
-(``cross_sell.precision_at_fraction``); value normalized Gini and top-decile capture
+(``cross_sell.precision_at_fraction``), and, with categories, the hit rate of the three offered
+categories (``cross_sell.hit_rate_at_k``, training's ``hit_rate_at_3``); value normalized Gini and top-decile capture
 (``value_metrics``). Outcomes are training's labels (``features.labels``; upsell: a new category
 in the horizon when the data has categories, else spend-up, as ``training.upsell`` defines it).
 """
@@ -19,25 +20,55 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.baselines import CHURN_COLUMN, MEDIAN_COLUMN, UPSELL_COLUMN, VALUE_COLUMN
-from training.cross_sell import precision_at_fraction
+from features.offer_lists import decode_offers
+from models.baselines import CATEGORIES_COLUMN, CHURN_COLUMN, MEDIAN_COLUMN, UPSELL_COLUMN, VALUE_COLUMN
+from training.cross_sell import hit_rate_at_k, precision_at_fraction
 from training.evaluate import binary_metrics, metric_direction
 from training.survival import concordance_index
 from training.value import spend_target
 from training.value_metrics import normalized_gini, top_decile_share
 
 OUTCOME = "upsold"  # the upsell outcome column the caller adds beside features.labels' columns
-Metric = Callable[[pd.DataFrame, np.ndarray, int], float]  # (joined rows, scores, horizon) -> value
+ADOPTED = "new_categories"  # with categories: the categories each member bought new in the horizon (a list)
+OFFERS_AT = 3
+Metric = Callable[[pd.DataFrame, pd.Series, int], float]  # (joined rows, scores, horizon) -> value
 
 
 def _churn(name: str) -> Metric:
-    return lambda rows, scores, _: binary_metrics(rows["churned"].to_numpy(int), scores)[name]
+    return lambda rows, scores, _: binary_metrics(rows["churned"].to_numpy(int), scores.to_numpy(float))[name]
 
 
-def _concordance(rows: pd.DataFrame, scores: np.ndarray, horizon_days: int) -> float:
+def _upsell(name: str) -> Metric:
+    return lambda rows, scores, _: binary_metrics(rows[OUTCOME].to_numpy(int), scores.to_numpy(float))[name]
+
+
+def _concordance(rows: pd.DataFrame, scores: pd.Series, horizon_days: int) -> float:
     days = rows["days_to_next"].to_numpy(float)
     observed = ~np.isnan(days)
-    return concordance_index(np.where(observed, days, float(horizon_days)), observed, scores)
+    return concordance_index(np.where(observed, days, float(horizon_days)), observed, scores.to_numpy(float))
+
+
+def _offer_hits(rows: pd.DataFrame, offers: pd.Series, _: int) -> float:
+    """``hit_rate_at_k`` of the offered categories (best first) against the categories adopted, over
+    every category offered to anyone; members who adopted none of them do not count (NaN: nobody did)."""
+    lists = [decode_offers(cell)[:OFFERS_AT] for cell in offers]
+    vocabulary = sorted({name for names in lists for name in names})
+    if not vocabulary:
+        return float("nan")
+    column = {name: j for j, name in enumerate(vocabulary)}
+    scores = np.full((len(lists), len(vocabulary)), -np.inf)
+    targets = np.zeros((len(lists), len(vocabulary)), dtype=int)
+    for i, (names, adopted) in enumerate(zip(lists, rows[ADOPTED])):
+        for rank, name in enumerate(names):
+            scores[i, column[name]] = float(OFFERS_AT - rank)
+        for name in adopted:
+            if name in column:
+                targets[i, column[name]] = 1
+    return hit_rate_at_k(scores, targets, OFFERS_AT)
+
+
+def _ranked(metric: Callable[[np.ndarray, np.ndarray], float], actual: Callable[[pd.DataFrame], np.ndarray]) -> Metric:
+    return lambda rows, scores, _: metric(actual(rows), scores.to_numpy(float))
 
 
 @dataclass(frozen=True)
@@ -55,12 +86,14 @@ JUDGED = (
            {"roc_auc": _churn("roc_auc"), "pr_auc": _churn("pr_auc"), "ece": _churn("ece")}),
     Judged("next_purchase", "next_purchase_median_days", MEDIAN_COLUMN, {"concordance": _concordance}),
     Judged("upsell", "upsell_probability", UPSELL_COLUMN, {
-        "roc_auc": lambda rows, scores, _: binary_metrics(rows[OUTCOME].to_numpy(int), scores)["roc_auc"],
-        "hit_rate": lambda rows, scores, _: precision_at_fraction(rows[OUTCOME].to_numpy(int), scores, 0.1)}),
+        "roc_auc": _upsell("roc_auc"),
+        "hit_rate": _ranked(lambda y, p: precision_at_fraction(y, p, 0.1), lambda rows: rows[OUTCOME].to_numpy(int))}),
+    Judged("upsell", "upsell_categories", CATEGORIES_COLUMN, {f"hit_rate_at_{OFFERS_AT}": _offer_hits}),
     Judged("value", "expected_value", VALUE_COLUMN, {
-        "normalized_gini": lambda rows, scores, _: normalized_gini(spend_target(rows), scores),
-        "top_decile_share": lambda rows, scores, _: top_decile_share(spend_target(rows), scores, 0.1)}),
+        "normalized_gini": _ranked(normalized_gini, spend_target),
+        "top_decile_share": _ranked(lambda y, p: top_decile_share(y, p, 0.1), spend_target)}),
 )
+NEEDS = {"upsell_probability": OUTCOME, "upsell_categories": ADOPTED}  # outcome columns beyond the labels
 
 
 def backtest_metrics(joined: pd.DataFrame, horizon_days: int, baselines: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -72,7 +105,7 @@ def backtest_metrics(joined: pd.DataFrame, horizon_days: int, baselines: Mapping
     """
     rows: list[dict[str, Any]] = []
     for judged in JUDGED:
-        if judged.served not in joined.columns or (judged.task == "upsell" and OUTCOME not in joined.columns):
+        if judged.served not in joined.columns or NEEDS.get(judged.served, judged.served) not in joined.columns:
             continue
         columns = [c for c in (judged.served, judged.baseline) if c in joined.columns]
         same = joined[joined[columns].notna().all(axis=1)]
@@ -91,7 +124,7 @@ def backtest_metrics(joined: pd.DataFrame, horizon_days: int, baselines: Mapping
 
 def _value(compute: Metric, rows: pd.DataFrame, scores: pd.Series, horizon_days: int) -> float | None:
     """The metric, or None where it is undefined (one class only, no spread): JSON has no NaN."""
-    value = float(compute(rows, scores.to_numpy(float), horizon_days))
+    value = float(compute(rows, scores, horizon_days))
     return value if np.isfinite(value) else None
 
 

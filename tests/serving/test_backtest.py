@@ -9,6 +9,7 @@ on the stored scores joined with what the members did.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -34,6 +35,12 @@ from training.evaluate import expected_calibration_error
 from training.registry import backtest_experiment
 
 MATURED, WAITING, H = date(2024, 3, 1), date(2024, 5, 1), 60
+CATEGORIES = ("bakery", "grocery", "dairy", "household", "produce")  # the simulation's
+
+
+def offers(i: int) -> list[str]:
+    """Member i's three offers, best first, rotating over the categories."""
+    return [CATEGORIES[(i + k) % len(CATEGORIES)] for k in range(3)]
 VERSIONS = {"churn": "3", "value": "4", "upsell": "5"}
 
 
@@ -45,6 +52,7 @@ def with_baselines(snapshot: Snapshot) -> Snapshot:
                               "baseline_churn_probability": recency / recency.max(), "baseline_churn_rule": "recency",
                               "baseline_next_purchase_median_days": recency,
                               "baseline_upsell_probability": 1 / (1 + recency / 30), "baseline_upsell_rule": "rfm",
+                              "baseline_upsell_categories": [json.dumps(offers(i)) for i in range(len(frame))],
                               "baseline_expected_value": frame["spend_90d"].astype(float).clip(lower=0)})
     return dataclasses.replace(snapshot, profile=snapshot.profile.merge(baselines, on=contract.MEMBER_ID))
 
@@ -73,8 +81,8 @@ def by_hand(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
     before = bought[bought[contract.TS] < day].groupby(contract.MEMBER_ID)[contract.CATEGORY].agg(set)
     window = bought[(bought[contract.TS] >= day) & (bought[contract.TS] < day + timedelta(days=H))]
     after = window.groupby(contract.MEMBER_ID)[contract.CATEGORY].agg(set)
-    upsold = [int(bool(set(after.get(m, ())) - set(before.get(m, ())))) for m in joined[contract.MEMBER_ID]]
-    return joined.assign(upsold=upsold)
+    adopted = [set(after.get(m, ())) - set(before.get(m, ())) for m in joined[contract.MEMBER_ID]]
+    return joined.assign(upsold=[int(bool(new)) for new in adopted], adopted=adopted)
 
 
 def top_decile(actual: np.ndarray, score: np.ndarray) -> float:
@@ -147,6 +155,11 @@ def test_a_matured_date_is_judged_as_computed_by_hand_once_and_shown_in_monitori
         if baselines is not None:
             assert got[key][1] == pytest.approx(baselines, abs=1e-12), key
         assert got[key][3] == len(joined)
+    # the offers' hit rate: of the members who adopted an offered category, those offered one they adopted
+    offered = [set(json.loads(cell)) for cell in joined["baseline_upsell_categories"]]
+    hits = [bool(new & offers_i) for new, offers_i in zip(joined["adopted"], offered) if new & set(CATEGORIES)]
+    assert 20 < len(hits) and 0 < np.mean(hits) < 1
+    assert got[("upsell", "hit_rate_at_3")][:2] == (None, {"rfm": pytest.approx(np.mean(hits), abs=1e-12)})  # no model offers
     # no next-purchase model: the baseline serves, judged on the same members as itself
     c = harrell_c(days, observed, column("baseline_next_purchase_median_days"))
     assert got[("next_purchase", "concordance")][:3] == (pytest.approx(c, abs=1e-12), {"bgnbd": pytest.approx(c, abs=1e-12)},
