@@ -82,7 +82,7 @@ def by_hand(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
     window = bought[(bought[contract.TS] >= day) & (bought[contract.TS] < day + timedelta(days=H))]
     after = window.groupby(contract.MEMBER_ID)[contract.CATEGORY].agg(set)
     adopted = [set(after.get(m, ())) - set(before.get(m, ())) for m in joined[contract.MEMBER_ID]]
-    return joined.assign(upsold=[int(bool(new)) for new in adopted], adopted=adopted)
+    return joined.assign(upsold=[int(bool(new)) for new in adopted], adopted=pd.Series(adopted, index=joined.index))
 
 
 def top_decile(actual: np.ndarray, score: np.ndarray) -> float:
