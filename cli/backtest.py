@@ -45,7 +45,6 @@ def backtest(
     """
     from features.i18n import parse_language, translator
     from features.store import project_snapshot_dir
-    from models import catalog
     from training.backtest import run_backtests
     from training.config import read_config
 
@@ -53,7 +52,6 @@ def backtest(
     settings = command_settings()
     train_config = read_config(config)
     frame, _ = load_for_command(transactions, mapping, rejects, Progress(), words)
-    catalog.configure_tracking(settings.mlflow_tracking_uri)
     run = run_backtests(frame, project, settings, train_config)
     if run.stored == 0:
         raise NotReady(f"no stored scores for project {project} in "

@@ -23,6 +23,7 @@ from features.labels import build_labels, category_history
 from features.score_history import StoredScores, history_path, read_scores, score_facts, stored_dates
 from features.settings import Settings
 from features.store import project_snapshot_dir
+from models import catalog
 from training import registry
 from training.backtest_metrics import ADOPTED, OUTCOME, backtest_metrics
 from training.config import TrainConfig
@@ -45,9 +46,11 @@ def run_backtests(transactions: pd.DataFrame, project: str, settings: Settings,
                   config: TrainConfig | None = None) -> BacktestRun:
     """Judge every matured, not yet judged score date of ``project`` against ``transactions``.
 
-    MLflow must be configured (``models.catalog.configure_tracking``); ``config`` gives the upsell
-    spend-up growth when the data has no categories (default: training's).
+    MLflow is pointed at ``settings.mlflow_tracking_uri``; ``config`` gives the upsell spend-up growth
+    when the data has no categories (default: training's). No stored scores is no error here
+    (``stored`` is 0): the routine's first day has nothing to judge yet.
     """
+    catalog.configure_tracking(settings.mlflow_tracking_uri)
     directory, key = project_snapshot_dir(settings.snapshot_dir, project), settings.encryption_key()
     covered = transactions[contract.TS].max().date() + timedelta(days=1)  # the day after the last row
     judged, dates = set(backtested_dates(directory)), stored_dates(directory)
