@@ -125,7 +125,9 @@ def snapshot(
     frame, _ = load_for_command(transactions, mapping, rejects, progress, words)
     cutoff = parse_date(as_of) if as_of else end_of_data(frame)
     settings = command_settings()
-    built, path = store_snapshot(frame, cutoff, read_config(config), project, settings, allow_shrink)
+    train_config = read_config(config)
+    built, path = store_snapshot(frame, cutoff, train_config, project, settings, allow_shrink)
+    keep_history(built, project, train_config.horizon_days, settings, progress, words)
     from cli.kpis import store_kpis
 
     store_kpis(frame, cutoff, path.parent, settings, progress)
@@ -136,6 +138,24 @@ def snapshot(
                           "snapshot as of {as_of}: {count} members -> {path}", len(built.frame))
     typer.echo(said.format(as_of=cutoff, count=words.number(len(built.frame)), path=path)
                + (words.gettext(" (marked as an intended shrink)") if allow_shrink else ""))
+
+
+def keep_history(built: Snapshot, project: str, horizon_days: int, settings: Settings, progress: Progress,
+                 words: Translator) -> None:
+    """Keep the scores the project's champions serve from the snapshot just written (``cli.lists.keep_served_scores``).
+
+    The snapshot is written and serves whatever happens here, so a failure is a warning on stderr
+    (the date simply has no backtest), not a failed command.
+    """
+    from cli.lists import keep_served_scores
+
+    try:
+        path = keep_served_scores(built, project, horizon_days, settings)
+    except Exception as error:
+        typer.echo(words.gettext("warning: the scores of {as_of} were not kept for backtests: {why}").format(
+            as_of=built.as_of, why=f"{type(error).__name__}: {error}".splitlines()[0]), err=True)
+        return
+    progress(f"scores kept for backtests: {path}")
 
 
 def held_warning(why: str, words: Translator) -> str:

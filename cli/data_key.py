@@ -87,7 +87,8 @@ def rekey(
     if new is None or (old is not None and old.key_id == new.key_id):
         raise ValueError("--new-key-file: the same key as --old-key-file")
     targets = [*sorted(settings.snapshot_dir.glob("*/snapshot-*.parquet")),
-               *sorted(settings.snapshot_dir.glob("*/history/scores-*.parquet")), *sorted(rejects_dir.glob("*.csv")),
+               *sorted(settings.snapshot_dir.glob("*/history/scores-*.parquet")),
+               *sorted(settings.snapshot_dir.glob("*/history/backtest-*.json")), *sorted(rejects_dir.glob("*.csv")),
                *(files or [])]
     done = _rekey_files(targets, old, new)
     with opened(store_url(db or settings.campaign_db), old) as store:

@@ -31,13 +31,13 @@ from features.validation_errors import first_problem
 from features.value_names import CAMPAIGN, label
 
 if TYPE_CHECKING:
-    from datetime import date
 
     import pandas as pd
     import xgboost as xgb
 
     from features.data_key import DataKey
     from features.settings import Settings
+    from features.snapshot import Snapshot
     from serving.artefacts import LoadedSnapshot
     from serving.schemas import TargetsRequest
     from serving.targets import CsvExport
@@ -78,9 +78,8 @@ def score(
     from features.encrypted_parquet import write_parquet
     from features.list_headers import for_readers
     from features.spreadsheet import write_list_csv
-    from models import catalog
-    from serving.scoring import OUTPUT_COLUMNS, score_frame
-    from serving.sources import require_served, served_by, summary, task_sources
+    from serving.kept_scores import served_scores
+    from serving.sources import require_served, summary, task_sources
     from training.config import read_config
 
     if out.suffix not in (".csv", ".parquet"):
@@ -89,15 +88,14 @@ def score(
     progress = Progress()
     settings = command_settings()
     models = champion_boosters(project, settings.mlflow_tracking_uri)
-    versions = {task: catalog.alias_version(task, catalog.CHAMPION, project=project) or "?" for task in models}
+    versions = champion_versions(project, models)
     frame, _ = load_for_command(transactions, mapping, rejects, progress)
     train_config = read_config(config, horizon_days=horizon_days)
     built = serving_snapshot(frame, cutoff, train_config, settings.segment_rules, tier_programme=settings.tier_programme)
-    scores = score_frame(models, built.model_inputs(), built.profile, cutoff)
+    scores = served_scores(models, versions, built)
     require_served(scores, cutoff, train_config.horizon_days)
     sources = task_sources(versions, built.profile)
-    scores = scores.assign(served_by=served_by(scores, sources))[[*OUTPUT_COLUMNS, "served_by"]]
-    _keep_history(_with_baselines(scores, built.profile), project, cutoff, versions, train_config.horizon_days, settings)
+    keep_served_scores(built, project, train_config.horizon_days, settings, models, scores)
     voice = Voice(parse_language(lang), settings.currency)
     if out.suffix == ".csv":
         write_list_csv(for_readers(scores, voice.translator if lang else None), out, settings.encryption_key())
@@ -109,27 +107,30 @@ def score(
                            out=out))
 
 
-def _with_baselines(scores: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
-    """``scores`` plus the snapshot's baseline outputs for the same members (``baseline_*``, BG/NBD), so
-    a backtest can judge what served beside the baselines of that day even where a model served."""
-    from features.contract import MEMBER_ID
-    from models.baselines import SERVED_BY_BASELINE
+def keep_served_scores(snapshot: Snapshot, project: str, horizon_days: int, settings: Settings,
+                       models: Mapping[str, xgb.Booster] | None = None,
+                       scores: pd.DataFrame | None = None) -> Path:
+    """Keep what the project's champions serve from ``snapshot`` in its score history (for backtests),
+    then apply the retention: the step ``score``, ``snapshot`` and ``train`` share.
 
-    sources = dict.fromkeys(c for served in SERVED_BY_BASELINE.values() for c in served.values())
-    columns = [c for c in sources if c in profile.columns and c not in scores.columns]
-    return scores.merge(profile[[MEMBER_ID, *columns]], on=MEMBER_ID, how="left", validate="one_to_one")
-
-
-def _keep_history(scores: pd.DataFrame, project: str, as_of: date, versions: Mapping[str, str], horizon_days: int,
-                  settings: Settings) -> Path:
-    """Keep what was scored in the project's score history (for backtests), then apply the retention."""
-    from features.score_history import prune_scores, write_scores
+    ``models`` default to the champions now in the registry (after ``train``'s commit, the new ones);
+    ``scores``, when the caller already has them, are ``serving.kept_scores.served_scores`` of ``snapshot``.
+    """
     from features.store import project_snapshot_dir
+    from serving.kept_scores import keep_scores, served_scores
 
-    directory = project_snapshot_dir(settings.snapshot_dir, project)
-    path = write_scores(scores, directory, as_of, versions, horizon_days, settings.encryption_key())
-    prune_scores(directory, settings.score_history_days)
-    return path
+    models = champion_boosters(project, settings.mlflow_tracking_uri) if models is None else models
+    versions = champion_versions(project, models)
+    scores = served_scores(models, versions, snapshot) if scores is None else scores
+    return keep_scores(scores, snapshot, project_snapshot_dir(settings.snapshot_dir, project), versions, horizon_days,
+                       settings.encryption_key(), settings.score_history_days)
+
+
+def champion_versions(project: str, models: Mapping[str, object]) -> dict[str, str]:
+    """The registry version of each champion in ``models`` (``?`` should its alias have gone meanwhile)."""
+    from models import catalog
+
+    return {task: catalog.alias_version(task, catalog.CHAMPION, project=project) or "?" for task in models}
 
 
 @one_line_errors

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cli.audit import audit
+from cli.backtest import backtest
 from cli.campaign import app as campaign
 from cli.champions import promote, rollback
 from cli.data import simulate, snapshot, validate
@@ -51,6 +52,7 @@ app.command()(kpis)
 app.command()(rollback)
 app.command()(audit)
 app.command()(rekey)
+app.command()(backtest)
 app.add_typer(keys, name="keys")
 app.add_typer(campaign, name="campaign")
 app.add_typer(tiers, name="tiers")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.data import end_of_data, held_by_a_service, held_warning, load_for_command, serving_snapshot
+from cli.data import end_of_data, held_by_a_service, held_warning, keep_history, load_for_command, serving_snapshot
 from cli.kpis import store_kpis
 from cli.options import (
     ConfigOption,
@@ -78,6 +78,7 @@ def train(
         uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project,
                                          directory, settings, progress, lang=language)
         _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress, words)
+        keep_history(uncommitted.snapshot, project, uncommitted.horizon_days, settings, progress, words)
         store_kpis(uncommitted.frame, uncommitted.snapshot.as_of, directory, settings, progress)
     if report is not None:
         key = settings.encryption_key()
@@ -100,6 +101,7 @@ class Uncommitted:
     load_report: LoadReport
     pages: list[str]
     frame: pd.DataFrame  # the transactions, for the KPIs stored beside the snapshot
+    horizon_days: int  # H of the run: what the kept scores' probabilities speak of
 
 
 def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
@@ -143,7 +145,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     except Exception as error:
         raise TrainingFailed(f"{step} failed, nothing committed (the previous champions and snapshot keep serving): "
                              f"{type(error).__name__}: {error}") from error
-    return Uncommitted(run, built, load_report, pages, frame)
+    return Uncommitted(run, built, load_report, pages, frame, train_config.horizon_days)
 
 
 def _commit_run(run: TrainingRun, built: Snapshot, directory: Path, project: str, settings: Settings,

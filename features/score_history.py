@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,6 +35,7 @@ class StoredScores:
     as_of: date
     model_versions: dict[str, str]
     horizon_days: int
+    baselines: dict[str, str] = field(default_factory=dict)  # task -> the baseline the snapshot chose
 
 
 def history_dir(project_snapshots: Path) -> Path:
@@ -47,12 +48,16 @@ def history_path(project_snapshots: Path, as_of: date) -> Path:
 
 
 def write_scores(scores: pd.DataFrame, project_snapshots: Path, as_of: date, model_versions: Mapping[str, str],
-                 horizon_days: int, key: DataKey | None = None) -> Path:
-    """Store ``scores`` for ``as_of`` (replacing that date's file: a rescore of a day is the day's scores)."""
+                 horizon_days: int, key: DataKey | None = None, baselines: Mapping[str, str] | None = None) -> Path:
+    """Store ``scores`` for ``as_of`` (replacing that date's file: a rescore of a day is the day's scores).
+
+    ``baselines`` names the baseline behind each task's ``baseline_*`` column (e.g. churn -> recency).
+    """
     table = pa.Table.from_pandas(scores, preserve_index=False)
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be >= 1, not {horizon_days}")
-    meta = {"as_of": as_of.isoformat(), "model_versions": dict(model_versions), "horizon_days": horizon_days}
+    meta = {"as_of": as_of.isoformat(), "model_versions": dict(model_versions), "horizon_days": horizon_days,
+            "baselines": dict(baselines or {})}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()})
     return write_parquet(table, history_path(project_snapshots, as_of), key)
 
@@ -62,7 +67,15 @@ def read_scores(path: Path, key: DataKey | None = None) -> StoredScores:
     table = open_parquet(path, key).read()
     meta = json.loads((table.schema.metadata or {})[METADATA_KEY])
     return StoredScores(table.to_pandas(), date.fromisoformat(meta["as_of"]), dict(meta["model_versions"]),
-                        int(meta["horizon_days"]))
+                        int(meta["horizon_days"]), dict(meta.get("baselines", {})))
+
+
+def score_facts(path: Path, key: DataKey | None = None) -> StoredScores:
+    """A stored file's date, model versions, horizon and baselines, from its metadata only (no rows read):
+    what a backtest needs to know whether the file's horizon has passed."""
+    meta = json.loads((open_parquet(path, key).schema_arrow.metadata or {})[METADATA_KEY])
+    return StoredScores(pd.DataFrame(), date.fromisoformat(meta["as_of"]), dict(meta["model_versions"]),
+                        int(meta["horizon_days"]), dict(meta.get("baselines", {})))
 
 
 def stored_dates(project_snapshots: Path) -> list[date]:

@@ -35,6 +35,7 @@ from features.i18n import Translator
 from features.store import previous_snapshot_path, read_snapshot
 from serving.artefacts import LoadedSnapshot
 from serving.audit import note
+from serving.backtest_section import SECTION, backtests_section
 from serving.caller import caller_of
 from serving.contract import PROTECTED
 from serving.live import Served
@@ -175,4 +176,4 @@ def monitoring(request: Request) -> dict[str, Any]:
         raise HTTPException(status_code=503, detail="not ready: the monitoring route is not attached")
     document = service.report(service.live.current())
     note(rows=len(document["columns"]) + len((document["drift"] or {}).get("columns", [])))
-    return document
+    return {**document, SECTION: backtests_section(service.snapshot_dir, service.data_key)}

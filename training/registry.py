@@ -232,3 +232,27 @@ def log_text(run_id: str, text: str, filename: str) -> None:
 def log_document(run_id: str, document: dict[str, Any], filename: str) -> None:
     """Add a JSON artifact (e.g. the drift reference, which names the version) to a finished run."""
     MlflowClient().log_dict(run_id, document, filename)
+
+
+def backtest_experiment(project: str) -> str:
+    """The project's backtest experiment, beside its models' (``<project>.memberscore-backtests``)."""
+    return model_name("backtests", project=project)
+
+
+def log_backtest(project: str, as_of: date, metrics: dict[str, float], params: dict[str, str],
+                 tags: dict[str, str]) -> tuple[str, bool]:
+    """One run per backtested snapshot date, named by project and date; returns (run id, newly logged).
+
+    A date already logged (tag ``backtest_as_of``) is not logged twice: its run id comes back, so a
+    backtest interrupted between MLflow and its stored result does not leave two runs.
+    """
+    experiment = _experiment_id(backtest_experiment(project))
+    found = MlflowClient().search_runs([experiment], filter_string=f"tags.backtest_as_of = '{as_of.isoformat()}'",
+                                       max_results=1)
+    if found:
+        return found[0].info.run_id, False
+    with mlflow.start_run(experiment_id=experiment, run_name=f"backtest · {project} · {as_of.isoformat()}") as run:
+        mlflow.set_tags({**tags, "backtest_as_of": as_of.isoformat(), "project": project, "git_sha": code_version()})
+        mlflow.log_params(params)
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN is not loggable
+    return run.info.run_id, True

@@ -73,3 +73,34 @@ def test_a_horizon_below_one_day_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="horizon_days must be >= 1, not 0"):
         write_scores(scores(), tmp_path, AS_OF, VERSIONS, 0)
     assert stored_dates(tmp_path) == []
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_facts_come_from_the_metadata_alone_with_the_baselines_named(tmp_path: Path, encrypted: bool) -> None:
+    """score_facts reads the date, versions, horizon and baseline names without the rows; older files
+    (written before baselines were named) read back with none."""
+    from features.score_history import score_facts
+
+    key = parse_data_key(new_data_key_text()) if encrypted else None
+    path = write_scores(scores(), tmp_path, AS_OF, VERSIONS, 60, key, baselines={"churn": "recency"})
+    facts = score_facts(path, key)
+    assert (facts.as_of, facts.model_versions, facts.horizon_days, facts.baselines) == \
+        (AS_OF, VERSIONS, 60, {"churn": "recency"})
+    assert facts.scores.empty and read_scores(path, key).baselines == {"churn": "recency"}
+    assert score_facts(write_scores(scores(), tmp_path, AS_OF, VERSIONS, 60, key), key).baselines == {}
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_backtest_results_read_back_oldest_first(tmp_path: Path, encrypted: bool) -> None:
+    """features.backtest_store: one document per date, sealed with a key, read back in date order."""
+    from features.backtest_store import backtest_path, backtested_dates, read_backtests, write_backtest
+    from features.sealed import file_is_sealed
+
+    key = parse_data_key(new_data_key_text()) if encrypted else None
+    later, earlier = {"as_of": "2024-03-01", "metrics": []}, {"as_of": "2023-12-01", "metrics": [{"served": None}]}
+    write_backtest(later, tmp_path, date(2024, 3, 1), key)
+    write_backtest(earlier, tmp_path, date(2023, 12, 1), key)
+    assert backtested_dates(tmp_path) == [date(2023, 12, 1), date(2024, 3, 1)]
+    assert read_backtests(tmp_path, key) == [earlier, later]
+    assert file_is_sealed(backtest_path(tmp_path, date(2024, 3, 1))) is encrypted
+    assert read_backtests(tmp_path / "elsewhere", key) == []

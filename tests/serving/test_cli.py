@@ -24,7 +24,7 @@ from typer.testing import CliRunner, Result
 from cli.main import app
 from features.project import DEFAULT_PROJECT
 from features.score_history import history_path, read_scores
-from features.store import read_snapshot
+from features.store import latest_snapshot_path, read_snapshot
 from models import catalog
 from serving.scoring import OUTPUT_COLUMNS
 from tests.conftest import fresh_mlflow_store
@@ -324,9 +324,14 @@ def test_score_keeps_what_it_scored_in_the_history(trained_ok: TrainedByCli, tra
     champions = {task: catalog.alias_version(task, catalog.CHAMPION, project=DEFAULT_PROJECT) for task in TASK_NAMES}
     assert history.model_versions == {task: version for task, version in champions.items() if version}
     assert (history.as_of, history.horizon_days) == (date.fromisoformat(EARLY_AS_OF), 90)  # score's default H
-    monkeypatch.setenv("MEMBERSCORE_SCORE_HISTORY_DAYS", "30")  # EARLY_AS_OF is 214 days before AS_OF
+    newest = latest_snapshot_path(trained_ok.snapshots)
+    assert newest is not None
+    trained_on = read_snapshot(newest).as_of  # train kept its snapshot's scores
+    assert {date.fromisoformat(EARLY_AS_OF), trained_on} <= set(stored_dates(trained_ok.snapshots))
+    # EARLY_AS_OF is 214 days before AS_OF and over 300 before the trained snapshot: dropped, AS_OF kept
+    monkeypatch.setenv("MEMBERSCORE_SCORE_HISTORY_DAYS", "200")
     assert run("score", "--transactions", str(transactions_csv), "--as-of", AS_OF, "--out", str(out)).exit_code == 0
-    assert stored_dates(trained_ok.snapshots) == [date.fromisoformat(AS_OF)]
+    assert stored_dates(trained_ok.snapshots) == [date.fromisoformat(AS_OF), trained_on]
 
 
 def test_score_with_nothing_fittable_is_one_line(stores: object, transactions_csv: Path, tmp_path: Path) -> None:
@@ -355,6 +360,16 @@ def test_snapshot_writes_the_dated_file_into_the_store(stores: object, transacti
     # the serving baselines, fitted on the 90 days before AS_OF (the default horizon)
     assert snapshot.profile["baseline_churn_probability"].between(0, 1).all()
     assert snapshot.profile["baseline_upsell_categories"].str.len().gt(0).any()
+    # its scores are kept for backtests, exactly as the service serves them (no champion: the baselines)
+    from serving.live import load_snapshot
+
+    kept = read_scores(history_path(path.parent, date.fromisoformat(AS_OF)))
+    outputs = kept.scores[list(OUTPUT_COLUMNS)]
+    served = load_snapshot(path, {}, lookup=False).scores_by_id
+    pd.testing.assert_frame_equal(outputs.set_index(outputs["member_id"].astype(str)).drop(columns="member_id"),
+                                  served, check_names=False)
+    assert (kept.model_versions, kept.horizon_days, kept.baselines["value"]) == ({}, 90, "bgnbd")
+    assert kept.scores["served_by"].str.startswith("churn=baseline:").all()
 
 
 def test_snapshot_missing_transactions_file_is_named(stores: object, tmp_path: Path) -> None:

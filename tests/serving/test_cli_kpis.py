@@ -97,7 +97,8 @@ def test_snapshot_stores_the_kpis_beside_it_for_the_service(transactions: Path, 
     result = runner.invoke(app, ["snapshot", "--transactions", str(transactions)])
     assert result.exit_code == 0, result.output
     directory = stores.project_snapshots  # type: ignore[attr-defined]
-    assert sorted(p.name for p in directory.iterdir()) == ["kpis-2024-05-01.json", "snapshot-2024-05-01.parquet"]
+    assert sorted(p.name for p in directory.iterdir()) == ["history", "kpis-2024-05-01.json",
+                                                                 "snapshot-2024-05-01.parquet"]
     document = read_latest_kpis(directory)
     assert document is not None and set(document["tables"]) == {"month", "week"}
     assert set(document["tables"]["month"]) == {"all", "tier", "lifecycle_stage", "store"}

@@ -39,10 +39,11 @@ def trained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
     monkeypatch.setattr("models.catalog.configure_tracking", lambda *_: None)
     monkeypatch.setattr("models.catalog.alias_version", lambda *_, **__: None)
-    uncommitted = cli.train.Uncommitted(_run(), SimpleNamespace(profile=None, as_of=None), None, [], None)  # type: ignore[arg-type]
+    uncommitted = cli.train.Uncommitted(_run(), SimpleNamespace(profile=None, as_of=None), None, [], None, 90)  # type: ignore[arg-type]
     monkeypatch.setattr(cli.train, "_train_uncommitted", lambda *_, **__: uncommitted)
     monkeypatch.setattr(cli.train, "_commit_run", lambda *_, **__: None)
     monkeypatch.setattr(cli.train, "store_kpis", lambda *_: None)
+    monkeypatch.setattr(cli.train, "keep_history", lambda *_: None)
 
 
 def test_train_says_its_summary_in_chinese(trained: None) -> None:
@@ -74,6 +75,7 @@ def test_snapshot_says_its_summary_in_chinese(monkeypatch: pytest.MonkeyPatch, t
     path = tmp_path / "snapshot.parquet"
     monkeypatch.setattr(cli.data, "store_snapshot", lambda *_: (SimpleNamespace(frame=[0] * 1500), path))
     monkeypatch.setattr(cli.kpis, "store_kpis", lambda *_: None)
+    monkeypatch.setattr(cli.data, "keep_history", lambda *_: None)
     monkeypatch.setattr(cli.data, "held_by_a_service", lambda *_: "12 members against 1,500")
     result = runner.invoke(app, ["snapshot", "--transactions", str(TRANSACTIONS), "--as-of", "2023-06-01",
                                  "--allow-shrink", "--lang", "zh-CN"])
