@@ -24,11 +24,14 @@ from features.contract import MEMBER_ID
 from features.data_key import DataKey
 from features.drift import DriftReport, compare
 from features.drift_rules import DriftRules
+from features.i18n import translator
+from features.refresh_log import refresh_section
 from features.store import previous_snapshot_path, read_snapshot
 from serving.artefacts import LoadedSnapshot
 from serving.audit import note
 from serving.caller import caller_of
 from serving.contract import PROTECTED
+from serving.language import RequestLanguage
 from serving.live import Served
 from serving.scope import ScopeUnavailable
 
@@ -98,12 +101,15 @@ def attach(app: FastAPI, snapshot_dir: Path, live: ServesNow, rules: DriftRules,
 
 
 @router.get("/monitoring", dependencies=PROTECTED["dependencies"], responses=PROTECTED["responses"])
-def monitoring(request: Request) -> dict[str, Any]:
+def monitoring(request: Request, asked: RequestLanguage) -> dict[str, Any]:
     """Drift of the served snapshot from the previous stored one: PSI and missing shares per column,
     the share of members the previous snapshot did not have, each with its level (ok, warn, alert).
 
     ``reference`` is null when no older snapshot is stored (nothing to compare with yet). A
     store-scoped key is refused (403): the drift is over every store's members.
+
+    ``refresh``: the last ``memberscore refresh`` run (outcome, reasons in the asked language, tasks
+    retrained) and the last retrain, from the refresh log; null before the first run.
     """
     caller = caller_of(request.scope)
     if caller is not None and caller.stores:
@@ -117,4 +123,5 @@ def monitoring(request: Request) -> dict[str, Any]:
         raise HTTPException(status_code=503, detail="not ready: " + "; ".join(served.not_ready_reasons()))
     document = service.report(served.snapshot)
     note(rows=len(document["columns"]))
-    return document
+    # the refresh section (features.refresh_log): read at each request, since a run logs without a new snapshot
+    return {**document, "refresh": refresh_section(service.snapshot_dir, translator(asked.language, "memberscore"))}

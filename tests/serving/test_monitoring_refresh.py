@@ -1,0 +1,26 @@
+"""``GET /monitoring``'s ``refresh`` section: the last refresh run and retrain from the refresh log, in the asked language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from features.refresh_log import RefreshRun, append_run
+from features.refresh_reasons import Reason
+from tests.serving.test_monitoring_routes import client_for
+
+
+def test_null_before_the_first_run_then_the_last_run_and_retrain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = client_for(tmp_path, monkeypatch)
+    assert client.get("/monitoring").json()["refresh"] is None
+    append_run(tmp_path, RefreshRun(datetime(2026, 12, 5, 5, tzinfo=UTC), "retrained",
+                                    (Reason("no_champion", "retrain", "churn"),), ("churn",)))
+    append_run(tmp_path, RefreshRun(datetime(2026, 12, 6, 5, tzinfo=UTC), "ok"))
+    assert client.get("/monitoring").json()["refresh"] == {  # read again: a run needs no new snapshot
+        "last_run": "2026-12-06T05:00:00Z", "outcome": "ok", "exit_code": 0, "reasons": [], "retrained": [],
+        "last_retrain": "2026-12-05T05:00:00Z", "last_retrained": ["churn"]}
+    append_run(tmp_path, RefreshRun(datetime(2026, 12, 7, 5, tzinfo=UTC), "alert", (Reason("no_champion", "alert", "upsell"),)))
+    assert client.get("/monitoring?lang=zh-CN").json()["refresh"]["reasons"] == ["告警：交叉销售：尚无冠军模型（规则 no_champion）"]
+    assert client.get("/monitoring?lang=fr").status_code == 422
