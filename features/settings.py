@@ -59,6 +59,8 @@ class Settings(BaseSettings):
                           "unset: quantile tiers from the segment rules")
     kpi_rules: Path | None = Field(None, description="YAML over the packaged KPI alert thresholds (`kpis --alerts`, /alerts)")
     drift_rules: Path | None = Field(None, description="YAML over the packaged drift thresholds (features/drift_rules.yaml; /monitoring)")
+    refresh_rules: Path | None = Field(None, description="YAML over the packaged rules of when `memberscore refresh` retrains "
+                                       "or alerts (features/refresh_rules.yaml)")
     kpis_with_snapshot: bool = Field(True, description="snapshot and train also store the KPIs for /kpis and /alerts")
     poll_seconds: float = Field(
         5.0, ge=0, description="how often the service looks for a new champion or snapshot (0: every request)")
@@ -151,7 +153,7 @@ class Settings(BaseSettings):
         data_key_file_text(value)
         return value
 
-    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "drift_rules", "api_key_file",
+    @field_validator("spark_master", "mlflow_tracking_uri", "segment_rules", "tier_programme", "kpi_rules", "drift_rules", "refresh_rules", "api_key_file",
                      "campaign_db", "pseudonym_key", "currency", "data_key", "data_key_file", "jwt_issuer",
                      "jwt_audience", "jwt_jwks_file", mode="before")
     @classmethod

@@ -40,7 +40,7 @@ AUTHORIZATION = b"authorization"
 RECHECK_SECONDS = 1.0
 # Probes must answer without a key; the two pages and the OpenAPI document hold no member data
 # (the pages call the API with the key the user types in).
-PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/readiness", "/docs.json", "/", "/ui", "/ui/kpis.js"})
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/readiness", "/docs.json", "/", "/ui", "/ui/kpis.js", "/ui/health.js"})
 PUBLIC_PREFIXES = ("/static_content/",)
 
 Scope = MutableMapping[str, Any]

@@ -31,13 +31,15 @@ from features.drift import DriftReport, compare_frames
 from features.drift_alerts import drift_alerts as alerts_of
 from features.drift_reference import TrainingDrift, training_drift
 from features.drift_rules import DriftRules
-from features.i18n import Translator
+from features.i18n import Translator, translator
+from features.refresh_log import refresh_section
 from features.store import previous_snapshot_path, read_snapshot
 from serving.artefacts import LoadedSnapshot
 from serving.audit import note
 from serving.backtest_section import SECTION, backtests_section
 from serving.caller import caller_of
 from serving.contract import PROTECTED
+from serving.language import RequestLanguage
 from serving.live import Served
 from serving.scope import ScopeUnavailable
 
@@ -159,13 +161,16 @@ def attach(app: FastAPI, snapshot_dir: Path, live: ServesNow, rules: DriftRules,
 
 
 @router.get("/monitoring", dependencies=PROTECTED["dependencies"], responses=PROTECTED["responses"])
-def monitoring(request: Request) -> dict[str, Any]:
+def monitoring(request: Request, asked: RequestLanguage) -> dict[str, Any]:
     """Drift of the served snapshot: in ``drift``, from each champion's training data (PSI per feature
     and score, missing shares, the share of members new since training, each with its level: ok,
     warn, alert; null when only baselines serve); at the top level, from the previous stored snapshot.
 
     ``reference`` is null when no older snapshot is stored (nothing to compare with yet). A
     store-scoped key is refused (403): the drift is over every store's members.
+
+    ``refresh``: the last ``memberscore refresh`` run (outcome, reasons in the asked language, tasks
+    retrained) and the last retrain, from the refresh log; null before the first run.
     """
     caller = caller_of(request.scope)
     if caller is not None and caller.stores:
@@ -176,4 +181,6 @@ def monitoring(request: Request) -> dict[str, Any]:
         raise HTTPException(status_code=503, detail="not ready: the monitoring route is not attached")
     document = service.report(service.live.current())
     note(rows=len(document["columns"]) + len((document["drift"] or {}).get("columns", [])))
-    return {**document, SECTION: backtests_section(service.snapshot_dir, service.data_key)}
+    # backtests and the refresh section are read at each request: both change without a new snapshot
+    return {**document, SECTION: backtests_section(service.snapshot_dir, service.data_key),
+            "refresh": refresh_section(service.snapshot_dir, translator(asked.language, "memberscore"))}

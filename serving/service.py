@@ -35,7 +35,7 @@ from features.settings import Settings, keep_quiet, load_settings
 from features.store import project_snapshot_dir
 from features.tier_programme import read_programme
 from models.catalog import reread_telemetry_switch
-from serving import campaign_routes, kpi_routes, monitoring_routes
+from serving import campaign_routes, kpi_routes, monitoring_routes, page_scripts
 from serving.access_log import escape_access_log
 from serving.artefacts import LoadedSnapshot
 from serving.audit import AuditMiddleware, note
@@ -317,6 +317,7 @@ web.add_middleware(RequestLimitsMiddleware, max_bytes=lambda: service_settings()
 web.include_router(campaign_routes.router)  # /campaigns: created and stored campaigns with a holdout
 web.include_router(kpi_routes.router)  # /kpis, /alerts: membership KPIs stored beside the snapshot
 web.include_router(monitoring_routes.router)  # /monitoring: drift from the previous stored snapshot
+web.include_router(page_scripts.router)  # /ui/health.js: the page's model-health panel
 web.openapi = lambda: product_openapi(web)  # type: ignore[method-assign]
 
 

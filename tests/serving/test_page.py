@@ -38,6 +38,7 @@ DOCS_SCREENSHOT_ZH = REPO / "docs" / "marketer-page-zh.png"
 DIMENSIONS = ("rfm_segment", "tier", "abc_class", "lifecycle_stage")
 GATE_METRIC = {"churn": "roc_auc", "next_purchase": "concordance", "upsell": "roc_auc",
                "value": "normalized_gini", "value_12m": "normalized_gini"}
+HEALTH_DRAWN = "#health-panel .health-refresh, #health-panel .health-status.error"  # the model-health panel's answer
 NO_FILTERS = {"segments": None, "tiers": None, "abc_classes": None, "lifecycle_stages": None,
               "min_value": None, "exclude_member_ids": []}
 
@@ -92,6 +93,7 @@ def connect(page: Page, key: str = API_KEY) -> None:
     page.wait_for_selector("#content", state="visible")
     page.wait_for_selector("#segments[aria-busy=false]")
     page.wait_for_selector("#models[aria-busy=false]")
+    page.wait_for_selector(HEALTH_DRAWN)  # drawn late, it would move the buttons below it under a click
     page.wait_for_selector("#campaign option[value=winback]", state="attached")
 
 
@@ -266,6 +268,7 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
     page.get_by_label("API 密钥").fill(API_KEY)
     page.get_by_role("button", name="连接").click()
     page.wait_for_selector("#models[aria-busy=false]")
+    page.wait_for_selector(HEALTH_DRAWN)  # drawn late, it would move the buttons below it under a click
     page.wait_for_selector("#campaign option[value=winback]", state="attached")
     page.get_by_label("显示行数").fill("8")
     with page.expect_request(lambda r: r.url.endswith("/targets") and r.method == "POST") as sent:
@@ -277,7 +280,7 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
                                      "&& /[a-z]{3}/.test(n.textContent)).map(n => n.textContent)")
     assert left == []
     headings = page.locator("h2").all_inner_texts()
-    assert headings == ["会员构成", "会员KPI走势", "模型效果", "营销名单", "带对照组的营销活动"]
+    assert headings == ["会员构成", "会员KPI走势", "模型效果", "模型健康", "营销名单", "带对照组的营销活动"]
     assert page.locator("#targets thead th").all_inner_texts()[:3] == ["排名", "会员", "得分"]
     assert re.search(r"^显示 8 人，共 [\d,]+ 名符合条件的会员 · ", page.inner_text("#targets-summary"))
     assert re.search(r"^快照日期 \d{4}-\d{2}-\d{2} · [\d,]+ 名会员 · 预期 12 个月价值 ", page.inner_text("#snapshot-info"))
@@ -298,6 +301,9 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
         route.fulfill(json=body)
 
     page.route("**/targets", labelled)
+    # focused first: moving the focus from the rows field to the button scrolls headless Chromium (with the
+    # model-health panel on the page) between the press and the release, and the click would be lost
+    page.get_by_role("button", name="显示名单").focus()
     page.get_by_role("button", name="显示名单").click()
     page.wait_for_selector("#targets tbody td[data-column=tier]:text-matches('^卡')")
     first = page.locator("#targets tbody tr").first
@@ -313,7 +319,7 @@ def test_the_chinese_page_after_the_switch_is_remembered_and_photographed(tab: T
     # redrawn in English: the project's currency (kept from the API) as en-US writes it
     page.wait_for_selector("#targets[data-state=ready] td[data-column=expected_value]:text-matches('^CN¥[0-9,]+[.][0-9]{2}$')")
     assert again.value.headers["accept-language"] == "en" and again.value.post_data_json == sent.value.post_data_json
-    assert page.locator("h2").all_inner_texts()[3] == "Campaign lists" and page.input_value("#campaign") == "winback"
+    assert page.locator("h2").all_inner_texts()[4] == "Campaign lists" and page.input_value("#campaign") == "winback"
     assert page.evaluate("document.documentElement.lang") == "en"
     page.get_by_role("button", name="中文").click()
     page.reload()  # the choice is remembered (localStorage); the key too (this tab's sessionStorage)
