@@ -6,6 +6,7 @@ out-of-time churners well above chance, as the local fit does on the same rows.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,9 +17,13 @@ from training.churn import Churn
 from training.config import TrainConfig
 from training.evaluate import binary_metrics
 from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
+from training.fit import local_train
 from training.spark_training import (
+    OnSpark,
+    SparkBoosters,
     SparkChurn,
-    SparkFit,
+    SparkNextPurchase,
+    SparkUpsell,
     SparkValue,
     can_stop_early,
     spark_params,
@@ -64,14 +69,17 @@ def test_a_regression_target_stops_early_on_one_validation_value() -> None:
     assert can_stop_early(flags, pd.Series([3.0, 0.0, 0.0]), CONFIG, binary=True) is False
 
 
-def test_tasks_for_engine_swaps_churn_and_value_only_when_spark_is_configured() -> None:
+def test_tasks_for_engine_puts_every_task_on_spark_only_when_spark_is_configured() -> None:
     tasks = all_tasks()
     assert tasks_for_engine(tasks, "duckdb") == tasks
     swapped = tasks_for_engine(tasks, "spark", session=_FakeSession())
     assert [t.name for t in swapped] == [t.name for t in tasks]
-    on_spark = {t.name: type(t).__name__ for t in swapped if isinstance(t, SparkFit)}
-    assert on_spark == {"churn": "SparkChurn", "value": "SparkValue"}  # AFT and multi-output have no Spark estimator
-    assert [t for t in swapped if not isinstance(t, SparkFit)] == [t for t in tasks if t.name not in on_spark]
+    assert {t.name: type(t).__name__ for t in swapped} == {
+        "churn": "SparkChurn", "value": "SparkValue", "value_12m": "SparkValue12m",  # xgboost.spark estimators
+        "next_purchase": "SparkNextPurchase", "upsell": "SparkUpsell"}  # xgboost's collective on barrier tasks
+    assert all(isinstance(t, OnSpark) for t in swapped)
+    assert [t.horizon_days(CONFIG) for t in swapped] == [t.horizon_days(CONFIG) for t in tasks]
+    assert all(isinstance(t, SparkBoosters) == (t.trainer() is not local_train) for t in swapped)
 
 
 class _FakeSession:
@@ -143,3 +151,54 @@ def test_spark_value_is_logged_like_a_local_fit_and_as_good(
     assert spark_gini > 0.5 and abs(spark_gini - local_gini) < 0.05, (spark_gini, local_gini)
     assert "engine.json" in {a.path for a in MlflowClient().list_artifacts(result.run_id)}
 
+
+
+@pytest.mark.slow
+def test_spark_next_purchase_and_upsell_are_the_local_models_and_keep_their_gates(
+        spark: object, synthetic: tuple[pd.DataFrame, pd.DataFrame], data: TaskData, stores: object) -> None:
+    """survival:aft with label bounds and the multi-output upsell booster, each on two Spark workers (one run).
+
+    The run's numbers are the registered boosters'; they are close to local fits on the same rows
+    (the only difference is the quantile sketch merged over two workers). Tolerances: C-index,
+    30-day ECE and upsell ROC AUC within 0.02 of the local fit; the first offered category the
+    local model's for at least 90% of members.
+    """
+    from mlflow import MlflowClient
+
+    from models import catalog
+    from models.matrix import to_matrix
+    from models.offers import booster_categories
+    from models.timing import DISTRIBUTION_ATTR
+    from training.next_purchase import NextPurchase
+    from training.pipeline import train_tasks
+    from training.upsell import Upsell
+
+    tasks = [SparkNextPurchase(spark, num_workers=2), SparkUpsell(spark, num_workers=2)]
+    results = {r.task: r for r in train_tasks(synthetic[0], CONFIG, tasks, project=DEFAULT_PROJECT).results}
+    timing = catalog.load_booster("next_purchase", catalog.CHALLENGER, project=DEFAULT_PROJECT)
+    assert timing.feature_names == data.feature_names and timing.attr(DISTRIBUTION_ATTR) == CONFIG.aft_distribution
+    assert read_calibration(timing).method == "aft_sigma"  # its holdout booster was trained on Spark too
+    assert results["next_purchase"].decision.interval is not None  # gated against BG/NBD and recency over gap
+    local = NextPurchase().metrics(NextPurchase().fit(data, CONFIG), data.evaluation, data)
+    on_spark = NextPurchase().metrics(timing, data.evaluation, data)
+    assert on_spark["concordance"] == pytest.approx(results["next_purchase"].out_of_time["model"]["concordance"], abs=1e-12)
+    assert abs(on_spark["concordance"] - local["concordance"]) < 0.02, (on_spark, local)
+    assert abs(on_spark["ece_30d"] - local["ece_30d"]) < 0.02, (on_spark, local)
+    engine = MlflowClient().download_artifacts(results["next_purchase"].run_id, "engine.json")
+    assert "collective" in open(engine).read()
+
+    offers = catalog.load_booster("upsell", catalog.CHALLENGER, project=DEFAULT_PROJECT)
+    local_offers = Upsell().fit(data, CONFIG)
+    assert booster_categories(offers) == booster_categories(local_offers) != []
+    matrix = to_matrix(data.evaluation, data.feature_names)
+    spark_p, local_p = offers.predict(matrix), local_offers.predict(matrix)
+    assert spark_p.shape == local_p.shape == (len(data.evaluation), 1 + len(booster_categories(offers)))
+    vocabulary = booster_categories(offers)
+    hits = {name: Upsell._category_baselines(vocabulary, p[:, 1:], data)[1]["model"]
+            for name, p in (("spark", spark_p), ("local", local_p))}
+    assert abs(hits["spark"] - hits["local"]) < 0.02, hits  # the served offers' quality
+    assert np.abs(spark_p - local_p).mean() < 0.02
+    local_auc = Upsell().metrics(local_offers, data.evaluation, data)["roc_auc"]
+    spark_auc = results["upsell"].out_of_time["model"]["roc_auc"]
+    assert spark_auc == pytest.approx(Upsell().metrics(offers, data.evaluation, data)["roc_auc"], abs=1e-12)
+    assert abs(spark_auc - local_auc) < 0.02, (spark_auc, local_auc)
