@@ -154,51 +154,40 @@ def test_spark_value_is_logged_like_a_local_fit_and_as_good(
 
 
 @pytest.mark.slow
-def test_spark_next_purchase_and_upsell_are_the_local_models_and_keep_their_gates(
-        spark: object, synthetic: tuple[pd.DataFrame, pd.DataFrame], data: TaskData, stores: object) -> None:
-    """survival:aft with label bounds and the multi-output upsell booster, each on two Spark workers (one run).
+def test_spark_next_purchase_and_upsell_are_the_local_models(spark: object, data: TaskData) -> None:
+    """survival:aft with label bounds and the multi-output upsell booster, each fitted on two Spark workers.
 
-    The run's numbers are the registered boosters'; they are close to local fits on the same rows
-    (the only difference is the quantile sketch merged over two workers). Tolerances: C-index,
-    30-day ECE and upsell ROC AUC within 0.02 of the local fit; the first offered category the
-    local model's for at least 90% of members.
+    They are close to local fits on the same rows (the only differences: the quantile sketch merged
+    over two workers, subsampling drawn per worker). Tolerances: C-index, 30-day ECE, upsell ROC
+    AUC and the offers' hit rate at 3 within 0.02 of the local fit, upsell probabilities within
+    0.02 on average. (The first offered category is not compared member by member: on the
+    simulated members the categories' scores are close, and a change in the third decimal
+    reorders them.) The whole pipeline on Spark (gate, registry, engine.json) is
+    tests/serving/test_cli_spark_cluster.py.
     """
-    from mlflow import MlflowClient
-
-    from models import catalog
     from models.matrix import to_matrix
     from models.offers import booster_categories
     from models.timing import DISTRIBUTION_ATTR
     from training.next_purchase import NextPurchase
-    from training.pipeline import train_tasks
     from training.upsell import Upsell
 
-    tasks = [SparkNextPurchase(spark, num_workers=2), SparkUpsell(spark, num_workers=2)]
-    results = {r.task: r for r in train_tasks(synthetic[0], CONFIG, tasks, project=DEFAULT_PROJECT).results}
-    timing = catalog.load_booster("next_purchase", catalog.CHALLENGER, project=DEFAULT_PROJECT)
+    timing = SparkNextPurchase(spark, num_workers=2).fit(data, CONFIG)  # type: ignore[arg-type]
     assert timing.feature_names == data.feature_names and timing.attr(DISTRIBUTION_ATTR) == CONFIG.aft_distribution
     assert read_calibration(timing).method == "aft_sigma"  # its holdout booster was trained on Spark too
-    assert results["next_purchase"].decision.interval is not None  # gated against BG/NBD and recency over gap
     local = NextPurchase().metrics(NextPurchase().fit(data, CONFIG), data.evaluation, data)
     on_spark = NextPurchase().metrics(timing, data.evaluation, data)
-    assert on_spark["concordance"] == pytest.approx(results["next_purchase"].out_of_time["model"]["concordance"], abs=1e-12)
     assert abs(on_spark["concordance"] - local["concordance"]) < 0.02, (on_spark, local)
     assert abs(on_spark["ece_30d"] - local["ece_30d"]) < 0.02, (on_spark, local)
-    engine = MlflowClient().download_artifacts(results["next_purchase"].run_id, "engine.json")
-    assert "collective" in open(engine).read()
 
-    offers = catalog.load_booster("upsell", catalog.CHALLENGER, project=DEFAULT_PROJECT)
-    local_offers = Upsell().fit(data, CONFIG)
-    assert booster_categories(offers) == booster_categories(local_offers) != []
+    offers, local_offers = SparkUpsell(spark, num_workers=2).fit(data, CONFIG), Upsell().fit(data, CONFIG)  # type: ignore[arg-type]
+    vocabulary = booster_categories(offers)
+    assert vocabulary == booster_categories(local_offers) != []
     matrix = to_matrix(data.evaluation, data.feature_names)
     spark_p, local_p = offers.predict(matrix), local_offers.predict(matrix)
-    assert spark_p.shape == local_p.shape == (len(data.evaluation), 1 + len(booster_categories(offers)))
-    vocabulary = booster_categories(offers)
+    assert spark_p.shape == local_p.shape == (len(data.evaluation), 1 + len(vocabulary))
     hits = {name: Upsell._category_baselines(vocabulary, p[:, 1:], data)[1]["model"]
             for name, p in (("spark", spark_p), ("local", local_p))}
     assert abs(hits["spark"] - hits["local"]) < 0.02, hits  # the served offers' quality
     assert np.abs(spark_p - local_p).mean() < 0.02
-    local_auc = Upsell().metrics(local_offers, data.evaluation, data)["roc_auc"]
-    spark_auc = results["upsell"].out_of_time["model"]["roc_auc"]
-    assert spark_auc == pytest.approx(Upsell().metrics(offers, data.evaluation, data)["roc_auc"], abs=1e-12)
-    assert abs(spark_auc - local_auc) < 0.02, (spark_auc, local_auc)
+    aucs = [Upsell().metrics(b, data.evaluation, data)["roc_auc"] for b in (offers, local_offers)]
+    assert abs(aucs[0] - aucs[1]) < 0.02, aucs
