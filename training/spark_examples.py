@@ -7,17 +7,21 @@ are stacked by column name, a share column absent at one cut-off being 0 there. 
 driver: the lifetime fits' aggregates and, per cut-off, the names of the most bought categories
 (at most ``MAX_SHARE_COLUMNS``). The frame is lazy: nothing is computed until it is used.
 
-Not yet what ``memberscore train`` uses: the tasks' baselines, calibration and gate read pandas
-examples, so the pipeline still builds them in the driver (``training.pipeline.prepare_data``).
+With ``MEMBERSCORE_ENGINE=spark``, ``memberscore train`` builds the training cut-offs' examples
+here (``train_examples_on_spark``) and then collects them: the tasks' baselines, calibration and
+gate read pandas examples. The evaluation cut-off's examples stay a driver build, with the
+BG/NBD model its baselines use.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import date
 from functools import reduce
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from ibis.backends import BaseBackend
 from ibis.expr.types import Table
 
@@ -32,7 +36,7 @@ from features.spark_lifetime import fit_on_spark, occasions_on_spark
 from training.examples import CUTOFF_COLUMN
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 
 def examples_on_spark(backend: BaseBackend, lines: Table, cutoffs: Iterable[date], horizon_days: int) -> DataFrame:
@@ -42,8 +46,38 @@ def examples_on_spark(backend: BaseBackend, lines: Table, cutoffs: Iterable[date
     """
     frames = [_examples_at(backend, lines, cutoff, horizon_days) for cutoff in cutoffs]
     stacked = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
-    shares = [c for c in stacked.columns if c.startswith(SHARE_PREFIX)]
-    return stacked.fillna(0.0, subset=shares) if shares else stacked
+    order = list(dict.fromkeys(c for frame in frames for c in frame.columns))  # as pd.concat stacks them
+    shares = [c for c in order if c.startswith(SHARE_PREFIX)]
+    return (stacked.fillna(0.0, subset=shares) if shares else stacked).select(*order)
+
+
+def train_examples_on_spark(session: SparkSession, transactions: pd.DataFrame, cutoffs: Iterable[date],
+                            horizon_days: int) -> pd.DataFrame:
+    """``build_examples``'s frame (same columns, order and dtypes) computed on the executors of ``session``.
+
+    The clean transactions are shipped to Spark once per call; the examples come back to the
+    driver, where the tasks' baselines, calibration and gate read them.
+    """
+    from features.spark import spark_backend
+
+    backend = spark_backend(session)
+    view = f"memberscore_lines_{uuid.uuid4().hex}"
+    session.createDataFrame(transactions).createOrReplaceTempView(view)
+    try:
+        frame = examples_on_spark(backend, backend.table(view), cutoffs, horizon_days).toPandas()
+    finally:
+        session.catalog.dropTempView(view)
+    return _with_driver_dtypes(frame)
+
+
+def _with_driver_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """member_id as string, the cut-off as a timestamp, counts as int64, everything else float64."""
+    frame[contract.MEMBER_ID] = frame[contract.MEMBER_ID].astype("string")
+    as_driver = pd.Series([pd.Timestamp(date(2000, 1, 1))]).dtype  # build_examples' pd.Timestamp(cutoff)
+    frame[CUTOFF_COLUMN] = pd.to_datetime(frame[CUTOFF_COLUMN]).astype(as_driver)
+    for column in frame.columns.drop([contract.MEMBER_ID, CUTOFF_COLUMN]):
+        frame[column] = frame[column].astype("int64" if column in ("churned", "orders_in_horizon") else "float64")
+    return frame
 
 
 def _examples_at(backend: BaseBackend, lines: Table, cutoff: date, horizon_days: int) -> DataFrame:

@@ -9,7 +9,9 @@ Next purchase (``survival:aft``, which needs lower and upper label bounds) and t
 upsell booster have no ``xgboost.spark`` estimator: they train on the same Spark barrier tasks with
 xgboost's collective (``training.spark_booster``), every ``xgb.train`` call of the local task
 (round choice, final fit, calibration holdout) included, so their model is the local one.
-The examples are still built by the feature engine in the driver; only the fits are distributed.
+The training cut-offs' examples are built on the executors (``examples_for_engine``:
+``training.spark_examples``), then collected to the driver, where the tasks' baselines,
+calibration and gate read them and from where each fit ships them back to the workers.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from models.matrix import to_matrix
 from training.calibration import attach
 from training.churn import Churn
 from training.config import TrainConfig
-from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
+from training.examples import CUTOFF_COLUMN, LABEL_COLUMN, build_examples
 from training.fit import Trainer, booster_params
 from training.next_purchase import NextPurchase
+from training.pipeline import ExamplesBuilder
 from training.spark_booster import train_on_spark
 from training.task import Assessment, Task, TaskData
 from training.upsell import Upsell
@@ -199,6 +202,16 @@ def tasks_for_engine(tasks: Sequence[Task], engine: str, spark_master: str | Non
 
         session = spark_session(spark_master)
     return [_on_spark(task, session) for task in tasks]
+
+
+def examples_for_engine(engine: str, spark_master: str | None = None) -> ExamplesBuilder:
+    """What builds the training examples: ``build_examples`` here, or on the Spark executors with engine spark."""
+    if engine != "spark":
+        return build_examples
+    from features.spark import spark_session
+    from training.spark_examples import train_examples_on_spark
+
+    return partial(train_examples_on_spark, spark_session(spark_master))
 
 
 def _on_spark(task: Task, session: SparkSession) -> Task:

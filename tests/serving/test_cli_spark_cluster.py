@@ -2,7 +2,7 @@
 
 The test starts a master and two one-core workers as local processes (``spark-class``, bound to
 127.0.0.1, 1 GB each), trains every task with ``MEMBERSCORE_ENGINE=spark`` against
-``spark://127.0.0.1:PORT`` and, at the same time, with the local engine, on the same file and config.
+``spark://127.0.0.1:PORT`` (training examples and their BG/NBD fits built on the workers too) and, at the same time, with the local engine, on the same file and config.
 
 Tolerances, and why: a Spark fit differs from the local one only by the quantile sketch merged
 over two workers and by row subsampling drawn per worker (``subsample``, ``colsample_bytree``), so

@@ -82,6 +82,13 @@ def test_tasks_for_engine_puts_every_task_on_spark_only_when_spark_is_configured
     assert all(isinstance(t, SparkBoosters) == (t.trainer() is not local_train) for t in swapped)
 
 
+def test_the_local_engine_builds_examples_in_the_driver() -> None:
+    from training.examples import build_examples
+    from training.spark_training import examples_for_engine
+
+    assert examples_for_engine("duckdb") is build_examples  # spark: tests/serving/test_cli_spark_cluster.py
+
+
 class _FakeSession:
     """Just enough of a SparkSession for choosing tasks (nothing is trained)."""
 
