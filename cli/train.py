@@ -118,7 +118,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     from training.config import read_config
     from training.pipeline import TaskDatasets, train_tasks
     from training.report_page import render_report_page
-    from training.spark_training import tasks_for_engine
+    from training.spark_training import examples_for_engine, tasks_for_engine
     from training.tasks import all_tasks
 
     train_config = read_config(config, horizon_days=horizon_days)
@@ -135,7 +135,8 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
     step = "training"
     try:
         run = train_tasks(frame, train_config, tasks_for_engine(all_tasks(), settings.engine, settings.spark_master), load_report.to_dict(), progress, page,
-                          project=project, commit=False)
+                          project=project, commit=False,
+                          build_train=examples_for_engine(settings.engine, settings.spark_master))
         step = "building the snapshot"
         as_of = end_of_data(frame)
         built = serving_snapshot(frame, as_of, train_config, settings.segment_rules,

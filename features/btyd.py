@@ -108,11 +108,16 @@ class BetaGeoFitter(BaseEstimator):
     def __init__(self, penalizer_coef: float = 0.0) -> None:
         self.penalizer_coef = penalizer_coef
 
-    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> BetaGeoFitter:
-        """Maximum likelihood (FHL05 eq. 6) over log-parameters, from r = alpha = a = b = 1."""
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+            weights: ArrayLike | None = None) -> BetaGeoFitter:
+        """Maximum likelihood (FHL05 eq. 6) over log-parameters, from r = alpha = a = b = 1.
+
+        ``weights``: how many members share each row's (x, t_x, T), so distinct histories and their
+        counts (aggregated where the data lives, e.g. on Spark executors) give the members' fit.
+        """
         x, t_x, T_ = _validated_history(frequency, recency, T)
         params, log_likelihood = _maximise(lambda theta: _bgnbd_log_likelihood(theta, x, t_x, T_), 4,
-                                           self.penalizer_coef)
+                                           self.penalizer_coef, _validated_weights(weights, len(x)))
         self.r_, self.alpha_, self.a_, self.b_ = params
         self.log_likelihood_ = log_likelihood
         return self
@@ -208,19 +213,25 @@ class GammaGammaFitter(BaseEstimator):
     def __init__(self, penalizer_coef: float = 0.0) -> None:
         self.penalizer_coef = penalizer_coef
 
-    def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGammaFitter:
-        """Maximum likelihood (GG eq. 1a) on repeat buyers only (x > 0); other rows are ignored."""
+    def fit(self, frequency: ArrayLike, monetary_value: ArrayLike,
+            weights: ArrayLike | None = None) -> GammaGammaFitter:
+        """Maximum likelihood (GG eq. 1a) on repeat buyers only (x > 0); other rows are ignored.
+
+        ``weights``: how many members share each row's (x, m_x), as ``BetaGeoFitter.fit``.
+        """
         x, m_x = _validated_spend(frequency, monetary_value)
+        counts = _validated_weights(weights, len(x))
         repeat = x > 0
         if not repeat.any():
             raise ValueError("frequency has no repeat buyers (x > 0) to fit the Gamma-Gamma model on")
         if (m_x[repeat] <= 0).any():
             raise ValueError("monetary_value must be > 0 for every repeat buyer (x > 0)")
         params, log_likelihood = _maximise(
-            lambda theta: _gamma_gamma_log_likelihood(theta, x[repeat], m_x[repeat]), 3, self.penalizer_coef)
+            lambda theta: _gamma_gamma_log_likelihood(theta, x[repeat], m_x[repeat]), 3, self.penalizer_coef,
+            None if counts is None else counts[repeat])
         self.p_, self.q_, self.v_ = params  # v_ is the paper's gamma (scale of nu's prior)
         self.log_likelihood_ = log_likelihood
-        self.n_repeat_buyers_ = int(repeat.sum())
+        self.n_repeat_buyers_ = int(repeat.sum() if counts is None else counts[repeat].sum())
         return self
 
     def conditional_expected_average_profit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> Vector:
@@ -265,14 +276,14 @@ def _gamma_gamma_log_likelihood(params: Vector, x: Vector, m_x: Vector) -> Vecto
 
 
 def _maximise(log_likelihood: Callable[[Vector], Vector], n_params: int,
-              penalizer_coef: float = 0.0) -> tuple[tuple[float, ...], float]:
+              penalizer_coef: float = 0.0, weights: Vector | None = None) -> tuple[tuple[float, ...], float]:
     """Maximise a per-member log-likelihood over log-parameters from log(1) = 0 (deterministic).
 
     The *mean* negative LL is minimised, so tolerances do not depend on the number of members;
     ``penalizer_coef * sum(params ** 2)`` is added to it (lifetimes' L2 penalty, on the same scale).
     L-BFGS-B (finite-difference gradients) usually converges; where it stalls, Nelder-Mead
     carries on from where it stopped. Returns the parameters and the *total* (unpenalised) LL
-    at the optimum.
+    at the optimum. ``weights`` count the members behind each row (the mean and total are theirs).
     """
     if not penalizer_coef >= 0:
         raise ValueError(f"penalizer_coef must be >= 0, not {penalizer_coef}")
@@ -280,7 +291,7 @@ def _maximise(log_likelihood: Callable[[Vector], Vector], n_params: int,
     def objective(theta: Vector) -> float:
         params = np.exp(theta)
         penalty = penalizer_coef * float(np.sum(params ** 2)) if penalizer_coef else 0.0  # 0: the plain MLE, bit for bit
-        value = -float(np.mean(log_likelihood(params))) + penalty
+        value = -_members_mean(log_likelihood(params), weights) + penalty
         return value if np.isfinite(value) else np.inf
 
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * n_params
@@ -291,7 +302,25 @@ def _maximise(log_likelihood: Callable[[Vector], Vector], n_params: int,
     if not (result.success and np.isfinite(result.fun)):
         raise RuntimeError(f"maximum likelihood did not converge: {result.message}")
     params = np.exp(result.x)
-    return tuple(float(p) for p in params), float(np.sum(log_likelihood(params)))
+    per_row = log_likelihood(params)
+    total = np.sum(per_row) if weights is None else np.dot(weights, per_row)
+    return tuple(float(p) for p in params), float(total)
+
+
+def _members_mean(per_row: Vector, weights: Vector | None) -> float:
+    """The mean over members: of the rows, or weighted by the members each row stands for."""
+    return float(np.mean(per_row)) if weights is None else float(np.dot(weights, per_row) / np.sum(weights))
+
+
+def _validated_weights(weights: ArrayLike | None, n: int) -> Vector | None:
+    """Member counts per row: finite, positive, one per row (None: one member each)."""
+    if weights is None:
+        return None
+    (counts,) = _vectors(weights=weights)
+    if len(counts) != n:
+        raise ValueError(f"weights must have one value per row ({n}); got {len(counts)}")
+    _refuse({"weights must be > 0": counts <= 0})
+    return counts
 
 
 def _vectors(**named: ArrayLike) -> list[Vector]:

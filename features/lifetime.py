@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ LIFETIME_FEATURES: Final = ("p_alive", "bgnbd_purchases_90d", "gg_order_value")
 # L2 penalizers tried in turn until a fit converges: the plain MLE first, always (lifetimes' penalizer_coef)
 PENALIZERS: Final = (0.0, 0.001, 0.01, 0.1)
 FIT_NAMES: Final = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
+MEMBERS: Final = "members"  # in aggregated fit inputs: how many members share a row
 
 logger = logging.getLogger(__name__)
 Fitted = TypeVar("Fitted", BetaGeoFitter, GammaGammaFitter)
@@ -107,14 +108,27 @@ def fit_lifetime(transactions: pd.DataFrame, as_of: date) -> LifetimeModel | Non
     summary["mean_net"] = history.groupby(contract.MEMBER_ID)["net"].mean().reindex(summary.index)
     if len(summary) < MIN_MEMBERS or not (summary["frequency"] > 0).any():
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the optimiser probes extreme parameters
-        fits = {"bgnbd": fit_penalized("bgnbd", lambda c: BetaGeoFitter(c).fit(
-                    summary["frequency"], summary["recency"], summary["T"])),
-                "gamma_gamma": _fit_gamma_gamma(summary)}
+    fits = fit_models(summary, summary)
     return LifetimeModel(summary, fits["bgnbd"].model, fits["gamma_gamma"].model,  # type: ignore[arg-type]
                          penalizers={k: f.penalizer for k, f in fits.items() if f.penalizer is not None},
                          unavailable={k: f.reason for k, f in fits.items() if f.reason is not None})
+
+
+def fit_models(histories: pd.DataFrame, spend: pd.DataFrame) -> dict[str, PenalizedFit[Any]]:
+    """BG/NBD on ``histories`` (frequency, recency, T) and Gamma-Gamma on ``spend`` (frequency, monetary_value).
+
+    One row per member, or, with a ``members`` column, per distinct row and how many members share
+    it (``features.spark_lifetime`` aggregates them on Spark executors): the same likelihood.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the optimiser probes extreme parameters
+        return {"bgnbd": fit_penalized("bgnbd", lambda c: BetaGeoFitter(c).fit(
+                    histories["frequency"], histories["recency"], histories["T"], _members(histories))),
+                "gamma_gamma": _fit_gamma_gamma(spend)}
+
+
+def _members(frame: pd.DataFrame) -> pd.Series | None:
+    return frame[MEMBERS] if MEMBERS in frame.columns else None
 
 
 def fit_penalized(name: str, fit: Callable[[float], Fitted], coefs: tuple[float, ...] = PENALIZERS) -> PenalizedFit[Fitted]:
@@ -142,9 +156,12 @@ def fit_penalized(name: str, fit: Callable[[float], Fitted], coefs: tuple[float,
 def _fit_gamma_gamma(summary: pd.DataFrame) -> PenalizedFit[GammaGammaFitter]:
     """Gamma-Gamma needs repeat buyers with positive spend and a finite population mean (q > 1)."""
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    if len(repeat) < MIN_MEMBERS:
-        return PenalizedFit(None, reason=f"Gamma-Gamma needs {MIN_MEMBERS} repeat buyers; {len(repeat)} here")
-    fitted = fit_penalized("gamma_gamma", lambda c: GammaGammaFitter(c).fit(repeat["frequency"], repeat["monetary_value"]))
+    weights = _members(repeat)
+    buyers = len(repeat) if weights is None else int(weights.sum())
+    if buyers < MIN_MEMBERS:
+        return PenalizedFit(None, reason=f"Gamma-Gamma needs {MIN_MEMBERS} repeat buyers; {buyers} here")
+    fitted = fit_penalized("gamma_gamma", lambda c: GammaGammaFitter(c).fit(repeat["frequency"], repeat["monetary_value"],
+                                                                            weights))
     if fitted.model is not None and not fitted.model.q_ > 1:
         return PenalizedFit(None, reason=f"Gamma-Gamma fitted q = {fitted.model.q_:.3g} <= 1 (infinite mean spend)")
     return fitted

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ibis.backends import BaseBackend
+from ibis.expr.types import Table
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 DEFAULT_MASTER: Final = "local[*]"
 SUPPORTED_JAVA: Final = (17, 21)  # what Spark 4.0 runs on
@@ -96,3 +97,12 @@ def find_java_home(root: Path) -> Path | None:
             if (candidate / "bin" / "java").is_file():
                 return candidate
     return None
+
+
+def spark_frame(backend: BaseBackend, expression: Table) -> DataFrame:
+    """An Ibis expression of the Spark ``backend`` as a Spark DataFrame: it stays on the executors.
+
+    The expression's tables must be the backend's own (e.g. ``features.engine.read_parquet``), not
+    pandas frames in the driver.
+    """
+    return backend.raw_sql(backend.compile(expression))  # type: ignore[attr-defined]  # the pyspark backend's

@@ -50,6 +50,7 @@ from scipy.special import expit, logit
 from models.calibration import CALIBRATION_ATTR, Calibration
 from models.timing import DISTRIBUTIONS, event_probability_within
 from training.examples import CUTOFF_COLUMN
+from training.fit import Trainer, local_train
 
 _LOG_BOUNDS = (-3.0, 3.0)  # the fitted parameter within a factor of e^3 (20x) of 1 / of the trained sigma
 _EPS = 1e-12
@@ -71,7 +72,7 @@ class Holdout:
 
 
 def holdout_predictions(examples: pd.DataFrame, matrix_for: Callable[[pd.DataFrame], xgb.DMatrix],
-                        params: dict[str, Any], rounds: int) -> Holdout | str:
+                        params: dict[str, Any], rounds: int, train: Trainer = local_train) -> Holdout | str:
     """Refit on every training cut-off before the latest (same params and rounds); predict the latest.
 
     Returns the reason instead when there is only one training cut-off.
@@ -81,7 +82,7 @@ def holdout_predictions(examples: pd.DataFrame, matrix_for: Callable[[pd.DataFra
     earlier, held = (cutoffs < latest).to_numpy(), (cutoffs == latest).to_numpy()
     if not earlier.any():
         return "one training cut-off: no earlier cut-off to fit the calibration booster on"
-    booster = xgb.train(dict(params), matrix_for(examples[earlier]), num_boost_round=rounds)
+    booster = train(dict(params), matrix_for(examples[earlier]), rounds)
     rows = examples[held]
     margin = booster.predict(matrix_for(rows), output_margin=True).astype(float)
     return Holdout(margin, rows, examples[earlier], pd.Timestamp(latest).date().isoformat())

@@ -6,8 +6,8 @@ earlier training cut-offs, stop early on the latest one, then refit on all of th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,21 @@ from training.examples import CUTOFF_COLUMN
 MatrixFor = Callable[[pd.DataFrame], xgb.DMatrix]  # example rows -> DMatrix with the task's labels
 
 
+class Trainer(Protocol):
+    """What trains a booster: ``xgb.train`` here, or the same call on Spark workers (``training.spark_booster``)."""
+
+    def __call__(self, params: dict[str, Any], dtrain: xgb.DMatrix, num_boost_round: int, *,
+                 evals: Sequence[tuple[xgb.DMatrix, str]] = (), early_stopping_rounds: int | None = None) -> xgb.Booster:
+        ...
+
+
+def local_train(params: dict[str, Any], dtrain: xgb.DMatrix, num_boost_round: int, *,
+                evals: Sequence[tuple[xgb.DMatrix, str]] = (), early_stopping_rounds: int | None = None) -> xgb.Booster:
+    """``xgb.train`` in this process, quiet."""
+    return xgb.train(params, dtrain, num_boost_round=num_boost_round, evals=list(evals),
+                     early_stopping_rounds=early_stopping_rounds, verbose_eval=False)
+
+
 def booster_params(feature_names: list[str], config: TrainConfig) -> dict[str, object]:
     """The churn booster's parameters: the configured ones, the seed, and monotone directions."""
     params: dict[str, object] = {**config.xgb_params, "seed": config.seed}
@@ -28,7 +43,8 @@ def booster_params(feature_names: list[str], config: TrainConfig) -> dict[str, o
     return params
 
 
-def choose_rounds(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping[str, Any], config: TrainConfig) -> int:
+def choose_rounds(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping[str, Any], config: TrainConfig,
+                  train: Trainer = local_train) -> int:
     """Best round count when validating on the latest training cut-off.
 
     Only cut-offs whose label window ends by the latest cut-off are fitted on, so the validation
@@ -43,15 +59,15 @@ def choose_rounds(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping
     if str(params.get("objective", "")).startswith("binary") and len(np.unique(validation.get_label())) < 2:
         return config.num_boost_round  # AUC is undefined on one class
     try:
-        booster = xgb.train(dict(params), matrix_for(examples[fit_rows]), num_boost_round=config.num_boost_round,
-                            evals=[(validation, "latest_cutoff")], early_stopping_rounds=config.early_stopping_rounds,
-                            verbose_eval=False)
+        booster = train(dict(params), matrix_for(examples[fit_rows]), config.num_boost_round,
+                        evals=[(validation, "latest_cutoff")], early_stopping_rounds=config.early_stopping_rounds)
     except xgb.core.XGBoostError:  # e.g. AUC undefined: one class only in the validation rows
         return config.num_boost_round
     return int(booster.best_iteration) + 1
 
 
-def fit_booster(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping[str, Any], config: TrainConfig) -> xgb.Booster:
+def fit_booster(examples: pd.DataFrame, matrix_for: MatrixFor, params: Mapping[str, Any], config: TrainConfig,
+                train: Trainer = local_train) -> xgb.Booster:
     """Train on every training cut-off with the chosen round count; deterministic for a seed."""
-    rounds = choose_rounds(examples, matrix_for, params, config)
-    return xgb.train(dict(params), matrix_for(examples), num_boost_round=rounds)
+    rounds = choose_rounds(examples, matrix_for, params, config, train)
+    return train(dict(params), matrix_for(examples), rounds)

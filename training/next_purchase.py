@@ -59,9 +59,9 @@ class NextPurchase(Task):
                       aft_loss_distribution=config.aft_distribution, aft_loss_distribution_scale=config.aft_sigma,
                       base_score=float(np.median(lower)))  # start from the typical time, not 0.5 days
         matrix_for = lambda rows: aft_matrix(rows, names, horizon)  # noqa: E731
-        booster = fit_booster(data.train, matrix_for, params, config)
+        booster = fit_booster(data.train, matrix_for, params, config, self.trainer())
         booster.set_attr(**{DISTRIBUTION_ATTR: config.aft_distribution, SIGMA_ATTR: str(config.aft_sigma)})
-        holdout = holdout_predictions(data.train, matrix_for, params, booster.num_boosted_rounds())
+        holdout = holdout_predictions(data.train, matrix_for, params, booster.num_boosted_rounds(), self.trainer())
         if isinstance(holdout, str):
             return attach(booster, Calibration("none", reason=holdout))
         return attach(booster, fit_aft(holdout, lambda d: _bought_within(holdout.rows, d),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -27,6 +28,7 @@ from training.task import Assessment, Task, TaskData
 
 Progress = Callable[[str], None]
 REFERENCE_ARTIFACT = "drift_reference.json"  # also in <snapshot_dir>/<project>/reference/ (features.drift_reference)
+ExamplesBuilder = Callable[[pd.DataFrame, Sequence[date], int], pd.DataFrame]  # build_examples' (tx, cutoffs, H)
 
 
 @dataclass(frozen=True)
@@ -144,17 +146,18 @@ def effective_config(config: TrainConfig, plan: CutoffPlan) -> TrainConfig:
 
 
 def prepare_data(transactions: pd.DataFrame, config: TrainConfig, progress: Progress = lambda _: None,
-                 plan: CutoffPlan | None = None) -> TaskData:
+                 plan: CutoffPlan | None = None, build_train: ExamplesBuilder = build_examples) -> TaskData:
     """Build the examples every task of one horizon shares (features are computed once).
 
-    ``plan`` defaults to the run's horizon. The BG/NBD model at the evaluation cut-off is fitted
+    ``plan`` defaults to the run's horizon. ``build_train`` builds the training cut-offs' examples
+    (on Spark executors with the Spark engine: ``training.spark_examples``). The BG/NBD model at the evaluation cut-off is fitted
     once, for the evaluation snapshot and the baselines alike. The category history feeds only
     upsell, which learns the run's horizon, so other horizons skip it.
     """
     plan = plan or plan_for(transactions, config, config.horizon_days)
     horizon = plan.horizon_days
     progress(f"building {horizon}-day examples for {len(plan.train)} training cut-offs and evaluation at {plan.evaluation}")
-    train = build_examples(transactions, plan.train, horizon)
+    train = build_train(transactions, plan.train, horizon)
     lifetime = fit_lifetime(transactions, plan.evaluation)
     evaluation = build_examples(transactions, [plan.evaluation], horizon, {plan.evaluation: lifetime})
     history = None
@@ -173,8 +176,9 @@ class TaskDatasets:
     when they can.
     """
 
-    def __init__(self, transactions: pd.DataFrame, config: TrainConfig, progress: Progress) -> None:
-        self.transactions, self.config, self.progress = transactions, config, progress
+    def __init__(self, transactions: pd.DataFrame, config: TrainConfig, progress: Progress,
+                 build_train: ExamplesBuilder = build_examples) -> None:
+        self.transactions, self.config, self.progress, self.build_train = transactions, config, progress, build_train
         self._by_horizon: dict[int, TaskData | str] = {}
 
     def for_task(self, task: Task) -> TaskData | str:
@@ -193,7 +197,7 @@ class TaskDatasets:
             plan = plan_for(self.transactions, self.config, horizon)
         except ValueError as shortfall:
             return f"too little data for out-of-time evaluation: {shortfall}"
-        return prepare_data(self.transactions, self.config, self.progress, plan)
+        return prepare_data(self.transactions, self.config, self.progress, plan, self.build_train)
 
 
 @dataclass
@@ -304,6 +308,7 @@ def train_tasks(
     *,
     project: str,
     commit: bool = True,
+    build_train: ExamplesBuilder = build_examples,
 ) -> TrainingRun:
     """Train every task the data allows on shared examples; log each to its project's experiment.
 
@@ -311,9 +316,9 @@ def train_tasks(
     evaluation page (HTML) from the run and the figures; it is logged to every task's run.
     With ``commit`` the winners become champions at the end (``commit_champions``); without it
     the caller commits them together with what else must change at once (``memberscore train``:
-    the snapshot and the BentoML cache).
+    the snapshot and the BentoML cache). ``build_train`` builds the training cut-offs' examples.
     """
-    datasets = TaskDatasets(transactions, config, progress)
+    datasets = TaskDatasets(transactions, config, progress, build_train)
     plan = datasets.run_plan()
     run, trained = TrainingRun(plan=plan, data=describe_data(transactions)), []
     progress(f"plan: {plan.why}")

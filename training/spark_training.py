@@ -1,18 +1,24 @@
-"""Distributed XGBoost training on Spark (``xgboost.spark``) for the single-target tasks: churn and value.
+"""Every model task trained distributed on Spark: churn and value with ``xgboost.spark``, the others with xgboost's collective.
 
 The result is a plain ``xgb.Booster`` with the same feature names and parameters as a local fit,
 so the pipeline logs, registers, gates and serves it exactly like one. Selected with
 ``MEMBERSCORE_ENGINE=spark`` (``tasks_for_engine``, given the setting by the CLI); the cluster is
 ``MEMBERSCORE_SPARK_MASTER``.
-The examples are still built by the feature engine in the driver; only the fit is distributed.
+Churn and value are single-label boosters, fitted by ``SparkXGBClassifier`` / ``SparkXGBRegressor``.
 Next purchase (``survival:aft``, which needs lower and upper label bounds) and the multi-output
-upsell booster have no ``xgboost.spark`` estimator, so they train locally on the driver.
+upsell booster have no ``xgboost.spark`` estimator: they train on the same Spark barrier tasks with
+xgboost's collective (``training.spark_booster``), every ``xgb.train`` call of the local task
+(round choice, final fit, calibration holdout) included, so their model is the local one.
+The training cut-offs' examples are built on the executors (``examples_for_engine``:
+``training.spark_examples``), then collected to the driver, where the tasks' baselines,
+calibration and gate read them and from where each fit ships them back to the workers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import numpy as np
 import pandas as pd
@@ -22,10 +28,14 @@ from models.matrix import to_matrix
 from training.calibration import attach
 from training.churn import Churn
 from training.config import TrainConfig
-from training.examples import CUTOFF_COLUMN, LABEL_COLUMN
-from training.fit import booster_params
+from training.examples import CUTOFF_COLUMN, LABEL_COLUMN, build_examples
+from training.fit import Trainer, booster_params
+from training.next_purchase import NextPurchase
+from training.pipeline import ExamplesBuilder
+from training.spark_booster import train_on_spark
 from training.task import Assessment, Task, TaskData
-from training.value import Value, spend_target, value_params
+from training.upsell import Upsell
+from training.value import Value, Value12m, spend_target, twelve_month_rounds, value_params
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -36,16 +46,30 @@ LABEL: Final = "_label"
 NOT_FOR_SPARK: Final = ("nthread", "n_jobs", "objective")
 
 
-class SparkFit:
+class OnSpark:
+    """A task trained on ``num_workers`` Spark tasks of ``session``; its run logs where (``engine.json``)."""
+
+    trainer_name: ClassVar[str] = "xgboost.spark"
+
+    def __init__(self, session: SparkSession, num_workers: int | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.num_workers = num_workers or session.sparkContext.defaultParallelism
+
+    def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
+        """The local task's assessment, plus where the booster was trained (``engine.json``)."""
+        assessment = super().assess(booster, data)  # type: ignore[misc]  # a mixin: the task class beside it has assess
+        assessment.documents["engine.json"] = {"trainer": self.trainer_name, "master": self.session.sparkContext.master,
+                                               "num_workers": self.num_workers}
+        return assessment
+
+
+class SparkFit(OnSpark):
     """Fits one booster with an ``xgboost.spark`` estimator on ``num_workers`` Spark tasks.
 
     The round count is chosen out of time as ``training.fit.fit_booster`` does (early stopping on
     the latest training cut-off), then the booster is refitted on every cut-off.
     """
-
-    def __init__(self, session: SparkSession, num_workers: int | None = None) -> None:
-        self.session = session
-        self.num_workers = num_workers or session.sparkContext.defaultParallelism
 
     def fit_on_spark(self, data: TaskData, config: TrainConfig, label: np.ndarray, params: Mapping[str, Any],
                      estimator: type, binary: bool) -> xgb.Booster:
@@ -58,13 +82,6 @@ class SparkFit:
             stopped = self._fit(estimator, split, names, params, rounds, config.early_stopping_rounds)
             rounds = int(stopped.attr("best_iteration") or rounds - 1) + 1
         return self._fit(estimator, rows.drop(VALIDATION_COLUMN), names, params, rounds, early_stopping=0)
-
-    def assess(self, booster: xgb.Booster, data: TaskData) -> Assessment:
-        """The local task's assessment, plus where the booster was trained (``engine.json``)."""
-        assessment = super().assess(booster, data)  # type: ignore[misc]  # a mixin: the task class beside SparkFit has assess
-        assessment.documents["engine.json"] = {"trainer": "xgboost.spark", "master": self.session.sparkContext.master,
-                                               "num_workers": self.num_workers}
-        return assessment
 
     def _fit(self, estimator: type, rows: DataFrame, names: list[str], params: Mapping[str, Any], rounds: int,
              early_stopping: int) -> xgb.Booster:
@@ -116,6 +133,30 @@ class SparkValue(SparkFit, Value):
         return self.fit_on_spark(data, config, spend_target(data.train), params, SparkXGBRegressor, binary=False)
 
 
+class SparkValue12m(SparkValue, Value12m):
+    """The 12-month value fitted by ``SparkXGBRegressor``, with the local task's round cap."""
+
+    def fit(self, data: TaskData, config: TrainConfig) -> xgb.Booster:
+        return super().fit(data, twelve_month_rounds(config))
+
+
+class SparkBoosters(OnSpark):
+    """Every ``xgb.train`` call of the local task runs on Spark workers (``training.spark_booster``)."""
+
+    trainer_name: ClassVar[str] = "xgboost collective on Spark barrier tasks"
+
+    def trainer(self) -> Trainer:
+        return partial(train_on_spark, self.session, self.num_workers)
+
+
+class SparkNextPurchase(SparkBoosters, NextPurchase):
+    """Next purchase's ``survival:aft`` booster, label bounds and calibration holdout included, fitted on Spark."""
+
+
+class SparkUpsell(SparkBoosters, Upsell):
+    """Upsell's multi-output (or spend-up) booster fitted on Spark: the same outputs, decoded by ``models.offers``."""
+
+
 def validation_flags(examples: pd.DataFrame, config: TrainConfig) -> pd.Series:
     """True for the latest training cut-off, False for cut-offs whose label window ends by it, None otherwise.
 
@@ -150,7 +191,7 @@ def spark_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def tasks_for_engine(tasks: Sequence[Task], engine: str, spark_master: str | None = None,
                      session: SparkSession | None = None) -> list[Task]:
-    """``tasks`` with churn and value trained on Spark when ``engine`` is spark (unchanged otherwise).
+    """``tasks`` trained on Spark when ``engine`` is spark (unchanged otherwise).
 
     The session is a new one at ``spark_master`` (local, all cores, when None) unless given.
     """
@@ -163,10 +204,21 @@ def tasks_for_engine(tasks: Sequence[Task], engine: str, spark_master: str | Non
     return [_on_spark(task, session) for task in tasks]
 
 
+def examples_for_engine(engine: str, spark_master: str | None = None) -> ExamplesBuilder:
+    """What builds the training examples: ``build_examples`` here, or on the Spark executors with engine spark."""
+    if engine != "spark":
+        return build_examples
+    from features.spark import spark_session
+    from training.spark_examples import train_examples_on_spark
+
+    return partial(train_examples_on_spark, spark_session(spark_master))
+
+
 def _on_spark(task: Task, session: SparkSession) -> Task:
-    """The Spark version of a churn or (H-day) value task; any other task as it is."""
-    if type(task) is Churn:
-        return SparkChurn(session)
-    if type(task) is Value:
-        return SparkValue(session)
-    return task
+    """The Spark version of a model task; any other task as it is."""
+    spark_class = _SPARK_CLASSES.get(type(task))
+    return spark_class(session) if spark_class else task  # type: ignore[return-value]  # each is a Task subclass
+
+
+_SPARK_CLASSES: Final[dict[type[Task], type[OnSpark]]] = {
+    Churn: SparkChurn, NextPurchase: SparkNextPurchase, Upsell: SparkUpsell, Value: SparkValue, Value12m: SparkValue12m}

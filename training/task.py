@@ -21,6 +21,7 @@ from features.lifetime import LifetimeModel
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan
 from training.examples import CUTOFF_COLUMN
+from training.fit import Trainer, local_train
 from training.resampled_metrics import RowWeightMetric
 
 
@@ -79,6 +80,10 @@ class Task(ABC):
     def unavailable(self, data: TaskData) -> str | None:
         """Why this task cannot be trained on ``data`` (None when it can)."""
         return None
+
+    def trainer(self) -> Trainer:
+        """What fits this task's boosters: ``xgb.train`` in this process, unless a Spark task says otherwise."""
+        return local_train
 
     def horizon_days(self, config: TrainConfig) -> int:
         """The label window this task learns: the run's H, unless the question fixes its own."""

@@ -65,12 +65,14 @@ class Upsell(Task):
         params.update(objective="binary:logistic", eval_metric="logloss", seed=config.seed)
         names = data.feature_names
         if data.category_history is None:
-            booster = fit_booster(data.train, lambda r: to_matrix(r, names, spend_up(r, self.growth)), params, config)
+            booster = fit_booster(data.train, lambda r: to_matrix(r, names, spend_up(r, self.growth)), params, config,
+                                  self.trainer())
             booster.set_attr(**{TARGET_ATTR: "spend_up", CATEGORIES_ATTR: "[]"})
             return booster
         vocabulary = frequent_categories(data.categories_at(data.train), config.max_categories)
         params["multi_strategy"] = "one_output_per_tree"
-        booster = fit_booster(data.train, lambda r: to_matrix(r, names, self._targets(r, data, vocabulary)), params, config)
+        booster = fit_booster(data.train, lambda r: to_matrix(r, names, self._targets(r, data, vocabulary)), params, config,
+                              self.trainer())
         booster.set_attr(**{TARGET_ATTR: "new_category", CATEGORIES_ATTR: json.dumps(vocabulary)})
         return booster
 
