@@ -100,13 +100,15 @@ def translations(language: Language, domain: str = "memberscore") -> gettext.Nul
     """The compiled catalogue of one domain in one language (English: the msgids themselves).
 
     English is the source language, so its catalogue is used only for plural forms: an English
-    ``.po`` with empty msgstrs still gives ``ngettext`` the right ``Plural-Forms``.
+    ``.po`` with empty msgstrs still gives ``ngettext`` the right ``Plural-Forms``. A malformed
+    catalogue (a msgid without its msgstr, as a careless merge leaves) is an error naming the line,
+    not babel's default of a warning printed to stdout and the message dropped.
     """
     if domain not in DOMAINS:
         raise ValueError(f"domain: {domain!r} is not one of {', '.join(DOMAINS)}")
     path = LOCALE_DIR / language.replace("-", "_") / "LC_MESSAGES" / f"{domain}.po"
     with path.open("rb") as source:
-        catalog = read_po(source, locale=language.replace("-", "_"), domain=domain)
+        catalog = read_po(source, locale=language.replace("-", "_"), domain=domain, abort_invalid=True)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

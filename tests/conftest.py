@@ -40,7 +40,11 @@ HYPOTHESIS_SCALE = {"fast": 0.5, "full": 1.0}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="memberscore-bentoml-"))
+    # one BentoML store per pytest-xdist worker: a store shared by the workers lets one worker's
+    # imported models serve in another worker's in-process service
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker or "BENTOML_HOME" not in os.environ:
+        os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix=f"memberscore-bentoml-{worker or 'main'}-")
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
     os.environ.setdefault("MEMBERSCORE_KPIS_WITH_SNAPSHOT", "false")  # seconds per snapshot; tests/serving/test_cli_kpis.py turns it on
     # every in-process service writes an audit log: in a temporary folder, never the checkout's var/
@@ -189,12 +193,40 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic: tuple[pd.DataFr
 @pytest.fixture
 def use_trained(trained: Stores, monkeypatch: pytest.MonkeyPatch) -> Stores:
     """Point this test's environment (and MLflow) at the session's trained stores."""
+    from features.project import DEFAULT_PROJECT
     from models import catalog
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(trained.snapshots))
     catalog.configure_tracking(os.environ.get("MLFLOW_TRACKING_URI"))
+    _cache_only_the_registrys_champions(DEFAULT_PROJECT)
     return trained
+
+
+def _cache_only_the_registrys_champions(project: str) -> None:
+    """Make this process's BentoML store hold, for ``project``, exactly the current registry's champions.
+
+    Earlier test files in the same worker may have imported models of the same project from stores
+    of their own; a task the registry has no champion for would otherwise serve such a model (the
+    service's fallback for a built Bento without MLflow), as a deployment fresh from this registry
+    never would.
+    """
+    import bentoml
+
+    from models import catalog
+    from models.tasks import TASK_NAMES
+    from serving.artefacts import import_champion
+
+    for task in TASK_NAMES:
+        if catalog.alias_version(task, catalog.CHAMPION, project=project):
+            import_champion(task, project=project)
+            continue
+        try:
+            cached = bentoml.models.list(catalog.model_name(task, project=project))
+        except bentoml.exceptions.NotFound:
+            continue
+        for stored in cached:
+            bentoml.models.delete(stored.tag)
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from features.i18n import LanguageError, negotiate, parse_language, translator
+from features.i18n import LanguageError, negotiate, parse_language, translations, translator
 
 
 @pytest.mark.parametrize(
@@ -52,3 +54,27 @@ def test_money_and_numbers_follow_the_locale() -> None:
     assert en.money(1234.6, "JPY") == "¥1,235"  # the currency's own decimals (none)
     assert zh.number(1234567.891, 1) == "1,234,567.9"
     assert en.percent(0.1234) == "12.3%"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+@pytest.mark.parametrize("domain", ["memberscore", "page"])
+def test_every_shipped_catalogue_is_well_formed(language: str, domain: str) -> None:
+    """A msgid left without its msgstr (a careless merge) fails here, not as a warning on a user's stdout."""
+    translations.cache_clear()
+    assert translations(language, domain).gettext("x") == "x"
+
+
+def test_a_malformed_catalogue_is_an_error_naming_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import features.i18n as i18n
+    from babel.messages.pofile import PoFileError
+
+    folder = tmp_path / "zh_CN" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "memberscore.po").write_text('msgid "a"\nmsgstr "甲"\n\nmsgid "b"\n\nmsgid "c"\nmsgstr "丙"\n', encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    translations.cache_clear()
+    try:
+        with pytest.raises(PoFileError, match="missing msgstr for msgid 'b'"):
+            translations("zh-CN")
+    finally:
+        translations.cache_clear()

@@ -48,7 +48,15 @@ def champions() -> dict[str, tuple[str | None, list[str]]]:
 
 
 def snapshots(stores: object) -> dict[str, tuple[int, int]]:
-    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in stores.project_snapshots.rglob("*") if p.is_file()}
+    """What serves from the snapshot store: every file but the registered versions' drift profiles
+    (``reference/``), which describe a version whether or not it ever serves."""
+    root = stores.project_snapshots
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*")
+            if p.is_file() and p.parent != root / "reference"}
+
+
+def references(stores: object) -> set[str]:
+    return {p.name for p in (stores.project_snapshots / "reference").glob("*.json")}
 
 
 def one_error_line(result: Result) -> str:
@@ -93,5 +101,8 @@ def test_a_failed_run_leaves_the_previous_champions_and_snapshot(stores: object,
     assert line == ("error: commit failed, nothing committed (the previous champions and snapshot keep serving): "
                     "OSError: planted: disk full")
     assert champions() == before and snapshots(stores) == stored
-    # the versions this run registered stay in the registry, named by no champion alias
+    # the versions this run registered stay in the registry, named by no champion alias, with their
+    # drift profiles (a later `promote` of one compares against it)
     assert catalog.alias_version("churn", catalog.CHALLENGER, project=DEFAULT_PROJECT) == "2"
+    assert references(stores) == {f"{task}-v{version}.json" for task in ("churn", "next_purchase", "upsell", "value")
+                                  for version in (1, 2)}
