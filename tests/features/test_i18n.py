@@ -65,8 +65,9 @@ def test_every_shipped_catalogue_is_well_formed(language: str, domain: str) -> N
 
 
 def test_a_malformed_catalogue_is_an_error_naming_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import features.i18n as i18n
     from babel.messages.pofile import PoFileError
+
+    import features.i18n as i18n
 
     folder = tmp_path / "zh_CN" / "LC_MESSAGES"
     folder.mkdir(parents=True)
