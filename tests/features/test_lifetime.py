@@ -1,8 +1,8 @@
 """features.lifetime: fits that do not converge are retried with an L2 penalty, else left out.
 
 Pinned: the plain MLE is always tried first (penalizer 0, so published fits are untouched); on the
-issue-14 shop the plain Gamma-Gamma fit fails and the 0.001 penalty converges, recorded on the
-model; a fit that never converges leaves its model None with a warning naming the fit and the
+issue-14 shop GG serves finite order values whether the plain fit converges on this CPU or not, and
+a plain fit that fails (planted) is served by the 0.001 penalty, recorded on the model; a fit that never converges leaves its model None with a warning naming the fit and the
 penalizers tried, its features NaN and the other model intact; bad input is never retried.
 """
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from features import lifetime
-from features.btyd import BetaGeoFitter, summarise_purchases
+from features.btyd import BetaGeoFitter, GammaGammaFitter, summarise_purchases
 from features.lifetime import PENALIZERS, fit_lifetime, fit_penalized, lifetime_features, occasions
 from tests.even_shop import end_of_data, even_shop
 
@@ -29,23 +29,47 @@ def shop_summary() -> tuple[pd.DataFrame, pd.DataFrame]:
     return shop, summary
 
 
-@pytest.mark.slow  # a fit that does not converge runs Nelder-Mead to its limit: ~5 s
-def test_plain_gamma_gamma_fails_on_the_even_shop_and_the_penalised_fit_serves(
-    shop_summary: tuple[pd.DataFrame, pd.DataFrame], caplog: pytest.LogCaptureFixture
+def test_the_even_shop_gets_finite_order_values_whichever_way_its_plain_fit_ends(
+    shop_summary: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
-    """The data of issue 14: plain GG does not converge (penalizer 0 is tried first, so a recorded
-    0.001 means it failed); fit_lifetime keeps GG at penalizer 0.001 with q > 1, and says so."""
+    """The data of issue 14: every member's spend is drawn from one distribution, so the Gamma-Gamma
+    likelihood is a ridge (q and gamma grow together). Where the plain fit stops on it depends on the
+    CPU's floating point: some report success far out on the ridge (q in the thousands), others do
+    not converge and the 0.001 penalty serves. Either way GG serves with q > 1 and its order values
+    are finite and near the repeat buyers' mean spend."""
     shop, summary = shop_summary
     repeat = summary[summary["frequency"] > 0]
+    model = fit_lifetime(shop, end_of_data(shop))
+    assert model is not None and model.gamma_gamma is not None and model.bgnbd is not None
+    assert model.penalizers["gamma_gamma"] in (0.0, 0.001) and model.gamma_gamma.q_ > 1
+    assert model.unavailable == {}
+    mean_spend = repeat["monetary_value"].mean()
+    assert np.isfinite(model.order_value()).all()
+    assert 0.8 * mean_spend < model.order_value().mean() < 1.3 * mean_spend
+
+
+def test_a_plain_gamma_gamma_fit_that_fails_is_served_by_the_penalised_fit(
+    shop_summary: tuple[pd.DataFrame, pd.DataFrame], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain fit planted to fail (as it does on some CPUs): fit_lifetime keeps GG at penalizer
+    0.001 with q > 1, records it on the model, and says so."""
+    shop, summary = shop_summary
+    repeat = summary[summary["frequency"] > 0]
+    plain_fit = GammaGammaFitter.fit
+
+    def fails_unpenalised(self: GammaGammaFitter, *args: object, **kwargs: object) -> GammaGammaFitter:
+        if self.penalizer_coef == 0:
+            raise RuntimeError("maximum likelihood did not converge: planted")
+        return plain_fit(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GammaGammaFitter, "fit", fails_unpenalised)
     with caplog.at_level(logging.WARNING, logger="features.lifetime"):
         model = fit_lifetime(shop, end_of_data(shop))
     assert model is not None and model.gamma_gamma is not None and model.bgnbd is not None
     assert model.penalizers == {"bgnbd": 0.0, "gamma_gamma": 0.001}
     assert model.gamma_gamma.penalizer_coef == 0.001 and model.gamma_gamma.q_ > 1
-    assert model.unavailable == {}
     assert "Gamma-Gamma converged only with L2 penalizer 0.001" in caplog.text
     mean_spend = repeat["monetary_value"].mean()
-    assert np.isfinite(model.order_value()).all()
     assert 0.8 * mean_spend < model.order_value().mean() < 1.3 * mean_spend
 
 

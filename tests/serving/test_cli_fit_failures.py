@@ -1,8 +1,10 @@
 """``memberscore train`` on the issue-14 shop whose plain Gamma-Gamma fit does not converge.
 
 Pinned (issue 14 item 9): the command that used to die in the snapshot's Gamma-Gamma fit with a
-traceback exits 0, prints its usual per-task summary, warns that Gamma-Gamma converged only with
-a penalizer, and writes the snapshot with finite Gamma-Gamma order values for every member.
+traceback exits 0, prints its usual per-task summary, and writes the snapshot with finite
+Gamma-Gamma order values for every member. Whether the plain fit converges on this shop depends on
+the CPU (its likelihood is a ridge: tests/features/test_lifetime.py); where it does not, the run
+says the penalty served.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def test_train_completes_on_a_shop_where_the_plain_fit_does_not_converge(tmp_pat
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Traceback" not in completed.stdout + completed.stderr
-    assert "Gamma-Gamma converged only with L2 penalizer 0.001" in completed.stderr
+    penalised = "Gamma-Gamma converged only with L2 penalizer 0.001" in completed.stderr
+    assert penalised or "Gamma-Gamma" not in completed.stderr  # no other word about the fit: it converged plain
     decisions = [line for line in completed.stdout.splitlines() if "promoted" in line]
     report = json.loads((tmp_path / "r.json").read_text())
     assert len(decisions) == len(report["tasks"]) >= 4  # one decision line per trained task
