@@ -15,6 +15,7 @@ from cli.keys import create_key, list_keys, revoke
 from cli.kpis import kpis
 from cli.lists import score, targets
 from cli.options import one_line_errors
+from cli.refresh import refresh
 from cli.serve import build, serve
 from cli.tiers import app as tiers
 from cli.train import train
@@ -53,6 +54,7 @@ app.command()(rollback)
 app.command()(audit)
 app.command()(rekey)
 app.command()(backtest)
+app.command()(refresh)
 app.add_typer(keys, name="keys")
 app.add_typer(campaign, name="campaign")
 app.add_typer(tiers, name="tiers")

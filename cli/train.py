@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from features.load_report import LoadReport
     from features.settings import Settings
     from features.snapshot import Snapshot
+    from training.config import TrainConfig
     from training.pipeline import TrainingRun
 
 
@@ -61,6 +62,7 @@ def train(
     from models import catalog
     from serving.artefacts import import_champions
     from training.commit import lock_path, run_lock
+    from training.config import read_config
 
     language = parse_language(lang)  # refused before any work (LangOption): a typo must not cost a training run
     words = translator(language)
@@ -75,11 +77,11 @@ def train(
             typer.echo(words.gettext("champion {model} v{version} exists; training skipped").format(
                 model=catalog.model_name("churn", project=project), version=champion))
             return
-        uncommitted = _train_uncommitted(transactions, mapping, rejects, config, horizon_days, report, project,
-                                         directory, settings, progress, lang=language)
-        _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress, words)
-        keep_history(uncommitted.snapshot, project, uncommitted.horizon_days, settings, progress, words)
-        store_kpis(uncommitted.frame, uncommitted.snapshot.as_of, directory, settings, progress)
+        train_config = read_config(config, horizon_days=horizon_days)
+        frame, load_report = load_for_command(transactions, mapping, rejects, progress, words)
+        if report is not None and not report.parent.is_dir():
+            raise ValueError(f"--report {report}: directory {report.parent} does not exist")
+        uncommitted = train_and_commit(frame, load_report, train_config, project, settings, progress, language)
     if report is not None:
         key = settings.encryption_key()
         write_private_text(report, json.dumps(run_report(uncommitted.run, uncommitted.load_report, project), indent=2), key)
@@ -104,28 +106,42 @@ class Uncommitted:
     horizon_days: int  # H of the run: what the kept scores' probabilities speak of
 
 
-def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path | None, config: Path | None,
-                       horizon_days: int | None, report: Path | None, project: str, directory: Path,
-                       settings: Settings, progress: Progress, lang: Language = "en") -> Uncommitted:
-    """Check what can be checked, fit and log every task, build the snapshot: everything but the commit.
+def train_and_commit(frame: pd.DataFrame, load_report: LoadReport, train_config: TrainConfig, project: str,
+                     settings: Settings, progress: Progress, lang: Language = "en",
+                     only: Collection[str] | None = None) -> Uncommitted:
+    """A whole training run on loaded data: fit, commit (champions and snapshot as one), then keep the
+    served scores and the KPIs. ``only`` limits the tasks fitted (``memberscore refresh`` retrains what
+    its rules name); the other champions keep serving. The caller holds the project's lock."""
+    from features.store import project_snapshot_dir
 
-    The input contract, the config, the report's directory and the plan are checked before any
-    fitting; a failure after them is reported as ``TrainingFailed`` naming what failed.
+    directory = project_snapshot_dir(settings.snapshot_dir, project)
+    words = translator(lang)
+    uncommitted = _train_uncommitted(frame, load_report, train_config, project, directory, settings, progress, lang, only)
+    _commit_run(uncommitted.run, uncommitted.snapshot, directory, project, settings, progress, words)
+    keep_history(uncommitted.snapshot, project, uncommitted.horizon_days, settings, progress, words)
+    store_kpis(uncommitted.frame, uncommitted.snapshot.as_of, directory, settings, progress)
+    return uncommitted
+
+
+def _train_uncommitted(frame: pd.DataFrame, load_report: LoadReport, train_config: TrainConfig, project: str,
+                       directory: Path, settings: Settings, progress: Progress, lang: Language = "en",
+                       only: Collection[str] | None = None) -> Uncommitted:
+    """Check what can be checked, fit and log every task (or those in ``only``), build the snapshot:
+    everything but the commit.
+
+    The plan is checked before any fitting; a failure after it is reported as ``TrainingFailed``
+    naming what failed.
     """
     from features.store import previous_tiers
     from serving.sources import baseline_outputs, require_served
     from training.commit import promoted_tasks
-    from training.config import read_config
     from training.pipeline import TaskDatasets, train_tasks
     from training.report_page import render_report_page
     from training.spark_training import examples_for_engine, tasks_for_engine
     from training.tasks import all_tasks
 
-    train_config = read_config(config, horizon_days=horizon_days)
-    frame, load_report = load_for_command(transactions, mapping, rejects, progress, translator(lang))
-    if report is not None and not report.parent.is_dir():
-        raise ValueError(f"--report {report}: directory {report.parent} does not exist")
     TaskDatasets(frame, train_config, progress).run_plan()  # the user's plan values must fit the span
+    tasks = [task for task in all_tasks() if only is None or task.name in only]
     pages: list[str] = []
 
     def page(run: TrainingRun, figures: Mapping[str, Mapping[str, Figure]]) -> str:
@@ -134,7 +150,7 @@ def _train_uncommitted(transactions: Path, mapping: Path | None, rejects: Path |
 
     step = "training"
     try:
-        run = train_tasks(frame, train_config, tasks_for_engine(all_tasks(), settings.engine, settings.spark_master), load_report.to_dict(), progress, page,
+        run = train_tasks(frame, train_config, tasks_for_engine(tasks, settings.engine, settings.spark_master), load_report.to_dict(), progress, page,
                           project=project, commit=False,
                           build_train=examples_for_engine(settings.engine, settings.spark_master))
         step = "building the snapshot"

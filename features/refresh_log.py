@@ -2,8 +2,8 @@
 
 ``<snapshot_dir>/<project>/refresh.jsonl``: when the run finished, its outcome (ok, retrained,
 alert), the reasons as data (``features.refresh_reasons``: shown in the reader's language later),
-the tasks retrained, free notes (the gate's verdicts, already in words) and the exit code. It holds
-no member data. A line is appended with one ``write`` on a file opened for appending, so runs never
+the tasks retrained and those the retrain had to skip (and why), free notes (the gate's verdicts,
+already in words) and the exit code. It holds no member data. A line is appended with one ``write`` on a file opened for appending, so runs never
 interleave within a line; the file is created owner-only (0600, folder 0700) whatever the umask,
 like everything else the product writes (features.owner_only). A line that cannot be read (a disk
 that filled mid-write) is skipped with a warning, never a reason to hide the other runs.
@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -39,6 +39,7 @@ class RefreshRun:
     reasons: tuple[Reason, ...] = ()
     retrained: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    skipped: Mapping[str, str] = field(default_factory=dict)  # task -> why a retrain could not fit it
 
     @property
     def exit_code(self) -> int:
@@ -47,7 +48,7 @@ class RefreshRun:
     def as_record(self) -> dict[str, Any]:
         return {"finished_at": _utc_text(self.finished_at), "outcome": self.outcome, "exit_code": self.exit_code,
                 "retrained": list(self.retrained), "reasons": [r.as_record() for r in self.reasons],
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "skipped": dict(self.skipped)}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> RefreshRun:
@@ -55,7 +56,8 @@ class RefreshRun:
             raise ValueError(f"outcome {record['outcome']!r} is not one of {', '.join(EXIT_CODES)}")
         return cls(datetime.fromisoformat(record["finished_at"]), record["outcome"],
                    tuple(Reason.from_record(r) for r in record.get("reasons", [])),
-                   tuple(str(t) for t in record.get("retrained", [])), tuple(str(n) for n in record.get("notes", [])))
+                   tuple(str(t) for t in record.get("retrained", [])), tuple(str(n) for n in record.get("notes", [])),
+                   {str(task): str(why) for task, why in (record.get("skipped") or {}).items()})
 
 
 def refresh_log_path(project_snapshots: Path) -> Path:

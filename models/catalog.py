@@ -8,6 +8,7 @@ it, a local SQLite store under ``mlruns/`` (artifacts beside it) holds runs and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -101,6 +102,20 @@ def load_version_booster(task: str, version: str, *, project: str) -> xgb.Booste
 
 def version_run_id(task: str, version: str, *, project: str) -> str:
     return str(MlflowClient().get_model_version(model_name(task, project=project), version).run_id)
+
+
+def version_created_at(task: str, version: str, *, project: str) -> datetime:
+    """When a version was registered (timezone-aware, UTC): when the model it holds was trained."""
+    found = MlflowClient().get_model_version(model_name(task, project=project), version)
+    return datetime.fromtimestamp(int(found.creation_timestamp) / 1000, tz=UTC)
+
+
+def newest_version_created_at(task: str, *, project: str) -> datetime | None:
+    """When the task's newest version was registered (UTC; champion or not), None when it has none:
+    when a model of the task was last trained and judged."""
+    found = MlflowClient().search_model_versions(f"name = '{model_name(task, project=project)}'")
+    stamps = [int(version.creation_timestamp) for version in found]
+    return datetime.fromtimestamp(max(stamps) / 1000, tz=UTC) if stamps else None
 
 
 def run_params(run_id: str) -> dict[str, str]:

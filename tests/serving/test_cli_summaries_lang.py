@@ -49,7 +49,7 @@ def trained(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_train_says_its_summary_in_chinese(trained: None) -> None:
     result = runner.invoke(app, ["train", "--transactions", str(TRANSACTIONS), "--lang", "zh-CN"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "训练计划：defaults fit the span",
         "流失：运行 r1，v3，于 2023-03-01 在 1,234 名会员上评估",
         "  model                  roc_auc 0.8123",
@@ -61,8 +61,8 @@ def test_train_says_its_summary_in_chinese(trained: None) -> None:
 def test_train_without_lang_keeps_the_english_summary_with_task_codes(trained: None) -> None:
     result = runner.invoke(app, ["train", "--transactions", str(TRANSACTIONS)])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[1] == "churn: run r1, v3, evaluated at 2023-03-01 on 1,234 members"
-    assert result.output.splitlines()[-1] == "upsell: skipped (no categories)"
+    assert result.stdout.splitlines()[1] == "churn: run r1, v3, evaluated at 2023-03-01 on 1,234 members"
+    assert result.stdout.splitlines()[-1] == "upsell: skipped (no categories)"
 
 
 def test_train_refuses_an_unsupported_language_before_any_work(trained: None) -> None:
@@ -82,7 +82,7 @@ def test_snapshot_says_its_summary_in_chinese(monkeypatch: pytest.MonkeyPatch, t
     assert result.exit_code == 0, result.output
     assert "正在读取" in result.output and "读取 " in result.output and " 行，保留 " in result.output
     assert "警告：正在运行的服务将保留其原快照：12 members against 1,500" in result.output
-    assert result.output.splitlines()[-1] == f"截至 2023-06-01 的快照：1,500 名会员 -> {path}（已标记为有意缩减）"
+    assert result.stdout.splitlines()[-1] == f"截至 2023-06-01 的快照：1,500 名会员 -> {path}（已标记为有意缩减）"
 
 
 def test_validate_keeps_its_json_codes_and_says_its_progress_in_chinese() -> None:
