@@ -95,3 +95,22 @@ def test_the_airflow_dag_calls_the_command_daily_and_maps_3_to_success(tmp_path:
 
         bag = DagBag(dag_folder=str(DAG_FILE), include_examples=False)
         assert bag.import_errors == {} and "memberscore_refresh" in bag.dags
+
+
+def test_every_examples_command_line_parses_with_the_real_cli() -> None:
+    """The options each example passes are ``memberscore refresh``'s own (click parses them, nothing runs)."""
+    import click
+    import typer.main
+
+    from cli.main import app
+
+    group = typer.main.get_command(app)
+    texts = [(EXAMPLES / "systemd" / "memberscore-refresh.service").read_text(encoding="utf-8"),
+             (EXAMPLES / "cron" / "memberscore-refresh").read_text(encoding="utf-8")]
+    lines = [match.group(0) for text in texts for match in COMMAND.finditer(text)]
+    assert len(lines) == 2
+    for line in lines:
+        command = group.get_command(click.Context(group), "refresh")  # type: ignore[attr-defined]
+        assert command is not None
+        context = command.make_context("refresh", line.split()[2:])
+        assert context.params["project"] == line.split()[-1]
