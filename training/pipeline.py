@@ -21,7 +21,7 @@ from training import registry
 from training.commit import commit_champions
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
-from training.examples import build_category_history, build_examples, feature_columns
+from training.examples import CUTOFF_COLUMN, build_category_history, build_examples, feature_columns
 from training.promotion import Decision, judge, promotion_interval, refuse_incomparable
 from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.task import Assessment, Task, TaskData
@@ -287,12 +287,17 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
 
 
 def training_reference(trained: _Trained, transactions: pd.DataFrame, logged: registry.LoggedModel) -> TrainingReference:
-    """The drift profile of a registered version: the features it reads over its training rows, the
-    scores it serves over its out-of-time rows, and the end of the transactions it saw (the day after
-    the last), binned as the packaged drift rules bin."""
+    """The drift profile of a registered version: the features it reads over its newest training
+    cut-off's rows, the scores it serves over its out-of-time rows, and the end of the transactions it
+    saw (the day after the last), binned as the packaged drift rules bin.
+
+    One cut-off, not all of them stacked: a snapshot is one cross-section of the members, and the
+    stacked rows mix in older cut-offs with shorter histories, so features that grow with time
+    (tenure, counts over a year) would drift against them even when nothing changed."""
     names, data = list(trained.booster.feature_names or []), trained.data
     data_end = (transactions[contract.TS].max().normalize() + pd.Timedelta(days=1)).date()
-    return build_reference(trained.task.name, logged.version, logged.run_id, data_end, training_rows=data.train,
+    newest = data.train[data.train[CUTOFF_COLUMN] == data.train[CUTOFF_COLUMN].max()]
+    return build_reference(trained.task.name, logged.version, logged.run_id, data_end, training_rows=newest,
                            feature_names=names, evaluation_scores=served_scores(trained.task.name, trained.booster,
                                                                                  data.evaluation),
                            bins=read_drift_rules().bins)

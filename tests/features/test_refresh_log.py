@@ -41,7 +41,7 @@ def test_runs_are_appended_as_json_lines_owner_only(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[0]) == {
         "finished_at": "2026-12-04T05:00:00Z", "outcome": "retrained", "exit_code": 3, "retrained": ["churn"],
-        "notes": ["churn: promoted v4"],
+        "notes": ["churn: promoted v4"], "skipped": {},
         "reasons": [{"rule": "champion_age", "action": "retrain", "task": "churn",
                      "values": {"version": "3", "days": 100, "max_days": 90}}]}
     assert read_runs(project) == [RefreshRun(T0, "retrained", (AGE,), ("churn",), ("churn: promoted v4",)),

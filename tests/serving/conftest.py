@@ -97,8 +97,13 @@ def trained_env(trained: object) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def running_server(trained: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A real server serving the session's trained champions (key: ``API_KEY``), with its log."""
-    running = start_server(tmp_path_factory.mktemp("server"), trained_env(trained))
+    """A real server serving the session's trained champions (key: ``API_KEY``), with its log.
+
+    Its BentoML store is its own (it imports the champions into it as a deployment does): in the
+    worker's store, models other test files import for the same project would reach it as the
+    newest cached model of a task the registry has no champion for."""
+    own_store = {"BENTOML_HOME": str(tmp_path_factory.mktemp("server-bentoml"))}
+    running = start_server(tmp_path_factory.mktemp("server"), {**trained_env(trained), **own_store})
     try:
         yield running
     finally:

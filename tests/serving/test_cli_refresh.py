@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cli.main import app
+from features.drift_reference import read_reference
 from features.i18n import translator
 from features.project import DEFAULT_PROJECT
 from features.refresh_log import read_runs, refresh_section
@@ -74,6 +75,10 @@ def test_refresh_backtests_then_alerts_then_retrains_as_its_rules_say(stores: ob
     assert trained.exit_code == 0, trained.output
     assert champions() == dict.fromkeys(CORE_TASKS, "1")
     directory = stores.project_snapshots
+    # the drift reference is one cross-section (the newest training cut-off: at most one row per member),
+    # not the 2 cut-offs' 600 stacked rows, whose older histories would make time-trending features drift
+    reference = read_reference(directory, "churn", "1")
+    assert reference is not None and 0 < reference.features.rows <= 300 and reference.scores.rows <= 300
     first_day = min(p.name for p in (directory / "history").glob("scores-*"))
     full_end = pd.read_csv(shop["full"], usecols=["ts"], parse_dates=["ts"])["ts"].max().date() + timedelta(days=1)
 
