@@ -1,0 +1,215 @@
+"""Growth curve: how each step's wall time and peak memory grow with the number of order lines.
+
+    .venv/bin/python -m bench.growth                                        # 1M and 10M lines, every step
+    .venv/bin/python -m bench.growth --sizes 100m --steps features          # add 100M lines, features only
+    .venv/bin/python -m bench.growth --sizes 1m --runs 3                    # a size again, median of 3
+
+Sizes are simulated two-year shops (``bench.run.simulated``: members sized from a pilot, reused when
+present under ``--work``). Each step runs in a fresh process (``bench.measure.run_command``: wall
+seconds and peak RSS of the process):
+
+- ``features``: the product's point-in-time features (Ibis on DuckDB, ``bench.features_bench --impl
+  ibis``) beside the hand-written DuckDB query on the same file (``--impl sql``);
+- ``train``: ``memberscore train`` into a fresh workspace (MLflow, BentoML home, snapshots);
+- ``snapshot``: ``memberscore snapshot`` into that workspace (its champions' scores kept);
+- ``score``: ``memberscore score`` of every member to Parquet;
+- ``serve``: ``memberscore serve`` on that workspace until ``/readyz`` answers 200 (snapshot and
+  models loaded, lookups built), and the largest peak RSS among its processes.
+
+Results accumulate in ``--out`` (default bench/growth.json; a size and step measured again replaces
+its entry), with bench/growth.md (the table, and each step's growth exponent between consecutive
+sizes: 1.0 is linear) and bench/growth.png (log-log). Nothing here is projected: a size a step was
+not run on is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from bench.measure import REPO, code_version, free_port, machine, run_command, stop_process_group, wait_until_answering
+from bench.run import AS_OF, simulated
+
+SIZES = {"1m": 1_000_000, "10m": 10_000_000, "100m": 100_000_000}
+STEPS = ("features", "train", "snapshot", "score", "serve")
+MEMBERSCORE = [sys.executable, "-m", "cli"]
+READY_TIMEOUT_S = 1800.0
+
+
+def workspace_env(workdir: Path) -> dict[str, str]:
+    """A workspace's own stores: every size trains and serves apart from the others."""
+    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
+            "BENTOML_HOME": str(workdir / "bentoml"), "MEMBERSCORE_SNAPSHOT_DIR": str(workdir / "snapshots"),
+            "BENTOML_DO_NOT_TRACK": "True", "MEMBERSCORE_API_KEYS": "growth-bench-key-0123456789abc"}
+
+
+def measured(command: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> dict[str, float]:
+    _, peak_rss_mb, seconds = run_command(command, env, cwd=cwd)
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb}
+
+
+def step_features(data: Path, workdir: Path) -> dict[str, Any]:
+    """The product's features and the hand-written query, one process each."""
+    results = {}
+    for impl in ("ibis", "sql"):
+        command = [sys.executable, "-m", "bench.features_bench", "--impl", impl, "--parquet", str(data), "--as-of", str(AS_OF)]
+        results[impl] = measured(command)
+    return {**results["ibis"], "sql_seconds": results["sql"]["seconds"], "sql_peak_rss_mb": results["sql"]["peak_rss_mb"],
+            "ratio_to_sql": results["ibis"]["seconds"] / results["sql"]["seconds"]}
+
+
+def step_train(data: Path, workdir: Path) -> dict[str, Any]:
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    result = measured([*MEMBERSCORE, "train", "--transactions", str(data), "--report", str(workdir / "report.json"),
+                       "--rejects", str(workdir / "rejects.csv")], workspace_env(workdir), cwd=workdir)
+    report = json.loads((workdir / "report.json").read_text())
+    return {**result, "promoted": sorted(t for t, r in report.get("tasks", {}).items() if r.get("promoted"))}
+
+
+def step_snapshot(data: Path, workdir: Path) -> dict[str, Any]:
+    return measured([*MEMBERSCORE, "snapshot", "--transactions", str(data)], workspace_env(workdir), cwd=workdir)
+
+
+def step_score(data: Path, workdir: Path) -> dict[str, Any]:
+    out = workdir / "scores.parquet"
+    result = measured([*MEMBERSCORE, "score", "--transactions", str(data), "--as-of", str(AS_OF), "--out", str(out)],
+                      workspace_env(workdir), cwd=workdir)
+    return {**result, "members": pq.read_metadata(out).num_rows}
+
+
+def step_serve(data: Path, workdir: Path) -> dict[str, Any]:
+    """Seconds from start to ready, and the largest peak RSS among the server's processes."""
+    from bench.api_bench import peak_rss_mb
+
+    port = free_port()
+    log_path = workdir / "serve.log"
+    with open(log_path, "wb") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*MEMBERSCORE, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=workdir,
+            env=workspace_env(workdir), stdout=log, stderr=log, start_new_session=True)
+    try:
+        wait_until_answering(process, f"http://127.0.0.1:{port}", log_path, READY_TIMEOUT_S, poll_s=0.5)
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(process)}
+    finally:
+        stop_process_group(process)
+
+
+RUNNERS: dict[str, Callable[[Path, Path], dict[str, Any]]] = {
+    "features": step_features, "train": step_train, "snapshot": step_snapshot, "score": step_score, "serve": step_serve}
+
+
+def run_size(label: str, steps: list[str], work: Path, runs: int) -> dict[str, Any]:
+    """Every asked step on one size; numbers are medians of ``runs`` (train retrains from scratch each time)."""
+    data = simulated(work, label, SIZES[label])
+    lines = pq.read_metadata(data).num_rows
+    measured_steps: dict[str, Any] = {}
+    for step in steps:
+        if step != "features" and step != "train" and not (work / f"workspace_{label}" / "report.json").exists():
+            raise RuntimeError(f"{step} on {label} needs a trained workspace: run --steps train on {label} first")
+        trials = [RUNNERS[step](data, work / f"workspace_{label}") for _ in range(runs)]
+        numbers = {key: statistics.median(t[key] for t in trials) for key, value in trials[0].items()
+                   if isinstance(value, int | float)}
+        measured_steps[step] = {**trials[-1], **numbers, "runs": len(trials)}
+        print(f"  {label} {step}: {numbers['seconds']:.1f} s, {numbers['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    return {"lines": lines, "steps": measured_steps}
+
+
+def growth_exponents(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per step, log(t2/t1) / log(n2/n1) between consecutive measured sizes (1.0: linear)."""
+    exponents: dict[str, dict[str, float]] = {}
+    for step in STEPS:
+        points = sorted((size["lines"], size["steps"][step]) for size in results["sizes"].values() if step in size["steps"])
+        for (n1, a), (n2, b) in zip(points, points[1:], strict=False):
+            key = f"{_label(n1)}->{_label(n2)}"
+            exponents.setdefault(step, {})[f"{key} time"] = math.log(b["seconds"] / a["seconds"]) / math.log(n2 / n1)
+            exponents[step][f"{key} memory"] = math.log(b["peak_rss_mb"] / a["peak_rss_mb"]) / math.log(n2 / n1)
+    return exponents
+
+
+def _label(lines: int) -> str:
+    return f"{lines / 1e6:.0f}M" if lines >= 1e6 else f"{lines / 1e3:.0f}k"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    rows = ["| lines | members (score) | step | seconds | peak RSS MB | lines/s | note |", "|---|---|---|---|---|---|---|"]
+    for size in sorted(results["sizes"].values(), key=lambda s: s["lines"]):
+        members = size["steps"].get("score", {}).get("members", "")
+        for step, m in size["steps"].items():
+            note = f"hand-written DuckDB {m['sql_seconds']:.1f} s, ratio {m['ratio_to_sql']:.2f}" if step == "features" else \
+                ("promoted: " + ", ".join(m["promoted"]) if step == "train" else "")
+            rows.append(f"| {size['lines']:,} | {members and f'{members:,}'} | {step} | {m['seconds']:.1f} | "
+                        f"{m['peak_rss_mb']:,.0f} | {size['lines'] / m['seconds']:,.0f} | {note} |")
+    exponents = ["", "Growth exponents (log-log slope between consecutive sizes; 1.0 is linear):", ""]
+    exponents += [f"- {step}: " + ", ".join(f"{k} {v:.2f}" for k, v in e.items()) for step, e in results["exponents"].items()]
+    head = [f"# Growth curve ({results['machine'].get('cpu', '')}, {results['machine'].get('cores', '')} cores, {results['machine'].get('memory_gb', '')} GB)", "",
+            f"Produced by `python -m bench.growth` (bench/growth.py) at code {results['code']}; "
+            "one fresh process per step; see growth.png.", ""]
+    return "\n".join([*head, *rows, *exponents]) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for step in STEPS:
+        points = sorted((s["lines"], s["steps"][step]) for s in results["sizes"].values() if step in s["steps"])
+        if points:
+            time_axis.plot([n for n, _ in points], [m["seconds"] for _, m in points], "o-", label=step)
+            memory_axis.plot([n for n, _ in points], [m["peak_rss_mb"] for _, m in points], "o-", label=step)
+    for axis, ylabel in ((time_axis, "wall seconds"), (memory_axis, "peak RSS (MB)")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("order lines")
+        axis.set_ylabel(ylabel)
+        axis.grid(True, which="both", alpha=0.3)
+    time_axis.legend()
+    figure.suptitle("memberscore: time and memory by data size (log-log)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1m,10m", help=f"comma-separated subset of {list(SIZES)}")
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated subset of {STEPS}")
+    parser.add_argument("--runs", type=int, default=1, help="runs per step (median)")
+    parser.add_argument("--work", type=Path, default=REPO / "var" / "bench" / "growth")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "growth.json")
+    args = parser.parse_args()
+    sizes, steps = [s for s in args.sizes.split(",") if s], [s for s in args.steps.split(",") if s]
+    if unknown := sorted(set(sizes) - set(SIZES)) + sorted(set(steps) - set(STEPS)):
+        parser.error(f"unknown sizes or steps: {unknown}")
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = json.loads(args.out.read_text()) if args.out.exists() else {"sizes": {}}
+    for label in sizes:
+        previous = results["sizes"].get(label, {"steps": {}})
+        measured_size = run_size(label, [s for s in STEPS if s in steps], args.work.resolve(), args.runs)
+        results["sizes"][label] = {**measured_size, "steps": {**previous["steps"], **measured_size["steps"]}}
+        results.update(machine=machine(), code=code_version())
+        results["exponents"] = growth_exponents(results)
+        args.out.write_text(json.dumps(results, indent=2, default=str))
+        args.out.with_suffix(".md").write_text(render_markdown(results))
+        plot(results, args.out.with_suffix(".png"))
+    print(json.dumps(results["exponents"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
