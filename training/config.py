@@ -37,6 +37,9 @@ class TrainConfig(BaseModel):
     num_boost_round: int = Field(500, ge=1, description="upper bound; early stopping picks fewer, used as is when it cannot run")
     early_stopping_rounds: int = Field(50, ge=0, description="0 disables; validates on the latest training cut-off")
     monotone: bool = Field(True, description="apply the catalogue's churn directions as monotone constraints")
+    max_members_per_cutoff: int | None = Field(None, ge=100, description="at most this many members' examples per "
+                                               "training cut-off, a seeded sample (training.member_sample); "
+                                               "evaluation keeps every member. None: all")
     seed: int = 7
     bootstrap_rounds: int = Field(1000, ge=100, le=100_000, description="paired bootstrap resamples behind the "
                                   "gate's 95% interval of model minus best baseline (seeded by seed)")

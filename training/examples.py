@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 
 import pandas as pd
@@ -16,6 +16,7 @@ from features.snapshot import build_snapshot
 CUTOFF_COLUMN = "cutoff"
 LABEL_COLUMN = "churned"
 NOT_FEATURES = (contract.MEMBER_ID, CUTOFF_COLUMN, *LABEL_COLUMNS)
+ExamplesBuilder = Callable[[pd.DataFrame, Sequence[date], int], pd.DataFrame]  # build_examples' (tx, cutoffs, H)
 
 
 def build_examples(
@@ -30,7 +31,11 @@ def build_examples(
     ``lifetimes`` holds BG/NBD models the caller already fitted as of some cut-offs (not refitted).
     """
     fitted = lifetimes or {}
-    frames = [_examples_at(transactions, cutoff, horizon_days, fitted.get(cutoff)) for cutoff in cutoffs]
+    return stack_examples([_examples_at(transactions, cutoff, horizon_days, fitted.get(cutoff)) for cutoff in cutoffs])
+
+
+def stack_examples(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Cut-offs' examples stacked; a category share column absent at one cut-off is 0 there."""
     stacked = pd.concat(frames, ignore_index=True)
     shares = [c for c in stacked.columns if c.startswith(SHARE_PREFIX)]
     stacked[shares] = stacked[shares].fillna(0.0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -21,14 +20,14 @@ from training import registry
 from training.commit import commit_champions
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
-from training.examples import CUTOFF_COLUMN, build_category_history, build_examples, feature_columns
+from training.examples import CUTOFF_COLUMN, ExamplesBuilder, build_category_history, build_examples, feature_columns
+from training.member_sample import sampling_builder
 from training.promotion import Decision, judge, promotion_interval, refuse_incomparable
 from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.task import Assessment, Task, TaskData
 
 Progress = Callable[[str], None]
 REFERENCE_ARTIFACT = "drift_reference.json"  # also in <snapshot_dir>/<project>/reference/ (features.drift_reference)
-ExamplesBuilder = Callable[[pd.DataFrame, Sequence[date], int], pd.DataFrame]  # build_examples' (tx, cutoffs, H)
 
 
 @dataclass(frozen=True)
@@ -150,13 +149,16 @@ def prepare_data(transactions: pd.DataFrame, config: TrainConfig, progress: Prog
     """Build the examples every task of one horizon shares (features are computed once).
 
     ``plan`` defaults to the run's horizon. ``build_train`` builds the training cut-offs' examples
-    (on Spark executors with the Spark engine: ``training.spark_examples``). The BG/NBD model at the evaluation cut-off is fitted
+    (on Spark executors with the Spark engine: ``training.spark_examples``), one cut-off at a time and
+    sampled when ``config.max_members_per_cutoff`` is set (``training.member_sample``). The BG/NBD model at the evaluation cut-off is fitted
     once, for the evaluation snapshot and the baselines alike. The category history feeds only
     upsell, which learns the run's horizon, so other horizons skip it.
     """
     plan = plan or plan_for(transactions, config, config.horizon_days)
     horizon = plan.horizon_days
     progress(f"building {horizon}-day examples for {len(plan.train)} training cut-offs and evaluation at {plan.evaluation}")
+    if config.max_members_per_cutoff is not None:
+        build_train = sampling_builder(build_train, config.max_members_per_cutoff, config.seed)
     train = build_train(transactions, plan.train, horizon)
     lifetime = fit_lifetime(transactions, plan.evaluation)
     evaluation = build_examples(transactions, [plan.evaluation], horizon, {plan.evaluation: lifetime})

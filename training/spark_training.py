@@ -28,10 +28,9 @@ from models.matrix import to_matrix
 from training.calibration import attach
 from training.churn import Churn
 from training.config import TrainConfig
-from training.examples import CUTOFF_COLUMN, LABEL_COLUMN, build_examples
+from training.examples import CUTOFF_COLUMN, LABEL_COLUMN, ExamplesBuilder, build_examples
 from training.fit import Trainer, booster_params
 from training.next_purchase import NextPurchase
-from training.pipeline import ExamplesBuilder
 from training.spark_booster import train_on_spark
 from training.task import Assessment, Task, TaskData
 from training.upsell import Upsell
