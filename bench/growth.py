@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.growth                                        # 1M and 10M lines, every step
     .venv/bin/python -m bench.growth --sizes 100m --steps features          # add 100M lines, features only
     .venv/bin/python -m bench.growth --sizes 1m --runs 3                    # a size again, median of 3
+    make bench BENCH_SCALE=xl                                               # 100M lines, every step (hours)
 
 Sizes are simulated two-year shops (``bench.run.simulated``: members sized from a pilot, reused when
 present under ``--work``). Each step runs in a fresh process (``bench.measure.run_command``: wall
@@ -19,7 +20,7 @@ seconds and peak RSS of the process):
 Results accumulate in ``--out`` (default bench/growth.json; a size and step measured again replaces
 its entry), with bench/growth.md (the table, and each step's growth exponent between consecutive
 sizes: 1.0 is linear) and bench/growth.png (log-log). Nothing here is projected: a size a step was
-not run on is absent.
+not run on is absent. The 100M size's figures also go to bench/results.json as ``xl_*`` keys.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +72,16 @@ def step_features(data: Path, workdir: Path) -> dict[str, Any]:
             "ratio_to_sql": results["ibis"]["seconds"] / results["sql"]["seconds"]}
 
 
-def step_train(data: Path, workdir: Path) -> dict[str, Any]:
+def step_train(data: Path, workdir: Path, config: Path | None = None) -> dict[str, Any]:
+    """``memberscore train`` from scratch (``config``: its ``--config``, e.g. a member sample per cut-off)."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    result = measured([*MEMBERSCORE, "train", "--transactions", str(data), "--report", str(workdir / "report.json"),
-                       "--rejects", str(workdir / "rejects.csv")], workspace_env(workdir), cwd=workdir)
+    command = [*MEMBERSCORE, "train", "--transactions", str(data), "--report", str(workdir / "report.json"),
+               "--rejects", str(workdir / "rejects.csv"), *(["--config", str(config.resolve())] if config else [])]
+    result = measured(command, workspace_env(workdir), cwd=workdir)
     report = json.loads((workdir / "report.json").read_text())
-    return {**result, "promoted": sorted(t for t, r in report.get("tasks", {}).items() if r.get("promoted"))}
+    return {**result, "config": str(config) if config else None,
+            "promoted": sorted(t for t, r in report.get("tasks", {}).items() if r.get("promoted"))}
 
 
 def step_snapshot(data: Path, workdir: Path) -> dict[str, Any]:
@@ -113,20 +118,34 @@ RUNNERS: dict[str, Callable[[Path, Path], dict[str, Any]]] = {
     "features": step_features, "train": step_train, "snapshot": step_snapshot, "score": step_score, "serve": step_serve}
 
 
-def run_size(label: str, steps: list[str], work: Path, runs: int) -> dict[str, Any]:
+def run_size(label: str, steps: list[str], work: Path, runs: int, train_config: Path | None = None) -> dict[str, Any]:
     """Every asked step on one size; numbers are medians of ``runs`` (train retrains from scratch each time)."""
+    runners = {**RUNNERS, "train": partial(step_train, config=train_config)}
     data = simulated(work, label, SIZES[label])
     lines = pq.read_metadata(data).num_rows
     measured_steps: dict[str, Any] = {}
     for step in steps:
         if step != "features" and step != "train" and not (work / f"workspace_{label}" / "report.json").exists():
             raise RuntimeError(f"{step} on {label} needs a trained workspace: run --steps train on {label} first")
-        trials = [RUNNERS[step](data, work / f"workspace_{label}") for _ in range(runs)]
+        trials = [runners[step](data, work / f"workspace_{label}") for _ in range(runs)]
         numbers = {key: statistics.median(t[key] for t in trials) for key, value in trials[0].items()
                    if isinstance(value, int | float)}
         measured_steps[step] = {**trials[-1], **numbers, "runs": len(trials)}
         print(f"  {label} {step}: {numbers['seconds']:.1f} s, {numbers['peak_rss_mb']:.0f} MB", file=sys.stderr)
     return {"lines": lines, "steps": measured_steps}
+
+
+def xl_figures(size: dict[str, Any]) -> dict[str, float]:
+    """The 100M-line size's figures under bench/results.json's ``xl_`` names (only the steps that ran)."""
+    steps = size["steps"]
+    names = {("train", "seconds"): "xl_train_s", ("train", "peak_rss_mb"): "xl_train_peak_rss_mb",
+             ("features", "ratio_to_sql"): "xl_features_ratio_to_sql", ("features", "peak_rss_mb"): "xl_features_peak_rss_mb",
+             ("snapshot", "seconds"): "xl_snapshot_s", ("score", "seconds"): "xl_score_s",
+             ("serve", "seconds"): "xl_snapshot_load_s", ("serve", "peak_rss_mb"): "xl_serve_peak_rss_mb"}
+    figures = {name: float(steps[step][key]) for (step, key), name in names.items() if step in steps}
+    if "features" in steps:
+        figures["xl_features_lines_per_s"] = size["lines"] / steps["features"]["seconds"]
+    return figures
 
 
 def growth_exponents(results: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -193,6 +212,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per step (median)")
     parser.add_argument("--work", type=Path, default=REPO / "var" / "bench" / "growth")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "growth.json")
+    parser.add_argument("--train-config", type=Path, help="train's --config (e.g. bench/xl_train.yaml: a member sample per cut-off)")
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results.json",
+                        help="where the 100M size's figures go, as xl_* keys")
     args = parser.parse_args()
     sizes, steps = [s for s in args.sizes.split(",") if s], [s for s in args.steps.split(",") if s]
     if unknown := sorted(set(sizes) - set(SIZES)) + sorted(set(steps) - set(STEPS)):
@@ -201,13 +223,17 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.out.exists() else {"sizes": {}}
     for label in sizes:
         previous = results["sizes"].get(label, {"steps": {}})
-        measured_size = run_size(label, [s for s in STEPS if s in steps], args.work.resolve(), args.runs)
+        measured_size = run_size(label, [s for s in STEPS if s in steps], args.work.resolve(), args.runs, args.train_config)
         results["sizes"][label] = {**measured_size, "steps": {**previous["steps"], **measured_size["steps"]}}
         results.update(machine=machine(), code=code_version())
         results["exponents"] = growth_exponents(results)
         args.out.write_text(json.dumps(results, indent=2, default=str))
         args.out.with_suffix(".md").write_text(render_markdown(results))
         plot(results, args.out.with_suffix(".png"))
+        if label == "100m" and args.results.exists():
+            record = json.loads(args.results.read_text())
+            record.update(xl_figures(results["sizes"][label]), xl_code=results["code"])
+            args.results.write_text(json.dumps(record, indent=2, default=str))
     print(json.dumps(results["exponents"], indent=2))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.growth import growth_exponents, plot, render_markdown
+from bench.growth import growth_exponents, plot, render_markdown, xl_figures
 
 
 def planted() -> dict[str, object]:
@@ -41,3 +41,9 @@ def test_the_table_shows_only_what_was_measured(tmp_path: Path) -> None:
     assert table.count("| score |") == 1
     plot(results, tmp_path / "growth.png")  # type: ignore[arg-type]
     assert (tmp_path / "growth.png").stat().st_size > 10_000
+
+
+def test_the_100m_size_gives_only_its_measured_xl_figures() -> None:
+    figures = xl_figures(planted()["sizes"]["100m"])  # type: ignore[index]
+    assert figures == {"xl_train_s": 100_000.0, "xl_train_peak_rss_mb": 900.0, "xl_features_ratio_to_sql": 1.5,
+                       "xl_features_peak_rss_mb": 10_000.0, "xl_features_lines_per_s": pytest.approx(2_000_000.0)}
