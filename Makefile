@@ -60,10 +60,17 @@ test-fast: install
 
 # Benchmarks: bench/RESULTS.md + bench/results.json (full: about 35 minutes on 2 idle cores).
 # `make bench BENCH_SCALE=small` smoke-tests every script in minutes and writes under var/bench/small.
+# `make bench BENCH_SCALE=xl` (not part of the default): 100M simulated lines, every step of
+# bench/growth.py (features, train with bench/xl_train.yaml, snapshot, score, serve): hours; data and
+# workspaces under var/bench/growth, results in bench/growth.* and xl_* in bench/results.json.
 BENCH_SCALE ?= full
 bench: install
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[test,bench]"
+ifeq ($(BENCH_SCALE),xl)
+	$(BIN)/python -m bench.growth --sizes 100m --train-config bench/xl_train.yaml --readme README.md
+else
 	$(BIN)/python -m bench.run --scale $(BENCH_SCALE)
+endif
 
 # The HTTP API under wrk alone (needs Debian's wrk: `sudo apt-get install -y wrk`; part of `make bench`
 # too): 3 runs x 10 s of /score (1 member, 3 reasons), /healthz and bare Starlette, on a trained workspace.

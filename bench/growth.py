@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.growth                                        # 1M and 10M lines, every step
     .venv/bin/python -m bench.growth --sizes 100m --steps features          # add 100M lines, features only
     .venv/bin/python -m bench.growth --sizes 1m --runs 3                    # a size again, median of 3
-    make bench BENCH_SCALE=xl                                               # 100M lines, every step (hours)
+    .venv/bin/python -m bench.growth --sizes 1m --readme README.md           # and rewrite README's table
+    make bench BENCH_SCALE=xl                                               # 100M lines, every step
 
 Sizes are simulated two-year shops (``bench.run.simulated``: members sized from a pilot, reused when
 present under ``--work``). Each step runs in a fresh process (``bench.measure.run_command``: wall
@@ -42,12 +43,14 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from bench.measure import REPO, code_version, free_port, machine, run_command, stop_process_group, wait_until_answering
+from bench.real_data_results import into_readme
 from bench.run import AS_OF, simulated
 
 SIZES = {"1m": 1_000_000, "10m": 10_000_000, "100m": 100_000_000}
 STEPS = ("features", "train", "snapshot", "score", "serve")
 MEMBERSCORE = [sys.executable, "-m", "cli"]
 READY_TIMEOUT_S = 1800.0
+README_BEGIN, README_END = "<!-- growth:begin -->", "<!-- growth:end -->"
 
 
 def workspace_env(workdir: Path) -> dict[str, str]:
@@ -181,6 +184,23 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join([*head, *rows, *exponents]) + "\n"
 
 
+def readme_table(results: dict[str, Any]) -> str:
+    """The README's "How big can it go" table: each size's steps as "seconds, peak GB"; "not run" where a step was not."""
+    def cell(step: dict[str, Any] | None) -> str:
+        if step is None:
+            return "not run"
+        seconds = f"{step['seconds']:.1f}" if step["seconds"] < 100 else f"{step['seconds']:,.0f}"
+        return f"{seconds} s, {step['peak_rss_mb'] / 1024:.1f} GiB"
+
+    rows = ["| order lines (members) | features (`snapshot_expression`) | `train` | `snapshot` | `score` (every member) "
+            "| `serve` until `/readyz` |", "|---|---:|---:|---:|---:|---:|"]
+    for size in sorted(results["sizes"].values(), key=lambda s: s["lines"]):
+        members = size["steps"].get("score", {}).get("members")
+        label = f"{size['lines'] / 1e6:.3g} M" + (f" ({members:,})" if members else "")
+        rows.append(f"| {label} | " + " | ".join(cell(size["steps"].get(step)) for step in STEPS) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -213,6 +233,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "var" / "bench" / "growth")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "growth.json")
     parser.add_argument("--train-config", type=Path, help="train's --config (e.g. bench/xl_train.yaml: a member sample per cut-off)")
+    parser.add_argument("--readme", type=Path, help="rewrite the table between this file's growth markers")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results.json",
                         help="where the 100M size's figures go, as xl_* keys")
     args = parser.parse_args()
@@ -234,6 +255,9 @@ def main() -> None:
             record = json.loads(args.results.read_text())
             record.update(xl_figures(results["sizes"][label]), xl_code=results["code"])
             args.results.write_text(json.dumps(record, indent=2, default=str))
+    if args.readme:
+        args.readme.write_text(into_readme(args.readme.read_text(encoding="utf-8"), readme_table(results), README_BEGIN, README_END),
+                               encoding="utf-8")
     print(json.dumps(results["exponents"], indent=2))
 
 

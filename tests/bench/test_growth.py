@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from bench.growth import growth_exponents, plot, render_markdown, xl_figures
+from bench.growth import growth_exponents, plot, readme_table, render_markdown, xl_figures
+from tests.conftest import REPO
 
 
 def planted() -> dict[str, object]:
@@ -47,3 +49,10 @@ def test_the_100m_size_gives_only_its_measured_xl_figures() -> None:
     figures = xl_figures(planted()["sizes"]["100m"])  # type: ignore[index]
     assert figures == {"xl_train_s": 100_000.0, "xl_train_peak_rss_mb": 900.0, "xl_features_ratio_to_sql": 1.5,
                        "xl_features_peak_rss_mb": 10_000.0, "xl_features_lines_per_s": pytest.approx(2_000_000.0)}
+
+
+def test_the_readme_table_is_the_recorded_growth_run() -> None:
+    """README's "How big can it go" table is bench/growth.json as readme_table renders it: edited by hand, it would drift."""
+
+    recorded = json.loads((REPO / "bench" / "growth.json").read_text(encoding="utf-8"))
+    assert readme_table(recorded) in (REPO / "README.md").read_text(encoding="utf-8")
