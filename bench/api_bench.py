@@ -27,7 +27,7 @@ from features.store import latest_snapshot_path, read_snapshot
 
 HOST = "127.0.0.1"
 API_KEY = "bench-key-0123456789abcdefgh"  # 24+ characters: shorter keys stop the start
-READY_TIMEOUT_S = 180.0
+READY_TIMEOUT_S = 600.0  # a chain's multi-million-member snapshot loads for minutes (bench.xl_serving)
 BATCH = 1000
 
 

@@ -46,7 +46,7 @@ from bench.measure import REPO, code_version, free_port, machine, run_command, s
 from bench.real_data_results import into_readme
 from bench.run import AS_OF, simulated
 
-SIZES = {"1m": 1_000_000, "10m": 10_000_000, "100m": 100_000_000}
+SIZES = {"1m": 1_000_000, "10m": 10_000_000, "50m": 50_000_000, "100m": 100_000_000}
 STEPS = ("features", "train", "snapshot", "score", "serve")
 MEMBERSCORE = [sys.executable, "-m", "cli"]
 READY_TIMEOUT_S = 1800.0

@@ -77,7 +77,10 @@ def category_shares(transactions: pd.DataFrame, as_of: date) -> pd.DataFrame:
     spend = spend[spend.index.get_level_values(contract.CATEGORY).isin(frequent)]
     shares = spend / bought.groupby(contract.MEMBER_ID, observed=True)[contract.AMOUNT].sum().reindex(
         spend.index.get_level_values(contract.MEMBER_ID)).to_numpy()
-    wide = shares.rename(lambda c: share_column(c), level=contract.CATEGORY).groupby(level=[0, 1]).sum().unstack(fill_value=0.0)
+    categories = shares.index.get_level_values(contract.CATEGORY)
+    columns = categories.map({category: share_column(category) for category in categories.unique()})  # one slug per category
+    wide = shares.groupby([shares.index.get_level_values(contract.MEMBER_ID), columns.rename(contract.CATEGORY)],
+                          observed=True).sum().unstack(fill_value=0.0)
     wide.columns = wide.columns.astype(str)
     wide = wide.reindex(columns=sorted(wide.columns)).astype("float64").reset_index()
     wide[contract.MEMBER_ID] = wide[contract.MEMBER_ID].astype("string")
