@@ -166,8 +166,8 @@ def test_spark_next_purchase_and_upsell_are_the_local_models(spark: object, data
 
     They are close to local fits on the same rows (the only differences: the quantile sketch merged
     over two workers, subsampling drawn per worker). Tolerances: C-index, 30-day ECE, upsell ROC
-    AUC and the offers' hit rate at 3 within 0.02 of the local fit, upsell probabilities within
-    0.02 on average. (The first offered category is not compared member by member: on the
+    AUC within 0.02 of the local fit, the offers' hit rate at 3 within 0.02 or one adopting member
+    (its step), upsell probabilities within 0.02 on average. (The first offered category is not compared member by member: on the
     simulated members the categories' scores are close, and a change in the third decimal
     reorders them.) The whole pipeline on Spark (gate, registry, engine.json) is
     tests/serving/test_cli_spark_cluster.py.
@@ -175,8 +175,9 @@ def test_spark_next_purchase_and_upsell_are_the_local_models(spark: object, data
     from models.matrix import to_matrix
     from models.offers import booster_categories
     from models.timing import DISTRIBUTION_ATTR
+    from training.cross_sell import new_category_targets
     from training.next_purchase import NextPurchase
-    from training.upsell import Upsell
+    from training.upsell import Upsell, member_keys
 
     timing = SparkNextPurchase(spark, num_workers=2).fit(data, CONFIG)  # type: ignore[arg-type]
     assert timing.feature_names == data.feature_names and timing.attr(DISTRIBUTION_ATTR) == CONFIG.aft_distribution
@@ -194,7 +195,11 @@ def test_spark_next_purchase_and_upsell_are_the_local_models(spark: object, data
     assert spark_p.shape == local_p.shape == (len(data.evaluation), 1 + len(vocabulary))
     hits = {name: Upsell._category_baselines(vocabulary, p[:, 1:], data)[1]["model"]
             for name, p in (("spark", spark_p), ("local", local_p))}
-    assert abs(hits["spark"] - hits["local"]) < 0.02, hits  # the served offers' quality
+    # the served offers' quality; the hit rate counts only members who adopted a new category, so
+    # it moves in steps of 1/adopters (38 such members here): within 0.02 or one member, the larger
+    targets = new_category_targets(data.categories_at(data.evaluation), member_keys(data.evaluation), vocabulary)
+    adopters = int(np.asarray(targets).any(axis=1).sum())
+    assert abs(hits["spark"] - hits["local"]) <= max(0.02, 1 / adopters) + 1e-12, (hits, adopters)
     assert np.abs(spark_p - local_p).mean() < 0.02
     aucs = [Upsell().metrics(b, data.evaluation, data)["roc_auc"] for b in (offers, local_offers)]
     assert abs(aucs[0] - aucs[1]) < 0.02, aucs
