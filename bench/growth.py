@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import statistics
 import subprocess
@@ -42,22 +41,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from bench.api_bench import server_env
 from bench.measure import REPO, code_version, free_port, machine, run_command, stop_process_group, wait_until_answering
 from bench.real_data_results import into_readme
 from bench.run import AS_OF, simulated
+from bench.training_bench import MEMBERSCORE, train_once
 
 SIZES = {"1m": 1_000_000, "10m": 10_000_000, "50m": 50_000_000, "100m": 100_000_000}
 STEPS = ("features", "train", "snapshot", "score", "serve")
-MEMBERSCORE = [sys.executable, "-m", "cli"]
 READY_TIMEOUT_S = 1800.0
 README_BEGIN, README_END = "<!-- growth:begin -->", "<!-- growth:end -->"
-
-
-def workspace_env(workdir: Path) -> dict[str, str]:
-    """A workspace's own stores: every size trains and serves apart from the others."""
-    return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
-            "BENTOML_HOME": str(workdir / "bentoml"), "MEMBERSCORE_SNAPSHOT_DIR": str(workdir / "snapshots"),
-            "BENTOML_DO_NOT_TRACK": "True", "MEMBERSCORE_API_KEYS": "growth-bench-key-0123456789abc"}
 
 
 def measured(command: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> dict[str, float]:
@@ -78,23 +71,17 @@ def step_features(data: Path, workdir: Path) -> dict[str, Any]:
 def step_train(data: Path, workdir: Path, config: Path | None = None) -> dict[str, Any]:
     """``memberscore train`` from scratch (``config``: its ``--config``, e.g. a member sample per cut-off)."""
     shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    command = [*MEMBERSCORE, "train", "--transactions", str(data), "--report", str(workdir / "report.json"),
-               "--rejects", str(workdir / "rejects.csv"), *(["--config", str(config.resolve())] if config else [])]
-    result = measured(command, workspace_env(workdir), cwd=workdir)
-    report = json.loads((workdir / "report.json").read_text())
-    return {**result, "config": str(config) if config else None,
-            "promoted": sorted(t for t, r in report.get("tasks", {}).items() if r.get("promoted"))}
+    return {**train_once(data, workdir, config=config), "config": str(config) if config else None}
 
 
 def step_snapshot(data: Path, workdir: Path) -> dict[str, Any]:
-    return measured([*MEMBERSCORE, "snapshot", "--transactions", str(data)], workspace_env(workdir), cwd=workdir)
+    return measured([*MEMBERSCORE, "snapshot", "--transactions", str(data)], server_env(workdir), cwd=workdir)
 
 
 def step_score(data: Path, workdir: Path) -> dict[str, Any]:
     out = workdir / "scores.parquet"
     result = measured([*MEMBERSCORE, "score", "--transactions", str(data), "--as-of", str(AS_OF), "--out", str(out)],
-                      workspace_env(workdir), cwd=workdir)
+                      server_env(workdir), cwd=workdir)
     return {**result, "members": pq.read_metadata(out).num_rows}
 
 
@@ -108,7 +95,7 @@ def step_serve(data: Path, workdir: Path) -> dict[str, Any]:
         started = time.perf_counter()
         process = subprocess.Popen(
             [*MEMBERSCORE, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=workdir,
-            env=workspace_env(workdir), stdout=log, stderr=log, start_new_session=True)
+            env=server_env(workdir), stdout=log, stderr=log, start_new_session=True)
     try:
         wait_until_answering(process, f"http://127.0.0.1:{port}", log_path, READY_TIMEOUT_S, poll_s=0.5)
         seconds = time.perf_counter() - started
@@ -149,6 +136,12 @@ def xl_figures(size: dict[str, Any]) -> dict[str, float]:
     if "features" in steps:
         figures["xl_features_lines_per_s"] = size["lines"] / steps["features"]["seconds"]
     return figures
+
+
+def record_figures(results: Path, figures: dict[str, Any]) -> None:
+    """Add ``figures`` to the benchmarks' record (bench/results.json), when there is one, keeping its other keys."""
+    if results.exists():
+        results.write_text(json.dumps({**json.loads(results.read_text()), **figures}, indent=2, default=str))
 
 
 def growth_exponents(results: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -251,10 +244,8 @@ def main() -> None:
         args.out.write_text(json.dumps(results, indent=2, default=str))
         args.out.with_suffix(".md").write_text(render_markdown(results))
         plot(results, args.out.with_suffix(".png"))
-        if label == "100m" and args.results.exists():
-            record = json.loads(args.results.read_text())
-            record.update(xl_figures(results["sizes"][label]), xl_code=results["code"])
-            args.results.write_text(json.dumps(record, indent=2, default=str))
+        if label == "100m":
+            record_figures(args.results, {**xl_figures(results["sizes"][label]), "xl_code": results["code"]})
     if args.readme:
         args.readme.write_text(into_readme(args.readme.read_text(encoding="utf-8"), readme_table(results), README_BEGIN, README_END),
                                encoding="utf-8")

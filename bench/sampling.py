@@ -24,21 +24,20 @@ from typing import Any
 
 import yaml
 
-from bench.growth import MEMBERSCORE, SIZES, measured, workspace_env
+from bench.growth import SIZES
 from bench.measure import REPO, code_version, machine
 from bench.run import simulated
+from bench.training_bench import train_once
 
 
 def train(data: Path, workdir: Path, max_members: int | None) -> dict[str, Any]:
     """One ``memberscore train`` into a new ``workdir``: wall seconds, peak RSS, and its report."""
     workdir.mkdir(parents=True, exist_ok=False)
-    command = [*MEMBERSCORE, "train", "--transactions", str(data), "--report", str(workdir / "report.json"),
-               "--rejects", str(workdir / "rejects.csv")]
+    config = None
     if max_members is not None:
         config = workdir / "config.yaml"
         config.write_text(yaml.safe_dump({"max_members_per_cutoff": max_members}))
-        command += ["--config", str(config)]
-    result = measured(command, workspace_env(workdir), cwd=workdir)
+    result = train_once(data, workdir, config=config)
     return {**result, "code": code_version(), "report": json.loads((workdir / "report.json").read_text())}
 
 

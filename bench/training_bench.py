@@ -7,7 +7,6 @@ A workspace is an MLflow SQLite store, a BentoML home and a snapshot directory o
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -15,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.api_bench import server_env
 from bench.measure import REPO, run_command
 from bench.real_data_results import DATASETS
 
@@ -22,17 +22,16 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
 
 
-def train_once(transactions: Path, workdir: Path, mapping: Path | None = None) -> dict[str, Any]:
-    """One `memberscore train` into ``workdir``: wall seconds, peak RSS, and what it promoted."""
+def train_once(transactions: Path, workdir: Path, mapping: Path | None = None, config: Path | None = None) -> dict[str, Any]:
+    """One `memberscore train` into ``workdir`` (``config``: its ``--config``): wall seconds, peak RSS, and what it promoted."""
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}",
-           "BENTOML_HOME": str(workdir / "bentoml"), "MEMBERSCORE_SNAPSHOT_DIR": str(workdir / "snapshots"),
-           "BENTOML_DO_NOT_TRACK": "True"}
     command = [*MEMBERSCORE, "train", "--transactions", str(transactions), "--report", str(workdir / "report.json"),
                "--rejects", str(workdir / "rejects.csv")]
     if mapping is not None:
         command += ["--mapping", str(mapping)]
-    _, peak_rss_mb, seconds = run_command(command, env, cwd=workdir)
+    if config is not None:
+        command += ["--config", str(config.resolve())]
+    _, peak_rss_mb, seconds = run_command(command, server_env(workdir), cwd=workdir)
     report = json.loads((workdir / "report.json").read_text())
     promoted = sorted(task for task, result in report.get("tasks", {}).items() if result.get("promoted"))
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb, "promoted": promoted,

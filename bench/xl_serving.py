@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from bench.growth import SIZES, step_serve, step_snapshot
+from bench.growth import SIZES, record_figures, step_serve, step_snapshot
 from bench.measure import REPO, code_version, machine
 from bench.run import simulated
 from bench.wrk_bench import run_wrk_bench
@@ -88,12 +88,10 @@ def main() -> None:
                "code": code_version(), "machine": machine()}
     args.out.write_text(json.dumps(results, indent=2, default=str))
     args.out.with_suffix(".md").write_text(render_markdown(results))
-    if args.results.exists():
-        record = json.loads(args.results.read_text())
-        record.update(xl_snapshot_load_s=results["serve"]["seconds"], xl_serve_peak_rss_mb=results["serve"]["peak_rss_mb"],
-                      xl_api_single_p99_ms=results["wrk"]["score_single"]["p99_ms"], xl_serving_code=results["code"],
-                      xl_serving_members=results["members"], xl_serving_lines=results["lines"])
-        args.results.write_text(json.dumps(record, indent=2, default=str))
+    record_figures(args.results, {
+        "xl_snapshot_load_s": results["serve"]["seconds"], "xl_serve_peak_rss_mb": results["serve"]["peak_rss_mb"],
+        "xl_api_single_p99_ms": results["wrk"]["score_single"]["p99_ms"], "xl_serving_code": results["code"],
+        "xl_serving_members": results["members"], "xl_serving_lines": results["lines"]})
     print(render_markdown(results))
 
 

@@ -41,6 +41,6 @@ def sampling_builder(build: ExamplesBuilder, max_members: int, seed: int) -> Exa
     """``build`` run one cut-off at a time, each cut-off's examples sampled before the next is built."""
     def build_sampled(transactions: pd.DataFrame, cutoffs: Sequence[date], horizon_days: int) -> pd.DataFrame:
         frames = [sample_members(build(transactions, [cutoff], horizon_days), max_members, seed) for cutoff in cutoffs]
-        return stack_examples(frames) if frames else build(transactions, cutoffs, horizon_days)
+        return stack_examples(frames)
 
     return build_sampled
