@@ -74,3 +74,13 @@ def test_prepare_data_samples_training_cutoffs_but_never_evaluation(synthetic: t
 def test_a_sample_below_a_hundred_members_is_refused() -> None:
     with pytest.raises(ValueError, match="max_members_per_cutoff"):
         TrainConfig(max_members_per_cutoff=50)
+
+
+def test_cutoffs_of_the_same_members_draw_different_samples() -> None:
+    """Each draw is seeded by the cut-off's date too: equal cut-offs must not keep the same positions."""
+    members = [f"m{i}" for i in range(40)]
+    frame = pd.DataFrame({"member_id": members * 2,
+                          CUTOFF_COLUMN: [pd.Timestamp("2024-01-01")] * 40 + [pd.Timestamp("2024-02-01")] * 40})
+    sampled = sample_members(frame, 10, seed=7)
+    first, second = (set(rows["member_id"]) for _, rows in sampled.groupby(CUTOFF_COLUMN))
+    assert len(first) == len(second) == 10 and first != second
