@@ -156,6 +156,7 @@ class LiveState:
                 return
             self._served = self._refreshed(previous, tags, snapshot_key)
             self._observed = observed
+            _stop_replaced(previous, self._served)
         except Exception as error:
             problem = f"refresh failed: {type(error).__name__}: {error}".splitlines()[0]
             log.error("%s; the previous models and snapshot keep serving", problem)
@@ -242,6 +243,13 @@ class LiveState:
                       self.project)
 
 
+def _stop_replaced(previous: Served, current: Served) -> None:
+    """End the reasons fill of a lookup that no longer serves, so it stops taking the requests' CPU."""
+    replaced = previous.snapshot.members if previous.snapshot is not None else None
+    if replaced is not None and (current.snapshot is None or current.snapshot.members is not replaced):
+        replaced.stop()
+
+
 def shrink_problem(facts: SnapshotFacts, served: Path, served_members: int, min_ratio: float) -> str | None:
     """Why a new snapshot is held against the served one, or None when it may serve.
 
@@ -259,7 +267,8 @@ def shrink_problem(facts: SnapshotFacts, served: Path, served_members: int, min_
 def load_snapshot(path: Path, boosters: Mapping[str, xgb.Booster], lookup: bool = True,
                   key: DataKey | None = None) -> LoadedSnapshot:
     """A stored snapshot with every member scored by ``boosters``, indexed by member id, and (unless
-    ``lookup`` is False, e.g. for a one-off target list) every member's top reasons precomputed.
+    ``lookup`` is False, e.g. for a one-off target list) every member's top reasons, computed in the
+    background (``serving.lookup``).
     An encrypted snapshot needs its data ``key``."""
     snapshot = read_snapshot(path, key)
     inputs = snapshot.model_inputs()

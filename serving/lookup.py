@@ -7,14 +7,24 @@ position and contribution): members x k x 8 bytes per model instead of a full SH
 request for more than ``k`` reasons is answered by ``serving.scoring.score_members``, which
 computes them for the requested rows. Both paths give the same answer (tested member by member).
 
+The chunks are computed in a background thread after the snapshot serves, not before: at millions
+of members they take minutes (2.2 M members: most of a 325 s load, bench/HISTORY.md), and the
+outputs are ready without them. Until a member's chunk is done, a request computes that member's
+reasons itself (one row's TreeSHAP: milliseconds) and keeps them, so the answer never waits for
+the fill and never differs from it.
+
 Requests touch numpy arrays only (no pandas row selection), so a single-member lookup costs
 microseconds and the HTTP stack dominates.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -26,6 +36,8 @@ from features.value_names import labels_for
 from serving.reasons import picked_reasons, top_positions
 from serving.schemas import MemberScore, Reason
 from serving.scoring import shap_contributions
+
+log = logging.getLogger(__name__)
 
 PRECOMPUTED_REASONS = 5  # per model and member; /score's default is 3
 CHUNK_ROWS = 20_000  # members explained per XGBoost call, bounding the transient SHAP matrix
@@ -39,6 +51,14 @@ class TopContributions:
     columns: np.ndarray  # per model feature: its column in MemberLookup.feature_values, -1 if absent (a share: 0)
     positions: np.ndarray  # (members, k) int32: index into feature_names
     contributions: np.ndarray  # (members, k) float32, as XGBoost returns them
+    booster: xgb.Booster
+
+    def fill(self, features_by_id: pd.DataFrame, rows: slice | np.ndarray) -> None:
+        """Compute and keep the top ``k`` contributions of ``rows`` (a chunk, or a request's members)."""
+        chunk, _ = shap_contributions(self.booster, features_by_id.iloc[rows])
+        order = top_positions(chunk, len(self.feature_names), self.positions.shape[1])
+        self.positions[rows] = order
+        self.contributions[rows] = np.take_along_axis(chunk, order, axis=1)
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,33 @@ class MemberLookup:
     feature_values: np.ndarray  # (members, features) float64
     top: Mapping[str, TopContributions]
     k: int
+    features_by_id: pd.DataFrame  # the models' input rows, for the reasons not computed yet
+    filled: np.ndarray  # (members,) bool: this member's top contributions are computed, for every model
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def filled_share(self) -> float:
+        """The share of members whose reasons are computed (1.0 once the fill ends)."""
+        return float(self.filled.mean()) if len(self.filled) else 1.0
+
+    def fill_all(self, chunk_rows: int = CHUNK_ROWS) -> None:
+        """Compute every member's reasons not computed yet, chunk by chunk, until done or ``stop``."""
+        started = time.monotonic()
+        for start in range(0, len(self.filled), chunk_rows):
+            if self.stopped.is_set():
+                return
+            if not self.filled[start:start + chunk_rows].all():
+                self._fill(slice(start, start + chunk_rows))
+        log.info("top reasons of %d members computed in %.1f s", len(self.filled), time.monotonic() - started)
+
+    def stop(self) -> None:
+        """End the fill at its next chunk: this lookup no longer serves (a newer snapshot or model does)."""
+        self.stopped.set()
+
+    def _fill(self, rows: slice | np.ndarray) -> None:
+        for top in self.top.values():
+            top.fill(self.features_by_id, rows)
+        self.filled[rows] = True
 
     def scores(self, member_ids: Sequence[str], explain: int, voice: Voice = ENGLISH) -> list[MemberScore]:
         """Scores for the ids in request order, reasons and names in ``voice``; ids not in the snapshot are 'unknown'."""
@@ -59,6 +106,8 @@ class MemberLookup:
             raise ValueError(f"explain: at most {self.k} reasons are precomputed, not {explain}")
         positions = [self._position(member_id) for member_id in member_ids]
         found = np.array([position for position in positions if position >= 0], dtype=np.int64)
+        if explain > 0 and not self.filled[found].all():
+            self._fill(np.unique(found[~self.filled[found]]))
         reasons = {task: self._reasons(top, found, explain, voice) for task, top in self.top.items()}
         results, k = [], 0
         for member_id, position in zip(member_ids, positions):
@@ -97,9 +146,16 @@ class MemberLookup:
                               top.contributions[rows, :explain], voice)
 
 
+Fill = Literal["background", "now", "on_request"]
+
+
 def member_lookup(models: Mapping[str, xgb.Booster], scores_by_id: pd.DataFrame, features_by_id: pd.DataFrame,
-                  k: int = PRECOMPUTED_REASONS, chunk_rows: int = CHUNK_ROWS) -> MemberLookup:
-    """The lookup of every member of ``scores_by_id`` (``score_frame`` by id) with ``features_by_id`` beside it."""
+                  k: int = PRECOMPUTED_REASONS, chunk_rows: int = CHUNK_ROWS, fill: Fill = "background") -> MemberLookup:
+    """The lookup of every member of ``scores_by_id`` (``score_frame`` by id) with ``features_by_id`` beside it.
+
+    ``fill``: compute every member's reasons in a daemon thread (the service), before returning
+    (``now``), or only as requests ask for them (``on_request``).
+    """
     if not scores_by_id.index.equals(features_by_id.index):
         raise ValueError("scores and features must list the same members in the same order")
     if not scores_by_id.index.is_unique:
@@ -114,26 +170,26 @@ def member_lookup(models: Mapping[str, xgb.Booster], scores_by_id: pd.DataFrame,
             codes, uniques = pd.factorize(column.astype(object), use_na_sentinel=True)
             labels[name] = (codes, np.asarray([str(u) for u in uniques], dtype=object))
     names = tuple(str(c) for c in features_by_id.columns)
-    top = {task: top_contributions(booster, features_by_id, names, k, chunk_rows) for task, booster in models.items()}
-    return MemberLookup(scores_by_id.index, numbers, labels, names,
-                        features_by_id.to_numpy(dtype="float64", na_value=np.nan), top, k)
+    top = {task: unfilled_contributions(booster, len(features_by_id), names, k) for task, booster in models.items()}
+    lookup = MemberLookup(scores_by_id.index, numbers, labels, names,
+                          features_by_id.to_numpy(dtype="float64", na_value=np.nan), top, k,
+                          features_by_id, np.zeros(len(features_by_id), dtype=bool))
+    if fill == "now":
+        lookup.fill_all(chunk_rows)
+    elif fill == "background":
+        threading.Thread(target=lookup.fill_all, args=(chunk_rows,), name="memberscore-reasons", daemon=True).start()
+    return lookup
 
 
-def top_contributions(booster: xgb.Booster, features_by_id: pd.DataFrame, snapshot_columns: tuple[str, ...],
-                      k: int, chunk_rows: int = CHUNK_ROWS) -> TopContributions:
-    """The ``k`` largest |SHAP| per member of one model, chunk by chunk (order as ``top_reasons``: stable)."""
+def unfilled_contributions(booster: xgb.Booster, members: int, snapshot_columns: tuple[str, ...],
+                           k: int) -> TopContributions:
+    """Room for the ``k`` largest |SHAP| per member of one model (order as ``top_reasons``: stable), none computed."""
     feature_names = tuple(booster.feature_names or [])
     where = {name: i for i, name in enumerate(snapshot_columns)}
     columns = np.array([where.get(name, -1) for name in feature_names], dtype=np.int64)
     kept = min(k, len(feature_names))
-    positions = np.empty((len(features_by_id), kept), dtype=np.int32)
-    contributions = np.empty((len(features_by_id), kept), dtype=np.float32)
-    for start in range(0, len(features_by_id), chunk_rows):
-        chunk, _ = shap_contributions(booster, features_by_id.iloc[start:start + chunk_rows])
-        order = top_positions(chunk, len(feature_names), kept)
-        positions[start:start + len(chunk)] = order
-        contributions[start:start + len(chunk)] = np.take_along_axis(chunk, order, axis=1)
-    return TopContributions(feature_names, columns, positions, contributions)
+    return TopContributions(feature_names, columns, np.empty((members, kept), dtype=np.int32),
+                            np.empty((members, kept), dtype=np.float32), booster)
 
 
 def _number(value: float) -> float | None:

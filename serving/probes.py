@@ -51,5 +51,12 @@ def readiness_response(served: Served, detailed: bool) -> JSONResponse:
     body = Readiness(project=served.project, ready=served.ready,
                      reasons=served.not_ready_reasons(),  # when ready: what was refused
                      models={task: m.name for task, m in served.models.items()},
-                     snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat())
+                     snapshot_as_of=served.snapshot and served.snapshot.snapshot.as_of.isoformat(),
+                     reasons_computed=reasons_computed(served))
     return JSONResponse(body.model_dump(), status_code=status)
+
+
+def reasons_computed(served: Served) -> float | None:
+    """The share of the snapshot's members whose top reasons are computed (``serving.lookup``)."""
+    members = served.snapshot.members if served.snapshot is not None else None
+    return None if members is None else round(members.filled_share, 4)

@@ -181,6 +181,9 @@ class Readiness(BaseModel):
                                                                  "model or snapshot refused (the previous one keeps serving)")
     models: dict[str, str] = Field(default_factory=dict, description="served model tag per task")
     snapshot_as_of: str | None = None
+    reasons_computed: float | None = Field(None, description="share of members whose top reasons are computed; the "
+                                           "rest are computed when asked, until the fill that starts with each "
+                                           "snapshot ends")
 
 
 class ModelInfo(BaseModel):

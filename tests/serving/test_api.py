@@ -68,6 +68,7 @@ def test_readyz_says_ready_with_models_and_snapshot_to_an_admin_key(client: http
     assert body["ready"] is True and body["reasons"] == []
     assert body["snapshot_as_of"] == snapshot.as_of.isoformat()
     assert body["models"]["churn"].startswith("default.memberscore-churn:")
+    assert 0.0 <= body["reasons_computed"] <= 1.0, "the reasons fill's progress (serving.lookup)"
 
 
 def test_metadata_names_training_data_and_cutoff(client: httpx.Client, trained: object) -> None:

@@ -153,7 +153,8 @@ def test_a_background_refresh_never_holds_a_request(scripted: tuple[ScriptedStor
     state.load = slow_load
     store.tags["churn"] = "newer"
     began = time.monotonic()
-    assert state.current().models["churn"].name == "good"
+    first = state.current()
+    assert first.models["churn"].name == "good"
     assert started.wait(10), "the poll started a refresh"
     assert all(state.current().models["churn"].name == "good" for _ in range(20))
     assert time.monotonic() - began < 5, "no request waited for the load"
@@ -163,6 +164,8 @@ def test_a_background_refresh_never_holds_a_request(scripted: tuple[ScriptedStor
         time.sleep(0.05)
     assert state.current().models["churn"].name == "newer"
     assert state.current().snapshot.members is not None, "the service serves /score from the lookup"
+    assert first.snapshot.members.stopped.is_set(), "the replaced lookup's reasons fill was told to stop"
+    assert not state.current().snapshot.members.stopped.is_set()
 
 
 def test_without_a_churn_champion_the_snapshots_churn_rule_serves(scripted: tuple[ScriptedStore, Path]) -> None:

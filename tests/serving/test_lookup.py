@@ -1,7 +1,8 @@
 """serving.lookup and serving.first_output: /score as a lookup gives what explaining on request gives.
 
 Two implementations of the same answer: ``MemberLookup.scores`` (top contributions precomputed for
-every member, in chunks) and ``scoring.score_members`` (SHAP for the requested rows now). Tiny
+every member, in chunks, or for the asked rows while the fill has not reached them) and
+``scoring.score_members`` (SHAP for the requested rows now). Tiny
 boosters on the synthetic snapshot (``tiny_models``), one of them multi-output like the upsell model.
 """
 
@@ -14,7 +15,7 @@ import xgboost as xgb
 
 from features.snapshot import Snapshot
 from serving.first_output import first_output_booster, output_count
-from serving.lookup import member_lookup
+from serving.lookup import Fill, member_lookup
 from serving.scoring import index_by_member, score_frame, score_members
 from tests.serving.conftest import TINY_AS_OF
 
@@ -42,12 +43,14 @@ def test_first_output_booster_has_output_0s_margin_and_shap(tiny_models: dict[st
     assert first_output_booster(tiny_models["churn"]) is tiny_models["churn"], "a single-output booster is explained as is"
 
 
+@pytest.mark.parametrize("fill", ["now", "on_request", "background"])
 @pytest.mark.parametrize("explain", [0, 1, 3, 5])
 def test_lookup_equals_explaining_on_request(tiny_models: dict[str, xgb.Booster], frames: tuple[pd.DataFrame, pd.DataFrame],
-                                            explain: int) -> None:
-    """Every member, unknown and repeated ids among them: the same scores and reasons (text, value, SHAP)."""
+                                            explain: int, fill: Fill) -> None:
+    """Every member, unknown and repeated ids among them: the same scores and reasons (text, value, SHAP),
+    whether the reasons were computed before the request, by it, or by a fill running beside it."""
     scores_by_id, features_by_id = frames
-    lookup = member_lookup(tiny_models, scores_by_id, features_by_id, k=5, chunk_rows=97)
+    lookup = member_lookup(tiny_models, scores_by_id, features_by_id, k=5, chunk_rows=97, fill=fill)
     ids = [*scores_by_id.index[::-1], scores_by_id.index[0], "no-such-member", ""]  # one member asked twice
     assert len(scores_by_id) % 97 != 0, "the last chunk must be partial"
     looked_up = lookup.scores(ids, explain)
@@ -55,6 +58,26 @@ def test_lookup_equals_explaining_on_request(tiny_models: dict[str, xgb.Booster]
     assert looked_up == computed
     assert [r.status for r in looked_up[-2:]] == ["unknown", "unknown"]
     assert all(len(r.model_reasons["upsell"]) == explain for r in looked_up[:-2])
+
+
+def test_a_request_computes_and_keeps_only_its_members_reasons(
+        tiny_models: dict[str, xgb.Booster], frames: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """Before the fill, a request with reasons computes its own members' (and keeps them); one without
+    reasons computes none; the fill then completes the rest, and a stopped fill computes nothing more."""
+    scores_by_id, features_by_id = frames
+    lookup = member_lookup(tiny_models, scores_by_id, features_by_id, k=5, chunk_rows=97, fill="on_request")
+    lookup.scores(list(scores_by_id.index[[3, 200]]), 0)
+    assert not lookup.filled.any(), "explain 0 needs no reasons"
+    first = lookup.scores(list(scores_by_id.index[[3, 200]]), 3)
+    assert list(np.flatnonzero(lookup.filled)) == [3, 200]
+    assert lookup.filled_share == pytest.approx(2 / len(scores_by_id))
+    assert lookup.scores(list(scores_by_id.index[[3, 200]]), 3) == first, "kept, and read back the same"
+    lookup.stop()
+    lookup.fill_all(97)
+    assert lookup.filled.sum() == 2, "a stopped fill computes nothing"
+    lookup.stopped.clear()
+    lookup.fill_all(97)
+    assert lookup.filled.all() and lookup.filled_share == 1.0
 
 
 def test_lookup_keeps_k_reasons_and_refuses_more(tiny_models: dict[str, xgb.Booster],
