@@ -197,11 +197,8 @@ def clean_transactions(
     typed, ts_reading, hints = _typed_contract_frame(raw, _select_sources(raw, mapping, source), mapping, source)
     reasons = reject_reasons(raw, typed, mapping, unreadable, latest_ts(loaded_at, mapping))
     rejected = reasons.notna()
-    clean = (
-        typed.loc[~rejected]
-        .sort_values([MEMBER_ID, TS], kind="stable")
-        .reset_index(drop=True)
-    )
+    kept = typed.loc[~rejected] if rejected.any() else typed  # no copy of a table with nothing to reject
+    clean = kept.sort_values([MEMBER_ID, TS], kind="stable").reset_index(drop=True)
     clean = TRANSACTIONS_SCHEMA.validate(clean)
     written = write_rejects(raw, reasons, unreadable, rejects_path, origin, key) if rejected.any() else None
     counts = reasons.value_counts()
@@ -209,7 +206,7 @@ def clean_transactions(
         source=source,
         rows_read=len(raw),
         rows_kept=len(clean),
-        rejected_by_reason={r: int(counts[r]) for r in REJECT_REASONS if r in counts.index},
+        rejected_by_reason={r: int(counts[r]) for r in REJECT_REASONS if counts[r] > 0},
         rejects_path=written,
         ts_reading=ts_reading,
         hints=hints,
@@ -261,9 +258,17 @@ def _typed_contract_frame(
 
 
 def _to_text(values: pd.Series) -> pd.Series:
-    """Stripped text with pd.NA for blanks; never numbers, so "007" stays "007"."""
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
+    """Stripped text with pd.NA for blanks; never numbers, so "007" stays "007".
+
+    Text that needs neither (the usual case) is returned as read, sharing the read column's
+    memory: a copy of every id and category would be gigabytes at 100 M lines.
+    """
+    text = values.astype("string")
+    stripped = text.str.strip()
+    blank = stripped == ""
+    if not blank.any() and stripped.eq(text).all():
+        return text
+    return stripped.mask(blank)
 
 
 def _to_float(values: pd.Series, mapping: ColumnMapping) -> pd.Series:
