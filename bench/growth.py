@@ -10,6 +10,8 @@ Sizes are simulated two-year shops (``bench.run.simulated``: members sized from 
 present under ``--work``). Each step runs in a fresh process (``bench.measure.run_command``: wall
 seconds and peak RSS of the process):
 
+- ``load``: ``memberscore validate``: reading, typing and checking every line (what every command
+  below does first, and the step that bounds the largest file one machine holds);
 - ``features``: the product's point-in-time features (Ibis on DuckDB, ``bench.features_bench --impl
   ibis``) beside the hand-written DuckDB query on the same file (``--impl sql``);
 - ``train``: ``memberscore train`` into a fresh workspace (MLflow, BentoML home, snapshots);
@@ -48,7 +50,7 @@ from bench.run import AS_OF, simulated
 from bench.training_bench import MEMBERSCORE, train_once
 
 SIZES = {"1m": 1_000_000, "10m": 10_000_000, "50m": 50_000_000, "100m": 100_000_000}
-STEPS = ("features", "train", "snapshot", "score", "serve")
+STEPS = ("load", "features", "train", "snapshot", "score", "serve")
 READY_TIMEOUT_S = 1800.0
 README_BEGIN, README_END = "<!-- growth:begin -->", "<!-- growth:end -->"
 
@@ -56,6 +58,12 @@ README_BEGIN, README_END = "<!-- growth:begin -->", "<!-- growth:end -->"
 def measured(command: list[str], env: dict[str, str] | None = None, cwd: Path = REPO) -> dict[str, float]:
     _, peak_rss_mb, seconds = run_command(command, env, cwd=cwd)
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb}
+
+
+def step_load(data: Path, workdir: Path) -> dict[str, Any]:
+    """``memberscore validate``: read, type and check every line, the first thing every command does."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return measured([*MEMBERSCORE, "validate", "--transactions", str(data)], server_env(workdir), cwd=workdir)
 
 
 def step_features(data: Path, workdir: Path) -> dict[str, Any]:
@@ -105,7 +113,7 @@ def step_serve(data: Path, workdir: Path) -> dict[str, Any]:
 
 
 RUNNERS: dict[str, Callable[[Path, Path], dict[str, Any]]] = {
-    "features": step_features, "train": step_train, "snapshot": step_snapshot, "score": step_score, "serve": step_serve}
+    "load": step_load, "features": step_features, "train": step_train, "snapshot": step_snapshot, "score": step_score, "serve": step_serve}
 
 
 def run_size(label: str, steps: list[str], work: Path, runs: int, train_config: Path | None = None) -> dict[str, Any]:
@@ -115,12 +123,12 @@ def run_size(label: str, steps: list[str], work: Path, runs: int, train_config: 
     lines = pq.read_metadata(data).num_rows
     measured_steps: dict[str, Any] = {}
     for step in steps:
-        if step != "features" and step != "train" and not (work / f"workspace_{label}" / "report.json").exists():
+        if step not in ("load", "features", "train") and not (work / f"workspace_{label}" / "report.json").exists():
             raise RuntimeError(f"{step} on {label} needs a trained workspace: run --steps train on {label} first")
         trials = [runners[step](data, work / f"workspace_{label}") for _ in range(runs)]
         numbers = {key: statistics.median(t[key] for t in trials) for key, value in trials[0].items()
                    if isinstance(value, int | float)}
-        measured_steps[step] = {**trials[-1], **numbers, "runs": len(trials)}
+        measured_steps[step] = {**trials[-1], **numbers, "runs": len(trials), "code": code_version()}
         print(f"  {label} {step}: {numbers['seconds']:.1f} s, {numbers['peak_rss_mb']:.0f} MB", file=sys.stderr)
     return {"lines": lines, "steps": measured_steps}
 
@@ -128,7 +136,8 @@ def run_size(label: str, steps: list[str], work: Path, runs: int, train_config: 
 def xl_figures(size: dict[str, Any]) -> dict[str, float]:
     """The 100M-line size's figures under bench/results.json's ``xl_`` names (only the steps that ran)."""
     steps = size["steps"]
-    names = {("train", "seconds"): "xl_train_s", ("train", "peak_rss_mb"): "xl_train_peak_rss_mb",
+    names = {("load", "seconds"): "xl_load_s", ("load", "peak_rss_mb"): "xl_load_peak_rss_mb",
+             ("train", "seconds"): "xl_train_s", ("train", "peak_rss_mb"): "xl_train_peak_rss_mb",
              ("features", "ratio_to_sql"): "xl_features_ratio_to_sql", ("features", "peak_rss_mb"): "xl_features_peak_rss_mb",
              ("snapshot", "seconds"): "xl_snapshot_s", ("score", "seconds"): "xl_score_s",
              ("serve", "seconds"): "xl_snapshot_load_s", ("serve", "peak_rss_mb"): "xl_serve_peak_rss_mb"}
@@ -185,8 +194,8 @@ def readme_table(results: dict[str, Any]) -> str:
         seconds = f"{step['seconds']:.1f}" if step["seconds"] < 100 else f"{step['seconds']:,.0f}"
         return f"{seconds} s, {step['peak_rss_mb'] / 1024:.1f} GiB"
 
-    rows = ["| order lines (members) | features (`snapshot_expression`) | `train` | `snapshot` | `score` (every member) "
-            "| `serve` until `/readyz` |", "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| order lines (members) | load (`validate`) | features (`snapshot_expression`) | `train` | `snapshot` | `score` (every member) "
+            "| `serve` until `/readyz` |", "|---|---:|---:|---:|---:|---:|---:|"]
     for size in sorted(results["sizes"].values(), key=lambda s: s["lines"]):
         members = size["steps"].get("score", {}).get("members")
         label = f"{size['lines'] / 1e6:.3g} M" + (f" ({members:,})" if members else "")
