@@ -133,15 +133,17 @@ def run_size(label: str, steps: list[str], work: Path, runs: int, train_config: 
     return {"lines": lines, "steps": measured_steps}
 
 
-def xl_figures(size: dict[str, Any]) -> dict[str, float]:
-    """The 100M-line size's figures under bench/results.json's ``xl_`` names (only the steps that ran)."""
+def xl_figures(size: dict[str, Any]) -> dict[str, Any]:
+    """The 100M-line size's figures under bench/results.json's ``xl_`` names (only the steps in ``size``),
+    each step with the code it was measured at."""
     steps = size["steps"]
     names = {("load", "seconds"): "xl_load_s", ("load", "peak_rss_mb"): "xl_load_peak_rss_mb",
              ("train", "seconds"): "xl_train_s", ("train", "peak_rss_mb"): "xl_train_peak_rss_mb",
              ("features", "ratio_to_sql"): "xl_features_ratio_to_sql", ("features", "peak_rss_mb"): "xl_features_peak_rss_mb",
              ("snapshot", "seconds"): "xl_snapshot_s", ("score", "seconds"): "xl_score_s",
              ("serve", "seconds"): "xl_snapshot_load_s", ("serve", "peak_rss_mb"): "xl_serve_peak_rss_mb"}
-    figures = {name: float(steps[step][key]) for (step, key), name in names.items() if step in steps}
+    figures: dict[str, Any] = {name: float(steps[step][key]) for (step, key), name in names.items() if step in steps}
+    figures.update({f"xl_{step}_code": measured["code"] for step, measured in steps.items() if "code" in measured})
     if "features" in steps:
         figures["xl_features_lines_per_s"] = size["lines"] / steps["features"]["seconds"]
     return figures
@@ -254,7 +256,7 @@ def main() -> None:
         args.out.with_suffix(".md").write_text(render_markdown(results))
         plot(results, args.out.with_suffix(".png"))
         if label == "100m":
-            record_figures(args.results, {**xl_figures(results["sizes"][label]), "xl_code": results["code"]})
+            record_figures(args.results, xl_figures(measured_size))  # this run's steps only
     if args.readme:
         args.readme.write_text(into_readme(args.readme.read_text(encoding="utf-8"), readme_table(results), README_BEGIN, README_END),
                                encoding="utf-8")

@@ -86,7 +86,7 @@ def machine() -> dict[str, Any]:
 
 
 def code_version(repo: Path = REPO) -> str:
-    """The commit the figures were measured on, with ``+changes`` when the work tree differed from it.
+    """The commit the figures were measured on, with ``+changes`` when the work tree's code differed from it.
 
     Sections may be re-run one at a time (``--sections``), so each records its own code version.
     """
@@ -95,7 +95,8 @@ def code_version(repo: Path = REPO) -> str:
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md", ":!bench/results.json")
+    # the benches' own outputs and the docs they rewrite are not code
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md", ":!bench/*.json", ":!bench/*.png")
     return f"{commit}+changes" if changed else commit
 
 

@@ -52,6 +52,17 @@ def pytest_configure(config: pytest.Config) -> None:
     _load_hypothesis_profile(config)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with a ``minutes`` test run first, each file's tests still together and in order.
+
+    pytest-xdist (``--dist loadfile``) hands out files in collection order; a file of several
+    minutes collected late (the Spark cluster's) kept one worker busy alone for its whole length
+    while the other had finished. Longest first, the two workers end together.
+    """
+    first = {item.path for item in items if item.get_closest_marker("minutes")}
+    items.sort(key=lambda item: item.path not in first)  # stable: the order within each group is kept
+
+
 def _load_hypothesis_profile(config: pytest.Config) -> None:
     """HYPOTHESIS_PROFILE when set, else ``fast`` under a marker expression that leaves out slow
     tests (``-m "not slow"``) and ``full`` otherwise; exported so ``examples`` sees the choice."""

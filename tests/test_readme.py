@@ -43,6 +43,7 @@ def test_the_rendered_block_reads_back_as_the_shortened_answer() -> None:
 
 @pytest.mark.slow
 @pytest.mark.integration
+@pytest.mark.minutes
 def test_the_readme_example_is_what_a_fresh_make_run_answers(tmp_path: Path) -> None:
     """Train project demo on the bundled CDNOW data, serve it, ask the README's request."""
     answer = fresh_answer(tmp_path)

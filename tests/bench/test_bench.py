@@ -103,17 +103,21 @@ def test_code_version_names_the_commit_and_flags_changed_code(tmp_path: Path) ->
 
     git("init", "-q")
     (tmp_path / "bench").mkdir()
-    for name in ("code.py", "bench/results.json", "bench/RESULTS.md"):
+    outputs = ("bench/results.json", "bench/RESULTS.md", "bench/growth.json", "bench/growth.png", "README.md")
+    for name in ("code.py", "bench/run.py", *outputs):
         (tmp_path / name).write_text("0\n")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
     commit = git("rev-parse", "--short=12", "HEAD")
 
     assert measure.code_version(tmp_path) == commit
-    (tmp_path / "bench/results.json").write_text("1\n")
-    (tmp_path / "bench/RESULTS.md").write_text("1\n")
+    for name in outputs:
+        (tmp_path / name).write_text("1\n")
     (tmp_path / "untracked.py").write_text("1\n")
     assert measure.code_version(tmp_path) == commit
+    (tmp_path / "bench/run.py").write_text("1\n")
+    assert measure.code_version(tmp_path) == f"{commit}+changes", "a bench script is code"
+    (tmp_path / "bench/run.py").write_text("0\n")
     (tmp_path / "code.py").write_text("1\n")
     assert measure.code_version(tmp_path) == f"{commit}+changes"
     assert measure.code_version(tmp_path / "bench" / "missing") == "unknown"

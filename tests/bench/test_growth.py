@@ -14,7 +14,7 @@ from tests.conftest import REPO
 def planted() -> dict[str, object]:
     """features linear in lines; train grows as n^1.5 in time and is flat in memory; score only at 1M."""
     def size(lines: int, train_seconds: float) -> dict[str, object]:
-        steps = {"load": {"seconds": lines / 4e6, "peak_rss_mb": lines / 5e3},
+        steps = {"load": {"seconds": lines / 4e6, "peak_rss_mb": lines / 5e3, "code": "abc"},
                  "features": {"seconds": lines / 2e6, "peak_rss_mb": lines / 1e4, "sql_seconds": lines / 3e6,
                               "sql_peak_rss_mb": 100.0, "ratio_to_sql": 1.5},
                  "train": {"seconds": train_seconds, "peak_rss_mb": 900.0, "promoted": ["churn"]}}
@@ -48,7 +48,7 @@ def test_the_table_shows_only_what_was_measured(tmp_path: Path) -> None:
 
 def test_the_100m_size_gives_only_its_measured_xl_figures() -> None:
     figures = xl_figures(planted()["sizes"]["100m"])  # type: ignore[index]
-    assert figures == {"xl_load_s": 25.0, "xl_load_peak_rss_mb": 20_000.0, "xl_train_s": 100_000.0, "xl_train_peak_rss_mb": 900.0, "xl_features_ratio_to_sql": 1.5,
+    assert figures == {"xl_load_s": 25.0, "xl_load_peak_rss_mb": 20_000.0, "xl_load_code": "abc", "xl_train_s": 100_000.0, "xl_train_peak_rss_mb": 900.0, "xl_features_ratio_to_sql": 1.5,
                        "xl_features_peak_rss_mb": 10_000.0, "xl_features_lines_per_s": pytest.approx(2_000_000.0)}
 
 

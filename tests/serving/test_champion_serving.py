@@ -32,7 +32,7 @@ from training.commit import lock_path
 from training.config import TrainConfig
 from training.serving_baselines import with_serving_baselines
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.minutes]
 
 POLL_SECONDS = 1.0
 PICKUP_SECONDS = 20.0  # the poll interval, plus loading the version and rescoring the snapshot on a shared machine

@@ -33,7 +33,8 @@ def test_train_completes_on_a_shop_where_the_plain_fit_does_not_converge(tmp_pat
     env = {**os.environ, "MLFLOW_TRACKING_URI": fresh_mlflow_store(tmp_path / "mlflow.db"),
            "MEMBERSCORE_SNAPSHOT_DIR": str(tmp_path / "snapshots"), "BENTOML_HOME": str(tmp_path / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "True"}
-    (tmp_path / "train.yaml").write_text("num_boost_round: 60\n")  # a lighter run: every task, fewer rounds
+    # a lighter run: every task, fewer rounds, cut-offs and bootstrap draws (the fit under test is the snapshot's)
+    (tmp_path / "train.yaml").write_text("num_boost_round: 40\nn_train_cutoffs: 3\nbootstrap_rounds: 200\n")
     completed = subprocess.run(
         [*MEMBERSCORE, "train", "--transactions", str(shop), "--config", str(tmp_path / "train.yaml"),
          "--report", str(tmp_path / "r.json")],

@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import fresh_mlflow_store
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.minutes]
 
 TOLERANCE = 0.02
 COMPARED = {"churn": ("roc_auc", "brier", "ece"), "next_purchase": ("concordance", "roc_auc_30d", "ece_30d"),

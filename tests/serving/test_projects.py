@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import fresh_mlflow_store
 from tests.serving.conftest import API_KEY, start_server, stop
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.minutes]
 
 REPO = Path(__file__).resolve().parents[2]
 MEMBERSCORE = [sys.executable, "-m", "cli"]  # what the console script runs (pyproject: memberscore = "cli.main:app")
