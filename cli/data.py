@@ -272,6 +272,7 @@ def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, segm
     (``MEMBERSCORE_TIER_PROGRAMME``) its tiers are the programme's, replayed over the history
     (``features.tier_outputs``), instead of quantile tiers with grace.
     """
+    from features.lifetime import fit_lifetime
     from features.segment_rules import read_segment_rules
     from features.snapshot import build_snapshot
     from features.tier_programme import read_programme
@@ -280,7 +281,9 @@ def serving_snapshot(frame: pd.DataFrame, as_of: date, config: TrainConfig, segm
     programme = read_programme(tier_programme) if tier_programme is not None else None  # a bad file stops us first
     rules = read_segment_rules(segment_rules)
     grace = grace_tiers(tiers, rules.tiers.labels, programme is not None)
-    built = with_serving_baselines(frame, build_snapshot(frame, as_of, rules=rules, previous_tiers=grace), config)
+    lifetime = fit_lifetime(frame, as_of)  # one fit for the snapshot's features and its baselines
+    snapshot = build_snapshot(frame, as_of, rules=rules, previous_tiers=grace, lifetime=lifetime)
+    built = with_serving_baselines(frame, snapshot, config, lifetime)
     return built if programme is None else _with_programme_tiers(built, frame, programme, config.horizon_days)
 
 

@@ -47,6 +47,26 @@ def test_rows_at_or_after_the_snapshot_never_change_the_baselines(transactions: 
     pd.testing.assert_frame_equal(serving_baselines(rewritten, build_snapshot(rewritten, AS_OF), CONFIG), baselines)
 
 
+def test_the_snapshots_own_fit_passed_in_gives_the_same_baselines_without_a_second_fit(
+        transactions: pd.DataFrame, baselines: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``memberscore snapshot`` fits BG/NBD once for the features and the baselines: same columns, and
+    the only fits left here are the earlier windows' (never one as of D again)."""
+    import training.serving_baselines as module
+    from features.lifetime import fit_lifetime
+
+    lifetime = fit_lifetime(transactions, AS_OF)
+    fitted_as_of: list[date] = []
+
+    def counted(rows: pd.DataFrame, as_of: date):  # type: ignore[no-untyped-def]
+        fitted_as_of.append(as_of)
+        return fit_lifetime(rows, as_of)
+
+    monkeypatch.setattr(module, "fit_lifetime", counted)
+    snapshot = build_snapshot(transactions, AS_OF, lifetime=lifetime)
+    pd.testing.assert_frame_equal(serving_baselines(transactions, snapshot, CONFIG, lifetime), baselines)
+    assert AS_OF not in fitted_as_of
+
+
 def test_the_churn_rule_ranks_what_happens_next(transactions: pd.DataFrame, baselines: pd.DataFrame) -> None:
     """Out of time: P(churn) from the window before D ranks churn in [D, D + H) well above chance."""
     churned = build_labels(transactions, AS_OF, CONFIG.horizon_days).set_index(contract.MEMBER_ID)["churned"]
