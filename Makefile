@@ -42,10 +42,13 @@ key: install
 # The whole suite (13.5 to 17 minutes on 2 cores in recent runs, two pytest-xdist workers). It
 # installs nothing system-wide: the browser tests need Debian's chromium and the campaign store's
 # PostgreSQL (README, "Tests"; .ci/run installs them in CI). --dist loadfile keeps each test file,
-# and so its module fixtures (a trained model, a running server), in one worker.
+# and so its module fixtures (a trained model, a running server), in one worker; with
+# --no-loadscope-reorder files go out in collection order, which puts the files of a minute or
+# more first (tests/conftest.py), instead of xdist's most-tests-first (the one-test Spark cluster
+# file, 3 minutes, went last and ran alone).
 TEST_WORKERS ?= 2
 test: install lint
-	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Lint (ruff, rules in pyproject.toml) and types (mypy) with zero findings; part of `make test`.
 # mypy checks every package of the product (tests and bench are not type-checked).
@@ -56,7 +59,7 @@ lint: install
 
 # Everything but the `slow` tests, in under 2 minutes on 2 cores: the tool to run while working.
 test-fast: install
-	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Benchmarks: bench/RESULTS.md + bench/results.json (full: about 35 minutes on 2 idle cores).
 # `make bench BENCH_SCALE=small` smoke-tests every script in minutes and writes under var/bench/small.

@@ -55,8 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with a ``minutes`` test run first, each file's tests still together and in order.
 
-    pytest-xdist (``--dist loadfile``) hands out files in collection order; a file of several
-    minutes collected late (the Spark cluster's) kept one worker busy alone for its whole length
+    pytest-xdist (``--dist loadfile --no-loadscope-reorder``, the Makefile) hands out files in
+    collection order; a file of several minutes handed out late (the Spark cluster's: one test, so
+    last in xdist's own most-tests-first order) kept one worker busy alone for its whole length
     while the other had finished. Longest first, the two workers end together.
     """
     first = {item.path for item in items if item.get_closest_marker("minutes")}
