@@ -39,7 +39,7 @@ run: install
 key: install
 	$(BIN)/memberscore keys create --role $(ROLE) --name $(NAME) --file $(KEY_FILE)
 
-# The whole suite (13.5 to 17 minutes on 2 cores in recent runs, two pytest-xdist workers). It
+# The whole suite (806 to 1,202 s of pytest on 2 cores in recent runs, two pytest-xdist workers). It
 # installs nothing system-wide: the browser tests need Debian's chromium and the campaign store's
 # PostgreSQL (README, "Tests"; .ci/run installs them in CI). --dist loadfile keeps each test file,
 # and so its module fixtures (a trained model, a running server), in one worker; with
