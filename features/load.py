@@ -197,10 +197,11 @@ def clean_transactions(
     typed, ts_reading, hints = _typed_contract_frame(raw, _select_sources(raw, mapping, source), mapping, source)
     reasons = reject_reasons(raw, typed, mapping, unreadable, latest_ts(loaded_at, mapping))
     rejected = reasons.notna()
-    kept = typed.loc[~rejected] if rejected.any() else typed  # no copy of a table with nothing to reject
+    any_rejected = bool(rejected.any())
+    kept = typed.loc[~rejected] if any_rejected else typed  # no copy of a table with nothing to reject
     clean = kept.sort_values([MEMBER_ID, TS], kind="stable").reset_index(drop=True)
     clean = TRANSACTIONS_SCHEMA.validate(clean)
-    written = write_rejects(raw, reasons, unreadable, rejects_path, origin, key) if rejected.any() else None
+    written = write_rejects(raw, reasons, unreadable, rejects_path, origin, key) if any_rejected else None
     counts = reasons.value_counts()
     report = LoadReport(
         source=source,
