@@ -29,6 +29,10 @@ from features import contract
 
 NET: Final = "net"  # a purchase's net amount, as features.purchases names it
 _LOG_BOUND: Final = 20.0  # parameters are searched in [e^-20, e^20]: keeps exp() finite
+# Nelder-Mead's budget after L-BFGS-B stalls. Where the likelihood is a ridge (Gamma-Gamma's q and
+# gamma growing together, tests/even_shop.py) it never converges: 20,000 iterations took 12 s per
+# fit, several fits per run, before the penalised retry that does converge.
+NELDER_MEAD_ITERATIONS: Final = 2_000
 
 Vector = NDArray[np.float64]
 
@@ -298,7 +302,7 @@ def _maximise(log_likelihood: Callable[[Vector], Vector], n_params: int,
     result = minimize(objective, np.zeros(n_params), method="L-BFGS-B", bounds=bounds)
     if not result.success:
         result = minimize(objective, result.x, method="Nelder-Mead", bounds=bounds,
-                          options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000})
+                          options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": NELDER_MEAD_ITERATIONS})
     if not (result.success and np.isfinite(result.fun)):
         raise RuntimeError(f"maximum likelihood did not converge: {result.message}")
     params = np.exp(result.x)
