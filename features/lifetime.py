@@ -31,6 +31,11 @@ LIFETIME_FEATURES: Final = ("p_alive", "bgnbd_purchases_90d", "gg_order_value")
 PENALIZERS: Final = (0.0, 0.001, 0.01, 0.1)
 FIT_NAMES: Final = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
 MEMBERS: Final = "members"  # in aggregated fit inputs: how many members share a row
+# The population's parameters (BG/NBD four, Gamma-Gamma three) are fitted on at most this many
+# members, a seeded sample; every member is then scored. At 448,000 members a 100,000 sample moved
+# no member's P(purchase in 90 days) by more than 0.0017, nor a 90-day expected spend by more than
+# 2.2% (bench/lifetime_sample.md); at a chain's 5 M members each fit took minutes.
+FIT_MEMBERS: Final = 1_000_000
 
 logger = logging.getLogger(__name__)
 Fitted = TypeVar("Fitted", BetaGeoFitter, GammaGammaFitter)
@@ -98,9 +103,13 @@ class PenalizedFit(Generic[Fitted]):
     reason: str | None = None
 
 
-def fit_lifetime(transactions: pd.DataFrame, as_of: date) -> LifetimeModel | None:
+def fit_lifetime(transactions: pd.DataFrame, as_of: date, fit_members: int | None = FIT_MEMBERS) -> LifetimeModel | None:
     """Fit BG/NBD + Gamma-Gamma on the purchases before ``as_of``; None when the window cannot
-    support a fit at all. A model that does not converge, even penalised, is left out (None)."""
+    support a fit at all. A model that does not converge, even penalised, is left out (None).
+
+    The parameters come from at most ``fit_members`` members (``fitting_sample``; None: all), the
+    model scores every member.
+    """
     history = occasions(transactions, as_of)
     if history.empty:
         return None
@@ -108,10 +117,20 @@ def fit_lifetime(transactions: pd.DataFrame, as_of: date) -> LifetimeModel | Non
     summary["mean_net"] = history.groupby(contract.MEMBER_ID)["net"].mean().reindex(summary.index)
     if len(summary) < MIN_MEMBERS or not (summary["frequency"] > 0).any():
         return None
-    fits = fit_models(summary, summary)
+    fitting = fitting_sample(summary, fit_members)
+    fits = fit_models(fitting, fitting)
     return LifetimeModel(summary, fits["bgnbd"].model, fits["gamma_gamma"].model,  # type: ignore[arg-type]
                          penalizers={k: f.penalizer for k, f in fits.items() if f.penalizer is not None},
                          unavailable={k: f.reason for k, f in fits.items() if f.reason is not None})
+
+
+def fitting_sample(summary: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
+    """At most ``limit`` rows of ``summary`` (one per member), drawn without replacement and kept in
+    order; the same data always gives the same draw. Every row when there are fewer, or no limit."""
+    if limit is None or len(summary) <= limit:
+        return summary
+    rng = np.random.default_rng(seed)
+    return summary.iloc[np.sort(rng.choice(len(summary), size=limit, replace=False))]
 
 
 def fit_models(histories: pd.DataFrame, spend: pd.DataFrame) -> dict[str, PenalizedFit[Any]]:

@@ -153,3 +153,25 @@ def test_penalizer_shrinks_the_parameters_and_is_validated(shop_summary: tuple[p
     assert penalised.log_likelihood_ < plain.log_likelihood_  # the plain fit maximises the unpenalised LL
     with pytest.raises(ValueError, match="penalizer_coef must be >= 0"):
         BetaGeoFitter(-1.0).fit(x, t_x, T)
+
+
+def test_fitting_sample_keeps_a_seeded_ordered_subset_and_all_rows_below_the_limit() -> None:
+    summary = pd.DataFrame({"frequency": np.arange(10.0)}, index=[f"m{i}" for i in range(10)])
+    drawn = lifetime.fitting_sample(summary, 4)
+    assert len(drawn) == 4 and drawn.index.is_monotonic_increasing and set(drawn.index) <= set(summary.index)
+    assert drawn.index.tolist() == lifetime.fitting_sample(summary, 4).index.tolist()  # the same draw every time
+    assert lifetime.fitting_sample(summary, 10) is summary and lifetime.fitting_sample(summary, None) is summary
+
+
+def test_a_fit_on_a_member_sample_scores_every_member_close_to_the_full_fit(
+        synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """The parameters come from the sample (they differ from the full fit's), every member is scored."""
+    transactions, as_of = synthetic[0], pd.Timestamp("2024-01-01").date()
+    full = fit_lifetime(transactions, as_of, fit_members=None)
+    sampled = fit_lifetime(transactions, as_of, fit_members=300)
+    assert full is not None and sampled is not None and full.bgnbd is not None and sampled.bgnbd is not None
+    assert len(sampled.summary) == len(full.summary) > 300
+    assert sampled.bgnbd.r_ != full.bgnbd.r_
+    moved = np.abs(sampled.p_purchase_within(90.0) - full.p_purchase_within(90.0))
+    assert np.isfinite(moved).all() and moved.max() < 0.1
+    assert fit_lifetime(transactions, as_of).bgnbd.r_ == full.bgnbd.r_  # type: ignore[union-attr]  # 800 < FIT_MEMBERS
