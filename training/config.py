@@ -40,6 +40,9 @@ class TrainConfig(BaseModel):
     max_members_per_cutoff: int | None = Field(None, ge=100, description="at most this many members' examples per "
                                                "training cut-off, a seeded sample (training.member_sample); "
                                                "evaluation keeps every member. None: all")
+    baseline_members: int | None = Field(200_000, ge=100, description="at most this many members, a seeded "
+                                         "sample, in the windows the serving baselines' rules are fitted and "
+                                         "chosen on (training.serving_baselines); every member is scored. None: all")
     seed: int = 7
     bootstrap_rounds: int = Field(1000, ge=100, le=100_000, description="paired bootstrap resamples behind the "
                                   "gate's 95% interval of model minus best baseline (seeded by seed)")

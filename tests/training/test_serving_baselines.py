@@ -67,6 +67,32 @@ def test_the_snapshots_own_fit_passed_in_gives_the_same_baselines_without_a_seco
     assert AS_OF not in fitted_as_of
 
 
+def test_rules_are_fitted_on_a_seeded_member_sample_and_score_every_member(
+        transactions: pd.DataFrame, baselines: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chain's windows hold ``baseline_members`` members (drawn with the seed), never all of them;
+    every member is still scored, by rules close to the full fit's, and the draw repeats."""
+    import training.serving_baselines as module
+    from training.examples import build_examples
+
+    seen: list[set[str]] = []
+
+    def recorded(rows: pd.DataFrame, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(set(rows[contract.MEMBER_ID]))
+        return build_examples(rows, *args, **kwargs)
+
+    monkeypatch.setattr(module, "build_examples", recorded)
+    snapshot = build_snapshot(transactions, AS_OF)
+    config = CONFIG.model_copy(update={"baseline_members": 300})
+    sampled = serving_baselines(transactions, snapshot, config)
+    assert len(seen) == 2 and all(0 < len(members) <= 300 for members in seen) and seen[0] <= seen[1]
+    assert len(sampled) == len(baselines) and sampled[CHURN_COLUMN].notna().all()
+    assert np.abs(sampled[CHURN_COLUMN] - baselines[CHURN_COLUMN]).mean() < 0.05
+    other = serving_baselines(transactions, snapshot, config.model_copy(update={"seed": 8}))
+    assert seen[2] != seen[0]  # another seed, another sample
+    pd.testing.assert_frame_equal(serving_baselines(transactions, snapshot, config), sampled)
+    assert not other.equals(sampled)
+
+
 def test_the_churn_rule_ranks_what_happens_next(transactions: pd.DataFrame, baselines: pd.DataFrame) -> None:
     """Out of time: P(churn) from the window before D ranks churn in [D, D + H) well above chance."""
     churned = build_labels(transactions, AS_OF, CONFIG.horizon_days).set_index(contract.MEMBER_ID)["churned"]
