@@ -29,7 +29,6 @@ from features.sealed import write_private_text
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
 
     from features.load_report import LoadReport
     from features.settings import Settings
@@ -144,7 +143,7 @@ def _train_uncommitted(frame: pd.DataFrame, load_report: LoadReport, train_confi
     tasks = [task for task in all_tasks() if only is None or task.name in only]
     pages: list[str] = []
 
-    def page(run: TrainingRun, figures: Mapping[str, Mapping[str, Figure]]) -> str:
+    def page(run: TrainingRun, figures: Mapping[str, Mapping[str, bytes]]) -> str:
         pages.append(render_report_page(run_report(run, load_report, project), figures, lang=lang))
         return pages[-1]
 

@@ -22,6 +22,7 @@ from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
 from training.examples import CUTOFF_COLUMN, ExamplesBuilder, build_category_history, build_examples, feature_columns
 from training.member_sample import sampling_builder
+from training.plots import png
 from training.promotion import Decision, judge, promotion_interval, refuse_incomparable
 from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
 from training.task import Assessment, Task, TaskData
@@ -250,8 +251,10 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig, project: str)
 
 
 def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None,
-                 fingerprint: str | None = None) -> TrainResult:
+                 fingerprint: str | None = None, figures: dict[str, bytes] | None = None) -> TrainResult:
     """Log the run to the task's experiment, register the model and point ``challenger`` at it.
+
+    ``figures``: the assessment's figures already rendered (``training.plots.png``); rendered here otherwise.
 
     ``champion`` is not moved here: ``commit_champions`` moves every winner's at the end of the run,
     so a failure in between leaves every previous champion serving.
@@ -269,7 +272,7 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
         tags=_run_tags(fingerprint, data.plan, names),
         metrics={**_flat_metrics(trained.assessment.out_of_time, trained.train_metrics, calibration),
                  **trained.decision.metrics()},
-        figures=trained.assessment.figures,
+        figures=figures if figures is not None else {n: png(f) for n, f in trained.assessment.figures.items()},
         documents={"cutoffs.json": data.plan.to_dict(),
                    "plan.json": data.plan.choice.to_dict() if data.plan.choice else {}, "load_report.json": load_report or {},
                    "train_config.json": config.model_dump(mode="json"),  # read_config() takes it back, seed included
@@ -311,7 +314,7 @@ def train_tasks(
     tasks: Sequence[Task],
     load_report: dict[str, Any] | None = None,
     progress: Progress = lambda _: None,
-    page: Callable[[TrainingRun, dict[str, Any]], str] | None = None,
+    page: Callable[[TrainingRun, dict[str, dict[str, bytes]]], str] | None = None,
     *,
     project: str,
     commit: bool = True,
@@ -339,10 +342,10 @@ def train_tasks(
         assert isinstance(data, TaskData)
         progress(f"{task.name}: fitting XGBoost on {len(data.train):,} rows, scoring baselines")
         trained.append(fit_and_judge(task, data, config, project))
-    figures = {t.task.name: dict(t.assessment.figures) for t in trained}
+    figures = {t.task.name: {name: png(figure) for name, figure in t.assessment.figures.items()} for t in trained}
     progress("logging the runs to MLflow")
     for item in trained:
-        run.results.append(log_and_gate(item, transactions, load_report, run.data["fingerprint"]))
+        run.results.append(log_and_gate(item, transactions, load_report, run.data["fingerprint"], figures[item.task.name]))
     if page is not None and run.results:
         html = page(run, figures)
         for result in run.results:

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import mlflow
 import mlflow.xgboost
 import pandas as pd
 import xgboost as xgb
-from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -72,7 +71,7 @@ class RunRecord:
     params: dict[str, Any]
     tags: dict[str, str]
     metrics: dict[str, float]
-    figures: dict[str, Figure] = field(default_factory=dict)
+    figures: dict[str, bytes] = field(default_factory=dict)  # PNG per file name (training.plots.png)
     documents: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,9 +91,7 @@ def log_run(record: RunRecord) -> LoggedModel:
         mlflow.log_text(provenance.installed_requirements(), provenance.REQUIREMENTS_ARTIFACT)
         mlflow.log_params({key: str(value)[:500] for key, value in record.params.items()})
         mlflow.log_metrics({k: v for k, v in record.metrics.items() if v == v})  # NaN is not loggable
-        for filename, figure in record.figures.items():
-            mlflow.log_figure(figure, filename)
-            plt.close(figure)
+        _log_images(record.figures)
         for filename, document in record.documents.items():
             mlflow.log_dict(document, filename)
         example = record.input_example.astype("float32")
@@ -106,6 +103,16 @@ def log_run(record: RunRecord) -> LoggedModel:
                                         input_example=example, registered_model_name=name,
                                         pip_requirements=mlflow.xgboost.get_default_pip_requirements())
     return LoggedModel(run_id=run.info.run_id, version=str(info.registered_model_version))
+
+
+def _log_images(images: dict[str, bytes]) -> None:
+    """Each PNG as an artifact of the active run under its file name."""
+    if not images:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        for filename, image in images.items():
+            (Path(folder) / filename).write_bytes(image)
+        mlflow.log_artifacts(folder)
 
 
 def set_alias(task: str, alias: str, version: str, *, project: str) -> None:

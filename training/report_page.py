@@ -10,18 +10,14 @@ in the report, with the display name beside them where the catalogue has one.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import math
 from collections.abc import Mapping
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from features.i18n import Language, Translator, parse_language
 from training.evaluate import metric_direction
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 # Counts print as whole numbers; every other metric to 4 decimals. Which way a metric is better is
 # training.evaluate.METRIC_DIRECTIONS; a metric without a direction (n, base_rate) is never marked.
@@ -68,11 +64,12 @@ def display_name(code: str, names: tuple[tuple[str, str], ...], tr: Translator) 
 
 def render_report_page(
     report: Mapping[str, Any],
-    figures: Mapping[str, Mapping[str, Figure]] | None = None,
+    figures: Mapping[str, Mapping[str, bytes]] | None = None,
     title: str | None = None,
     lang: Language | str = "en",
 ) -> str:
-    """The whole page in ``lang`` (en or zh-CN): run facts, then per task its decision, metric table and figures."""
+    """The whole page in ``lang`` (en or zh-CN): run facts, then per task its decision, metric table and
+    figures (PNG bytes per file name, ``training.plots.png``)."""
     tr = Translator(parse_language(lang), "page")
     title = title or tr.gettext("memberscore training report")
     figures = figures or {}
@@ -102,7 +99,7 @@ def run_facts(report: Mapping[str, Any], tr: Translator = ENGLISH) -> str:
     return f"<dl>{items}</dl>"
 
 
-def task_section(name: str, task: Mapping[str, Any], task_figures: Mapping[str, Figure],
+def task_section(name: str, task: Mapping[str, Any], task_figures: Mapping[str, bytes],
                  tr: Translator = ENGLISH) -> str:
     """A task's heading, promotion decision, out-of-time metric table and figures."""
     parts = [f'<section id="task-{escape(name)}">', f"<h2>{escape(display_name(name, TASK_NAMES, tr))}</h2>"]
@@ -122,7 +119,7 @@ def task_section(name: str, task: Mapping[str, Any], task_figures: Mapping[str, 
         parts.append(metric_table(task["out_of_time"], tr))
     if task.get("calibration"):
         parts.append(calibration_note(task["calibration"], tr))
-    parts.extend(figure_tag(f"{name}: {filename}", figure) for filename, figure in task_figures.items())
+    parts.extend(figure_tag(f"{name}: {filename}", image) for filename, image in task_figures.items())
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -207,11 +204,9 @@ def calibration_note(calibration: Mapping[str, Any], tr: Translator = ENGLISH) -
     return f'<p class="calibration">{escape(tr.gettext("{sentence}.").format(sentence=text))}</p>'
 
 
-def figure_tag(alt: str, figure: Figure) -> str:
-    """The figure as an inline base64 PNG <img>."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+def figure_tag(alt: str, image: bytes) -> str:
+    """The PNG as an inline base64 <img>."""
+    encoded = base64.b64encode(image).decode("ascii")
     return f'<img src="data:image/png;base64,{encoded}" alt="{escape(alt)}">'
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from matplotlib.figure import Figure
 
+from training.plots import png
 from training.report_page import render_report_page
 
 NAN = float("nan")
@@ -113,7 +114,7 @@ def _figure() -> Figure:
 
 @pytest.fixture(scope="module")
 def html() -> str:
-    figures = {"churn": {"roc.png": _figure(), "gain.png": _figure()}, "value": {"lorenz.png": _figure()}}
+    figures = {"churn": {"roc.png": png(_figure()), "gain.png": png(_figure())}, "value": {"lorenz.png": png(_figure())}}
     return render_report_page(REPORT, figures)
 
 
