@@ -107,7 +107,7 @@ def cli_trained(transactions_csv: Path, tmp_path_factory: pytest.TempPathFactory
         "BENTOML_DO_NOT_TRACK": "True",
     }
     report, rejects, config = root / "r.json", root / "rejected.csv", root / "train.yaml"
-    config.write_text("n_train_cutoffs: 4\nnum_boost_round: 60\n")  # a lighter run: every task, fewer rounds
+    config.write_text("n_train_cutoffs: 2\nnum_boost_round: 30\nearly_stopping_rounds: 0\nbootstrap_rounds: 200\n")  # light: every task
     completed = subprocess.run(
         [*MEMBERSCORE, "train", "--transactions", str(transactions_csv), "--horizon-days", "60",
          "--config", str(config), "--report", str(report), "--rejects", str(rejects)],

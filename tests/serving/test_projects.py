@@ -60,7 +60,7 @@ def two_projects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     simulated = memberscore(env, root, "simulate", "--members", "800", "--days", "540", "--seed", "3", "--out", str(shop))
     assert simulated.returncode == 0, simulated.stderr[-3000:]
     config = root / "light.yaml"
-    config.write_text("n_train_cutoffs: 4\nnum_boost_round: 60\n")
+    config.write_text("n_train_cutoffs: 2\nnum_boost_round: 30\nearly_stopping_rounds: 0\nbootstrap_rounds: 200\n")
     data = {"demo": demo, "shop-b": shop}
     mapping = {"demo": ["--mapping", str(REPO / "mappings" / "cdnow.yaml")], "shop-b": []}
     reports, outputs = {}, {}
