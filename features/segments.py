@@ -38,6 +38,15 @@ def _labelled(
     return pd.Series(pd.Categorical(values, categories=list(labels), ordered=ordered), index=index, name=name)
 
 
+def _positions_labelled(
+    positions: np.ndarray, labels: tuple[str, ...], index: pd.Index, name: str, ordered: bool = False
+) -> pd.Series:
+    """``_labelled`` from each value's position in ``labels``: no string is built or hashed (the KPIs
+    label every member of every week and month: 5 million members took seconds a period as text)."""
+    codes = np.asarray(positions, dtype=np.int8 if len(labels) < 128 else np.int32)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(labels), ordered=ordered), index=index, name=name)
+
+
 def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy(dtype=float)
 
@@ -129,8 +138,7 @@ class LifecycleStager:
         return np.where(np.isfinite(own), own, _values(frame, "recency_days") / self.typical_gap_days_)
 
     def transform(self, frame: pd.DataFrame) -> pd.Series:
-        stages = np.asarray(LIFECYCLE_STAGES, dtype=object)[self._stage_positions(frame)]
-        return _labelled(stages, LIFECYCLE_STAGES, frame.index, "lifecycle_stage")
+        return _positions_labelled(self._stage_positions(frame), LIFECYCLE_STAGES, frame.index, "lifecycle_stage")
 
     def recency_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """RFM r_score from the same rhythm as the stage: 1 lost, 2 sleeping, 3-5 still buying.
@@ -201,7 +209,7 @@ def assign_tiers(
         bar_held = np.concatenate([[0.0], bars])[held]
         rank = np.where((held > rank) & (spend >= rules.retain_share * bar_held), held, rank)
     # ordered base -> top, so campaigns can select ``tier >= "platinum"``
-    return _labelled(np.asarray(rules.labels, dtype=object)[rank], rules.labels, frame.index, "tier", ordered=True)
+    return _positions_labelled(rank, rules.labels, frame.index, "tier", ordered=True)
 
 
 def _previous_ranks(previous: pd.Series, labels: tuple[str, ...]) -> np.ndarray:

@@ -369,3 +369,15 @@ def test_every_member_gets_one_configured_label_of_each_kind(
         ("lifecycle_stage", LIFECYCLE_STAGES), ("tier", defaults.tiers.labels),
     ):
         assert set(labels[column].astype(str)) <= set(allowed)
+
+
+def test_labelling_by_position_equals_labelling_the_text() -> None:
+    """The KPIs' fast path (codes, no strings) gives the same categorical as the labels themselves."""
+    from features.segments import LIFECYCLE_STAGES, _labelled, _positions_labelled
+
+    positions = np.array([3, 0, 0, 2, 1, 3])
+    index = pd.Index([f"m{i}" for i in range(6)])
+    for ordered in (False, True):
+        pd.testing.assert_series_equal(
+            _positions_labelled(positions, LIFECYCLE_STAGES, index, "stage", ordered),
+            _labelled(np.asarray(LIFECYCLE_STAGES, dtype=object)[positions], LIFECYCLE_STAGES, index, "stage", ordered))

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
+from typer.testing import CliRunner
 
+from cli.main import app
 from features.project import DEFAULT_PROJECT
 from features.retail_simulation import simulate_retail, write_simulation
 from features.snapshot import build_snapshot
@@ -109,12 +111,15 @@ def test_a_running_service_follows_rollback_and_promote(stores: object, env: dic
         stop(running.process)
 
 
-def test_rollback_with_nothing_to_go_back_to_is_one_line(stores: object, env: dict[str, str]) -> None:
+def test_rollback_with_nothing_to_go_back_to_is_one_line(stores: object) -> None:
+    """In process (the command, not a process, is under test): exit 2 and one ``error:`` line."""
     promote_version("churn", log_tiny(["recency_days", "orders_total"], 1), project=DEFAULT_PROJECT)
-    refused = cli("rollback", "--task", "churn", env=env)
-    assert error_line(refused) == "error: default.memberscore-churn v1 has no previous champion to roll back to"
-    forced = cli("promote", "--task", "churn", "--version", "1", "--force", env=env)
-    assert error_line(forced) == "error: --force needs --reason TEXT: why this version serves without passing its gate"
+    for args, expected in ((["rollback", "--task", "churn"],
+                            "error: default.memberscore-churn v1 has no previous champion to roll back to"),
+                           (["promote", "--task", "churn", "--version", "1", "--force"],
+                            "error: --force needs --reason TEXT: why this version serves without passing its gate")):
+        refused = CliRunner().invoke(app, args)
+        assert (refused.exit_code, refused.stderr.strip()) == (2, expected), refused.output
 
 
 def test_two_train_runs_on_one_project_do_not_interleave(stores: object, env: dict[str, str], tmp_path: Path) -> None:
