@@ -43,8 +43,8 @@ def _positions_labelled(
 ) -> pd.Series:
     """``_labelled`` from each value's position in ``labels``: no string is built or hashed (the KPIs
     label every member of every week and month: 5 million members took seconds a period as text)."""
-    codes = np.asarray(positions, dtype=np.int8 if len(labels) < 128 else np.int32)
-    return pd.Series(pd.Categorical.from_codes(codes, categories=list(labels), ordered=ordered), index=index, name=name)
+    codes = np.asarray(positions).astype(np.int32)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(labels), ordered=ordered), index=index, name=name)
 
 
 def _values(frame: pd.DataFrame, column: str) -> np.ndarray:
