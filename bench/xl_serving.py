@@ -112,10 +112,11 @@ def main() -> None:
 
 
 def xl_serving_figures(results: dict[str, Any]) -> dict[str, Any]:
-    """bench/results.json's serving figures: ``/score``'s p99 while the reasons fill runs (the first
-    minutes after ready) and, when measured, after it."""
+    """bench/results.json's figures: writing the snapshot, then serving it: ``/score``'s p99 while the
+    reasons fill runs (the first minutes after ready) and, when measured, after it."""
     after = results["wrk"].get("after_reasons")
-    return {"xl_snapshot_load_s": results["serve"]["seconds"], "xl_serve_peak_rss_mb": results["serve"]["peak_rss_mb"],
+    return {"xl_snapshot_s": results["snapshot"]["seconds"], "xl_snapshot_peak_rss_mb": results["snapshot"]["peak_rss_mb"],
+            "xl_snapshot_load_s": results["serve"]["seconds"], "xl_serve_peak_rss_mb": results["serve"]["peak_rss_mb"],
             "xl_api_single_p99_ms": results["wrk"]["score_single"]["p99_ms"],
             **({"xl_api_single_p99_after_reasons_ms": after["score_single"]["p99_ms"],
                 "xl_reasons_fill_after_runs_s": after["waited_s"]} if after else {}),
