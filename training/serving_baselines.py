@@ -14,7 +14,7 @@ point-in-time correct, and applies them to its members:
   without categories: the better of the gate's spend-up rules (RFM total, 90-day spend trend).
 
 The rules are fitted and chosen on at most ``TrainConfig.baseline_members`` members (a seeded
-sample; every member is scored).
+sample; every member is scored), the popular categories' adoption rates too.
 
 "The best" is chosen out of time, as the gate would: each rule is fitted on the window before
 (features as of D - 2H, outcomes in [D - 2H, D - H)) and ranked by ROC AUC on the latest one; the
@@ -118,13 +118,14 @@ def serving_baselines(transactions: pd.DataFrame, snapshot: Snapshot, config: Tr
         _bgnbd_outputs(out, lifetime, config.horizon_days)
     if not (history[contract.TS] < pd.Timestamp(snapshot.as_of - horizon)).any():
         return out.astype(text)
-    windows = _windows(_sampled_history(history, members[contract.MEMBER_ID], config), snapshot.as_of, config)
+    sampled = _sampled_history(history, members[contract.MEMBER_ID], config)
+    windows = _windows(sampled, snapshot.as_of, config)
     rules = CHURN_RULES if lifetime is not None and all(w[_NO_PURCHASE].notna().all() for w in windows) else BASELINES
     churn = _best_rule(rules, windows, lambda rows: rows[LABEL_COLUMN].to_numpy())
     if churn is not None:
         out[CHURN_RULE_COLUMN], out[CHURN_COLUMN] = churn.name, churn.predict_proba(members)
     if contract.CATEGORY in history.columns:
-        upsell = _popular_new_categories(history, snapshot.as_of - horizon, snapshot.as_of, config)
+        upsell = _popular_new_categories(history, sampled, snapshot.as_of - horizon, snapshot.as_of, config)
         aligned = upsell.reindex(out[contract.MEMBER_ID].astype(str).to_numpy())
         out[UPSELL_COLUMN] = aligned[UPSELL_COLUMN].to_numpy(float)
         out[CATEGORIES_COLUMN] = aligned[CATEGORIES_COLUMN].fillna(NO_OFFERS).to_numpy(object)
@@ -203,14 +204,16 @@ def _best_rule(rules: tuple[type[CalibratedScore], ...], windows: list[pd.DataFr
     return chosen().fit(latest, y_latest)
 
 
-def _popular_new_categories(history: pd.DataFrame, fit_at: date, as_of: date, config: TrainConfig) -> pd.DataFrame:
+def _popular_new_categories(history: pd.DataFrame, sampled: pd.DataFrame, fit_at: date, as_of: date,
+                            config: TrainConfig) -> pd.DataFrame:
     """P(adopts a new popular category) and the top ``OFFERS`` of them, indexed by member id.
 
-    Popularity (adoption rates) and the vocabulary come from the window before ``as_of``; what a
-    member owns is everything they bought before ``as_of``.
+    Popularity (adoption rates) and the vocabulary come from the window before ``as_of``, on the
+    ``sampled`` members' lines (``_sampled_history``: over every line of a 4.5 M-member chain the
+    two category histories took 161 s); what a member owns is everything they bought before ``as_of``.
     """
     empty = pd.DataFrame({UPSELL_COLUMN: pd.Series(dtype=float), CATEGORIES_COLUMN: pd.Series(dtype=object)})
-    window = build_category_history(history, [fit_at], config.horizon_days)
+    window = build_category_history(sampled, [fit_at], config.horizon_days)
     now = build_category_history(history, [as_of], config.horizon_days)  # the horizon is ahead: nothing bought
     if window.empty or now.empty:
         return empty

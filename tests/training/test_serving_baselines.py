@@ -72,21 +72,31 @@ def test_rules_are_fitted_on_a_seeded_member_sample_and_score_every_member(
     """A chain's windows hold ``baseline_members`` members (drawn with the seed), never all of them;
     every member is still scored, by rules close to the full fit's, and the draw repeats."""
     import training.serving_baselines as module
-    from training.examples import build_examples
+    from training.examples import build_category_history, build_examples
 
     seen: list[set[str]] = []
+    categories_seen: dict[date, int] = {}
 
     def recorded(rows: pd.DataFrame, *args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(set(rows[contract.MEMBER_ID]))
         return build_examples(rows, *args, **kwargs)
 
+    def recorded_categories(rows: pd.DataFrame, cutoffs: list[date], *args, **kwargs):  # type: ignore[no-untyped-def]
+        categories_seen[cutoffs[0]] = rows[contract.MEMBER_ID].nunique()
+        return build_category_history(rows, cutoffs, *args, **kwargs)
+
     monkeypatch.setattr(module, "build_examples", recorded)
+    monkeypatch.setattr(module, "build_category_history", recorded_categories)
     snapshot = build_snapshot(transactions, AS_OF)
     config = CONFIG.model_copy(update={"baseline_members": 300})
     sampled = serving_baselines(transactions, snapshot, config)
     assert len(seen) == 2 and all(0 < len(members) <= 300 for members in seen) and seen[0] <= seen[1]
     assert len(sampled) == len(baselines) and sampled[CHURN_COLUMN].notna().all()
     assert np.abs(sampled[CHURN_COLUMN] - baselines[CHURN_COLUMN]).mean() < 0.05
+    # popularity is learnt on the sample; what each member owns, and so what they are offered, on everyone
+    assert categories_seen[AS_OF - timedelta(days=90)] <= 300 < categories_seen[AS_OF]
+    assert sampled[UPSELL_COLUMN].notna().sum() == baselines[UPSELL_COLUMN].notna().sum()
+    assert np.abs(sampled[UPSELL_COLUMN] - baselines[UPSELL_COLUMN]).mean() < 0.05
     other = serving_baselines(transactions, snapshot, config.model_copy(update={"seed": 8}))
     assert seen[2] != seen[0]  # another seed, another sample
     pd.testing.assert_frame_equal(serving_baselines(transactions, snapshot, config), sampled)
