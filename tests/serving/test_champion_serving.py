@@ -99,11 +99,11 @@ def test_a_running_service_follows_rollback_and_promote(stores: object, env: dic
                                                           "MEMBERSCORE_API_KEYS", "MEMBERSCORE_POLL_SECONDS")})
     try:
         assert served_version(running.base) == "2"
-        rolled = cli("rollback", "--task", "churn", env=env)
-        assert rolled.returncode == 0 and rolled.stdout.strip() == "default.memberscore-churn: champion v2 -> v1 (rolled back)"
+        rolled = CliRunner().invoke(app, ["rollback", "--task", "churn"])  # in process: the service is the other one
+        assert rolled.exit_code == 0 and rolled.stdout.strip() == "default.memberscore-churn: champion v2 -> v1 (rolled back)"
         wait_for_version(running.base, "1")
-        promoted = cli("promote", "--task", "churn", "--version", "2", env=env)
-        assert promoted.returncode == 0, promoted.stderr
+        promoted = CliRunner().invoke(app, ["promote", "--task", "churn", "--version", "2"])
+        assert promoted.exit_code == 0, promoted.output
         wait_for_version(running.base, "2")
         body = httpx.get(f"{running.base}/metadata", headers={"X-API-Key": API_KEY}, timeout=10).json()
         assert body["models"]["churn"]["features"] == ["recency_days", "spend_total"]
