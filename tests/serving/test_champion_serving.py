@@ -141,18 +141,29 @@ def test_two_train_runs_on_one_project_do_not_interleave(stores: object, env: di
 
 
 def test_a_second_run_waits_for_the_lock_when_asked(stores: object, env: dict[str, str]) -> None:
-    """A real process holds the project's lock for 12 s: --wait 0 refuses at once, --wait 40 waits it out."""
-    holder_code = ("import sys, time\nfrom pathlib import Path\nfrom training.commit import run_lock\n"
-                   "with run_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(12)\n")
+    """A real process holds the project's lock until told: --wait 0 refuses at once, --wait waits it out.
+
+    No fixed hold time: on a loaded machine a command's start-up alone can outlast one. The
+    waiting command must still be running well after the refused one took to start and give up,
+    and finish once the lock is released.
+    """
+    holder_code = ("import sys\nfrom pathlib import Path\nfrom training.commit import run_lock\n"
+                   "with run_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    sys.stdin.readline()\n")
     holder = subprocess.Popen([sys.executable, "-c", holder_code, str(lock_path(stores.project_snapshots))],
-                              cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+                              cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        locked = time.monotonic()
+        started = time.monotonic()
         refused = error_line(cli("rollback", "--task", "churn", env=env))
+        refusal_s = time.monotonic() - started
         assert refused.startswith("error: another run holds ") and f"(pid {holder.pid} since " in refused
-        waited = cli("rollback", "--task", "churn", "--wait", "40", env=env)
-        assert time.monotonic() - locked >= 12, "the waiting command went ahead while the lock was held"
+        waiting = subprocess.Popen([sys.executable, "-m", "cli", "rollback", "--task", "churn", "--wait", "600"],
+                                   cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(max(5.0, 2 * refusal_s))
+        assert waiting.poll() is None, "the waiting command went ahead while the lock was held"
+        holder.communicate("release\n", timeout=30)
+        _, stderr = waiting.communicate(timeout=120)
+        waited = subprocess.CompletedProcess(waiting.args, waiting.returncode, "", stderr)
         # it got the lock once the holder let go, then found no champion to roll back
         assert error_line(waited) == "error: default.memberscore-churn has no champion to roll back"
     finally:
