@@ -146,6 +146,7 @@ def at_midnight(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time())
 
 
+@pytest.mark.slow
 @given(case=cases(), data=st.data())
 @PROPERTY
 def test_snapshot_ignores_every_row_at_or_after_the_cut_off(
@@ -161,6 +162,7 @@ def test_snapshot_ignores_every_row_at_or_after_the_cut_off(
     assert after.fingerprint == before.fingerprint
 
 
+@pytest.mark.slow
 @given(case=cases(), horizon=st.integers(1, 60), data=st.data())
 @settings(PROPERTY, max_examples=examples(30))
 def test_labels_ignore_every_row_at_or_after_the_horizon_end(
@@ -176,6 +178,7 @@ def test_labels_ignore_every_row_at_or_after_the_horizon_end(
     pd.testing.assert_frame_equal(after, before, check_exact=True)
 
 
+@pytest.mark.slow
 @given(case=cases(), cut_day=st.integers(0, DAYS + 1), horizon=st.integers(1, 60))
 @settings(PROPERTY, max_examples=examples(12))
 def test_labels_cover_exactly_the_snapshot_members(

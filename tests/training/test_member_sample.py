@@ -48,6 +48,7 @@ def test_a_cutoffs_draw_depends_only_on_the_seed_and_its_date() -> None:
     assert not sample_members(frame, 10, seed=8)["value"].equals(together["value"])
 
 
+@pytest.mark.slow
 def test_sampled_rows_equal_the_full_builds_rows(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     transactions = synthetic[0]
     full = build_examples(transactions, CUTOFFS, HORIZON)
@@ -61,6 +62,7 @@ def test_sampled_rows_equal_the_full_builds_rows(synthetic: tuple[pd.DataFrame, 
                                   check_dtype=False)
 
 
+@pytest.mark.slow
 def test_prepare_data_samples_training_cutoffs_but_never_evaluation(synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     config = TrainConfig(horizon_days=HORIZON, n_train_cutoffs=3)
     whole = prepare_data(synthetic[0], config)

@@ -23,6 +23,8 @@ from training.config import TrainConfig
 from training.serving_baselines import serving_baselines, with_serving_baselines
 from training.upsell import spend_up
 
+pytestmark = pytest.mark.slow  # every test fits the rules on 800 simulated members: about a minute in all
+
 AS_OF = date(2024, 1, 1)  # 365 days into the 540 simulated: 175 days of future to check against
 CONFIG = TrainConfig(horizon_days=90)
 
