@@ -251,10 +251,10 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig, project: str)
 
 
 def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dict[str, Any] | None,
-                 fingerprint: str | None = None, figures: dict[str, bytes] | None = None) -> TrainResult:
+                 fingerprint: str | None, figures: dict[str, bytes]) -> TrainResult:
     """Log the run to the task's experiment, register the model and point ``challenger`` at it.
 
-    ``figures``: the assessment's figures already rendered (``training.plots.png``); rendered here otherwise.
+    ``figures``: the assessment's figures, rendered once (``training.plots.png``) for the run and the page.
 
     ``champion`` is not moved here: ``commit_champions`` moves every winner's at the end of the run,
     so a failure in between leaves every previous champion serving.
@@ -272,7 +272,7 @@ def log_and_gate(trained: _Trained, transactions: pd.DataFrame, load_report: dic
         tags=_run_tags(fingerprint, data.plan, names),
         metrics={**_flat_metrics(trained.assessment.out_of_time, trained.train_metrics, calibration),
                  **trained.decision.metrics()},
-        figures=figures if figures is not None else {n: png(f) for n, f in trained.assessment.figures.items()},
+        figures=figures,
         documents={"cutoffs.json": data.plan.to_dict(),
                    "plan.json": data.plan.choice.to_dict() if data.plan.choice else {}, "load_report.json": load_report or {},
                    "train_config.json": config.model_dump(mode="json"),  # read_config() takes it back, seed included
