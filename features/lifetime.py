@@ -23,6 +23,7 @@ from features import contract
 from features.btyd import BetaGeoFitter, GammaGammaFitter, summarise_purchases
 from features.engine import as_table, execute
 from features.purchases import lines_in_window, purchases
+from features.sampling import sample_positions
 
 UNIT_DAYS: Final = 7.0  # weeks, as in the BG/NBD paper: keeps alpha in a well-scaled range
 MIN_MEMBERS: Final = 20  # below this a population-level fit says nothing
@@ -127,10 +128,8 @@ def fit_lifetime(transactions: pd.DataFrame, as_of: date, fit_members: int | Non
 def fitting_sample(summary: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
     """At most ``limit`` rows of ``summary`` (one per member), drawn without replacement and kept in
     order; the same data always gives the same draw. Every row when there are fewer, or no limit."""
-    if limit is None or len(summary) <= limit:
-        return summary
-    rng = np.random.default_rng(seed)
-    return summary.iloc[np.sort(rng.choice(len(summary), size=limit, replace=False))]
+    positions = sample_positions(len(summary), limit, seed)
+    return summary if positions is None else summary.iloc[positions]
 
 
 def fit_models(histories: pd.DataFrame, spend: pd.DataFrame) -> dict[str, PenalizedFit[Any]]:

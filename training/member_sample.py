@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
+from features.sampling import sample_positions
 from training.examples import CUTOFF_COLUMN, ExamplesBuilder, stack_examples
 
 
@@ -29,11 +29,8 @@ def sample_members(examples: pd.DataFrame, max_members: int, seed: int) -> pd.Da
     kept = []
     for cutoff in examples[CUTOFF_COLUMN].unique():
         rows = examples[examples[CUTOFF_COLUMN] == cutoff]
-        if len(rows) <= max_members:
-            kept.append(rows)
-            continue
-        rng = np.random.default_rng([seed, pd.Timestamp(cutoff).toordinal()])
-        kept.append(rows.iloc[np.sort(rng.choice(len(rows), size=max_members, replace=False))])
+        positions = sample_positions(len(rows), max_members, [seed, pd.Timestamp(cutoff).toordinal()])
+        kept.append(rows if positions is None else rows.iloc[positions])
     return pd.concat(kept) if kept else examples
 
 

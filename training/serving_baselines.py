@@ -44,6 +44,7 @@ from sklearn.metrics import roc_auc_score
 from features import contract
 from features.lifetime import LifetimeModel, fit_lifetime, median_days_to_purchase
 from features.offer_lists import NO_OFFERS
+from features.sampling import sample_positions
 from features.snapshot import Snapshot
 from models.baselines import (
     BASELINE_COLUMNS,
@@ -166,11 +167,10 @@ def _sampled_history(history: pd.DataFrame, members: pd.Series, config: TrainCon
     members pin them down. Their windows over every member of a chain (5 M members, 100 M lines)
     needed more memory than the machine had, for the same rules.
     """
-    if config.baseline_members is None or len(members) <= config.baseline_members:
+    positions = sample_positions(len(members), config.baseline_members, config.seed)
+    if positions is None:
         return history
-    rng = np.random.default_rng(config.seed)
-    kept = members.to_numpy()[rng.choice(len(members), size=config.baseline_members, replace=False)]
-    return history[history[contract.MEMBER_ID].isin(kept)]
+    return history[history[contract.MEMBER_ID].isin(members.to_numpy()[positions])]
 
 
 def _windows(history: pd.DataFrame, as_of: date, config: TrainConfig) -> list[pd.DataFrame]:
