@@ -10,11 +10,10 @@ from typing import Annotated
 
 import typer
 
-from cli.options import ProjectOption, command_settings, one_line_errors
+from cli.options import ProjectOption, WaitOption, command_settings, one_line_errors, project_lock
 from features.project import DEFAULT_PROJECT
 
 TaskOption = Annotated[str, typer.Option("--task", help="churn, next_purchase, upsell, value or value_12m")]
-WaitOption = Annotated[float, typer.Option(help="seconds to wait for a training run on the project to finish")]
 
 
 def _check_task(task: str) -> str:
@@ -35,14 +34,12 @@ def promote(
     wait: WaitOption = 0.0,
 ) -> None:
     """Make a registered version the champion of a task: through its gate unless --force --reason TEXT."""
-    from features.store import project_snapshot_dir
     from models import catalog
     from training.champion import promote_version
-    from training.commit import lock_path, run_lock
 
     settings = command_settings()
     catalog.configure_tracking(settings.mlflow_tracking_uri)
-    with run_lock(lock_path(project_snapshot_dir(settings.snapshot_dir, project)), wait):
+    with project_lock(settings, project, wait):
         move = promote_version(_check_task(task), version, project=project, force=force, reason=reason)
     typer.echo(move.line())
 
@@ -50,13 +47,11 @@ def promote(
 @one_line_errors
 def rollback(task: TaskOption, project: ProjectOption = DEFAULT_PROJECT, wait: WaitOption = 0.0) -> None:
     """Move a task's champion back to the version that was champion before it."""
-    from features.store import project_snapshot_dir
     from models import catalog
     from training.champion import rollback as roll_back
-    from training.commit import lock_path, run_lock
 
     settings = command_settings()
     catalog.configure_tracking(settings.mlflow_tracking_uri)
-    with run_lock(lock_path(project_snapshot_dir(settings.snapshot_dir, project)), wait):
+    with project_lock(settings, project, wait):
         move = roll_back(_check_task(task), project=project)
     typer.echo(move.line())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
@@ -24,6 +25,8 @@ TransactionsOption = Annotated[Path, typer.Option("--transactions", help="CSV or
 MappingOption = Annotated[Path | None, typer.Option("--mapping", help="YAML column mapping onto the contract")]
 RejectsOption = Annotated[Path | None, typer.Option("--rejects", help="where rejected rows go (CSV)")]
 ConfigOption = Annotated[Path | None, typer.Option(help="TrainConfig YAML (horizon and baselines' settings)")]
+WaitOption = Annotated[float, typer.Option(
+    help="seconds to wait for another run on the project to finish (default: refuse)")]
 
 
 def _checked_project(name: str) -> str:
@@ -67,6 +70,16 @@ def command_settings() -> Settings:
     from features.settings import load_settings
 
     return load_settings()
+
+
+def project_lock(settings: Settings, project: str, wait: float) -> AbstractContextManager[None]:
+    """The project's run lock (one training run or alias move at a time), waiting up to ``wait``
+    seconds and saying so on stderr, naming the holder, when it does."""
+    from features.store import project_snapshot_dir
+    from training.commit import lock_path, run_lock
+
+    return run_lock(lock_path(project_snapshot_dir(settings.snapshot_dir, project)), wait,
+                    on_wait=lambda line: typer.echo(line, err=True))
 
 
 def command_data_key() -> DataKey | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -25,8 +25,10 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    WaitOption,
     command_settings,
     one_line_errors,
+    project_lock,
 )
 from features.i18n import Language, Translator, parse_language, translator
 from features.project import DEFAULT_PROJECT
@@ -60,7 +62,7 @@ def refresh(
     rejects: RejectsOption = None,
     config: ConfigOption = None,
     project: ProjectOption = DEFAULT_PROJECT,
-    wait: Annotated[float, typer.Option(help="seconds to wait for another run on the project to finish (default: refuse)")] = 0.0,
+    wait: WaitOption = 0.0,
     lang: LangOption = None,
 ) -> None:
     """The daily routine: snapshot, matured backtests, drift, and a retrain only when a rule says so.
@@ -72,9 +74,7 @@ def refresh(
     """
     from features.drift_rules import read_drift_rules
     from features.refresh_rules import read_refresh_rules
-    from features.store import project_snapshot_dir
     from models import catalog
-    from training.commit import lock_path, run_lock
     from training.config import read_config
 
     language = parse_language(lang)
@@ -82,7 +82,7 @@ def refresh(
     rules, drift_rules = read_refresh_rules(settings.refresh_rules), read_drift_rules(settings.drift_rules)
     train_config = read_config(config)  # every file is read before the lock and the data: a typo costs nothing
     catalog.configure_tracking(settings.mlflow_tracking_uri)
-    with run_lock(lock_path(project_snapshot_dir(settings.snapshot_dir, project)), wait):
+    with project_lock(settings, project, wait):
         frame, load_report = load_for_command(transactions, mapping, rejects, progress, words)
         code = run_routine(frame, load_report, train_config, project, settings, rules, drift_rules, progress, language)
     if code:

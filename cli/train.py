@@ -20,8 +20,10 @@ from cli.options import (
     ProjectOption,
     RejectsOption,
     TransactionsOption,
+    WaitOption,
     command_settings,
     one_line_errors,
+    project_lock,
 )
 from features.i18n import Language, Translator, parse_language, translator
 from features.project import DEFAULT_PROJECT
@@ -47,7 +49,7 @@ def train(
     rejects: RejectsOption = None,
     skip_if_champion: Annotated[bool, typer.Option(help="do nothing when a churn champion and a snapshot exist")] = False,
     project: ProjectOption = DEFAULT_PROJECT,
-    wait: Annotated[float, typer.Option(help="seconds to wait for another run on the project to finish (default: refuse)")] = 0.0,
+    wait: WaitOption = 0.0,
     lang: LangOption = None,
 ) -> None:
     """Train every model the data allows on rolling cut-offs, log each to MLflow, promote the winners.
@@ -60,7 +62,6 @@ def train(
     from features.store import latest_snapshot_path, project_snapshot_dir
     from models import catalog
     from serving.artefacts import import_champions
-    from training.commit import lock_path, run_lock
     from training.config import read_config
 
     language = parse_language(lang)  # refused before any work (LangOption): a typo must not cost a training run
@@ -69,7 +70,7 @@ def train(
     settings = command_settings()
     catalog.configure_tracking(settings.mlflow_tracking_uri)
     directory = project_snapshot_dir(settings.snapshot_dir, project)
-    with run_lock(lock_path(directory), wait):
+    with project_lock(settings, project, wait):
         champion = catalog.alias_version("churn", catalog.CHAMPION, project=project)
         if skip_if_champion and champion and latest_snapshot_path(directory):
             import_champions(project=project)

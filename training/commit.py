@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from models import catalog
 from models.tasks import TASK_NAMES
@@ -67,25 +67,30 @@ def lock_path(snapshot_dir: Path) -> Path:
 
 
 @contextmanager
-def run_lock(path: Path, wait_seconds: float = 0.0, *, poll_seconds: float = 0.2) -> Iterator[None]:
+def run_lock(path: Path, wait_seconds: float = 0.0, *, poll_seconds: float = 0.2,
+             on_wait: Callable[[str], object] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` for the block, waiting up to ``wait_seconds`` for it.
 
     ``flock`` is released by the kernel when the holder exits, even killed, so a crashed run never
     leaves the project locked. Raises ``Locked`` naming the holder (pid, since when) on timeout.
+    ``on_wait`` is told once, naming the holder, when the lock is taken and the call will wait:
+    a command that sits silent for minutes looks hung.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     with open(path, "a+", encoding="utf-8") as handle:
+        told = False
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise Locked(f"another run holds {path} ({holder}); waited {wait_seconds:g} s: try again when it "
-                                 "finishes, or pass --wait SECONDS") from None
+                    raise Locked(f"another run holds {path} ({_holder(handle)}); waited {wait_seconds:g} s: try again "
+                                 "when it finishes, or pass --wait SECONDS") from None
+                if on_wait is not None and not told:
+                    on_wait(f"waiting up to {wait_seconds:g} s for {path}, held by {_holder(handle)}")
+                    told = True
                 time.sleep(poll_seconds)
         try:
             handle.seek(0)
@@ -97,3 +102,9 @@ def run_lock(path: Path, wait_seconds: float = 0.0, *, poll_seconds: float = 0.2
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder(handle: IO[str]) -> str:
+    """What the holder wrote into the lock file (pid, since when)."""
+    handle.seek(0)
+    return handle.read().strip() or "another process"

@@ -52,17 +52,21 @@ def log_tiny(features: list[str], seed: int) -> str:
     return registry.log_run(record).version
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, env=env, capture_output=True, check=False,
-                          text=True, timeout=600)
-
-
 def error_line(completed: subprocess.CompletedProcess[str]) -> str:
     """The one ``error:`` line of a refused command (MLflow may log store set-up lines before it)."""
     assert completed.returncode == 2 and "Traceback" not in completed.stderr, completed.stderr[-2000:]
     errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and completed.stderr.strip().endswith(errors[0]), completed.stderr
     return errors[0]
+
+
+def _first_line_starting(process: subprocess.Popen[str], prefix: str) -> str:
+    """The first stderr line of ``process`` that starts with ``prefix`` (MLflow may log set-up lines first)."""
+    for _ in range(50):
+        line = process.stderr.readline()
+        if not line or line.startswith(prefix):
+            return line
+    return ""
 
 
 def served_version(base: str) -> str | None:
@@ -141,25 +145,27 @@ def test_two_train_runs_on_one_project_do_not_interleave(stores: object, env: di
 
 
 def test_a_second_run_waits_for_the_lock_when_asked(stores: object, env: dict[str, str]) -> None:
-    """A real process holds the project's lock until told: --wait 0 refuses at once, --wait waits it out.
+    """A real process holds the project's lock until told: --wait 0 refuses at once, --wait says it
+    waits (naming the holder), keeps waiting while the lock is held, and goes on once it is released.
 
-    No fixed hold time: on a loaded machine a command's start-up alone can outlast one. The
-    waiting command must still be running well after the refused one took to start and give up,
-    and finish once the lock is released.
+    No fixed hold time: on a loaded machine a command's start-up alone can outlast one. The refusal
+    runs in process (the lock is the other process's); the waiting command is a real process.
     """
     holder_code = ("import sys\nfrom pathlib import Path\nfrom training.commit import run_lock\n"
                    "with run_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    sys.stdin.readline()\n")
-    holder = subprocess.Popen([sys.executable, "-c", holder_code, str(lock_path(stores.project_snapshots))],
+    lock = lock_path(stores.project_snapshots)
+    holder = subprocess.Popen([sys.executable, "-c", holder_code, str(lock)],
                               cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    waiting: subprocess.Popen[str] | None = None
     try:
         assert holder.stdout.readline().strip() == "locked"
-        started = time.monotonic()
-        refused = error_line(cli("rollback", "--task", "churn", env=env))
-        refusal_s = time.monotonic() - started
-        assert refused.startswith("error: another run holds ") and f"(pid {holder.pid} since " in refused
+        refused = CliRunner().invoke(app, ["rollback", "--task", "churn"])
+        assert refused.exit_code == 2 and refused.stderr.startswith(f"error: another run holds {lock} (pid {holder.pid} since ")
         waiting = subprocess.Popen([sys.executable, "-m", "cli", "rollback", "--task", "churn", "--wait", "600"],
                                    cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(max(5.0, 2 * refusal_s))
+        told = _first_line_starting(waiting, "waiting up to ")  # blocks until the command found the lock taken
+        assert told.startswith(f"waiting up to 600 s for {lock}, held by pid {holder.pid} since "), told
+        time.sleep(2.0)
         assert waiting.poll() is None, "the waiting command went ahead while the lock was held"
         holder.communicate("release\n", timeout=30)
         _, stderr = waiting.communicate(timeout=120)
@@ -167,5 +173,7 @@ def test_a_second_run_waits_for_the_lock_when_asked(stores: object, env: dict[st
         # it got the lock once the holder let go, then found no champion to roll back
         assert error_line(waited) == "error: default.memberscore-churn has no champion to roll back"
     finally:
-        holder.kill()
-        holder.wait()
+        for process in (holder, waiting):
+            if process is not None:
+                process.kill()
+                process.wait()
