@@ -24,6 +24,7 @@ from features.segments import fit_segments, segment_members
 
 SEGMENT_COLUMNS = ("rfm_segment", "abc_class", "lifecycle_stage", "tier")
 HOME_STORE = "home_store"  # profile column when the transactions have a store column
+FINGERPRINT_CHUNK_ROWS = 1_000_000  # lines hashed at a time by data_fingerprint
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,15 @@ def build_snapshot(
     profile[list(PROFILE_COLUMNS)] = profile[list(PROFILE_COLUMNS)].astype("float64")
     profile = pd.concat([profile, _segments(frame, rules, previous_tiers)], axis=1)
     shares = category_shares(transactions, as_of) if contract.CATEGORY in transactions.columns else _members_only()
-    history = transactions[transactions[contract.TS] < pd.Timestamp(as_of)]
     # What a store-scoped API key may see (serving.scope). Computed here for every ``backend``: the
     # Spark path has no snapshot builder of its own, so a snapshot built on Spark records it too.
     if contract.STORE in transactions.columns:
-        homes = home_stores(as_table(history), pd.Index(frame[contract.MEMBER_ID].astype(str)))
+        lines = as_table(transactions)
+        history = lines.filter(lines[contract.TS] < pd.Timestamp(as_of))
+        homes = home_stores(history, pd.Index(frame[contract.MEMBER_ID].astype(str)))
         profile[HOME_STORE] = pd.array(homes.to_numpy(), dtype="string")
-    return Snapshot(frame=frame, as_of=as_of, fingerprint=data_fingerprint(history), profile=profile, shares=shares)
+    fingerprint = data_fingerprint(transactions, before=pd.Timestamp(as_of))
+    return Snapshot(frame=frame, as_of=as_of, fingerprint=fingerprint, profile=profile, shares=shares)
 
 
 def _segments(frame: pd.DataFrame, rules: SegmentRules | None, previous_tiers: pd.Series | None) -> pd.DataFrame:
@@ -125,9 +128,24 @@ def _with_model_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return features
 
 
-def data_fingerprint(transactions: pd.DataFrame) -> str:
-    """A content hash of the transactions (order-insensitive), for reproducibility records."""
+def data_fingerprint(transactions: pd.DataFrame, before: pd.Timestamp | None = None,
+                     chunk_rows: int = FINGERPRINT_CHUNK_ROWS) -> str:
+    """A content hash of the transactions (order-insensitive), for reproducibility records; with
+    ``before``, of the lines before it only.
+
+    Each line is hashed on its own (pandas' row hash of the contract columns), so hashing
+    ``chunk_rows`` lines at a time gives the same hashes as all at once. It keeps the memory
+    beyond the data to one 8-byte hash per line: at once, every column's intermediate hashes of
+    10 M lines held 0.9 GB at the snapshot's peak, and the lines before ``before`` were a copy.
+    """
     known = (*contract.REQUIRED_COLUMNS, *contract.OPTIONAL_COLUMNS)
     columns = sorted(c for c in transactions.columns if c in known)
-    row_hashes = np.sort(pd.util.hash_pandas_object(transactions[columns], index=False).to_numpy())
+    hashes: list[np.ndarray] = [np.empty(0, dtype=np.uint64)]
+    for start in range(0, len(transactions), chunk_rows):
+        part = transactions.iloc[start:start + chunk_rows]
+        if before is not None:
+            part = part[part[contract.TS] < before]
+        hashes.append(pd.util.hash_pandas_object(part[columns], index=False).to_numpy())
+    row_hashes = np.concatenate(hashes)
+    row_hashes.sort()
     return hashlib.sha256(row_hashes.tobytes()).hexdigest()[:16]

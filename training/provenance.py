@@ -9,6 +9,7 @@ releases, so without the versions "same data, same config, same seed" does not p
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 from importlib import metadata
@@ -32,8 +33,13 @@ def library_versions(names: tuple[str, ...] = KEY_LIBRARIES) -> dict[str, str]:
     return versions
 
 
+@functools.cache
 def installed_requirements() -> str:
-    """Every installed distribution as sorted ``name==version`` lines: ``pip install -r`` rebuilds the env."""
+    """Every installed distribution as sorted ``name==version`` lines: ``pip install -r`` rebuilds the env.
+
+    Read once per process: scanning every distribution's metadata took about a second for each of
+    a run's five models, and what is installed does not change while a process trains.
+    """
     pins = {}
     for distribution in metadata.distributions():
         name = distribution.metadata["Name"]

@@ -107,6 +107,18 @@ def test_snapshot_fingerprint_covers_exactly_the_history(
     assert snapshot.fingerprint != data_fingerprint(transactions)
 
 
+def test_fingerprint_is_the_same_hashed_in_chunks_or_at_once(transactions: pd.DataFrame) -> None:
+    """Chunks bound its memory at 100 M lines; they must not change what it records."""
+    whole = data_fingerprint(transactions, chunk_rows=len(transactions) + 1)
+    cut = pd.Timestamp(transactions[TS].median())
+    before = data_fingerprint(transactions, before=cut, chunk_rows=len(transactions) + 1)
+    assert before != whole
+    for rows in (1, 7, len(transactions) // 3):
+        assert data_fingerprint(transactions, chunk_rows=rows) == whole
+        assert data_fingerprint(transactions, before=cut, chunk_rows=rows) == before
+    assert data_fingerprint(transactions.iloc[:0], chunk_rows=5) == data_fingerprint(transactions.iloc[:0])
+
+
 def test_each_project_has_its_own_directory_and_a_bad_name_none(tmp_path: Path) -> None:
     from features.store import project_snapshot_dir
 
