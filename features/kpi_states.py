@@ -123,8 +123,8 @@ def _stages_and_tiers(count: np.ndarray, first: np.ndarray, last: np.ndarray, wi
     stager = LifecycleStager(rules.lifecycle).fit(frame)
     stage[members] = stager.transform(frame).cat.codes.to_numpy()
     held = tier_before[members] >= 0
-    labels = np.asarray(rules.tiers.labels, dtype=object)
-    previous = pd.Series(labels[tier_before[members][held]], index=members[held], dtype=object)
+    ladder = pd.CategoricalDtype(list(rules.tiers.labels), ordered=True)  # codes = ranks, read back without hashing
+    previous = pd.Series(pd.Categorical.from_codes(tier_before[members][held], dtype=ladder), index=members[held])
     tier[members] = TierAssigner(rules.tiers).fit(frame).transform(frame, previous).cat.codes.to_numpy()
     return stage, tier
 

@@ -214,8 +214,12 @@ def assign_tiers(
 
 def _previous_ranks(previous: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
     """Ladder positions of last period's tiers; no history counts as the base tier."""
-    # hashed in C, not mapped per value in Python: the KPIs call this for every period of a million members
-    ranks = pd.Categorical(previous.astype(object), categories=list(labels)).codes
+    # hashed in C, not mapped per value in Python: the KPIs call this for every period of a million
+    # members, and there last period's tiers are already this ladder's Categorical: its codes are the ranks
+    if isinstance(previous.dtype, pd.CategoricalDtype) and tuple(previous.cat.categories) == tuple(labels):
+        ranks = previous.cat.codes.to_numpy()
+    else:
+        ranks = pd.Categorical(previous.astype(object), categories=list(labels)).codes
     off_ladder = (ranks < 0) & previous.notna().to_numpy()
     if off_ladder.any():
         unknown = sorted(set(previous[off_ladder].astype(str)))

@@ -248,6 +248,20 @@ def test_tier_downgrade_grace_with_previous() -> None:
     assert assign_tiers(frame, amount_tiers()).tolist()[:2] == ["platinum", "platinum"]  # without history
 
 
+def test_last_periods_tiers_as_the_ladders_categorical_give_the_same_tiers_as_text() -> None:
+    """The KPIs pass each period's tiers (a Categorical of the ladder) on to the next: read from codes."""
+    rules = amount_tiers()
+    frame = members(spend_365d=[spend for _, spend, _ in GRACE_CASES])
+    previous = pd.Series({f"m{i:03d}": tier for i, (tier, _, _) in enumerate(GRACE_CASES) if tier is not None})
+    as_ladder = previous.astype(pd.CategoricalDtype(list(rules.labels), ordered=True))
+    assert as_ladder.cat.codes.min() >= 0
+    assert assign_tiers(frame, rules, as_ladder).tolist() == [tier for _, _, tier in GRACE_CASES]
+    other_order = previous.astype(pd.CategoricalDtype(list(reversed(rules.labels))))  # not this ladder: read as text
+    assert assign_tiers(frame, rules, other_order).tolist() == [tier for _, _, tier in GRACE_CASES]
+    with pytest.raises(ValueError, match="not on the ladder"):
+        assign_tiers(frame, rules, previous.replace("silver", "bronze").astype("category"))
+
+
 def test_tier_errors_are_explicit(defaults: SegmentRules) -> None:
     frame = members(spend_365d=[10.0])
     with pytest.raises(ValueError, match="gold"):
