@@ -122,9 +122,10 @@ def _stages_and_tiers(count: np.ndarray, first: np.ndarray, last: np.ndarray, wi
     frame = snapshot_inputs(members, count, first, last, window, end, rules.tiers.qualifying_column)
     stager = LifecycleStager(rules.lifecycle).fit(frame)
     stage[members] = stager.transform(frame).cat.codes.to_numpy()
-    held = tier_before[members] >= 0
-    ladder = pd.CategoricalDtype(list(rules.tiers.labels), ordered=True)  # codes = ranks, read back without hashing
-    previous = pd.Series(pd.Categorical.from_codes(tier_before[members][held], dtype=ladder), index=members[held])
+    # Every member in the frame's order (NONE: no tier yet, a missing value): codes are the ranks,
+    # read back without hashing, and an index equal to the frame's ids needs no reindexing.
+    ladder = pd.CategoricalDtype(list(rules.tiers.labels), ordered=True)
+    previous = pd.Series(pd.Categorical.from_codes(tier_before[members], dtype=ladder), index=members)
     tier[members] = TierAssigner(rules.tiers).fit(frame).transform(frame, previous).cat.codes.to_numpy()
     return stage, tier
 

@@ -205,7 +205,9 @@ def assign_tiers(
     spend = _spend(frame, rules.qualifying_column)
     rank = np.where(spend > 0, np.searchsorted(bars, spend, side="right"), 0)  # no spend, no tier
     if previous is not None:
-        held = _previous_ranks(previous.reindex(frame[MEMBER_ID].to_numpy()), rules.labels)
+        ids = frame[MEMBER_ID].to_numpy()
+        aligned = previous if previous.index.equals(pd.Index(ids)) else previous.reindex(ids)  # the KPIs' periods: aligned
+        held = _previous_ranks(aligned, rules.labels)
         bar_held = np.concatenate([[0.0], bars])[held]
         rank = np.where((held > rank) & (spend >= rules.retain_share * bar_held), held, rank)
     # ordered base -> top, so campaigns can select ``tier >= "platinum"``

@@ -256,6 +256,10 @@ def test_last_periods_tiers_as_the_ladders_categorical_give_the_same_tiers_as_te
     as_ladder = previous.astype(pd.CategoricalDtype(list(rules.labels), ordered=True))
     assert as_ladder.cat.codes.min() >= 0
     assert assign_tiers(frame, rules, as_ladder).tolist() == [tier for _, _, tier in GRACE_CASES]
+    aligned = as_ladder.reindex(frame[MEMBER_ID].to_numpy())  # the frame's ids in its order, NaN = no tier
+    assert aligned.index.equals(pd.Index(frame[MEMBER_ID])) and aligned.isna().sum() == 1
+    assert assign_tiers(frame, rules, aligned).tolist() == [tier for _, _, tier in GRACE_CASES]
+    assert assign_tiers(frame, rules, aligned.iloc[::-1]).tolist() == [tier for _, _, tier in GRACE_CASES]  # reindexed
     other_order = previous.astype(pd.CategoricalDtype(list(reversed(rules.labels))))  # not this ladder: read as text
     assert assign_tiers(frame, rules, other_order).tolist() == [tier for _, _, tier in GRACE_CASES]
     with pytest.raises(ValueError, match="not on the ladder"):
