@@ -46,10 +46,14 @@ key: install
 # and so its module fixtures (a trained model, a running server), in one worker; with
 # --no-loadscope-reorder files go out in collection order, which puts the files of a minute or
 # more first (tests/conftest.py), instead of xdist's most-tests-first (the one-test Spark cluster
-# file, 3 minutes, went last and ran alone).
+# file, 3 minutes, went last and ran alone). OMP_WAIT_POLICY=PASSIVE: two workers each training
+# XGBoost on 2 threads share 2 cores, and OpenMP's idle threads spinning for a core the other
+# worker holds cost a quarter of the CPU (six training-heavy files: 445 s -> 329 s of CPU, 238 s ->
+# 180 s of wall time; a small booster on 2 threads beside a busy core: 3.9 s -> 1.4 s of CPU).
 TEST_WORKERS ?= 2
+TEST_ENV := OMP_WAIT_POLICY=PASSIVE
 test: install lint
-	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(TEST_ENV) HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Lint (ruff, rules in pyproject.toml) and types (mypy) with zero findings; part of `make test`.
 # mypy checks every package of the product (tests and bench are not type-checked).
@@ -61,7 +65,7 @@ lint: install
 # Everything but the `slow` tests: the tool to run while working. Its goal is 2 minutes on 2 cores; it took
 # 157 s on a slow day's machine (1e98ca6 + the slow marks), where the whole suite took 1,230 s.
 test-fast: install
-	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(TEST_ENV) HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Benchmarks: bench/RESULTS.md + bench/results.json (full: about 35 minutes on 2 idle cores).
 # `make bench BENCH_SCALE=small` smoke-tests every script in minutes and writes under var/bench/small.
