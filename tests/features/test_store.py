@@ -119,6 +119,14 @@ def test_fingerprint_is_the_same_hashed_in_chunks_or_at_once(transactions: pd.Da
     assert data_fingerprint(transactions.iloc[:0], chunk_rows=5) == data_fingerprint(transactions.iloc[:0])
 
 
+def test_fingerprint_before_leaves_out_a_line_at_that_very_instant(transactions: pd.DataFrame) -> None:
+    rows = transactions.head(5).copy()
+    cut = pd.Timestamp(rows[TS].iloc[:4].max()) + pd.Timedelta(days=1)
+    rows.loc[rows.index[4], TS] = cut  # at the cut: after it, as a snapshot as of that day reads it
+    assert data_fingerprint(rows, before=cut, chunk_rows=2) == data_fingerprint(rows.iloc[:4])
+    assert data_fingerprint(rows, before=cut + pd.Timedelta(seconds=1)) == data_fingerprint(rows)
+
+
 def test_each_project_has_its_own_directory_and_a_bad_name_none(tmp_path: Path) -> None:
     from features.store import project_snapshot_dir
 
