@@ -241,12 +241,16 @@ def _cache_only_the_registrys_champions(project: str) -> None:
             bentoml.models.delete(stored.tag)
 
 
-@pytest.fixture(scope="module")
-def spark(request: pytest.FixtureRequest) -> Iterator[object]:
-    """A local Spark session on two cores for one test module, stopped when the module ends."""
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """A local Spark session on two cores, started once per test process (pytest-xdist worker) by
+    the first test that asks for it and stopped when the run ends.
+
+    Once per module, the six Spark test files started six JVMs: about 10 s each on two busy cores.
+    """
     from features.spark import spark_session
 
-    session = spark_session("local[2]", app_name=f"memberscore-test-{request.module.__name__.rsplit('.', 1)[-1]}")
+    session = spark_session("local[2]", app_name="memberscore-tests")
     try:
         yield session
     finally:
