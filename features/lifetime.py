@@ -32,6 +32,8 @@ LIFETIME_FEATURES: Final = ("p_alive", "bgnbd_purchases_90d", "gg_order_value")
 PENALIZERS: Final = (0.0, 0.001, 0.01, 0.1)
 FIT_NAMES: Final = {"bgnbd": "BG/NBD", "gamma_gamma": "Gamma-Gamma"}
 MEMBERS: Final = "members"  # in aggregated fit inputs: how many members share a row
+HISTORY: Final = ("frequency", "recency", "T")  # what BG/NBD's likelihood reads of a member
+SPEND: Final = ("frequency", "monetary_value")  # what Gamma-Gamma's reads
 # The population's parameters (BG/NBD four, Gamma-Gamma three) are fitted on at most this many
 # members, a seeded sample; every member is then scored. At 448,000 members a 100,000 sample moved
 # no member's P(purchase in 90 days) by more than 0.0017, nor a 90-day expected spend by more than
@@ -119,7 +121,7 @@ def fit_lifetime(transactions: pd.DataFrame, as_of: date, fit_members: int | Non
     if len(summary) < MIN_MEMBERS or not (summary["frequency"] > 0).any():
         return None
     fitting = fitting_sample(summary, fit_members)
-    fits = fit_models(fitting, fitting)
+    fits = fit_models(distinct_rows(fitting, HISTORY), distinct_rows(fitting, SPEND))
     return LifetimeModel(summary, fits["bgnbd"].model, fits["gamma_gamma"].model,  # type: ignore[arg-type]
                          penalizers={k: f.penalizer for k, f in fits.items() if f.penalizer is not None},
                          unavailable={k: f.reason for k, f in fits.items() if f.reason is not None})
@@ -130,6 +132,17 @@ def fitting_sample(summary: pd.DataFrame, limit: int | None, seed: int = 0) -> p
     order; the same data always gives the same draw. Every row when there are fewer, or no limit."""
     positions = sample_positions(len(summary), limit, seed)
     return summary if positions is None else summary.iloc[positions]
+
+
+def distinct_rows(summary: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The distinct values of ``columns`` in ``summary`` and how many members share each (``MEMBERS``).
+
+    Why: the likelihood is a sum over members, so each distinct history weighted by its count is
+    the same fit, computed once per history. Members who never bought again share (0, 0, T) with
+    everyone who started the same day: on CDNOW 23,502 members are 9,893 histories, and a fit
+    takes half the time.
+    """
+    return summary.groupby(list(columns), sort=True).size().rename(MEMBERS).reset_index()
 
 
 def fit_models(histories: pd.DataFrame, spend: pd.DataFrame) -> dict[str, PenalizedFit[Any]]:

@@ -32,10 +32,12 @@ from ibis.expr.types import Table
 from features import contract
 from features.btyd import NET, BetaGeoFitter, GammaGammaFitter
 from features.lifetime import (
+    HISTORY,
     LIFETIME_FEATURES,
     MEMBERS,
     MIN_MEMBERS,
     PROFILE_COLUMNS,
+    SPEND,
     UNIT_DAYS,
     LifetimeModel,
     fit_models,
@@ -47,8 +49,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 MICROS_PER_UNIT: Final = UNIT_DAYS * 86400 * 1_000_000
-HISTORY: Final = ("frequency", "recency", "T")
-SPEND: Final = ("frequency", "monetary_value")
 
 
 @dataclass(frozen=True)

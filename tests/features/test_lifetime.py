@@ -175,3 +175,25 @@ def test_a_fit_on_a_member_sample_scores_every_member_close_to_the_full_fit(
     moved = np.abs(sampled.p_purchase_within(90.0) - full.p_purchase_within(90.0))
     assert np.isfinite(moved).all() and moved.max() < 0.1
     assert fit_lifetime(transactions, as_of).bgnbd.r_ == full.bgnbd.r_  # type: ignore[union-attr]  # 800 < FIT_MEMBERS
+
+
+def test_the_fit_on_distinct_histories_is_the_fit_on_every_member(
+        synthetic: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """fit_lifetime fits each distinct (x, t_x, T) once, weighted by its members: the same likelihood,
+    so the same optimum as one row per member, to the optimiser's tolerance. Day-stamped, as most
+    retail files are (with a time of day nearly every history is distinct)."""
+    transactions, as_of = synthetic[0].assign(ts=synthetic[0]["ts"].dt.floor("D")), pd.Timestamp("2024-01-01").date()
+    model = fit_lifetime(transactions, as_of)
+    assert model is not None and model.bgnbd is not None and model.gamma_gamma is not None
+    summary = model.summary
+    distinct = lifetime.distinct_rows(summary, lifetime.HISTORY)
+    assert len(distinct) < len(summary) and distinct[lifetime.MEMBERS].sum() == len(summary)
+    per_member = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    fitted = model.bgnbd
+    np.testing.assert_allclose([fitted.r_, fitted.alpha_, fitted.a_, fitted.b_],
+                               [per_member.r_, per_member.alpha_, per_member.a_, per_member.b_], rtol=1e-3)
+    assert fitted.log_likelihood_ == pytest.approx(per_member.log_likelihood_, rel=1e-8)
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    spend = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    assert model.gamma_gamma.n_repeat_buyers_ == spend.n_repeat_buyers_ == len(repeat)
+    assert model.gamma_gamma.log_likelihood_ == pytest.approx(spend.log_likelihood_, rel=1e-8)
