@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import fresh_mlflow_store
+from tests.conftest import SPARK_TEST_JVM_OPTIONS, fresh_mlflow_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.minutes]
 
@@ -37,7 +37,8 @@ COMPARED = {"churn": ("roc_auc", "brier", "ece"), "next_purchase": ("concordance
 CONFIG = ("n_train_cutoffs: 2\nnum_boost_round: 20\nearly_stopping_rounds: 0\nbootstrap_rounds: 100\n"
           "max_categories: 3\n")  # light: every task, three upsell categories
 SPARK_DEFAULTS = {"spark.executor.memory": "512m", "spark.executor.cores": "1", "spark.cores.max": "2",
-                  "spark.driver.host": "127.0.0.1", "spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"}
+                  "spark.driver.host": "127.0.0.1", "spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
+                  "spark.driver.extraJavaOptions": SPARK_TEST_JVM_OPTIONS, "spark.executor.extraJavaOptions": SPARK_TEST_JVM_OPTIONS}
 
 
 def _free_port() -> int:
@@ -64,7 +65,8 @@ def _alive_workers(ui_port: int) -> int:
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A standalone master and two workers (one core, 1 GB each) on 127.0.0.1; its master URL. Stopped at teardown."""
     root = tmp_path_factory.mktemp("spark_cluster")
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(root), "PYSPARK_PYTHON": sys.executable}
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(root), "PYSPARK_PYTHON": sys.executable,
+           "SPARK_DAEMON_JAVA_OPTS": SPARK_TEST_JVM_OPTIONS}
     port, ui_port = _free_port(), _free_port()
     commands = [["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
                  "--webui-port", str(ui_port)]]
