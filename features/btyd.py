@@ -13,28 +13,28 @@ papers' symbols (x, t_x, T, r, alpha, a, b, p, q, gamma) with the equation cited
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import expit, hyp2f1
+from scipy.optimize import minimize
+from scipy.special import betaln, expit, gammaln, hyp2f1
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from features import contract
-from features.btyd_likelihood import (
-    Vector,
-    bgnbd_gradient,
-    bgnbd_log_likelihood,
-    gamma_gamma_gradient,
-    gamma_gamma_log_likelihood,
-    maximise,
-)
 
 NET: Final = "net"  # a purchase's net amount, as features.purchases names it
+_LOG_BOUND: Final = 20.0  # parameters are searched in [e^-20, e^20]: keeps exp() finite
+# Nelder-Mead's budget after L-BFGS-B stalls. Where the likelihood is a ridge (Gamma-Gamma's q and
+# gamma growing together, tests/even_shop.py) it never converges: 20,000 iterations took 12 s per
+# fit, several fits per run, before the penalised retry that does converge.
+NELDER_MEAD_ITERATIONS: Final = 2_000
 
+Vector = NDArray[np.float64]
 
 
 def summarise_purchases(purchases: pd.DataFrame, as_of: date, *, calibration_start: date | None = None,
@@ -120,9 +120,8 @@ class BetaGeoFitter(BaseEstimator):
         counts (aggregated where the data lives, e.g. on Spark executors) give the members' fit.
         """
         x, t_x, T_ = _validated_history(frequency, recency, T)
-        params, log_likelihood = maximise(lambda theta: bgnbd_log_likelihood(theta, x, t_x, T_), 4,
-                                           self.penalizer_coef, _validated_weights(weights, len(x)),
-                                           gradient=lambda theta: bgnbd_gradient(theta, x, t_x, T_))
+        params, log_likelihood = _maximise(lambda theta: _bgnbd_log_likelihood(theta, x, t_x, T_), 4,
+                                           self.penalizer_coef, _validated_weights(weights, len(x)))
         self.r_, self.alpha_, self.a_, self.b_ = params
         self.log_likelihood_ = log_likelihood
         return self
@@ -163,6 +162,20 @@ class BetaGeoFitter(BaseEstimator):
     def _params(self) -> tuple[float, float, float, float]:
         check_is_fitted(self, ("r_", "alpha_", "a_", "b_"))
         return self.r_, self.alpha_, self.a_, self.b_
+
+
+def _bgnbd_log_likelihood(params: Vector, x: Vector, t_x: Vector, T: Vector) -> Vector:
+    """Per-member log L(r, alpha, a, b | x, t_x, T), FHL05 eq. (6), summed in log space.
+
+    The second term (dropout right after the last purchase) exists only for x > 0.
+    """
+    r, alpha, a, b = params
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+    alive = betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    repeat = x > 0
+    dropped = np.full_like(x, -np.inf)
+    dropped[repeat] = betaln(a + 1, b + x[repeat] - 1) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+    return common + np.logaddexp(alive, dropped)
 
 
 def _probability_alive(params: tuple[float, ...], x: Vector, t_x: Vector, T: Vector) -> Vector:
@@ -217,10 +230,9 @@ class GammaGammaFitter(BaseEstimator):
             raise ValueError("frequency has no repeat buyers (x > 0) to fit the Gamma-Gamma model on")
         if (m_x[repeat] <= 0).any():
             raise ValueError("monetary_value must be > 0 for every repeat buyer (x > 0)")
-        params, log_likelihood = maximise(
-            lambda theta: gamma_gamma_log_likelihood(theta, x[repeat], m_x[repeat]), 3, self.penalizer_coef,
-            None if counts is None else counts[repeat],
-            gradient=lambda theta: gamma_gamma_gradient(theta, x[repeat], m_x[repeat]))
+        params, log_likelihood = _maximise(
+            lambda theta: _gamma_gamma_log_likelihood(theta, x[repeat], m_x[repeat]), 3, self.penalizer_coef,
+            None if counts is None else counts[repeat])
         self.p_, self.q_, self.v_ = params  # v_ is the paper's gamma (scale of nu's prior)
         self.log_likelihood_ = log_likelihood
         self.n_repeat_buyers_ = int(repeat.sum() if counts is None else counts[repeat].sum())
@@ -257,6 +269,51 @@ class GammaGammaFitter(BaseEstimator):
     def _params(self) -> tuple[float, float, float]:
         check_is_fitted(self, ("p_", "q_", "v_"))
         return self.p_, self.q_, self.v_
+
+
+def _gamma_gamma_log_likelihood(params: Vector, x: Vector, m_x: Vector) -> Vector:
+    """Per-member log f(m_x | p, q, gamma; x), GG eq. (1a), for x > 0 and m_x > 0."""
+    p, q, v = params
+    px = p * x
+    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+            + (px - 1) * np.log(m_x) + px * np.log(x) - (px + q) * np.log(v + m_x * x))
+
+
+def _maximise(log_likelihood: Callable[[Vector], Vector], n_params: int,
+              penalizer_coef: float = 0.0, weights: Vector | None = None) -> tuple[tuple[float, ...], float]:
+    """Maximise a per-member log-likelihood over log-parameters from log(1) = 0 (deterministic).
+
+    The *mean* negative LL is minimised, so tolerances do not depend on the number of members;
+    ``penalizer_coef * sum(params ** 2)`` is added to it (lifetimes' L2 penalty, on the same scale).
+    L-BFGS-B (finite-difference gradients) usually converges; where it stalls, Nelder-Mead
+    carries on from where it stopped. Returns the parameters and the *total* (unpenalised) LL
+    at the optimum. ``weights`` count the members behind each row (the mean and total are theirs).
+    """
+    if not penalizer_coef >= 0:
+        raise ValueError(f"penalizer_coef must be >= 0, not {penalizer_coef}")
+
+    def objective(theta: Vector) -> float:
+        params = np.exp(theta)
+        penalty = penalizer_coef * float(np.sum(params ** 2)) if penalizer_coef else 0.0  # 0: the plain MLE, bit for bit
+        value = -_members_mean(log_likelihood(params), weights) + penalty
+        return value if np.isfinite(value) else np.inf
+
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * n_params
+    result = minimize(objective, np.zeros(n_params), method="L-BFGS-B", bounds=bounds)
+    if not result.success:
+        result = minimize(objective, result.x, method="Nelder-Mead", bounds=bounds,
+                          options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": NELDER_MEAD_ITERATIONS})
+    if not (result.success and np.isfinite(result.fun)):
+        raise RuntimeError(f"maximum likelihood did not converge: {result.message}")
+    params = np.exp(result.x)
+    per_row = log_likelihood(params)
+    total = np.sum(per_row) if weights is None else np.dot(weights, per_row)
+    return tuple(float(p) for p in params), float(total)
+
+
+def _members_mean(per_row: Vector, weights: Vector | None) -> float:
+    """The mean over members: of the rows, or weighted by the members each row stands for."""
+    return float(np.mean(per_row)) if weights is None else float(np.dot(weights, per_row) / np.sum(weights))
 
 
 def _validated_weights(weights: ArrayLike | None, n: int) -> Vector | None:

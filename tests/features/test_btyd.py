@@ -10,13 +10,6 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from features.btyd import BetaGeoFitter, GammaGammaFitter, summarise_purchases
-from features.btyd_likelihood import (
-    bgnbd_gradient,
-    bgnbd_log_likelihood,
-    gamma_gamma_gradient,
-    gamma_gamma_log_likelihood,
-    maximise,
-)
 from features.contract import MEMBER_ID, TS
 from tests.conftest import shared_dataset
 
@@ -299,36 +292,3 @@ def test_gamma_gamma_refuses_bad_input() -> None:
         GammaGammaFitter().conditional_expected_average_profit([1], [10.0])
     with pytest.raises(NotFittedError):
         BetaGeoFitter().expected_purchases([1.0])
-
-
-@pytest.mark.parametrize("params", [(0.243, 4.414, 0.793, 2.426), (1.5, 0.3, 3.0, 0.7)])
-def test_bgnbd_gradient_is_the_likelihoods_derivative(params: tuple[float, ...]) -> None:
-    """The exact derivatives L-BFGS-B is given agree with central differences of the likelihood, member by member."""
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 6, 40).astype(float)
-    T = rng.uniform(5, 40, 40)
-    t_x = np.where(x > 0, rng.uniform(0, 1, 40) * T, 0.0)
-    theta = np.array(params)
-    numeric = np.stack([(bgnbd_log_likelihood(theta + step, x, t_x, T) - bgnbd_log_likelihood(theta - step, x, t_x, T))
-                        / (2 * 1e-6) for step in np.eye(4) * 1e-6], axis=1)
-    np.testing.assert_allclose(bgnbd_gradient(theta, x, t_x, T), numeric, rtol=1e-5, atol=1e-7)
-
-
-@pytest.mark.parametrize("params", [(6.25, 3.74, 15.44), (2.0, 8.0, 0.5)])
-def test_gamma_gamma_gradient_is_the_likelihoods_derivative(params: tuple[float, ...]) -> None:
-    rng = np.random.default_rng(2)
-    x, m_x = rng.integers(1, 8, 40).astype(float), rng.uniform(5, 100, 40)
-    theta = np.array(params)
-    numeric = np.stack([(gamma_gamma_log_likelihood(theta + step, x, m_x) - gamma_gamma_log_likelihood(theta - step, x, m_x))
-                        / (2 * 1e-6) for step in np.eye(3) * 1e-6], axis=1)
-    np.testing.assert_allclose(gamma_gamma_gradient(theta, x, m_x), numeric, rtol=1e-5, atol=1e-7)
-
-
-def test_the_fit_with_exact_derivatives_is_the_finite_difference_fit(cdnow_summary: pd.DataFrame) -> None:
-    """Same optimum on the CDNOW sample whichever derivatives L-BFGS-B follows (the exact ones cost fewer evaluations)."""
-    x, t_x, T = (cdnow_summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    exact = maximise(lambda p: bgnbd_log_likelihood(p, x, t_x, T), 4,
-                     gradient=lambda p: bgnbd_gradient(p, x, t_x, T))
-    differenced = maximise(lambda p: bgnbd_log_likelihood(p, x, t_x, T), 4)
-    np.testing.assert_allclose(exact[0], differenced[0], rtol=1e-3)
-    assert exact[1] >= differenced[1] - 1e-6
