@@ -39,8 +39,8 @@ run: install
 key: install
 	$(BIN)/memberscore keys create --role $(ROLE) --name $(NAME) --file $(KEY_FILE)
 
-# The whole suite (806 to 1,230 s of pytest on 2 cores in recent runs, 1,052 s at 98124c4, two
-# pytest-xdist workers; three were no faster, 1,234 s, the cores being busy). It
+# The whole suite (806 to 1,230 s of pytest on 2 cores in recent runs, two pytest-xdist
+# workers; three were no faster, 1,234 s, both cores being 97% busy). It
 # installs nothing system-wide: the browser tests need Debian's chromium and the campaign store's
 # PostgreSQL (README, "Tests"; .ci/run installs them in CI). --dist loadfile keeps each test file,
 # and so its module fixtures (a trained model, a running server), in one worker; with
