@@ -50,8 +50,12 @@ key: install
 # XGBoost on 2 threads share 2 cores, and OpenMP's idle threads spinning for a core the other
 # worker holds cost a quarter of the CPU (six training-heavy files: 445 s -> 329 s of CPU, 238 s ->
 # 180 s of wall time; a small booster on 2 threads beside a busy core: 3.9 s -> 1.4 s of CPU).
+# PYTHONDONTWRITEBYTECODE= (empty: Python's default): where the environment sets it (container images
+# often do), every worker and every `memberscore` or server process the tests start compiled the
+# product from source and pytest re-rewrote the asserts of ~290 plugin modules (schemathesis,
+# hypothesis) in each worker: collecting took 26.5 s in one process, 17.2 s with the caches written.
 TEST_WORKERS ?= 2
-TEST_ENV := OMP_WAIT_POLICY=PASSIVE
+TEST_ENV := OMP_WAIT_POLICY=PASSIVE PYTHONDONTWRITEBYTECODE=
 test: install lint
 	$(TEST_ENV) HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
