@@ -52,14 +52,22 @@ def pytest_configure(config: pytest.Config) -> None:
     _load_hypothesis_profile(config)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by mark (-m "not slow")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with a ``minutes`` test run first, each file's tests still together and in order.
+    """A test that needs the session's trained store is slow; files with a ``minutes`` test run
+    first, each file's tests still together and in order.
+
+    The ``trained`` fixture trains and snapshots a model (about 17 s, once per worker): a fast run
+    that touched it paid that twice, a quarter of ``make test-fast``'s goal.
 
     pytest-xdist (``--dist loadfile --no-loadscope-reorder``, the Makefile) hands out files in
     collection order; a file of several minutes handed out late (the Spark cluster's: one test, so
     last in xdist's own most-tests-first order) kept one worker busy alone for its whole length
     while the other had finished. Longest first, the two workers end together.
     """
+    for item in items:
+        if "trained" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     first = {item.path for item in items if item.get_closest_marker("minutes")}
     items.sort(key=lambda item: item.path not in first)  # stable: the order within each group is kept
 
