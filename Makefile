@@ -66,8 +66,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(MYPY_PACKAGES)
 
-# Everything but the `slow` tests: the tool to run while working. Its goal is 2 minutes on 2 cores; it took
-# 157 s on a slow day's machine (1e98ca6 + the slow marks), where the whole suite took 1,230 s.
+# Everything but the `slow` tests (and those that need the trained store: tests/conftest.py): the tool to
+# run while working. Its goal is 2 minutes on 2 cores; 116 s on a day the whole suite took 1,008 s.
 test-fast: install
 	$(TEST_ENV) HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
