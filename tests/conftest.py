@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -50,6 +51,28 @@ def pytest_configure(config: pytest.Config) -> None:
     # every in-process service writes an audit log: in a temporary folder, never the checkout's var/
     os.environ.setdefault("MEMBERSCORE_AUDIT_LOG", str(Path(tempfile.mkdtemp(prefix="memberscore-audit-")) / "audit.log"))
     _load_hypothesis_profile(config)
+
+
+SLOW_AS_A_WHOLE = re.compile(r"^pytestmark = .*\bpytest\.mark\.slow\b", re.MULTILINE)
+FAST_ONLY = "not slow"  # the marker expression of `make test-fast`
+
+
+def slow_as_a_whole(path: Path) -> bool:
+    """Whether a test file marks every test in it slow (a module-level ``pytestmark`` with slow)."""
+    return bool(SLOW_AS_A_WHOLE.search(path.read_text(encoding="utf-8")))
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under exactly ``-m "not slow"`` a file that is slow as a whole is not imported at all.
+
+    Every test in it would be deselected; importing it (Spark, Playwright, servers' helpers) cost
+    each worker about 4 s of collection. None: pytest's own rules decide.
+    """
+    if (config.option.markexpr or "").strip() != FAST_ONLY:
+        return None
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    return True if slow_as_a_whole(collection_path) else None
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by mark (-m "not slow")
