@@ -192,7 +192,10 @@ def test_attribute_round_trips_through_save_raw_and_mlflow(churn_booster: xgb.Bo
     raw.load_model(bytearray(churn_booster.save_raw("ubj")))  # what Spark scoring broadcasts
     assert raw.attr(CALIBRATION_ATTR) == churn_booster.attr(CALIBRATION_ATTR)
     np.testing.assert_array_equal(predict_proba(raw, evaluation_rows), expected)
-    mlflow.xgboost.save_model(churn_booster, str(tmp_path / "model"))  # what MLflow and the BentoML store hold
+    # what MLflow and the BentoML store hold, saved as training/registry.py logs it (requirements
+    # stated: MLflow's inference would import the flavour in a subprocess, ~6 s)
+    mlflow.xgboost.save_model(churn_booster, str(tmp_path / "model"),
+                              pip_requirements=mlflow.xgboost.get_default_pip_requirements())
     loaded = mlflow.xgboost.load_model(str(tmp_path / "model"))
     assert read_calibration(loaded) == read_calibration(churn_booster)
     np.testing.assert_array_equal(predict_proba(loaded, evaluation_rows), expected)
