@@ -67,7 +67,7 @@ lint: install
 	$(BIN)/mypy $(MYPY_PACKAGES)
 
 # Everything but the `slow` tests (and those that need the trained store: tests/conftest.py): the tool to
-# run while working. Its goal is 2 minutes on 2 cores; 116 s on a day the whole suite took 1,008 s.
+# run while working. Its goal is 2 minutes on 2 cores: 110 to 128 s on a day the whole suite took 1,008-1,148 s.
 test-fast: install
 	$(TEST_ENV) HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
