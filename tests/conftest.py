@@ -38,6 +38,7 @@ SIM_DAYS = 540
 # Hypothesis profiles: `fast` while working (make test-fast), `full` in make test and CI. A test's
 # own example count is its size today; ``examples`` scales it by the profile.
 HYPOTHESIS_SCALE = {"fast": 0.5, "full": 1.0}
+FAST_ONLY = "not slow"  # the marker expression of `make test-fast`
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,7 +55,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 SLOW_AS_A_WHOLE = re.compile(r"^pytestmark = .*\bpytest\.mark\.slow\b", re.MULTILINE)
-FAST_ONLY = "not slow"  # the marker expression of `make test-fast`
 
 
 def slow_as_a_whole(path: Path) -> bool:
@@ -102,7 +102,7 @@ def _load_hypothesis_profile(config: pytest.Config) -> None:
 
     for name, scale in HYPOTHESIS_SCALE.items():
         settings.register_profile(name, max_examples=max(1, round(100 * scale)), deadline=None)
-    chosen = os.environ.get("HYPOTHESIS_PROFILE") or ("fast" if "not slow" in (config.option.markexpr or "") else "full")
+    chosen = os.environ.get("HYPOTHESIS_PROFILE") or ("fast" if FAST_ONLY in (config.option.markexpr or "") else "full")
     if chosen not in HYPOTHESIS_SCALE:
         raise pytest.UsageError(f"HYPOTHESIS_PROFILE: expected one of {sorted(HYPOTHESIS_SCALE)}, got {chosen!r}")
     os.environ["HYPOTHESIS_PROFILE"] = chosen
