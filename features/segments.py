@@ -27,8 +27,8 @@ from features.segment_rules import (
 )
 
 __all__ = ["ABC_CLASSES", "LIFECYCLE_STAGES", "ABCClassifier", "FittedSegments", "LifecycleStager", "RfmRules",
-           "SegmentRules", "TierAssigner", "TierRules", "assign_tiers", "evidenced_p_alive", "fit_segments", "read_segment_rules",
-           "rfm_segments", "segment_members"]
+           "SegmentRules", "TierAssigner", "TierRules", "assign_tiers", "evidenced", "evidenced_p_alive", "fit_segments",
+           "read_segment_rules", "rfm_segments", "segment_members"]
 
 
 def _labelled(
@@ -177,9 +177,16 @@ def evidenced_p_alive(frame: pd.DataFrame) -> np.ndarray:
     """
     if "p_alive" not in frame.columns:
         return np.full(len(frame), np.nan)
-    if "gap_ratio" not in frame.columns:  # rows that cannot say whether they repeat: P(alive) as given
-        return _values(frame, "p_alive")
-    return np.where(np.isfinite(_values(frame, "gap_ratio")), _values(frame, "p_alive"), np.nan)
+    gap_ratio = _values(frame, "gap_ratio") if "gap_ratio" in frame.columns else None
+    return evidenced(_values(frame, "p_alive"), gap_ratio)
+
+
+def evidenced(p_alive: np.ndarray, gap_ratio: np.ndarray | None) -> np.ndarray:
+    """``evidenced_p_alive`` on bare float arrays (no frame to build: /score tells one member's
+    reasons in microseconds). Without ``gap_ratio`` rows cannot say whether they repeat: P(alive) as given."""
+    if gap_ratio is None:
+        return p_alive
+    return np.where(np.isfinite(gap_ratio), p_alive, np.nan)
 
 
 def assign_tiers(

@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.catalogue import BY_NAME, ENGLISH, NOT_KNOWN, TOLD_PLAINLY, formatted
 from features.formats import Voice
-from features.segments import evidenced_p_alive
+from features.segments import evidenced
 from serving.schemas import Reason
 
 
@@ -71,7 +71,7 @@ def feature_values(features: pd.DataFrame) -> np.ndarray:
 def as_served(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """``values`` with the model inputs /score does not serve as estimates made missing, so a reason
     never contradicts the served fields: a one-time buyer's P(alive) is BG/NBD's 1.0 by construction,
-    served as null (``evidenced_p_alive``), and told by the feature's ``when_missing`` sentence rather
+    served as null (``features.segments.evidenced``), and told by the feature's ``when_missing`` sentence rather
     than as "100% likely to still be an active customer" beside lifecycle stage "lost".
 
     The model still read the 1.0, so the SHAP value stays; only the value and its words change.
@@ -81,7 +81,7 @@ def as_served(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     if "p_alive" not in where or "gap_ratio" not in where:
         return values
     column = where["p_alive"]
-    served = evidenced_p_alive(pd.DataFrame({"p_alive": values[:, column], "gap_ratio": values[:, where["gap_ratio"]]}))
+    served = evidenced(values[:, column], values[:, where["gap_ratio"]])
     if np.array_equal(served, values[:, column], equal_nan=True):
         return values  # the usual chunk, or values already served: no copy
     out = values.copy()

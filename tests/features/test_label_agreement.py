@@ -19,6 +19,7 @@ from features.contract import MEMBER_ID
 from features.segments import (
     LifecycleStager,
     SegmentRules,
+    evidenced,
     evidenced_p_alive,
     fit_segments,
     read_segment_rules,
@@ -72,6 +73,7 @@ def test_stage_recency_score_and_served_p_alive(defaults: SegmentRules, tenure: 
     assert stager.transform(members).tolist() == [stage]
     assert stager.recency_scores(members).tolist() == [r]
     np.testing.assert_equal(evidenced_p_alive(members), [served])
+    np.testing.assert_equal(evidenced(np.array([alive]), np.array([ratio])), [served])  # /score's bare-array path
 
 
 def test_bgnbd_gives_every_one_time_buyer_p_alive_one_whatever_their_silence() -> None:
