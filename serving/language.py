@@ -26,11 +26,12 @@ class Asked:
     explicit: bool
 
 
-def request_language(
+async def request_language(
     lang: Annotated[str | None, Query(description=LANG_HELP, examples=["zh-CN"])] = None,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Asked:
-    """The language the answer's sentences and ``_label`` fields are written in."""
+    """The language the answer's sentences and ``_label`` fields are written in (async: FastAPI runs a
+    plain function dependency in its thread pool, a hop that cost more than the answer)."""
     if lang is not None:
         try:
             return Asked(parse_language(lang), explicit=True)

@@ -36,7 +36,7 @@ class ProductRoutes:
         await target(scope, receive, send)
 
 
-def admin_asking(request: Request) -> bool:
+async def admin_asking(request: Request) -> bool:
     """Whether the request carries a valid ``admin`` key (the key check attaches the caller on the
     probe paths too when a key is offered; a wrong key there is simply anonymous)."""
     caller = caller_of(request.scope)

@@ -233,7 +233,7 @@ class MemberScoring:
         )
 
     @web.get("/readiness", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
-    def readiness(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
+    async def readiness(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
         """Whether the service is ready: 200 or 503; with an admin key, why (the reasons, models and snapshot)."""
         return readiness_response(self.live.current(), detailed)
 
@@ -254,14 +254,14 @@ class MemberScoring:
         return docs_response()
 
     @web.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, **PUBLIC)
-    def readyz(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
+    async def readyz(self, detailed: Annotated[bool, Depends(admin_asking)] = True) -> JSONResponse:
         """Readiness probe: 200 when ready, else 503; with an admin key the reasons (same body as /readiness)."""
         return readiness_response(self.live.current(), detailed)
 
     @web.get("/healthz", **PUBLIC)
     @web.get("/livez", **PUBLIC)
-    def healthz(self) -> dict[str, str]:
-        """Liveness probe: the process answers."""
+    async def healthz(self) -> dict[str, str]:
+        """Liveness probe: the process answers (on the event loop: a probe never waits for a thread)."""
         return {"status": "alive"}
 
 

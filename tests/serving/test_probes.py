@@ -7,6 +7,7 @@ exception, which only an admin may see).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import pytest
@@ -69,4 +70,4 @@ def test_only_the_admin_role_sees_details(caller: Caller | None, detailed: bool)
     scope: dict[str, Any] = {"type": "http", "path": "/readyz", "headers": []}
     if caller is not None:
         scope[SCOPE_KEY] = caller
-    assert admin_asking(Request(scope)) is detailed
+    assert asyncio.run(admin_asking(Request(scope))) is detailed

@@ -99,7 +99,7 @@ def test_service_without_a_snapshot_starts_not_ready_and_says_how_to_make_one(
 
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(tmp_path / "empty"))
     service = MemberScoring()
-    readiness = service.readiness()
+    readiness = asyncio.run(service.readiness())
     assert readiness.status_code == 503
     body = json.loads(readiness.body)
     assert body["ready"] is False and any("memberscore snapshot" in reason for reason in body["reasons"])
