@@ -44,17 +44,24 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def log(self, waiting_for: str = "", timeout_s: float = 5.0) -> str:
+        """The server's output, once it holds ``waiting_for`` (the access line is written after the
+        answer has gone: a client can read the answer before the line is there)."""
+        return _text_once_it_holds(self.log_path, waiting_for, timeout_s)
 
     def audit_log(self, waiting_for: str = "", timeout_s: float = 5.0) -> str:
         """The server's audit log (beside its output unless the test chose one), once it holds ``waiting_for``
         (lines are written by a thread just after each answer)."""
-        path = self.log_path.with_name("audit.log")
-        deadline = time.monotonic() + timeout_s
-        while not (path.exists() and waiting_for in path.read_text(encoding="utf-8")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return path.read_text(encoding="utf-8") if path.exists() else ""
+        return _text_once_it_holds(self.log_path.with_name("audit.log"), waiting_for, timeout_s)
+
+
+def _text_once_it_holds(path: Path, waiting_for: str, timeout_s: float) -> str:
+    """The file's text once it holds ``waiting_for``, or as it is after ``timeout_s`` ("" if absent)."""
+    deadline = time.monotonic() + timeout_s
+    while not (path.exists() and waiting_for in path.read_text(encoding="utf-8", errors="replace")) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
 def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,

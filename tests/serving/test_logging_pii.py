@@ -146,7 +146,7 @@ def test_server_logs_no_ids_or_amounts(private_server: object, private: PrivateD
     assert all(400 <= statuses[name] < 500 if name in refused else statuses[name] == 200 for name in answers), statuses
     assert leaks(answers["targets_csv"].text, private.transactions)  # the plain list names members...
     assert leaks(answers["targets_hidden"].text, private.transactions) == []  # ...the pseudonymised one does not
-    log = private_server.log()
+    log = private_server.log(waiting_for="path=/score_features")  # the last request's access line
     assert "path=/score" in log and "path=/targets" in log  # the INFO access log was captured
     assert leaks(log, private.transactions) == []
     audit = private_server.audit_log(waiting_for='"route":"/score_features"')  # the last request's line
@@ -163,7 +163,7 @@ def test_refused_requests_log_a_line_not_a_traceback(private_server: object) -> 
         response = client.post("/score", json={"member_ids": "m00001", "explain": 3})
     assert response.status_code == 422
     assert response.json()["error"] == "member_ids: Input should be a valid list"
-    log = private_server.log()
+    log = private_server.log(waiting_for="status=422")
     assert "path=/score" in log and "status=422" in log
     assert "Traceback" not in log and "m00001" not in log
 

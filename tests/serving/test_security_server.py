@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -101,17 +100,9 @@ def test_a_path_cannot_forge_an_access_log_line(running_server: RunningServer, k
     headers = {"X-API-Key": key} if key else {}
     answer = httpx.get(running_server.base + path, headers=headers, timeout=30)
     assert answer.status_code == (404 if key else 401)
-    log = logged(running_server, marker)
+    log = running_server.log(waiting_for=marker, timeout_s=10.0)
     lines = [line for line in log.splitlines() if marker in line]
     assert len(lines) == 1, lines  # the request's own line...
     assert f"path=/{marker}\\x0a{FORGED}\\x0d\\x1b[2K\\x1b[1A," in lines[0], lines[0]
     assert all(line.startswith("20") for line in log.splitlines() if FORGED in line)  # ...and no forged one
     assert "\x1b" not in log and "\r" not in log
-
-
-def logged(server: RunningServer, text: str, timeout_s: float = 10.0) -> str:
-    """The server's log once ``text`` is in it (the access line is written just after the answer is sent)."""
-    deadline = time.monotonic() + timeout_s
-    while text not in (log := server.log()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return log
