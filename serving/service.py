@@ -53,6 +53,7 @@ from serving.live import (
     Served,
 )
 from serving.marketer_page import page_html
+from serving.method_routes import serve_instance_on_the_event_loop
 from serving.probes import ProductRoutes, admin_asking, readiness_response
 from serving.pseudonym import pseudonym, pseudonymised
 from serving.request_timeout import install as install_request_timeout
@@ -354,6 +355,7 @@ def _ready_snapshot(served: Served) -> LoadedSnapshot:
     return served.snapshot
 
 
+serve_instance_on_the_event_loop(MemberScoring.inner)  # type: ignore[attr-defined]  # set by @bentoml.service
 MemberScoring.add_asgi_middleware(AuditMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # set by @bentoml.service  # outermost (the first added): it sees the key check's refusals too
 MemberScoring.add_asgi_middleware(ApiKeyMiddleware, settings=service_settings)  # type: ignore[attr-defined]  # nothing is read or routed for an anonymous caller
 MemberScoring.add_asgi_middleware(ProductRoutes, probes=web)  # type: ignore[attr-defined]

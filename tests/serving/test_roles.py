@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from _bentoml_sdk.service import get_current_service
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException
@@ -33,6 +32,7 @@ from serving.auth import ApiKeyMiddleware, hash_key, is_public
 from serving.caller import ROLES, Caller, Role
 from serving.keyfile import KeyRecord, append_key, now_utc
 from serving.live import Served
+from serving.method_routes import current_service
 from serving.pseudonym import pseudonym
 from serving.roles import ADMIN, ROUTE_ROLES, forbidden_text, roles_for
 from serving.scope import pseudonyms_for
@@ -142,7 +142,7 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     campaign_routes.attach(web, store, live, "shop", lambda: None, SecretStr(SECRET))
     kpi_routes.attach(web, store_kpis(root / "snapshots"), live, RULES)
     monitoring_routes.attach(web, root / "snapshots", live, read_drift_rules())
-    web.dependency_overrides[get_current_service] = lambda: service
+    web.dependency_overrides[current_service] = lambda: service
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MEMBERSCORE_API_KEYS", raising=False)
         patch.setenv("MEMBERSCORE_API_KEY_FILE", str(root / "keys"))
@@ -150,7 +150,7 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     try:
         yield client
     finally:
-        web.dependency_overrides.pop(get_current_service, None)
+        web.dependency_overrides.pop(current_service, None)
         store.close()
 
 
