@@ -33,7 +33,7 @@ import pandas as pd
 
 from features.behaviour import TRAILING_WINDOWS_DAYS
 from features.catalogue import feature_names
-from features.engine import execute
+from features.engine import default_backend, execute
 from features.snapshot import snapshot_expression
 
 FEATURES = feature_names(True, lifetime=False)
@@ -41,7 +41,7 @@ FEATURES = feature_names(True, lifetime=False)
 
 def ibis_features(path: Path, as_of: date) -> pd.DataFrame:
     """The product's engine-neutral expression, run as the product runs it (``features.engine.execute``)."""
-    con = ibis.duckdb.connect()
+    con = default_backend()
     return _sorted(execute(snapshot_expression(con.read_parquet(str(path)), as_of), con))
 
 

@@ -20,8 +20,17 @@ from ibis.expr.types import Table, TimestampScalar
 
 
 def default_backend() -> BaseBackend:
-    """An in-process DuckDB connection, the embedded default engine."""
-    return ibis.duckdb.connect()
+    """An in-process DuckDB connection, the embedded default engine.
+
+    Without DuckDB's ``partitioned_execution`` optimizer: on a file sorted by member (as exports
+    often are) it split the feature query into ranges of member ids and scanned the whole category
+    branch once per range, 1.86 G rows read for a 106 M-line file, 1.9x the hand-written query's
+    time (bench/HISTORY.md, issue 20, session 35).
+    """
+    return ibis.duckdb.connect(disabled_optimizers=",".join(DISABLED_OPTIMIZERS))
+
+
+DISABLED_OPTIMIZERS: Final = ("partitioned_execution",)
 
 
 Engine = Literal["duckdb", "spark"]

@@ -145,3 +145,17 @@ def test_exact_aggregates_on_hand_made_values() -> None:
     assert result.loc["c", "std"] == 0.0  # equal values: exactly 0, no cancellation residue
     assert result.loc["c", "cents"] == 0.03  # 3 x 0.01 at the default 6 places
     assert result["tenths"].tolist() == [0.0, 0.0, 0.0]  # each value rounded to 1 place before adding
+
+
+@pytest.mark.slow
+def test_the_products_duckdb_leaves_out_partitioned_execution_and_no_value_changes(many_lines: Path) -> None:
+    """On a file sorted by member DuckDB's partitioned execution scanned the whole category branch
+    once per range of members (1.86 G rows read for 106 M lines: bench/HISTORY.md, session 35); the
+    product's connection turns it off, and the features are the same bits with every optimizer on."""
+    product = default_backend()
+    assert product.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone() == ("partitioned_execution",)
+    results = []
+    for backend in (product, ibis.duckdb.connect()):
+        features = execute(snapshot_expression(read_parquet(many_lines, backend), date(2024, 10, 1)), backend)
+        results.append(features.sort_values(contract.MEMBER_ID, ignore_index=True))
+    pd.testing.assert_frame_equal(results[0], results[1], check_exact=True)
