@@ -56,12 +56,13 @@ class RunningServer:
 
 
 def _text_once_it_holds(path: Path, waiting_for: str, timeout_s: float) -> str:
-    """The file's text once it holds ``waiting_for``, or as it is after ``timeout_s`` ("" if absent)."""
+    """The file's text once it exists and holds ``waiting_for``, or as it is after ``timeout_s`` ("" if absent)."""
     deadline = time.monotonic() + timeout_s
-    while not (path.exists() and waiting_for in path.read_text(encoding="utf-8", errors="replace")) \
-            and time.monotonic() < deadline:
+    while True:
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
+        if (text is not None and waiting_for in text) or time.monotonic() >= deadline:
+            return text or ""
         time.sleep(0.05)
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
 def start_server(log_dir: Path, env: Mapping[str, str], wait_for: int = 200,

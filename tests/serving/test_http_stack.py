@@ -48,12 +48,13 @@ def test_no_request_is_traced_by_default(running_server: RunningServer) -> None:
 
 
 _TRACED = """
+import json
 from _bentoml_impl.loader import load
 from bentoml._internal.container import BentoMLContainer
 load("serving.service:MemberScoring", standalone_load=True).inject_config()
 excluded = BentoMLContainer.tracing_excluded_urls.get()
-print(sorted(path for path in ("/score", "/targets", "/healthz", "/readyz")
-             if not excluded.url_disabled("http://127.0.0.1:3000" + path)))
+print(json.dumps(sorted(path for path in ("/score", "/targets", "/healthz", "/readyz")
+                        if not excluded.url_disabled("http://127.0.0.1:3000" + path))))
 """
 
 
@@ -61,7 +62,7 @@ def _traced_paths(env: dict[str, str]) -> list[str]:
     """The paths the service would trace, in a fresh interpreter (BentoML's configuration is global)."""
     done = subprocess.run([sys.executable, "-c", _TRACED], cwd=REPO, env={**os.environ, **env},
                           capture_output=True, text=True, timeout=120, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_tracing_is_turned_on_as_the_readme_says(tmp_path: Path) -> None:
