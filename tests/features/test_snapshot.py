@@ -381,9 +381,11 @@ def test_snapshot_of_the_golden_transactions_matches_the_golden_snapshot() -> No
     pd.testing.assert_frame_equal(
         actual.drop(columns=fitted), golden.drop(columns=fitted), check_exact=False, rtol=1e-9, atol=0
     )
-    # BG/NBD + Gamma-Gamma come out of an L-BFGS-B fit: its optimum moves by ~1e-7 between CPUs
-    # (vectorised log/gammaln differ in the last bits), far less than any change to the model
-    pd.testing.assert_frame_equal(actual[fitted], golden[fitted], check_exact=False, rtol=1e-5, atol=0)
+    # BG/NBD + Gamma-Gamma come out of an L-BFGS-B fit on 20 members, whose optimum moves between CPUs
+    # (vectorised log/gammaln differ in the last bits): by ~1e-7 on an Intel AVX2 machine, by up to
+    # 1.1e-5 (P(alive), expected purchases) on an AMD EPYC with AVX-512, against the file written on
+    # another AMD. 1e-4 leaves that margin and is still far less than any change to the model moves them.
+    pd.testing.assert_frame_equal(actual[fitted], golden[fitted], check_exact=False, rtol=1e-4, atol=0)
 
 
 def test_simulator_still_produces_the_golden_transactions() -> None:
