@@ -8,13 +8,17 @@ where the data is and what broke. An ``admin`` key gets the reasons, the models 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.caller import caller_of
-from serving.live import Served
 from serving.schemas import Readiness
+
+if TYPE_CHECKING:  # the service module imports the probes; what serves is the worker's (serving.answers)
+    from serving.live import Served
 
 
 class ProductRoutes:

@@ -70,14 +70,32 @@ def test_the_rule_check_names_a_lazy_import_of_training_in_serving(tmp_path: Pat
     ]
 
 
-@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
-def test_the_service_process_loads_no_training_module_and_no_matplotlib() -> None:
-    """``import serving.service`` in a fresh interpreter, as ``bentoml serve`` does."""
-    probe = ("import json, sys, serving.service; "
-             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('training', 'cli', 'matplotlib'))))")
+def modules_loaded_by(imports: str, roots: tuple[str, ...]) -> list[str]:
+    """The modules under ``roots`` that ``import <imports>`` loads in a fresh interpreter."""
+    probe = (f"import json, sys, {imports}; "
+             f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {roots!r})))")
     completed = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+    return list(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
+def test_the_service_process_loads_no_training_module_and_no_matplotlib() -> None:
+    """What a worker imports (the service and its scoring half, ``serving.answers``), in a fresh interpreter."""
+    assert modules_loaded_by("serving.service, serving.answers", ("training", "cli", "matplotlib")) == []
+
+
+SCORING_LIBRARIES = ("mlflow", "xgboost", "shap", "ibis", "duckdb", "pyarrow", "sqlalchemy", "sklearn", "scipy",
+                     "pandas", "matplotlib")
+
+
+@pytest.mark.slow  # a few seconds: runs in `make test`, not in test-fast
+def test_bentomls_supervisor_imports_the_service_without_any_scoring_library() -> None:
+    """BentoML's supervisor imports the service module only to read its configuration; the libraries
+    that score are the worker's (``serving.answers``, imported when the service starts)."""
+    assert modules_loaded_by("serving.service", SCORING_LIBRARIES) == []
+    assert {"mlflow", "xgboost", "ibis", "sqlalchemy"} <= {m.split(".")[0] for m in modules_loaded_by(
+        "serving.service, serving.answers", SCORING_LIBRARIES)}
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))

@@ -172,7 +172,7 @@ def test_repeated_ids_are_computed_once_and_answered_in_order(client: httpx.Clie
 
 def test_reasons_on_the_fly_are_bounded_with_a_422_that_states_the_limit(client: httpx.Client) -> None:
     """More than 5 reasons are computed per request; distinct ids x explain above 25,000 is refused."""
-    from serving.service import MAX_ON_THE_FLY_REASONS
+    from serving.answers import MAX_ON_THE_FLY_REASONS
 
     ids = [f"m{i:05d}" for i in range(MAX_ON_THE_FLY_REASONS // 25 + 1)]
     response = client.post("/score", json={"member_ids": ids, "explain": 25})
@@ -188,7 +188,7 @@ def test_reasons_on_the_fly_are_bounded_with_a_422_that_states_the_limit(client:
 def test_a_heavy_score_does_not_hold_a_single_member_behind_it(client: httpx.Client, server: str, snapshot) -> None:
     """While heavy /score requests run (reasons on the fly for the largest allowed batch), single-member
     /score requests keep answering, each within a second."""
-    from serving.service import MAX_ON_THE_FLY_REASONS
+    from serving.answers import MAX_ON_THE_FLY_REASONS
 
     members = [str(x) for x in snapshot.frame["member_id"]]
     heavy_ids = (members * (1000 // len(members) + 1))[:1000]

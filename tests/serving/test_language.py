@@ -66,8 +66,10 @@ def test_an_unsupported_explicit_lang_is_a_422_naming_the_field(asking: TestClie
 
 def test_every_route_that_answers_with_text_takes_the_language_dependency() -> None:
     """Seen in the OpenAPI document: each such route has the dependency's ``lang`` query parameter."""
+    from serving.answers import include_routers
     from serving.service import web
 
+    include_routers(web)  # as the worker's start does
     paths = web.openapi()["paths"]
     for method, path in TEXT_ROUTES:
         parameters = paths[path][method.lower()].get("parameters", [])

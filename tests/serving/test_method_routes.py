@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from features.segment_rules import read_segment_rules
+from serving.answers import Answers
 from serving.live import Served
 from serving.method_routes import serve_instance_on_the_event_loop
 from serving.segment_summary import configured_labels
@@ -32,9 +33,8 @@ def client() -> Iterator[TestClient]:
     from serving.service import MemberScoring, web
 
     service = object.__new__(MemberScoring.inner)  # type: ignore[attr-defined]  # set by @bentoml.service
-    service.project, service.pseudonym_secret, service.currency = "shop", SecretStr("p" * 32), None
-    service.live = Reloadable(Served(snapshot=loaded_snapshot(), project="shop"))
-    service.labels = configured_labels(read_segment_rules(None), None)
+    service.answers = Answers(Reloadable(Served(snapshot=loaded_snapshot(), project="shop")),
+                              configured_labels(read_segment_rules(None), None), "shop", SecretStr("p" * 32), None)
     set_current_service(service)
     try:
         with TestClient(web) as http:

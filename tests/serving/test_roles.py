@@ -28,6 +28,7 @@ from features.drift_rules import read_drift_rules
 from features.segment_rules import read_segment_rules
 from features.settings import load_settings
 from serving import campaign_routes, kpi_routes, monitoring_routes
+from serving.answers import Answers, include_routers
 from serving.auth import ApiKeyMiddleware, hash_key, is_public
 from serving.caller import ROLES, Caller, Role
 from serving.keyfile import KeyRecord, append_key, now_utc
@@ -136,8 +137,8 @@ def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     write_keys(root / "keys")
     live = Reloadable(Served(snapshot=stores_snapshot(), project="shop"))
     service = object.__new__(MemberScoring.inner)  # type: ignore[attr-defined]  # set by @bentoml.service
-    service.project, service.pseudonym_secret, service.currency = "shop", SecretStr(SECRET), None
-    service.live, service.labels = live, configured_labels(read_segment_rules(None), None)
+    service.answers = Answers(live, configured_labels(read_segment_rules(None), None), "shop", SecretStr(SECRET), None)
+    include_routers(web)  # as the worker's start does
     store = open_store(f"sqlite:///{root / 'campaigns.db'}")
     campaign_routes.attach(web, store, live, "shop", lambda: None, SecretStr(SECRET))
     kpi_routes.attach(web, store_kpis(root / "snapshots"), live, RULES)
@@ -164,6 +165,7 @@ def campaign_id(http: TestClient) -> str:
 def operations() -> list[tuple[str, str]]:
     from serving.service import web
 
+    include_routers(web)  # as the worker's start does: every route the service answers
     return [(method.upper(), path) for path, item in web.openapi()["paths"].items() for method in item]
 
 
@@ -255,7 +257,7 @@ def test_a_store_scoped_key_sees_only_its_stores_members(http: TestClient) -> No
 
 
 def test_a_scoped_key_is_refused_on_a_snapshot_without_stores() -> None:
-    from serving.service import scored
+    from serving.answers import scored
 
     served = Served(snapshot=loaded_snapshot(), project="shop")  # no home stores
     with pytest.raises(HTTPException) as refused:

@@ -206,7 +206,7 @@ def test_the_service_reads_the_threshold_from_the_environment(use_trained: objec
 
     monkeypatch.setenv("MEMBERSCORE_SNAPSHOT_DIR", str(tmp_path))
     monkeypatch.setenv("MEMBERSCORE_MIN_SNAPSHOT_RATIO", "0.9")
-    assert MemberScoring().live.min_snapshot_ratio == 0.9
+    assert MemberScoring().answers.live.min_snapshot_ratio == 0.9
     monkeypatch.setenv("MEMBERSCORE_MIN_SNAPSHOT_RATIO", "2")
     with pytest.raises(ValueError, match="MEMBERSCORE_MIN_SNAPSHOT_RATIO '2'"):
         MemberScoring()
