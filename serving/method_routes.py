@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import inspect
 
-import bentoml
+from bentoml import get_current_service  # once: ``bentoml.<name>`` runs an import statement at every lookup
 from fastapi import Depends
 
 
 async def current_service() -> object:
     """The running service instance, as ``bentoml.get_current_service`` returns it (an error before start-up)."""
-    return bentoml.get_current_service()
+    return get_current_service()
 
 
 def serve_instance_on_the_event_loop(service_class: type) -> int:
@@ -33,7 +33,7 @@ def serve_instance_on_the_event_loop(service_class: type) -> int:
         if not isinstance(signature, inspect.Signature) or not signature.parameters:
             continue
         first, *rest = signature.parameters.values()
-        if getattr(first.default, "dependency", None) is bentoml.get_current_service:
+        if getattr(first.default, "dependency", None) is get_current_service:
             member.__signature__ = signature.replace(parameters=[first.replace(default=Depends(current_service)), *rest])
             pointed += 1
     return pointed
