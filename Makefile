@@ -39,8 +39,8 @@ run: install
 key: install
 	$(BIN)/memberscore keys create --role $(ROLE) --name $(NAME) --file $(KEY_FILE)
 
-# The whole suite (806 to 1,230 s of pytest on 2 cores in recent runs, two pytest-xdist
-# workers; three were no faster, 1,234 s, both cores being 97% busy). It
+# The whole suite (1,008 to 1,157 s of pytest on one 2-core machine type in recent runs, 677 s on a
+# newer one with AVX-512; two pytest-xdist workers; three were no faster, both cores being 97% busy). It
 # installs nothing system-wide: the browser tests need Debian's chromium and the campaign store's
 # PostgreSQL (README, "Tests"; .ci/run installs them in CI). --dist loadfile keeps each test file,
 # and so its module fixtures (a trained model, a running server), in one worker; with
@@ -67,7 +67,8 @@ lint: install
 	$(BIN)/mypy $(MYPY_PACKAGES)
 
 # Everything but the `slow` tests (and those that need the trained store: tests/conftest.py): the tool to
-# run while working. Its goal is 2 minutes on 2 cores: 110 to 128 s on a day the whole suite took 1,008-1,148 s.
+# run while working. Its goal is 2 minutes on 2 cores: 110 to 128 s on a day the whole suite took 1,008-1,148 s,
+# 71 s on the newer machine type.
 test-fast: install
 	$(TEST_ENV) HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
