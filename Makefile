@@ -39,7 +39,7 @@ run: install
 key: install
 	$(BIN)/memberscore keys create --role $(ROLE) --name $(NAME) --file $(KEY_FILE)
 
-# The whole suite (1,008 to 1,157 s of pytest on one 2-core machine type in recent runs, 677 s on a
+# The whole suite (1,008 to 1,157 s of pytest on one 2-core machine type in recent runs, 631-677 s on a
 # newer one with AVX-512; two pytest-xdist workers; three were no faster, both cores being 97% busy). It
 # installs nothing system-wide: the browser tests need Debian's chromium and the campaign store's
 # PostgreSQL (README, "Tests"; .ci/run installs them in CI). --dist loadfile keeps each test file,
@@ -68,7 +68,7 @@ lint: install
 
 # Everything but the `slow` tests (and those that need the trained store: tests/conftest.py): the tool to
 # run while working. Its goal is 2 minutes on 2 cores: 110 to 128 s on a day the whole suite took 1,008-1,148 s,
-# 71 s on the newer machine type.
+# 65-71 s on the newer machine type.
 test-fast: install
 	$(TEST_ENV) HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
