@@ -78,7 +78,7 @@ test-fast: install
 # bench/growth.py (features, train with bench/xl_train.yaml, snapshot, score, serve); data and
 # workspaces under var/bench/growth, results in bench/growth.* and xl_* in bench/results.json.
 # Not yet completed on one 23.5 GB machine: the 100M-line file loads and its snapshot is written and served
-# (22.0 GiB peak, 1,140 s), its train has not been run (README, How big can it go).
+# (20.4-22.0 GiB peak, 925-1,140 s); its train ran out of memory at 40 min (README, How big can it go).
 BENCH_SCALE ?= full
 bench: install
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable ".[test,bench]"
