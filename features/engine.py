@@ -18,6 +18,9 @@ from ibis.backends import BaseBackend
 from ibis.expr.builders import LegacyWindowBuilder
 from ibis.expr.types import Table, TimestampScalar
 
+# DuckDB optimizers every connection of the product leaves out (``default_backend``).
+DISABLED_OPTIMIZERS: Final = ("partitioned_execution",)
+
 
 def default_backend() -> BaseBackend:
     """An in-process DuckDB connection, the embedded default engine.
@@ -28,9 +31,6 @@ def default_backend() -> BaseBackend:
     time (bench/HISTORY.md, issue 20, session 35).
     """
     return ibis.duckdb.connect(disabled_optimizers=",".join(DISABLED_OPTIMIZERS))
-
-
-DISABLED_OPTIMIZERS: Final = ("partitioned_execution",)
 
 
 Engine = Literal["duckdb", "spark"]
