@@ -14,7 +14,7 @@ from ibis.expr.types import Table
 
 from features import contract
 from features.engine import as_table, days_between, exact_sum, execute, timestamp_literal
-from features.purchases import lines_in_window, purchases
+from features.purchases import lines_in_window, members_before, purchases
 
 LABEL_COLUMNS = ("churned", "orders_in_horizon", "days_to_next", "spend_in_horizon", "spend_before_horizon")
 
@@ -53,9 +53,8 @@ def labels_expression(lines: Table, as_of: date, horizon_days: int) -> Table:
     ``as_of``. Counts and spend are NULL where a member has none in a window.
     """
     end = as_of + timedelta(days=horizon_days)
-    before = purchases(lines_in_window(lines, None, as_of))
     after = purchases(lines_in_window(lines, as_of, end))
-    members = before.select(contract.MEMBER_ID).distinct()
+    members = members_before(lines, as_of)
     parts = [
         after.group_by(contract.MEMBER_ID).aggregate(
             orders_in_horizon=after.count(),
@@ -85,7 +84,7 @@ def category_history(transactions: pd.DataFrame, as_of: date, horizon_days: int)
         raise ValueError("category_history needs a 'category' column in the transactions")
     lines = as_table(transactions)
     bought = lines.filter((lines[contract.AMOUNT] > 0) & lines[contract.CATEGORY].notnull())
-    members = purchases(lines_in_window(lines, None, as_of)).select(contract.MEMBER_ID).distinct()
+    members = members_before(lines, as_of)
     keys = [contract.MEMBER_ID, contract.CATEGORY]
     history = lines_in_window(bought, None, as_of)
     spend = history.group_by(keys).aggregate(spend_before=exact_sum(history[contract.AMOUNT]))

@@ -47,3 +47,8 @@ def purchases(lines: Table) -> Table:
     """Orders with a positive net amount: the purchase occasions every feature counts."""
     all_orders = orders(lines)
     return all_orders.filter(all_orders.net > 0)
+
+
+def members_before(lines: Table, as_of: date) -> Table:
+    """The ids of members with a purchase before ``as_of``: the members a snapshot as of ``as_of`` holds."""
+    return purchases(lines_in_window(lines, None, as_of)).select(contract.MEMBER_ID).distinct()

@@ -21,7 +21,7 @@ from training.commit import commit_champions
 from training.config import TrainConfig
 from training.cutoffs import CutoffPlan, data_span, plan_cutoffs
 from training.examples import CUTOFF_COLUMN, ExamplesBuilder, build_category_history, build_examples, feature_columns
-from training.member_sample import sampling_builder
+from training.member_sample import training_data
 from training.plots import png
 from training.promotion import Decision, judge, promotion_interval, refuse_incomparable
 from training.span_plan import PLAN_FIELDS, PlanChoice, choose_plan
@@ -150,22 +150,22 @@ def prepare_data(transactions: pd.DataFrame, config: TrainConfig, progress: Prog
     """Build the examples every task of one horizon shares (features are computed once).
 
     ``plan`` defaults to the run's horizon. ``build_train`` builds the training cut-offs' examples
-    (on Spark executors with the Spark engine: ``training.spark_examples``), one cut-off at a time and
-    sampled when ``config.max_members_per_cutoff`` is set (``training.member_sample``). The BG/NBD model at the evaluation cut-off is fitted
-    once, for the evaluation snapshot and the baselines alike. The category history feeds only
+    (on Spark executors with the Spark engine: ``training.spark_examples``), from each cut-off's
+    sample of members when ``config.max_members_per_cutoff`` is set (``training.member_sample``).
+    The BG/NBD model at the evaluation cut-off is fitted once, for the evaluation snapshot and the baselines alike. The category history feeds only
     upsell, which learns the run's horizon, so other horizons skip it.
     """
     plan = plan or plan_for(transactions, config, config.horizon_days)
     horizon = plan.horizon_days
     progress(f"building {horizon}-day examples for {len(plan.train)} training cut-offs and evaluation at {plan.evaluation}")
-    if config.max_members_per_cutoff is not None:
-        build_train = sampling_builder(build_train, config.max_members_per_cutoff, config.seed)
-    train = build_train(transactions, plan.train, horizon)
+    with_history = contract.CATEGORY in transactions.columns and horizon == config.horizon_days
+    train, train_history = training_data(transactions, plan, config, build_train, with_history)
     lifetime = fit_lifetime(transactions, plan.evaluation)
     evaluation = build_examples(transactions, [plan.evaluation], horizon, {plan.evaluation: lifetime})
     history = None
-    if contract.CATEGORY in transactions.columns and horizon == config.horizon_days:
-        history = build_category_history(transactions, (*plan.train, plan.evaluation), horizon)
+    if train_history is not None:
+        history = pd.concat([train_history, build_category_history(transactions, [plan.evaluation], horizon)],
+                            ignore_index=True)
     return TaskData(train=train, evaluation=evaluation, feature_names=feature_columns(train), plan=plan,
                     lifetime_at_evaluation=lifetime, category_history=history)
 
