@@ -13,7 +13,10 @@ import numpy as np
 
 from training.resampled_metrics import RowWeightMetric
 
-BLOCK_ROUNDS = 50  # resamples evaluated together: (50, n) weight arrays stay a few MB at n = 25,000
+BLOCK_ROUNDS = 50  # resamples evaluated together at most: (50, n) weight arrays stay a few MB at n = 25,000
+# ... and at most this many weights in one block: at n = 4.5 M evaluation members, 50 rounds at once
+# held three (50, n) arrays of 8 bytes (draws, counts, weights): 5.4 GB, beside the examples.
+BLOCK_WEIGHTS = BLOCK_ROUNDS * 25_000
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,9 @@ def paired_bootstrap(model: RowWeightMetric, baseline: RowWeightMetric, n_rows: 
         raise ValueError(f"need n_rows >= 1, rounds >= 1 and 0 < level < 1; got {n_rows}, {rounds}, {level}")
     rng = np.random.default_rng(seed)
     differences = []
-    for start in range(0, rounds, BLOCK_ROUNDS):
-        weights = resample_weights(n_rows, min(BLOCK_ROUNDS, rounds - start), rng)
+    block = block_rounds(n_rows)
+    for start in range(0, rounds, block):
+        weights = resample_weights(n_rows, min(block, rounds - start), rng)
         differences.append(model(weights) - baseline(weights))
     difference = np.concatenate(differences)
     defined = difference[np.isfinite(difference)]
@@ -53,3 +57,12 @@ def paired_bootstrap(model: RowWeightMetric, baseline: RowWeightMetric, n_rows: 
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(defined, [tail, 100 - tail])
     return BootstrapInterval(float(low), float(high), len(defined))
+
+
+def block_rounds(n_rows: int) -> int:
+    """Resamples evaluated together: ``BLOCK_ROUNDS``, fewer (at least one) where ``n_rows`` is large,
+    so a block's weights stay within ``BLOCK_WEIGHTS`` (memory bounded at any evaluation size).
+
+    Up to 25,000 rows the blocks, and so the draws of a seed, are what they always were.
+    """
+    return max(1, min(BLOCK_ROUNDS, BLOCK_WEIGHTS // max(n_rows, 1)))

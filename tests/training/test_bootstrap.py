@@ -9,13 +9,15 @@ above 0; the interval is reproducible from the seed and equals a plain loop over
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from training.bootstrap import BLOCK_ROUNDS, paired_bootstrap, resample_weights
+import training.bootstrap
+from training.bootstrap import BLOCK_ROUNDS, block_rounds, paired_bootstrap, resample_weights
 from training.resampled_metrics import concordance_by_weight, normalized_gini_by_weight, roc_auc_by_weight
 from training.survival import concordance_index
 from training.value_metrics import normalized_gini
@@ -41,9 +43,9 @@ METRICS = [
 def naive_interval(reference: Callable[..., float], model: tuple[np.ndarray, ...], baseline: tuple[np.ndarray, ...],
                    rounds: int, seed: int) -> tuple[float, float, int]:
     """The bootstrap as a loop over index draws: the same rng stream, the metric on the drawn rows."""
-    rng, differences = np.random.default_rng(seed), []
-    for start in range(0, rounds, BLOCK_ROUNDS):
-        draws = rng.integers(0, N, size=(min(BLOCK_ROUNDS, rounds - start), N))
+    rng, differences, block = np.random.default_rng(seed), [], block_rounds(N)
+    for start in range(0, rounds, block):
+        draws = rng.integers(0, N, size=(min(block, rounds - start), N))
         differences += [reference(*(c[rows] for c in model)) - reference(*(c[rows] for c in baseline)) for rows in draws]
     defined = np.array([d for d in differences if np.isfinite(d)])
     low, high = np.percentile(defined, [2.5, 97.5])
@@ -70,6 +72,35 @@ def test_interval_equals_a_plain_loop_over_index_draws(name: str, weighted: Call
     low, high, rounds = naive_interval(reference, columns, noisy, rounds=120, seed=9)
     assert (interval.low, interval.high) == pytest.approx((low, high), rel=1e-9, abs=1e-12)
     assert interval.rounds == rounds
+
+
+def test_blocks_of_few_rounds_draw_what_the_loop_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where an evaluation is large, fewer rounds go in a block: the interval is still the loop's."""
+    monkeypatch.setattr(training.bootstrap, "BLOCK_WEIGHTS", 2 * N + 1)
+    assert block_rounds(N) == 2
+    _, weighted, reference, columns = METRICS[0]
+    noisy = (columns[0], columns[1] + np.random.default_rng(5).normal(0, 0.3, N))
+    interval = paired_bootstrap(weighted(*columns), weighted(*noisy), N, rounds=41, seed=9)
+    low, high, rounds = naive_interval(reference, columns, noisy, rounds=41, seed=9)
+    assert (interval.low, interval.high, interval.rounds) == pytest.approx((low, high, rounds), rel=1e-9, abs=1e-12)
+
+
+def test_memory_is_bounded_at_millions_of_rows() -> None:
+    """One round at a time at a million rows: the three (rounds, n) arrays of a block (draws,
+    counts, weights) of 50 rounds would be 1.2 GB; of one round, 24 MB."""
+    n = 1_000_000
+    assert block_rounds(n) == 1 and block_rounds(25_000) == BLOCK_ROUNDS
+    rng = np.random.default_rng(1)
+    labels, scores = rng.random(n) < 0.3, rng.random(n)
+    model, baseline = roc_auc_by_weight(labels, scores + labels), roc_auc_by_weight(labels, scores)
+    tracemalloc.start()
+    try:
+        interval = paired_bootstrap(model, baseline, n, rounds=4, seed=3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert interval.rounds == 4 and interval.low > 0
+    assert peak < 80e6, f"peak {peak / 1e6:.0f} MB"  # 40 MB measured; 160 MB with the 4 rounds in one block
 
 
 def test_identical_scorers_give_exactly_zero() -> None:
