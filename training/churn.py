@@ -8,7 +8,6 @@ stored on the booster, so ``predict_proba`` serves what the evaluation measured.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,7 +23,7 @@ from training.evaluate import binary_metrics, reliability_curve
 from training.examples import LABEL_COLUMN
 from training.fit import booster_params, fit_booster
 from training.plots import lift_figure, reliability_figure, roc_figure, shap_summary_figure
-from training.resampled_metrics import roc_auc_by_weight
+from training.resampled_metrics import GateMetric, roc_auc_by_weight
 from training.task import Assessment, Task, TaskData
 
 
@@ -72,7 +71,7 @@ class Churn(Task):
                                     _calibration_metrics(out_of_time["model"]))
         missing = data.bgnbd_missing()
         return Assessment(out_of_time, figures, {"calibration.json": report},
-                          predictions=scores, gate_metric=partial(roc_auc_by_weight, y_eval),
+                          predictions=scores, gate_metric=GateMetric(roc_auc_by_weight, (y_eval,)),
                           baselines_unavailable={BGNBD: missing} if missing else {})
 
     @staticmethod

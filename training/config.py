@@ -46,6 +46,9 @@ class TrainConfig(BaseModel):
     seed: int = 7
     bootstrap_rounds: int = Field(1000, ge=100, le=100_000, description="paired bootstrap resamples behind the "
                                   "gate's 95% interval of model minus best baseline (seeded by seed)")
+    bootstrap_rows: int | None = Field(200_000, ge=100, description="the gate's resamples draw from a seeded "
+                                       "sample of at most this many evaluation rows (a wider interval: a "
+                                       "stricter gate); the metrics themselves use every row. None: all")
     xgb_params: dict[str, Any] = Field(default_factory=default_xgb_params)
     aft_distribution: Literal["normal", "logistic", "extreme"] = Field("normal", description="next-purchase AFT noise")
     aft_sigma: float = Field(1.0, gt=0, description="next-purchase AFT scale of log-time noise")

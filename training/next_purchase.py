@@ -10,7 +10,6 @@ beside the trained distribution and sigma.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -26,7 +25,7 @@ from training.config import TrainConfig
 from training.evaluate import expected_calibration_error, reliability_curve
 from training.fit import fit_booster
 from training.plots import reliability_figure, shap_summary_figure
-from training.resampled_metrics import concordance_by_weight
+from training.resampled_metrics import GateMetric, concordance_by_weight
 from training.survival import HORIZON_DAYS, aft_bounds, survival_metrics
 from training.task import Assessment, Task, TaskData
 
@@ -97,7 +96,7 @@ class NextPurchase(Task):
                                     {k: before[k] for k in keys} | _other_days_ece(raw, evaluation, horizon),
                                     {k: out_of_time["model"][k] for k in keys} | _other_days_ece(timing, evaluation, horizon))
         observed = ~np.isnan(days)  # the C-index pairs as survival_metrics forms them: censored at H
-        gate_metric = partial(concordance_by_weight, np.where(observed, days, horizon), observed)
+        gate_metric = GateMetric(concordance_by_weight, (np.where(observed, days, horizon), observed))
         return Assessment(out_of_time, figures, {"calibration.json": report},
                           predictions={name: p[0] for name, p in predicted.items()},
                           gate_metric=gate_metric, baselines_unavailable={BGNBD: missing} if missing else {})

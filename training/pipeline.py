@@ -237,7 +237,7 @@ def fit_and_judge(task: Task, data: TaskData, config: TrainConfig, project: str)
         if assessment.gate_metric is None:
             raise TypeError(f"task {task.name} scores baselines but gives the gate no per-row metric")
         interval = promotion_interval(assessment.out_of_time, assessment.predictions, assessment.gate_metric,
-                                      task.promotion_metric, config.bootstrap_rounds, config.seed)
+                                      task.promotion_metric, config.bootstrap_rounds, config.seed, config.bootstrap_rows)
     champion = catalog.load_booster(task.name, project=project)
     missing = [f for f in (champion.feature_names or []) if f not in data.evaluation.columns] if champion else []
     if champion is not None and not missing:

@@ -7,14 +7,15 @@ the metric difference lies above 0) and the current champion by point estimate.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from features.sampling import sample_positions
 from training.bootstrap import paired_bootstrap
-from training.resampled_metrics import RowWeightMetric
+from training.resampled_metrics import GateMetric
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class PromotionInterval:
     high: float
     rounds: int
     level: float = 0.95
+    sample_rows: int | None = None  # resampled from a seeded sample of this many evaluation rows; None: from all
+
 
     @property
     def difference(self) -> float:
@@ -36,8 +39,9 @@ class PromotionInterval:
 
     def describe(self) -> str:
         """e.g. ``roc_auc 0.7400 - bgnbd 0.8000 = -0.0600 (95% CI -0.0900 to -0.0300)``."""
+        sample = "" if self.sample_rows is None else f" on a sample of {self.sample_rows:,} rows"
         return (f"{self.metric} {self.model:.4f} - {self.baseline} {self.baseline_value:.4f} = {self.difference:.4f} "
-                f"({self.level:.0%} CI {self.low:.4f} to {self.high:.4f})")
+                f"({self.level:.0%} CI {self.low:.4f} to {self.high:.4f}{sample})")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "difference": self.difference}
@@ -71,21 +75,31 @@ def best_baseline(baselines: Mapping[str, Mapping[str, float]], metric: str) -> 
 def promotion_interval(
     out_of_time: Mapping[str, Mapping[str, float]],
     predictions: Mapping[str, np.ndarray],
-    gate_metric: Callable[[np.ndarray], RowWeightMetric],
+    gate_metric: GateMetric,
     metric: str,
     rounds: int,
     seed: int,
+    max_rows: int | None = None,
 ) -> PromotionInterval | None:
-    """The model against its best baseline: ``gate_metric(prediction)`` scores one scorer on
-    resampled evaluation rows. None when no baseline is defined on ``metric``."""
+    """The model against its best baseline on resampled evaluation rows. None when no baseline is
+    defined on ``metric``.
+
+    With ``max_rows``, the rounds resample a seeded sample of at most that many rows: each round
+    costs a few passes over the rows it draws from (0.64 s at 4.5 M rows, so 1,000 rounds took
+    11 minutes per task). The interval is then that of a smaller evaluation, wider than every
+    row's: the gate only gets stricter. The point difference stays every row's.
+    """
     baselines = {name: m for name, m in out_of_time.items() if name not in ("model", "champion")}
     best = best_baseline(baselines, metric)
     if best is None:
         return None
     model = predictions["model"]
-    interval = paired_bootstrap(gate_metric(model), gate_metric(predictions[best]), len(model), rounds, seed)
+    rows = sample_positions(len(model), max_rows, seed)
+    interval = paired_bootstrap(gate_metric(model, rows), gate_metric(predictions[best], rows),
+                                len(model) if rows is None else len(rows), rounds, seed)
     return PromotionInterval(best, metric, out_of_time["model"][metric], out_of_time[best][metric],
-                             interval.low, interval.high, interval.rounds)
+                             interval.low, interval.high, interval.rounds,
+                             sample_rows=None if rows is None else len(rows))
 
 
 def judge(

@@ -162,6 +162,9 @@ def gate_interval(task: Mapping[str, Any], tr: Translator = ENGLISH) -> str:
             difference=_format(_number(interval.get("difference")), tr),
             level=tr.percent(_number(interval.get("level", 0.95)), 0), low=_format(low, tr), high=_format(high, tr),
             rounds=interval.get("rounds"), verdict=verdict)
+        if interval.get("sample_rows"):
+            text += " " + tr.gettext("(resampled from a seeded sample of {rows} evaluation rows)").format(
+                rows=tr.number(interval["sample_rows"]))
         parts.append(f'<p class="interval">{escape(text)}</p>')
     for scorer, why in (task.get("baselines_unavailable") or {}).items():
         text = tr.gettext("baseline {scorer} left out: {reason}").format(scorer=scorer, reason=why)

@@ -12,12 +12,27 @@ them to those on resampled rows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from training.value_metrics import _validated
 
 RowWeightMetric = Callable[[np.ndarray], np.ndarray]  # weights (rounds, n) -> metric per round (NaN: undefined)
+
+
+@dataclass(frozen=True)
+class GateMetric:
+    """A weighted gate metric (``training.resampled_metrics``) bound to the evaluation rows' truth:
+    ``metric(*truth, prediction)`` scores one scorer, on every row or on some (the same for every scorer)."""
+
+    metric: Callable[..., RowWeightMetric]
+    truth: tuple[np.ndarray, ...]
+
+    def __call__(self, prediction: np.ndarray, rows: np.ndarray | None = None) -> RowWeightMetric:
+        if rows is None:
+            return self.metric(*self.truth, prediction)
+        return self.metric(*(np.asarray(column)[rows] for column in self.truth), np.asarray(prediction)[rows])
 
 
 class _TieGroups:

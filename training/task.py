@@ -8,7 +8,6 @@ gate and registration are the pipeline's, identical for every task.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -22,7 +21,7 @@ from training.config import TrainConfig
 from training.cutoffs import CutoffPlan
 from training.examples import CUTOFF_COLUMN
 from training.fit import Trainer, local_train
-from training.resampled_metrics import RowWeightMetric
+from training.resampled_metrics import GateMetric
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class Assessment:
     figures: dict[str, Figure] = field(default_factory=dict)
     documents: dict[str, Any] = field(default_factory=dict)
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
-    gate_metric: Callable[[np.ndarray], RowWeightMetric] | None = None
+    gate_metric: GateMetric | None = None
     baselines_unavailable: dict[str, str] = field(default_factory=dict)
 
 

@@ -9,7 +9,6 @@ target is spend-up: next-H spend >= (1 + g) x the H days before the cut-off, and
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -35,7 +34,7 @@ from training.evaluate import binary_metrics
 from training.examples import CUTOFF_COLUMN
 from training.fit import fit_booster
 from training.plots import lift_figure, roc_figure, shap_summary_figure
-from training.resampled_metrics import roc_auc_by_weight
+from training.resampled_metrics import GateMetric, roc_auc_by_weight
 from training.task import Assessment, Task, TaskData
 
 
@@ -111,7 +110,7 @@ class Upsell(Task):
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names],
                                                     output=0 if data.category_history is not None else None),
         }
-        return Assessment(out_of_time, figures, documents, predictions=scores, gate_metric=partial(roc_auc_by_weight, y))
+        return Assessment(out_of_time, figures, documents, predictions=scores, gate_metric=GateMetric(roc_auc_by_weight, (y,)))
 
     @staticmethod
     def _category_baselines(vocabulary: list[str], per_category: np.ndarray,

@@ -7,7 +7,6 @@ loss models directly. Net spend below zero (returns exceeding purchases) counts 
 
 from __future__ import annotations
 
-from functools import partial
 from typing import ClassVar, Final
 
 import numpy as np
@@ -19,7 +18,7 @@ from training.baselines import BGNBD
 from training.config import TrainConfig
 from training.fit import fit_booster
 from training.plots import lift_figure, shap_summary_figure
-from training.resampled_metrics import normalized_gini_by_weight
+from training.resampled_metrics import GateMetric, normalized_gini_by_weight
 from training.task import Assessment, Task, TaskData
 from training.value_metrics import value_metrics
 
@@ -71,7 +70,7 @@ class Value(Task):
             "shap_summary.png": shap_summary_figure(booster, evaluation[data.feature_names]),
         }
         return Assessment({name: value_metrics(actual, p) for name, p in predicted.items()}, figures,
-                          predictions=predicted, gate_metric=partial(normalized_gini_by_weight, actual),
+                          predictions=predicted, gate_metric=GateMetric(normalized_gini_by_weight, (actual,)),
                           baselines_unavailable={BGNBD_GAMMA_GAMMA: missing} if missing else {})
 
 

@@ -11,13 +11,14 @@ refuses to judge without the interval against the best baseline.
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import numpy as np
 import pytest
 
+from features.sampling import sample_positions
+from training.bootstrap import paired_bootstrap
 from training.promotion import Decision, PromotionInterval, best_baseline, judge, promotion_interval
-from training.resampled_metrics import roc_auc_by_weight
+from training.resampled_metrics import GateMetric, roc_auc_by_weight
 
 BASELINES = {"rfm_rule": {"roc_auc": 0.70, "pr_auc": 0.60}, "recency_over_gap": {"roc_auc": 0.75, "pr_auc": 0.65}}
 
@@ -123,11 +124,11 @@ def test_promotion_interval_resamples_the_model_against_the_best_baseline() -> N
     predictions = {"model": labels + 0.1 * rng.random(120), "coin": rng.random(120), "reversed": -labels + 0.0}
     out_of_time = {name: {"roc_auc": float(roc_auc_by_weight(labels, p)(np.ones((1, 120)))[0])}
                    for name, p in predictions.items()}
-    interval = promotion_interval(out_of_time, predictions, partial(roc_auc_by_weight, labels), "roc_auc", 200, 7)
+    interval = promotion_interval(out_of_time, predictions, GateMetric(roc_auc_by_weight, (labels,)), "roc_auc", 200, 7)
     assert interval is not None and interval.baseline == "coin" and interval.rounds == 200
     assert interval.difference == out_of_time["model"]["roc_auc"] - out_of_time["coin"]["roc_auc"]
     assert 0 < interval.low < interval.difference < interval.high
-    assert promotion_interval(out_of_time, predictions, partial(roc_auc_by_weight, labels), "roc_auc", 200, 7) == interval
+    assert promotion_interval(out_of_time, predictions, GateMetric(roc_auc_by_weight, (labels,)), "roc_auc", 200, 7) == interval
     baselines = {k: v for k, v in out_of_time.items() if k != "model"}
     decision = judge(out_of_time["model"], baselines, None, "roc_auc", interval)
     assert decision.promote is True
@@ -136,7 +137,30 @@ def test_promotion_interval_resamples_the_model_against_the_best_baseline() -> N
     assert decision.to_dict()["promotion_interval"] == {
         "baseline": "coin", "metric": "roc_auc", "model": out_of_time["model"]["roc_auc"],
         "baseline_value": out_of_time["coin"]["roc_auc"], "low": interval.low, "high": interval.high,
-        "rounds": 200, "level": 0.95, "difference": interval.difference}
+        "rounds": 200, "level": 0.95, "sample_rows": None, "difference": interval.difference}
+
+
+def test_a_sampled_interval_resamples_only_the_drawn_rows_and_says_so() -> None:
+    """With max_rows the rounds draw from a seeded sample of the rows: the interval is the one the
+    sampled rows alone give (same seed), the point difference stays every row's, and it is named."""
+    rng = np.random.default_rng(4)
+    labels = (rng.random(3_000) < 0.4).astype(int)
+    predictions = {"model": labels + rng.random(3_000), "coin": rng.random(3_000)}
+    out_of_time = {name: {"roc_auc": float(roc_auc_by_weight(labels, p)(np.ones((1, 3_000)))[0])}
+                   for name, p in predictions.items()}
+    gate = GateMetric(roc_auc_by_weight, (labels,))
+    sampled = promotion_interval(out_of_time, predictions, gate, "roc_auc", 150, 7, max_rows=500)
+    rows = sample_positions(3_000, 500, 7)
+    assert rows is not None
+    alone = paired_bootstrap(roc_auc_by_weight(labels[rows], predictions["model"][rows]),
+                             roc_auc_by_weight(labels[rows], predictions["coin"][rows]), 500, 150, 7)
+    assert sampled is not None and (sampled.low, sampled.high, sampled.rounds) == (alone.low, alone.high, alone.rounds)
+    assert sampled.sample_rows == 500 and "on a sample of 500 rows" in sampled.describe()
+    assert sampled.difference == out_of_time["model"]["roc_auc"] - out_of_time["coin"]["roc_auc"]
+    every = promotion_interval(out_of_time, predictions, gate, "roc_auc", 150, 7)
+    assert every is not None and every.sample_rows is None and "sample" not in every.describe()
+    assert promotion_interval(out_of_time, predictions, gate, "roc_auc", 150, 7, max_rows=3_000) == every
+    assert sampled.high - sampled.low > every.high - every.low  # fewer rows: a wider interval
 
 
 def test_a_model_identical_to_its_best_baseline_is_not_promoted() -> None:
@@ -144,8 +168,8 @@ def test_a_model_identical_to_its_best_baseline_is_not_promoted() -> None:
     scores = np.array([0.1, 0.9, 0.3, 0.2, 0.8, 0.4, 0.6, 0.7])
     predictions = {"model": scores, "same": scores.copy()}
     out_of_time = {"model": {"roc_auc": 0.75}, "same": {"roc_auc": 0.75}}
-    interval = promotion_interval(out_of_time, predictions, partial(roc_auc_by_weight, labels), "roc_auc", 100, 1)
+    interval = promotion_interval(out_of_time, predictions, GateMetric(roc_auc_by_weight, (labels,)), "roc_auc", 100, 1)
     assert interval is not None and (interval.low, interval.high) == (0.0, 0.0)
     assert judge(out_of_time["model"], {"same": out_of_time["same"]}, None, "roc_auc", interval).promote is False
-    assert promotion_interval({"model": {"roc_auc": 0.7}}, {"model": scores}, partial(roc_auc_by_weight, labels),
+    assert promotion_interval({"model": {"roc_auc": 0.7}}, {"model": scores}, GateMetric(roc_auc_by_weight, (labels,)),
                               "roc_auc", 100, 1) is None

@@ -26,3 +26,15 @@ def test_nothing_without_an_interval_and_in_the_task_section_when_there_is_one()
     page = render_report_page({"tasks": {"churn": {"promoted": False, "decision": "x", "promotion_interval": INTERVAL,
                                                    "out_of_time": {"model": {"roc_auc": 0.74}}}}})
     assert page.index("not beyond noise") < page.index('<table class="metrics">')
+
+
+def test_an_interval_on_a_sample_of_rows_says_so_in_each_language() -> None:
+    from features.i18n import Translator, parse_language
+
+    chinese = Translator(parse_language("zh_CN"), "page")
+    sampled = {**INTERVAL, "sample_rows": 200_000}
+    assert gate_interval({"promotion_interval": sampled}).endswith(
+        "not beyond noise (resampled from a seeded sample of 200,000 evaluation rows)</p>")
+    assert "200,000" in gate_interval({"promotion_interval": sampled}, chinese)
+    assert "重抽样取自" in gate_interval({"promotion_interval": sampled}, chinese)
+    assert "seeded sample" not in gate_interval({"promotion_interval": {**INTERVAL, "sample_rows": None}})
