@@ -39,8 +39,8 @@ run: install
 key: install
 	$(BIN)/memberscore keys create --role $(ROLE) --name $(NAME) --file $(KEY_FILE)
 
-# The whole suite (1,008 to 1,157 s of pytest on one 2-core machine type in recent runs, 631-677 s on a
-# newer one with AVX-512; two pytest-xdist workers; three were no faster, both cores being 97% busy). It
+# The whole suite (650 s of pytest on the older 2-core machine type at the last run, 1,008 to 1,157 s
+# there before the service split; 631-677 s on a newer one with AVX-512; two pytest-xdist workers; three were no faster, both cores being 97% busy). It
 # installs nothing system-wide: the browser tests need Debian's chromium and the campaign store's
 # PostgreSQL (README, "Tests"; .ci/run installs them in CI). --dist loadfile keeps each test file,
 # and so its module fixtures (a trained model, a running server), in one worker; with
