@@ -33,11 +33,14 @@ def before_every_command() -> None:
     and before any command imports MLflow or starts a server, BentoML's usage tracking and MLflow's
     telemetry are off unless MEMBERSCORE_TELEMETRY=true (``memberscore serve`` passes it to the service).
     """
+    from features.engine import limit_duckdb_memory
     from features.owner_only import owner_only
     from features.settings import keep_quiet, load_settings
 
     owner_only()
-    keep_quiet(load_settings())
+    settings = load_settings()
+    keep_quiet(settings)
+    limit_duckdb_memory(settings.duckdb_memory_limit)
 
 
 app.command()(train)

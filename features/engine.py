@@ -22,15 +22,30 @@ from ibis.expr.types import Table, TimestampScalar
 DISABLED_OPTIMIZERS: Final = ("partitioned_execution",)
 
 
+_memory_limit: list[str] = []  # this process's DuckDB memory limit, when its edge set one (limit_duckdb_memory)
+
+
+def limit_duckdb_memory(limit: str | None) -> None:
+    """Cap the memory of every DuckDB connection this process opens from now on (None: DuckDB's default).
+
+    Set once by each edge (the ``memberscore`` command, the service's start) from
+    ``MEMBERSCORE_DUCKDB_MEMORY_LIMIT``. DuckDB's default, 80% of the machine, does not count the
+    pandas frame beside it: at 106 M lines the snapshot's query held 10.2 GB over the 8 GB frame by
+    default and 4.0 GB with a 4GB limit, spilling the rest, in 1.8x the time (bench/HISTORY.md).
+    """
+    _memory_limit[:] = [limit] if limit else []
+
+
 def default_backend() -> BaseBackend:
     """An in-process DuckDB connection, the embedded default engine.
 
     Without DuckDB's ``partitioned_execution`` optimizer: on a file sorted by member (as exports
     often are) it split the feature query into ranges of member ids and scanned the whole category
     branch once per range, 1.86 G rows read for a 106 M-line file, 1.9x the hand-written query's
-    time (bench/HISTORY.md, issue 20, session 35).
+    time (bench/HISTORY.md, issue 20, session 35). With the memory limit ``limit_duckdb_memory`` set.
     """
-    return ibis.duckdb.connect(disabled_optimizers=",".join(DISABLED_OPTIMIZERS))
+    limit = {"memory_limit": _memory_limit[0]} if _memory_limit else {}
+    return ibis.duckdb.connect(disabled_optimizers=",".join(DISABLED_OPTIMIZERS), **limit)
 
 
 Engine = Literal["duckdb", "spark"]

@@ -12,6 +12,7 @@ themselves take values, not this object. README.md ("Settings") documents each v
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,7 @@ from features.formats import CurrencyError, check_currency
 from features.project import DEFAULT_PROJECT, check_project
 
 PREFIX = "MEMBERSCORE_"
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 MIN_API_KEY_CHARS = 24  # a short key can be guessed online; `memberscore keys create` makes 46 characters
 MIN_PSEUDONYM_KEY_CHARS = 16  # a short key could be guessed by hashing known ids under every candidate key
 DEFAULT_MAX_BODY_BYTES = 16 * 2**20
@@ -53,6 +55,9 @@ class Settings(BaseSettings):
         description="MLflow tracking and registry; default a SQLite file under ./mlruns")
     engine: Literal["duckdb", "spark"] = Field("duckdb", description="where features are computed")
     spark_master: str | None = Field(None, description="Spark master with engine spark; default local[*]")
+    duckdb_memory_limit: str | None = Field(
+        None, description="most memory one DuckDB query may hold (e.g. 4GB; past it, it spills to disk); "
+                          "unset: DuckDB's default, 80% of the machine's")
     segment_rules: Path | None = Field(None, description="YAML merged over the packaged segment rules (snapshots and /segments)")
     tier_programme: Path | None = Field(
         None, description="tier programme YAML (cards, 保级, AA; features/tier_programme.yaml is an example); "
@@ -98,6 +103,14 @@ class Settings(BaseSettings):
     def _engine_name(cls, value: object) -> object:
         """Case and spaces do not matter; blank is the default."""
         return (value.strip().lower() or "duckdb") if isinstance(value, str) else value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        """A size DuckDB reads: a number and a unit (KB, MB, GB, TB, or KiB ... TiB)."""
+        if value is not None and not MEMORY_SIZE.fullmatch(value.strip()):
+            raise ValueError("expected a number and a unit, e.g. 4GB or 512MiB")
+        return value.strip() if value is not None else None
 
     @field_validator("project")
     @classmethod

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from campaigns.store import open_store, store_url
 from features.catalogue import ENGLISH
 from features.drift_rules import read_drift_rules
+from features.engine import limit_duckdb_memory
 from features.formats import Voice
 from features.i18n import Translator
 from features.kpi_rules import read_kpi_rules
@@ -168,6 +169,7 @@ def start(settings: Settings, web: FastAPI) -> Answers:
     """The worker's start-up: what serves (polled in the background), the segment labels, and the
     campaign, KPI and monitoring routes with their state."""
     reread_telemetry_switch()  # mlflow may have been imported (and its telemetry started) before the switch
+    limit_duckdb_memory(settings.duckdb_memory_limit)
     project = settings.project
     live = LiveState(project_snapshot_dir(settings.snapshot_dir, project), settings.poll_seconds,
                      background=True, project=project, min_snapshot_ratio=settings.min_snapshot_ratio,

@@ -22,6 +22,7 @@ from features.engine import (
     exact_sample_std,
     exact_sum,
     execute,
+    limit_duckdb_memory,
     read_parquet,
     timestamp_literal,
 )
@@ -159,3 +160,18 @@ def test_the_products_duckdb_leaves_out_partitioned_execution_and_no_value_chang
         features = execute(snapshot_expression(read_parquet(many_lines, backend), date(2024, 10, 1)), backend)
         results.append(features.sort_values(contract.MEMBER_ID, ignore_index=True))
     pd.testing.assert_frame_equal(results[0], results[1], check_exact=True)
+
+
+def test_the_duckdb_memory_limit_applies_to_every_connection_opened_after_it_is_set() -> None:
+    """DuckDB's default limit is 80% of the machine; the set limit is what a new connection reports."""
+    def limit() -> str:
+        return str(default_backend().raw_sql("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    default = limit()
+    try:
+        limit_duckdb_memory("300MB")
+        assert limit() in ("286.1 MiB", "300.0 MB")
+        limit_duckdb_memory(None)
+        assert limit() == default
+    finally:
+        limit_duckdb_memory(None)

@@ -47,6 +47,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert (settings.project, settings.snapshot_dir, settings.poll_seconds, settings.min_snapshot_ratio) == (
         "default", Path("var/snapshots"), 5.0, 0.5)
     assert settings.mlflow_tracking_uri is None and settings.pseudonym_key is None and not settings.insecure_no_auth
+    assert settings.duckdb_memory_limit is None
     assert settings.plain_api_keys() == []
 
 
@@ -55,10 +56,12 @@ def test_values_are_parsed_and_blank_means_unset(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("MEMBERSCORE_POLL_SECONDS", "0.5")
     monkeypatch.setenv("MEMBERSCORE_INSECURE_NO_AUTH", "yes")
     monkeypatch.setenv("MEMBERSCORE_SPARK_MASTER", "  ")
+    monkeypatch.setenv("MEMBERSCORE_DUCKDB_MEMORY_LIMIT", " 1.5GiB ")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/m.db")
     settings = load_settings()
     assert settings.plain_api_keys() == ["1" * 24, "2" * 30] and settings.poll_seconds == 0.5 and settings.insecure_no_auth
     assert settings.spark_master is None and settings.mlflow_tracking_uri == f"sqlite:///{tmp_path}/m.db"
+    assert settings.duckdb_memory_limit == "1.5GiB"  # stripped, as DuckDB reads it
     assert "1" * 24 not in repr(settings)  # secrets never print
 
 
@@ -67,6 +70,8 @@ def test_values_are_parsed_and_blank_means_unset(monkeypatch: pytest.MonkeyPatch
     ("MEMBERSCORE_POLL_SECONDS", "soon", "valid number"),
     ("MEMBERSCORE_PROJECT", "Shop A", "a project name is"),
     ("MEMBERSCORE_INSECURE_NO_AUTH", "maybe", "valid boolean"),
+    ("MEMBERSCORE_DUCKDB_MEMORY_LIMIT", "lots", "a number and a unit, e.g. 4GB"),
+    ("MEMBERSCORE_DUCKDB_MEMORY_LIMIT", "4", "a number and a unit, e.g. 4GB"),
     ("MEMBERSCORE_PSEUDONYM_KEY", "s3cr3t-k", "too short"),
     ("MEMBERSCORE_API_KEYS", "a" * 30 + ",short-admin-key-1234", "key 2 of 2 has 20 characters; API keys need at least 24"),
 ])
